@@ -1,0 +1,12 @@
+"""The function app: registers the Blueprints from functions/ and nothing else."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions import intake, poller, stages
+
+app = func.FunctionApp()
+app.register_functions(intake.bp)
+app.register_functions(stages.bp)
+app.register_functions(poller.bp)

@@ -1,0 +1,1 @@
+"""Trigger adapters: decode the trigger, call one stage in shared/, nothing else."""

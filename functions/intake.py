@@ -1,0 +1,17 @@
+"""Publish requests from other systems -> the intake stage."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared import wiring
+from shared.pipeline.intake import accept_request
+from shared.queues import PUBLISH_REQUESTS
+
+bp = func.Blueprint()
+
+
+@bp.function_name("intake")
+@bp.queue_trigger(arg_name="msg", queue_name=PUBLISH_REQUESTS, connection="AzureWebJobsStorage")
+def intake(msg: func.QueueMessage) -> None:
+    accept_request(wiring.pipeline(), msg.get_body(), msg.id or "unknown")

@@ -1,0 +1,1 @@
+"""A stateful Partner Center ingestion API, with Entra ID and Key Vault stand-ins, on one port."""

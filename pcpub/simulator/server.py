@@ -1,0 +1,179 @@
+"""Serving the simulator over HTTPS on one loopback port, and describing it to its clients.
+
+The port is bound before anything is written, so a caller that asked for port 0 learns the real
+one from the config file; the CA is generated at start (trustme) unless a certificate is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import httpx
+
+from pcpub.simulator.app import INGESTION, Simulator
+from pcpub.simulator.seed import DEFAULT_SEED
+from pcpub.simulator.world import Profile, World
+
+HOST = "127.0.0.1"
+
+
+class AsgiAdapter:
+    """Runs the request handler behind uvicorn (in a worker thread: the handler blocks)."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                event = await receive()
+                if event["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif event["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            event = await receive()
+            body += event.get("body", b"")
+            if not event.get("more_body"):
+                break
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string", b"")
+        host = dict(scope["headers"]).get(b"host", b"localhost").decode()
+        url = f"{scope['scheme']}://{host}{raw_path.decode()}"
+        if query:
+            url += "?" + query.decode()
+        request = httpx.Request(scope["method"], url, headers=scope["headers"], content=body)
+        response = await anyio.to_thread.run_sync(self.simulator.handle, request)
+        headers = [
+            (k.encode(), v.encode())
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding")
+        ]
+        headers.append((b"content-length", str(len(response.content)).encode()))
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": response.content})
+
+
+def load_seed(path: str | None) -> dict[str, Any]:
+    if not path:
+        copy: dict[str, Any] = json.loads(json.dumps(DEFAULT_SEED))
+        return copy
+    seed: dict[str, Any] = json.loads(Path(path).read_text())
+    for key, value in DEFAULT_SEED.items():
+        seed.setdefault(key, value)
+    return seed
+
+
+def make_tls(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for localhost, 127.0.0.1 and ::1."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1", "::1")
+    ca_path, cert_path, key_path = (directory / n for n in ("ca.pem", "server.pem", "server.key"))
+    ca.cert_pem.write_to_path(str(ca_path))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    return ca_path, cert_path, key_path
+
+
+def describe(simulator: Simulator, base_url: str, ca_path: Path | None) -> dict[str, Any]:
+    """The config other tools drive the simulator with (`--write-config`)."""
+    world = simulator.world
+    publisher = next(a for a in world.apps.values() if a.vault_secret_name)
+    identity = next(
+        (a for a in world.apps.values() if "https://vault.azure.net" in a.audiences), None
+    )
+    return {
+        "ingestionBaseUrl": f"{base_url}{INGESTION}",
+        "authorityHost": base_url,
+        "vaultUrl": base_url,
+        "adminUrl": f"{base_url}/_admin",
+        "caCertPath": str(ca_path) if ca_path else None,
+        "tenantId": world.tenant_id,
+        "clientId": publisher.client_id,
+        "clientSecret": publisher.secret,
+        "secretName": publisher.vault_secret_name,
+        "identityClientId": identity.client_id if identity else None,
+        "identityClientSecret": identity.secret if identity else None,
+        "offers": world.offers_config(),
+    }
+
+
+def write_json_atomic(path: str | Path, data: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.chmod(tmp, 0o600)  # it holds the stand-in apps' secrets
+    os.replace(tmp, path)
+
+
+def serve(
+    *,
+    port: int = 0,
+    seed_path: str | None = None,
+    profile: str = "fast",
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    write_config: str | None = None,
+    state_dir: str | None = None,
+    ready: threading.Event | None = None,
+    token_lifetime: int = 3600,
+) -> None:
+    """Run the simulator in the foreground until interrupted."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, port))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    directory = Path(state_dir or tempfile.mkdtemp(prefix="pcpub-sim-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_path: Path | None = None
+    if tls_cert and tls_key:
+        cert_path, key_path = Path(tls_cert), Path(tls_key)
+    else:
+        ca_path, cert_path, key_path = make_tls(directory)
+    base_url = f"https://localhost:{port}"
+    simulator = Simulator(World(load_seed(seed_path), Profile.named(profile)), base_url)
+    simulator.token_lifetime = token_lifetime
+    config = uvicorn.Config(
+        AsgiAdapter(simulator),
+        ssl_certfile=str(cert_path),
+        ssl_keyfile=str(key_path),
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    description = describe(simulator, base_url, ca_path)
+    if write_config:
+        write_json_atomic(write_config, description)
+    print(
+        json.dumps(
+            {
+                k: description[k]
+                for k in ("ingestionBaseUrl", "authorityHost", "vaultUrl", "adminUrl", "caCertPath")
+            }
+        ),
+        flush=True,
+    )
+    if ready is not None:
+        ready.set()
+    server.run(sockets=[sock])

@@ -1,0 +1,308 @@
+"""The simulator's state: offers, plans, branches with draft instances, submissions and their
+clock-driven state machine, shaped as the ingestion API returns them.
+
+Submission states follow the observed sequence (the API note's §3):
+    InProgress/InDraft -> InProgress/Submitted -> Published/ReadyToPublish (preview)
+    -- promote --> Published/Publishing -> Published/InStore (live)
+States are computed from the clock on every read, so a test moves time instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pcpub.simulator.seed import derived_id
+
+OFFER_MODULES = ("Availability", "Listing", "Property")
+PLAN_MODULES = ("Availability", "Listing", "Package")
+NEVER = "1601-01-01T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long Partner Center takes, in seconds."""
+
+    accept: float
+    certify: float
+    publish: float
+
+    @classmethod
+    def named(cls, name: str) -> Profile:
+        return PROFILES[name]
+
+
+PROFILES = {
+    "fast": Profile(accept=0.2, certify=1.0, publish=1.0),
+    "realistic": Profile(accept=5.0, certify=45.0, publish=45.0),
+}
+
+
+class Clock:
+    """Wall time plus an offset that tests and the admin API can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+
+def iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
+
+
+@dataclass
+class App:
+    name: str
+    client_id: str
+    secret: str
+    audiences: list[str]
+    vault_secret_name: str | None = None
+
+
+@dataclass
+class Branch:
+    id: str
+    module: str
+    draft_instance_id: str
+    variant_id: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "resourceType": "Branch",
+            "id": self.id,
+            "friendlyName": "Main",
+            "type": "Main",
+            "module": self.module,
+            "currentDraftInstanceID": self.draft_instance_id,
+        }
+        if self.variant_id:
+            data["variantID"] = self.variant_id
+        return data
+
+
+@dataclass
+class Variant:
+    id: str
+    plan_id: str
+    name: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "resourceType": "AzureSkuVariant",
+            "id": self.id,
+            "state": "Active",
+            "friendlyName": self.name,
+            "externalID": self.plan_id,
+            "cloudAvailabilities": ["public-azure"],
+            "subType": "managed-application",
+            "@odata.etag": f'"{derived_id("etag", self.id)}"',
+        }
+
+
+@dataclass
+class Submission:
+    id: str
+    product_id: str
+    created: float
+    request: dict[str, Any]
+    release_number: int
+    promoted: float | None = None
+    fail_certification: bool = False
+
+    def status(self, now: float, profile: Profile) -> tuple[str, str, dict[str, Any]]:
+        """(state, substate, pendingUpdateInfo) at `now`."""
+        age = now - self.created
+        if self.promoted is not None:
+            if now - self.promoted >= profile.publish:
+                return "Published", "InStore", _pending("Promote", "Completed")
+            return "Published", "Publishing", _pending("Promote", "Running")
+        if age < profile.accept:
+            return "InProgress", "InDraft", _pending("Create", "Running")
+        if age < profile.accept + profile.certify:
+            return "InProgress", "Submitted", _pending("Create", "Completed")
+        if self.fail_certification:
+            return "InProgress", "FailedInCertification", _pending("Create", "Completed")
+        return "Published", "ReadyToPublish", _pending("Create", "Completed")
+
+    def body(self, now: float, profile: Profile) -> dict[str, Any]:
+        state, substate, pending = self.status(now, profile)
+        published = (
+            self.created + profile.accept + profile.certify if state == "Published" else None
+        )
+        return {
+            "resourceType": "Submission",
+            "id": self.id,
+            "state": state,
+            "substate": substate,
+            "targets": [{"type": "Scope", "value": "Preview"}],
+            "resources": self.request.get("resources", []),
+            "variantResources": self.request.get("variantResources", []),
+            "publishedTimeInUtc": iso(published) if published else NEVER,
+            "pendingUpdateInfo": {
+                **pending,
+                "href": (
+                    f"v1.0/ingestion/products/{self.product_id}/submissions/{self.id}/validations"
+                ),
+            },
+            "releaseNumber": self.release_number,
+            "friendlyName": f"Submission {self.release_number}",
+            "areResourcesReady": True,
+            "extendedProperties": [],
+        }
+
+    def workflow(self, now: float, profile: Profile) -> list[dict[str, Any]]:
+        state, substate, _ = self.status(now, profile)
+        preview_done = state == "Published" or substate == "FailedInCertification"
+        cert = (
+            "Failed"
+            if substate == "FailedInCertification"
+            else "Success"
+            if preview_done
+            else "InProgress"
+        )
+        flows = [
+            {
+                "type": "Push",
+                "targetEnvironment": "Preview",
+                "state": "Success" if state == "Published" else cert,
+                "workflowSteps": [
+                    {"name": "Automated validation", "state": "Success"},
+                    {"name": "Certification", "state": cert},
+                    {
+                        "name": "Preview Creation",
+                        "state": "Success" if preview_done else "NotStarted",
+                    },
+                ],
+            }
+        ]
+        if self.promoted is not None:
+            live = "Success" if substate == "InStore" else "InProgress"
+            flows.append(
+                {
+                    "type": "Push",
+                    "targetEnvironment": "Live",
+                    "state": live,
+                    "workflowSteps": [
+                        {"name": "Publisher Signoff", "state": "Success"},
+                        {"name": "Publish", "state": live},
+                    ],
+                }
+            )
+        return flows
+
+
+def _pending(update: str, status: str) -> dict[str, Any]:
+    return {"updateType": update, "status": status}
+
+
+@dataclass
+class Product:
+    id: str
+    offer_id: str
+    name: str
+    resource_type: str
+    variants: list[Variant] = field(default_factory=list)
+    branches: list[Branch] = field(default_factory=list)
+    submissions: list[Submission] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "resourceType": self.resource_type,
+            "name": self.name,
+            "id": self.id,
+            "externalIDs": [{"type": "AzureOfferId", "value": self.offer_id}],
+            "isModularPublishing": True,
+        }
+
+
+class World:
+    """All simulator state, guarded by one lock."""
+
+    def __init__(self, seed: dict[str, Any], profile: Profile) -> None:
+        self.lock = threading.RLock()
+        self.clock = Clock()
+        self.profile = profile
+        self.tenant_id: str = seed["tenantId"]
+        self.apps: dict[str, App] = {}
+        self.vault: dict[str, str] = dict(seed.get("secrets", {}))
+        self.products: dict[str, Product] = {}
+        self.page_size = int(seed.get("pageSize", 10))
+        self._next_submission = 1152921505695125000
+        for app in seed["apps"]:
+            self.add_app(app)
+        for offer in seed.get("offers", []):
+            self.add_offer(offer)
+
+    def add_app(self, spec: dict[str, Any]) -> App:
+        app = App(
+            name=spec["name"],
+            client_id=spec["clientId"],
+            secret=spec.get("secret") or pysecrets.token_urlsafe(24),
+            audiences=list(spec["audiences"]),
+            vault_secret_name=spec.get("vaultSecretName"),
+        )
+        self.apps[app.client_id] = app
+        if app.vault_secret_name:
+            self.vault[app.vault_secret_name] = app.secret
+        return app
+
+    def add_offer(self, spec: dict[str, Any]) -> Product:
+        offer_id = spec["offerId"]
+        pid = spec.get("productId") or derived_id("product", offer_id)
+        product = Product(
+            id=pid,
+            offer_id=offer_id,
+            name=spec.get("name", offer_id),
+            resource_type=spec.get("resourceType", "AzureApplication"),
+        )
+        for module in OFFER_MODULES:
+            product.branches.append(
+                Branch(
+                    id=derived_id("branch", pid, module),
+                    module=module,
+                    draft_instance_id=derived_id("draft", pid, module),
+                )
+            )
+        for plan_id in spec.get("plans", []):
+            vid = derived_id("variant", pid, plan_id)
+            product.variants.append(Variant(id=vid, plan_id=plan_id, name=plan_id.title()))
+            for module in PLAN_MODULES:
+                product.branches.append(
+                    Branch(
+                        id=derived_id("branch", pid, plan_id, module),
+                        module=module,
+                        draft_instance_id=derived_id("draft", pid, plan_id, module),
+                        variant_id=vid,
+                    )
+                )
+        self.products[pid] = product
+        return product
+
+    def new_submission_id(self) -> str:
+        self._next_submission += 1
+        return str(self._next_submission)
+
+    def in_flight(self, product: Product) -> Submission | None:
+        now = self.clock.now()
+        for sub in product.submissions:
+            state, substate, _ = sub.status(now, self.profile)
+            if (state == "InProgress" and substate in ("InDraft", "Submitted")) or (
+                state == "Published" and substate == "Publishing"
+            ):
+                return sub
+        return None
+
+    def offers_config(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "productId": p.id,
+                "offerId": p.offer_id,
+                "plans": [{"variantId": v.id, "planId": v.plan_id} for v in p.variants],
+            }
+            for p in self.products.values()
+        ]

@@ -1,0 +1,183 @@
+"""Where the Partner Center client secret and tokens come from.
+
+The secret lives in Key Vault and is read through SecretClient, cached for a TTL so a rotation is
+picked up without a restart. Tokens come from azure-identity's ClientSecretCredential for
+`https://api.partner.microsoft.com/.default` and are refreshed five minutes before expiry, so a
+run that waited an hour never sends an expired token. When Entra refuses the secret
+(`invalid_client`, i.e. rotated) the secret is read again once.
+
+The vault's own credential is chosen here and nowhere else: the function app's managed identity
+when running in Azure, an explicit client-secret credential otherwise. ManagedIdentityCredential
+is never built off Azure, since it probes the instance metadata address.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import AzureError, ClientAuthenticationError
+
+from shared.settings import PARTNER_CENTER_SCOPE, Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+REFRESH_MARGIN_SECONDS = 300.0
+
+
+class CredentialError(Exception):
+    """A secret or token could not be obtained; names the vault/secret or tenant, never a value."""
+
+
+def running_in_azure(env: dict[str, str] | None = None) -> bool:
+    source = os.environ if env is None else env
+    return bool(source.get("WEBSITE_INSTANCE_ID") or source.get("IDENTITY_ENDPOINT"))
+
+
+def _tls_kwargs(settings: Settings) -> dict[str, Any]:
+    return {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
+
+
+def build_vault_credential(settings: Settings) -> TokenCredential:
+    """The credential Key Vault sees: managed identity in Azure, client secret elsewhere."""
+    from azure.identity import ClientSecretCredential, ManagedIdentityCredential
+
+    if settings.vault_credential == "managed-identity":
+        if not running_in_azure():
+            raise SettingsError(
+                "VAULT_CREDENTIAL=managed-identity works only in Azure; locally set "
+                "VAULT_CREDENTIAL=client-secret with VAULT_CLIENT_ID and VAULT_CLIENT_SECRET"
+            )
+        return ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
+    assert settings.vault_client_id
+    assert settings.vault_client_secret
+    return ClientSecretCredential(
+        settings.tenant_id,
+        settings.vault_client_id,
+        settings.vault_client_secret,
+        authority=settings.authority_host,
+        disable_instance_discovery=True,
+        **_tls_kwargs(settings),
+    )
+
+
+class KeyVaultSecret:
+    """One secret from Key Vault, cached for `ttl` seconds."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credential: TokenCredential | None = None,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._credential = credential
+        self._clock = clock
+        self._value: str | None = None
+        self._read_at = 0.0
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self.reads = 0
+
+    def _secret_client(self) -> Any:
+        if self._client is None:
+            from azure.keyvault.secrets import SecretClient
+
+            credential = self._credential or build_vault_credential(self._settings)
+            self._client = SecretClient(
+                self._settings.key_vault_url,
+                credential,
+                verify_challenge_resource=self._settings.vault_verify_challenge_resource,
+                **_tls_kwargs(self._settings),
+            )
+        return self._client
+
+    def get(self, *, fresh: bool = False) -> str:
+        with self._lock:
+            expired = self._clock() - self._read_at >= self._settings.secret_cache_seconds
+            if self._value is None or fresh or expired:
+                name = self._settings.secret_name
+                try:
+                    secret = self._secret_client().get_secret(name)
+                except AzureError as exc:
+                    raise CredentialError(
+                        f"cannot read secret {name!r} from {self._settings.key_vault_url}: "
+                        f"{type(exc).__name__}"
+                    ) from None
+                if not secret.value:
+                    raise CredentialError(
+                        f"secret {name!r} in {self._settings.key_vault_url} is empty"
+                    )
+                self._value = secret.value
+                self._read_at = self._clock()
+                self.reads += 1
+            return self._value
+
+
+class PartnerCenterTokens:
+    """Bearer tokens for Partner Center, from the client secret in Key Vault."""
+
+    def __init__(self, settings: Settings, secret: KeyVaultSecret, clock: Any = time.time) -> None:
+        self._settings = settings
+        self._secret = secret
+        self._clock = clock
+        self._credential: Any = None
+        self._credential_secret: str | None = None
+        self._token: AccessToken | None = None
+        self._lock = threading.Lock()
+        self.acquired = 0
+
+    def _build(self, secret: str) -> Any:
+        from azure.identity import ClientSecretCredential
+
+        return ClientSecretCredential(
+            self._settings.tenant_id,
+            self._settings.client_id,
+            secret,
+            authority=self._settings.authority_host,
+            disable_instance_discovery=True,
+            **_tls_kwargs(self._settings),
+        )
+
+    def token(self) -> str:
+        with self._lock:
+            if (
+                self._token is None
+                or self._token.expires_on - self._clock() < REFRESH_MARGIN_SECONDS
+            ):
+                self._token = self._acquire()
+            return self._token.token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+            self._credential = None  # MSAL caches tokens per credential; start clean
+
+    def _acquire(self) -> AccessToken:
+        for fresh_secret in (False, True):
+            secret = self._secret.get(fresh=fresh_secret)
+            if self._credential is None or secret != self._credential_secret:
+                self._credential = self._build(secret)
+                self._credential_secret = secret
+            try:
+                token: AccessToken = self._credential.get_token(PARTNER_CENTER_SCOPE)
+            except ClientAuthenticationError as exc:
+                rejected = "invalid_client" in str(exc) or "AADSTS7000215" in str(exc)
+                if rejected and not fresh_secret:
+                    log.warning(
+                        "client secret refused; reading it again from Key Vault",
+                        extra={"action": "secret_refresh"},
+                    )
+                    self._credential = None
+                    continue
+                raise CredentialError(
+                    f"Entra refused the client credentials for tenant {self._settings.tenant_id}"
+                    f" and client {self._settings.client_id}"
+                ) from None
+            self.acquired += 1
+            return token
+        raise CredentialError("unreachable")  # pragma: no cover

@@ -1,0 +1,316 @@
+"""The Partner Center ingestion client: one pooled httpx client, one retry policy, typed errors.
+
+Retry rules (the API note's §5): GET, PUT (with If-Match) and DELETE are retried on 5xx and
+connection failures with jittered exponential backoff; any call is retried on 429, since the
+service did not act on it; a non-idempotent POST (create submission, promote) is never repeated
+after an ambiguous failure: the caller reconciles by reading state first. Attempts and total
+time are bounded so a stage ends well inside its queue message's visibility lease, leaving long
+outages to a delayed redelivery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel
+
+from shared.partnercenter.errors import (
+    PartnerCenterError,
+    StatusError,
+    Throttled,
+    TransportError,
+    Unauthorized,
+    error_class,
+    service_message,
+)
+from shared.partnercenter.models import (
+    Branch,
+    Product,
+    Submission,
+    ValidationItem,
+    WorkflowDetail,
+)
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+_correlation: ContextVar[str | None] = ContextVar("pc_correlation", default=None)
+_call_counter: ContextVar[list[int] | None] = ContextVar("pc_call_counter", default=None)
+
+
+@contextlib.contextmanager
+def correlation(run_id: str) -> Iterator[list[int]]:
+    """Tag the calls made inside with the run id and count them (counter[0])."""
+    counter = [0]
+    token_c = _correlation.set(run_id)
+    token_n = _call_counter.set(counter)
+    try:
+        yield counter
+    finally:
+        _correlation.reset(token_c)
+        _call_counter.reset(token_n)
+
+
+class TokenProvider(Protocol):
+    """Gives a bearer token for Partner Center; `invalidate` forces a fresh one next time."""
+
+    def token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    initial_backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_retry_after: float = 30.0  # wait at most this long in-process; longer waits re-enqueue
+    max_total_seconds: float = 90.0
+    retry_statuses: frozenset[int] = field(default=frozenset({408, 429, 500, 502, 503, 504}))
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for attempt 1, 2, ..."""
+        return random.uniform(0, min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1)))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+
+class PartnerCenterClient:
+    """Typed client for `{base_url}` = https://api.partner.microsoft.com/v1.0/ingestion."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenProvider,
+        *,
+        verify: str | bool = True,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Any = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._tokens = tokens
+        self._verify = verify
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._headers = dict(extra_headers or {})
+        self._transport = transport
+        self._sleep = sleep
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(
+                    verify=self._verify,
+                    timeout=self._timeout,
+                    transport=self._transport,
+                    headers={
+                        "Accept": "application/json",
+                        "User-Agent": "pc-publisher/0.1",
+                        **self._headers,
+                    },
+                )
+            return self._http
+
+    def close(self) -> None:
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        if path.lower().startswith("v1.0/"):  # the live service's relative nextLink
+            return f"{self._origin}/{path}"
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        if_match: str | None = None,
+    ) -> httpx.Response:
+        """Send one logical call with the retry policy; return the 2xx response or raise."""
+        idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
+        url = self._url(path)
+        started = time.monotonic()
+        refreshed = False
+        attempt = 0
+        run = _correlation.get()
+        while True:
+            attempt += 1
+            crid = f"{run or 'pcpub'}.{uuid.uuid4().hex[:12]}"
+            headers = {"Authorization": f"Bearer {self._tokens.token()}", "Client-Request-ID": crid}
+            if if_match is not None:
+                headers["If-Match"] = if_match
+            counter = _call_counter.get()
+            if counter is not None:
+                counter[0] += 1
+            try:
+                response = self._client().request(
+                    method, url, params=params, json=json, headers=headers
+                )
+            except httpx.TransportError as exc:
+                err: PartnerCenterError = TransportError(
+                    f"{method} {path}: {type(exc).__name__}",
+                    method=method,
+                    path=path,
+                    client_request_id=crid,
+                )
+                if not idempotent or not self._may_retry(attempt, started, 0.0):
+                    raise err from None
+                delay = self._retry.backoff(attempt)
+                log.warning(
+                    "retrying after %s",
+                    type(exc).__name__,
+                    extra={"action": "pc_retry", "path": path, "attempt": attempt},
+                )
+                self._sleep(delay)
+                continue
+            if response.status_code < 400:
+                return response
+            body = response.read()
+            status = response.status_code
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            err = error_class(status)(
+                status,
+                service_message(body),
+                method=method,
+                path=path,
+                request_id=response.headers.get("Request-ID"),
+                client_request_id=crid,
+                retry_after=retry_after,
+            )
+            if status == 401 and not refreshed:
+                refreshed = True
+                self._tokens.invalidate()
+                continue
+            retryable = status in self._retry.retry_statuses and (idempotent or status == 429)
+            if not retryable:
+                raise err
+            delay = retry_after if retry_after is not None else self._retry.backoff(attempt)
+            if delay > self._retry.max_retry_after or not self._may_retry(attempt, started, delay):
+                raise err
+            log.warning(
+                "retrying after %s",
+                status,
+                extra={"action": "pc_retry", "path": path, "attempt": attempt, "status": status},
+            )
+            self._sleep(delay)
+
+    def _may_retry(self, attempt: int, started: float, delay: float) -> bool:
+        elapsed = time.monotonic() - started
+        return (
+            attempt < self._retry.max_attempts and elapsed + delay < self._retry.max_total_seconds
+        )
+
+    def _get(self, path: str, model: type[M], params: Mapping[str, str] | None = None) -> M:
+        return model.model_validate(self.request("GET", path, params=params).json())
+
+    def _paged(
+        self, path: str, model: type[M], params: Mapping[str, str] | None = None
+    ) -> Iterator[M]:
+        """Items of a collection across pages; a 404 on a later page ends it (a known bug)."""
+        page: str | None = path
+        first = True
+        while page:
+            try:
+                data = self.request("GET", page, params=params if first else None).json()
+            except StatusError as exc:
+                if exc.status == 404 and not first:
+                    log.warning("next page 404; stopping", extra={"action": "pc_page_404"})
+                    return
+                raise
+            first = False
+            for item in data.get("value", []):
+                yield model.model_validate(item)
+            page = data.get("nextLink") or data.get("@odata.nextLink")
+
+    # -- resources --------------------------------------------------------------------------
+
+    def get_product(self, product_id: str) -> Product:
+        return self._get(f"products/{product_id}", Product)
+
+    def find_products(self, offer_id: str) -> list[Product]:
+        """Products whose AzureOfferId external id is `offer_id`."""
+        quoted = offer_id.replace("'", "''")
+        flt = f"ExternalIDs/Any(i:i/Type eq 'AzureOfferId' and i/Value eq '{quoted}')"
+        return list(self._paged("products", Product, {"$filter": flt}))
+
+    def branches(self, product_id: str, module: str) -> list[Branch]:
+        return list(
+            self._paged(f"products/{product_id}/branches/getByModule(module={module})", Branch)
+        )
+
+    def submissions(self, product_id: str) -> list[Submission]:
+        return list(self._paged(f"products/{product_id}/submissions", Submission))
+
+    def get_submission(self, product_id: str, submission_id: str) -> Submission:
+        return self._get(f"products/{product_id}/submissions/{submission_id}", Submission)
+
+    def create_submission(self, product_id: str, body: Mapping[str, Any]) -> Submission:
+        """POST a submission. Not idempotent: on an ambiguous failure, list before retrying."""
+        response = self.request("POST", f"products/{product_id}/submissions", json=dict(body))
+        return Submission.model_validate(response.json())
+
+    def promote(self, product_id: str, submission_id: str) -> None:
+        """POST promote. Not idempotent: on an ambiguous failure, read the submission first."""
+        self.request("POST", f"products/{product_id}/submissions/{submission_id}/promote")
+
+    def validations(self, product_id: str, submission_id: str) -> list[ValidationItem]:
+        return list(
+            self._paged(
+                f"products/{product_id}/submissions/{submission_id}/validations", ValidationItem
+            )
+        )
+
+    def workflow_details(self, product_id: str, submission_id: str) -> list[WorkflowDetail]:
+        return list(
+            self._paged(
+                f"products/{product_id}/submissions/{submission_id}/workflowdetails", WorkflowDetail
+            )
+        )
+
+
+__all__ = ["PartnerCenterClient", "RetryPolicy", "Throttled", "Unauthorized", "correlation"]

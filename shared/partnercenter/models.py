@@ -1,0 +1,100 @@
+"""Resources of the ingestion API, as the pipeline reads them.
+
+The live service drifts from its OpenAPI document: property names come in mixed case and new
+properties appear, so models match names case-insensitively and ignore what they don't know.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Resource(BaseModel):
+    """Base: unknown fields ignored, property names matched case-insensitively."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_case(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        wanted = {}
+        for name, field in cls.model_fields.items():
+            wanted[name.lower()] = name if field.alias is None else field.alias
+            if field.alias:
+                wanted[field.alias.lower()] = field.alias
+        return {wanted.get(str(k).lower(), k): v for k, v in data.items()}
+
+
+class TypeValue(Resource):
+    type: str
+    value: str
+
+
+class Product(Resource):
+    id: str
+    name: str = ""
+    resource_type: str = Field(default="", alias="resourceType")
+    external_ids: list[TypeValue] = Field(default_factory=list, alias="externalIDs")
+
+    @property
+    def offer_id(self) -> str | None:
+        for ext in self.external_ids:
+            if ext.type.lower() == "azureofferid":
+                return ext.value
+        return None
+
+
+class Branch(Resource):
+    id: str = ""
+    module: str
+    current_draft_instance_id: str = Field(alias="currentDraftInstanceID")
+    variant_id: str | None = Field(default=None, alias="variantID")
+
+
+class PendingUpdateInfo(Resource):
+    update_type: str = Field(default="", alias="updateType")
+    status: str = ""
+    href: str | None = None
+    failure_reason: str | None = Field(default=None, alias="failureReason")
+
+
+class SubmissionState(StrEnum):
+    IN_PROGRESS = "InProgress"
+    PUBLISHED = "Published"
+
+
+class Submission(Resource):
+    id: str
+    state: str
+    substate: str
+    targets: list[TypeValue] = Field(default_factory=list)
+    pending_update_info: PendingUpdateInfo | None = Field(default=None, alias="pendingUpdateInfo")
+    friendly_name: str | None = Field(default=None, alias="friendlyName")
+
+    @property
+    def status(self) -> str:
+        return f"{self.state}/{self.substate}"
+
+
+class ValidationItem(Resource):
+    error_code: str = Field(default="", alias="errorCode")
+    severity: str = ""
+    message: str = ""
+    resource: str | None = None
+
+
+class WorkflowStep(Resource):
+    name: str = ""
+    state: str = ""
+
+
+class WorkflowDetail(Resource):
+    type: str = ""
+    state: str = ""
+    target_environment: str = Field(default="", alias="targetEnvironment")
+    workflow_steps: list[WorkflowStep] = Field(default_factory=list, alias="workflowSteps")

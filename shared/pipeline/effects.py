@@ -1,0 +1,173 @@
+"""The one place outcomes become effects: a conditional ledger write, then the hand-off.
+
+The ledger write comes first and is conditional on the ETag the stage started from, so of two
+deliveries of one message only one moves the run. A crash between the write and the send
+leaves the run in its new stage with no message; a redelivery of the old message re-sends it
+(see runner.handle_stage_message).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
+from shared.messages import Event, EventKind, Stage, StageMessage
+from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Retry, Wait
+from shared.pipeline.stages import POLLED_STAGES, StageDeps
+from shared.queues import EVENTS, STAGE_QUEUES, QueueSender
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pipeline:
+    """Everything a stage invocation needs, built once per process by shared.wiring."""
+
+    ledger: Ledger
+    queues: QueueSender
+    stage_deps: StageDeps
+    retry_delay_seconds: float = 30.0
+    clock: Callable[[], datetime] = now_utc
+
+
+def send_stage(pipeline: Pipeline, run_id: str, stage: Stage, delay: float = 0) -> None:
+    body = StageMessage(run_id=run_id, stage=stage).to_json()
+    pipeline.queues.send(STAGE_QUEUES[stage], body, delay_seconds=delay)
+
+
+def emit(pipeline: Pipeline, kind: EventKind, run: Run, reason: str | None = None) -> None:
+    """Publish an event for the requesting system; never fails the stage."""
+    event = Event(
+        kind=kind,
+        request_id=run.run_id,
+        offer=run.offer or None,
+        stage=Stage(run.stage) if run.stage in Stage.__members__.values() else None,
+        submission_id=run.submission_id,
+        reason=reason,
+        labels=run.labels,
+        at=stamp(pipeline.clock()),
+    )
+    try:
+        pipeline.queues.send(EVENTS, event.to_json())
+    except Exception:  # an event is a courtesy; the ledger is the record
+        log.exception(
+            "could not emit event", extra={"action": "event_failed", "run_id": run.run_id}
+        )
+
+
+def _patched(run: Run, patch: Patch) -> Run:
+    changes = {k: v for k, v in vars(patch).items() if v is not None}
+    return run.evolve(**changes)
+
+
+def _close(run: Run, stage: Stage, at: str, calls: int, result: str) -> list[StageRecord]:
+    timeline = list(run.timeline)
+    if timeline and timeline[-1].stage == stage and timeline[-1].ended is None:
+        last = timeline[-1]
+        timeline[-1] = StageRecord(
+            stage=last.stage,
+            started=last.started,
+            ended=at,
+            calls=last.calls + calls,
+            result=result,
+        )
+    else:
+        timeline.append(StageRecord(stage=stage, started=at, ended=at, calls=calls, result=result))
+    return timeline
+
+
+def _count(run: Run, stage: Stage, calls: int) -> list[StageRecord]:
+    """Add calls to the open record of a stage that is still going (a wait or a retry)."""
+    timeline = list(run.timeline)
+    if timeline and timeline[-1].stage == stage and timeline[-1].ended is None:
+        last = timeline[-1]
+        timeline[-1] = StageRecord(stage=last.stage, started=last.started, calls=last.calls + calls)
+    return timeline
+
+
+def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, calls: int) -> Run:
+    """Record the outcome of `stage` for `run` and hand the run on. Raises LedgerConflict."""
+    now = pipeline.clock()
+    at = stamp(now)
+    ledger: Ledger = pipeline.ledger
+    if isinstance(outcome, Retry):
+        log.warning(
+            "stage %s will be retried: %s",
+            stage,
+            outcome.reason,
+            extra={"action": "stage_retry", "run_id": run.run_id, "stage": stage},
+        )
+        updated = run.evolve(timeline=_count(run, stage, calls), reason=outcome.reason)
+        if stage in POLLED_STAGES:
+            updated = updated.evolve(
+                next_check_at=stamp(now + timedelta(seconds=outcome.delay_seconds))
+            )
+            return ledger.replace(updated)
+        updated = ledger.replace(updated)
+        send_stage(pipeline, run.run_id, stage, outcome.delay_seconds)
+        return updated
+    run = _patched(run, outcome.patch)
+    if isinstance(outcome, Wait):
+        if outcome.check == stage:
+            timeline = _count(run, stage, calls)
+        else:
+            timeline = _close(run, stage, at, calls, "ok")
+            timeline.append(StageRecord(stage=outcome.check, started=at))
+        run = ledger.replace(
+            run.evolve(
+                status=RunStatus.WAITING,
+                stage=outcome.check,
+                timeline=timeline,
+                reason=None,
+                next_check_at=stamp(now + timedelta(seconds=outcome.delay_seconds)),
+            )
+        )
+        if outcome.check != stage:
+            emit(pipeline, EventKind.STAGE_CHANGED, run)
+        return run
+    if isinstance(outcome, Advance):
+        timeline = _close(run, stage, at, calls, "ok")
+        timeline.append(StageRecord(stage=outcome.to, started=at))
+        run = ledger.replace(
+            run.evolve(
+                status=RunStatus.RUNNING,
+                stage=outcome.to,
+                timeline=timeline,
+                next_check_at=None,
+                reason=None,
+            )
+        )
+        send_stage(pipeline, run.run_id, outcome.to)
+        emit(pipeline, EventKind.STAGE_CHANGED, run)
+        return run
+    if isinstance(outcome, Finished):
+        run = ledger.replace(
+            run.evolve(
+                status=RunStatus.SUCCEEDED,
+                next_check_at=None,
+                timeline=_close(run, stage, at, calls, "ok"),
+                reason=None,
+            )
+        )
+        log.info("run succeeded", extra={"action": "run_succeeded", "run_id": run.run_id})
+        emit(pipeline, EventKind.SUCCEEDED, run)
+        return run
+    assert isinstance(outcome, Failed)
+    run = ledger.replace(
+        run.evolve(
+            status=RunStatus.FAILED,
+            next_check_at=None,
+            reason=outcome.reason,
+            timeline=_close(run, stage, at, calls, "failed"),
+        )
+    )
+    log.warning(
+        "run failed: %s",
+        outcome.reason,
+        extra={"action": "run_failed", "run_id": run.run_id, "stage": stage},
+    )
+    emit(pipeline, EventKind.FAILED, run, outcome.reason)
+    return run

@@ -1,0 +1,95 @@
+"""Intake: validate a publish request before any Partner Center call and open its run.
+
+A bad request is recorded as rejected (readable by its requestId, or by the queue message id
+when it has none), announced on the events queue, and consumed. The same requestId twice is one
+run; a redelivery after a crash re-sends the hand-off the first delivery may not have made.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from shared.ledger import Run, RunStatus, StageRecord, stamp
+from shared.messages import (
+    EventKind,
+    PublishRequest,
+    RequestRejected,
+    Stage,
+    parse_publish_request,
+)
+from shared.pipeline.effects import Pipeline, emit, send_stage
+
+log = logging.getLogger(__name__)
+
+
+def rejected_run_id(message_id: str) -> str:
+    return f"rejected-{message_id}"
+
+
+def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Run:
+    """Open (or find) the run for a request; returns the run as recorded."""
+    at = stamp(pipeline.clock())
+    try:
+        request = parse_publish_request(body)
+    except RequestRejected as exc:
+        return _reject(pipeline, exc, message_id, at)
+    run = _new_run(request, at)
+    if pipeline.ledger.create(run):
+        log.info(
+            "request accepted",
+            extra={"action": "request_accepted", "run_id": run.run_id, "offer": run.offer},
+        )
+        send_stage(pipeline, run.run_id, Stage.RESOLVE)
+        emit(pipeline, EventKind.ACCEPTED, run)
+        return run
+    existing = pipeline.ledger.get(run.run_id)
+    assert existing is not None
+    log.info("duplicate request", extra={"action": "request_duplicate", "run_id": run.run_id})
+    if existing.status is RunStatus.RUNNING and existing.stage == Stage.RESOLVE:
+        send_stage(pipeline, run.run_id, Stage.RESOLVE)
+    emit(pipeline, EventKind.DUPLICATE, existing)
+    return existing
+
+
+def _new_run(request: PublishRequest, at: str) -> Run:
+    return Run(
+        run_id=request.request_id,
+        status=RunStatus.RUNNING,
+        stage=Stage.RESOLVE,
+        target=request.target,
+        offer=request.offer.key,
+        product_id=request.offer.product_id,
+        offer_external_id=request.offer.external_id,
+        requested_by=request.requested_by,
+        labels=dict(request.labels),
+        created_at=at,
+        updated_at=at,
+        timeline=[
+            StageRecord(stage=Stage.INTAKE, started=at, ended=at, result="ok"),
+            StageRecord(stage=Stage.RESOLVE, started=at),
+        ],
+    )
+
+
+def _reject(pipeline: Pipeline, exc: RequestRejected, message_id: str, at: str) -> Run:
+    run_id = exc.request_id or rejected_run_id(message_id)
+    run = Run(
+        run_id=run_id,
+        status=RunStatus.REJECTED,
+        stage=Stage.INTAKE,
+        reason=exc.reason,
+        created_at=at,
+        updated_at=at,
+        timeline=[StageRecord(stage=Stage.INTAKE, started=at, ended=at, result="rejected")],
+    )
+    log.warning(
+        "request rejected: %s", exc.reason, extra={"action": "request_rejected", "run_id": run_id}
+    )
+    if not pipeline.ledger.create(run):
+        existing = pipeline.ledger.get(run_id)
+        assert existing is not None
+        # An invalid copy of an accepted request must not overwrite it; say so in the event.
+        emit(pipeline, EventKind.REJECTED, existing, exc.reason)
+        return existing
+    emit(pipeline, EventKind.REJECTED, run, exc.reason)
+    return run

@@ -1,0 +1,59 @@
+"""What a stage decides. Stages return one of these; shared.pipeline.effects carries it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.messages import Stage
+
+
+@dataclass(frozen=True, kw_only=True)
+class Patch:
+    """Facts a stage learned about the run, to be recorded in the ledger."""
+
+    product_id: str | None = None
+    submission_id: str | None = None
+    baseline_submission_id: str | None = None
+    pc_status: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Advance:
+    """Hand the run to the next queue-triggered stage now."""
+
+    to: Stage
+    patch: Patch = field(default_factory=Patch)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wait:
+    """Park the run; the poller runs `check` again after `delay_seconds`."""
+
+    check: Stage
+    delay_seconds: float
+    reason: str = ""
+    patch: Patch = field(default_factory=Patch)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finished:
+    patch: Patch = field(default_factory=Patch)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failed:
+    """A business failure: recorded with its reason, never redelivered."""
+
+    reason: str
+    patch: Patch = field(default_factory=Patch)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retry:
+    """A transient failure that outlasted the client's retries: run this stage again later."""
+
+    delay_seconds: float
+    reason: str
+
+
+Outcome = Advance | Wait | Finished | Failed | Retry

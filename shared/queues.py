@@ -1,0 +1,75 @@
+"""Queue names and the one message encoding every producer and consumer uses.
+
+host.json sets `messageEncoding: base64`, so every message is sent base64-encoded; the Python
+SDK sends plain text unless told otherwise, which the Functions host would poison unread.
+Pipeline messages never expire (time_to_live=-1): a run waiting on a human must not vanish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from azure.storage.queue import (
+    BinaryBase64DecodePolicy,
+    QueueClient,
+    TextBase64EncodePolicy,
+)
+
+from shared.messages import Stage
+
+PREFIX = "pc-"
+PUBLISH_REQUESTS = "pc-publish-requests"
+EVENTS = "pc-events"
+
+# The queue that carries a run into each queue-triggered stage.
+STAGE_QUEUES: dict[Stage, str] = {
+    Stage.RESOLVE: "pc-resolve",
+    Stage.SUBMIT_PREVIEW: "pc-submit-preview",
+    Stage.PROMOTE: "pc-promote",
+    Stage.COMPLETE: "pc-complete",
+}
+
+ALL_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values(), EVENTS)
+MAX_VISIBILITY_SECONDS = 7 * 24 * 3600 - 60
+
+
+def poison_queue(name: str) -> str:
+    return f"{name}-poison"
+
+
+ClientFactory = Callable[[str], QueueClient]
+
+
+class QueueSender:
+    """Sends base64-encoded messages to named queues, creating each queue on first use."""
+
+    def __init__(self, client_for: ClientFactory) -> None:
+        self._client_for = client_for
+        self._clients: dict[str, QueueClient] = {}
+        self._created: set[str] = set()
+
+    def client(self, name: str) -> QueueClient:
+        if name not in self._clients:
+            self._clients[name] = self._client_for(name)
+        return self._clients[name]
+
+    def send(self, name: str, body: str, *, delay_seconds: float = 0, ttl: int = -1) -> None:
+        client = self.client(name)
+        if name not in self._created:
+            from azure.core.exceptions import ResourceExistsError
+
+            with contextlib.suppress(ResourceExistsError):
+                client.create_queue()
+            self._created.add(name)
+        delay = int(min(max(delay_seconds, 0), MAX_VISIBILITY_SECONDS))
+        client.send_message(body, visibility_timeout=delay or None, time_to_live=ttl)
+
+
+def queue_client_kwargs() -> dict[str, Any]:
+    """SDK options that make the Python SDK speak the Functions host's encoding."""
+    return {
+        "message_encode_policy": TextBase64EncodePolicy(),
+        "message_decode_policy": BinaryBase64DecodePolicy(),
+    }

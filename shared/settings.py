@@ -1,0 +1,110 @@
+"""Typed settings read once from app settings (environment variables).
+
+The defaults are the production endpoints; the local stack changes endpoints by configuration
+only, never by a different code path. Validation happens on first use, not at import time, so a
+missing setting shows up as a clear error in the first invocation's log instead of a function
+app that silently indexes zero functions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PARTNER_CENTER_RESOURCE = "https://api.partner.microsoft.com"
+PARTNER_CENTER_SCOPE = f"{PARTNER_CENTER_RESOURCE}/.default"
+
+# Environment variable names, defined once (infra declares the same names).
+ENV = {
+    "storage_connection": "AzureWebJobsStorage",
+    "storage_queue_uri": "AzureWebJobsStorage__queueServiceUri",
+    "storage_table_uri": "AzureWebJobsStorage__tableServiceUri",
+    "partner_center_api_url": "PC_API_URL",
+    "authority_host": "PC_AUTHORITY_HOST",
+    "tenant_id": "PC_TENANT_ID",
+    "client_id": "PC_CLIENT_ID",
+    "key_vault_url": "KEY_VAULT_URL",
+    "secret_name": "PC_SECRET_NAME",
+    "secret_cache_seconds": "PC_SECRET_CACHE_SECONDS",
+    "vault_credential": "VAULT_CREDENTIAL",
+    "vault_client_id": "VAULT_CLIENT_ID",
+    "vault_client_secret": "VAULT_CLIENT_SECRET",
+    "vault_verify_challenge_resource": "VAULT_VERIFY_CHALLENGE_RESOURCE",
+    "managed_identity_client_id": "AZURE_CLIENT_ID",
+    "ca_bundle": "TLS_CA_BUNDLE",
+    "status_poll_seconds": "PC_STATUS_POLL_SECONDS",
+    "retry_delay_seconds": "PC_RETRY_DELAY_SECONDS",
+}
+
+
+class SettingsError(Exception):
+    """The app settings are missing or malformed; the message names each setting."""
+
+
+class Settings(BaseModel):
+    """Everything the function app reads from its environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    storage_connection: str | None = None
+    storage_queue_uri: str | None = None
+    storage_table_uri: str | None = None
+    partner_center_api_url: str = "https://api.partner.microsoft.com/v1.0/ingestion"
+    authority_host: str = "https://login.microsoftonline.com"
+    tenant_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    key_vault_url: str = Field(min_length=1)
+    secret_name: str = "partner-center-client-secret"
+    secret_cache_seconds: float = Field(default=300.0, ge=0)
+    vault_credential: Literal["managed-identity", "client-secret"] = "managed-identity"
+    vault_client_id: str | None = None
+    vault_client_secret: str | None = Field(default=None, repr=False)
+    vault_verify_challenge_resource: bool = True
+    managed_identity_client_id: str | None = None
+    ca_bundle: str | None = None
+    status_poll_seconds: float = Field(default=60.0, gt=0)
+    retry_delay_seconds: float = Field(default=30.0, ge=0)
+
+    @field_validator("partner_center_api_url", "authority_host", "key_vault_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("must be an https:// URL")
+        return value.rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the settings; raise SettingsError naming every bad one."""
+        source = os.environ if env is None else env
+        values = {field: source[name] for field, name in ENV.items() if source.get(name)}
+        try:
+            settings = cls.model_validate(values)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "?"
+                problems.append(f"{ENV.get(field, field)}: {err['msg']}")
+            raise SettingsError("invalid app settings: " + "; ".join(problems)) from None
+        if not (settings.storage_connection or settings.storage_queue_uri):
+            raise SettingsError(
+                "invalid app settings: set AzureWebJobsStorage (a connection string) or "
+                "AzureWebJobsStorage__queueServiceUri and __tableServiceUri (identity-based)"
+            )
+        if settings.vault_credential == "client-secret" and not (
+            settings.vault_client_id and settings.vault_client_secret
+        ):
+            raise SettingsError(
+                "invalid app settings: VAULT_CREDENTIAL=client-secret needs VAULT_CLIENT_ID "
+                "and VAULT_CLIENT_SECRET"
+            )
+        return settings
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, validated once on first use."""
+    return Settings.from_env()

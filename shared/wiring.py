@@ -1,0 +1,44 @@
+"""Composition root: builds the pipeline's clients once per process, on first use.
+
+Nothing here runs at import time (cold start), and this is the only module that knows which
+concrete clients back the pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from shared.credentials import KeyVaultSecret, PartnerCenterTokens
+from shared.ledger import Ledger
+from shared.partnercenter.client import PartnerCenterClient
+from shared.pipeline.effects import Pipeline
+from shared.pipeline.stages import StageDeps
+from shared.queues import QueueSender
+from shared.settings import Settings, get_settings
+from shared.storage import queue_client, table_service
+
+_lock = threading.Lock()
+_pipeline: Pipeline | None = None
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    secret = KeyVaultSecret(settings)
+    tokens = PartnerCenterTokens(settings, secret)
+    pc = PartnerCenterClient(
+        settings.partner_center_api_url, tokens, verify=settings.ca_bundle or True
+    )
+    return Pipeline(
+        ledger=Ledger(table_service(settings)),
+        queues=QueueSender(lambda name: queue_client(settings, name)),
+        stage_deps=StageDeps(pc=pc, poll_seconds=settings.status_poll_seconds),
+        retry_delay_seconds=settings.retry_delay_seconds,
+    )
+
+
+def pipeline() -> Pipeline:
+    """The process's pipeline, built on first use."""
+    global _pipeline
+    with _lock:
+        if _pipeline is None:
+            _pipeline = build_pipeline(get_settings())
+        return _pipeline
