@@ -1,21 +1,57 @@
-"""`pcpub`: the one command for operators and other systems (simulator, local stack, demo,
-enqueue, status, runs, poison)."""
+"""pcpub: the one command for operators and other systems.
+
+pcpub simulator   run the Partner Center simulator with its Entra and Key Vault stand-ins
+pcpub host        run the function app's functions against Azurite (the local functions host)
+pcpub up          run the whole local stack until interrupted
+pcpub demo        publish a sample offer to live on the local stack and show how it went
+pcpub enqueue     send a publish request
+pcpub status      a run's state and timeline, by request id
+pcpub runs        list runs
+pcpub poison      list or re-drive messages in the poison queues
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
 import sys
+import time
+from pathlib import Path
+from typing import Any
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pcpub", description=__doc__)
+def _storage_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--connection-string",
+        help="storage connection string (default: $AzureWebJobsStorage, or "
+        "the file given with --config)",
+    )
+    parser.add_argument("--config", help="the JSON written by `pcpub up --write-config`")
+
+
+def _storage(args: argparse.Namespace) -> Any:
+    from pcpub.ops import Storage
+
+    conn = args.connection_string
+    if not conn and args.config:
+        conn = json.loads(Path(args.config).read_text())["storageConnectionString"]
+    conn = conn or os.environ.get("AzureWebJobsStorage")
+    if not conn:
+        raise SystemExit(
+            "pcpub: no storage: give --connection-string or --config, or set AzureWebJobsStorage"
+        )
+    return Storage(conn)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pcpub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sim = sub.add_parser(
-        "simulator",
-        help="run the Partner Center simulator (with Entra and "
-        "Key Vault stand-ins) in the foreground",
-    )
+    sim = sub.add_parser("simulator", help="run the Partner Center simulator")
     sim.add_argument("--port", type=int, default=0)
     sim.add_argument("--tls-cert")
     sim.add_argument("--tls-key")
@@ -25,22 +61,190 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--state-dir", help="where the generated CA and certificate go")
     sim.add_argument("--token-lifetime", type=int, default=3600)
 
-    args = parser.parse_args(argv)
-    if args.command == "simulator":
-        from pcpub.simulator.server import serve
+    host = sub.add_parser("host", help="run the function app against Azurite")
+    host.add_argument("--app-dir", default=".")
+    host.add_argument("--settings", help="local.settings.json whose Values are app settings")
+    host.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=600.0,
+        help="how long a dequeued message stays invisible (Azure: 600)",
+    )
 
-        serve(
-            port=args.port,
-            seed_path=args.seed,
-            profile=args.profile,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-            write_config=args.write_config,
-            state_dir=args.state_dir,
-            token_lifetime=args.token_lifetime,
+    up = sub.add_parser("up", help="run the whole local stack until interrupted")
+    up.add_argument("--write-config", help="write endpoints, credentials and queue names here")
+    up.add_argument("--profile", choices=["fast", "realistic"], default="fast")
+    up.add_argument("--workdir")
+
+    demo = sub.add_parser("demo", help="publish a sample offer to live on the local stack")
+    demo.add_argument("--profile", choices=["fast", "realistic"], default="fast")
+    demo.add_argument("--offer", help="offer id from the simulator's seed")
+    demo.add_argument("--timeout", type=float, default=300.0)
+
+    enq = sub.add_parser("enqueue", help="send a publish request (JSON file, or - for stdin)")
+    enq.add_argument("file")
+    _storage_args(enq)
+
+    status = sub.add_parser("status", help="a run's state and timeline")
+    status.add_argument("request_id")
+    status.add_argument("--json", action="store_true")
+    _storage_args(status)
+
+    runs = sub.add_parser("runs", help="list runs")
+    runs.add_argument("--offer")
+    runs.add_argument("--state")
+    runs.add_argument("--json", action="store_true")
+    _storage_args(runs)
+
+    poison = sub.add_parser("poison", help="poison queues")
+    poison.add_argument("action", choices=["list", "redrive"])
+    _storage_args(poison)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = COMMANDS[args.command]
+    return handler(args)
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    from pcpub.simulator.server import serve
+
+    serve(
+        port=args.port,
+        seed_path=args.seed,
+        profile=args.profile,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        write_config=args.write_config,
+        state_dir=args.state_dir,
+        token_lifetime=args.token_lifetime,
+    )
+    return 0
+
+
+def _host(args: argparse.Namespace) -> int:
+    from pcpub import logs
+    from pcpub.host.runtime import LocalHost
+
+    if args.settings:
+        values = json.loads(Path(args.settings).read_text()).get("Values", {})
+        os.environ.update({k: str(v) for k, v in values.items()})
+    logs.redact(os.environ.get("VAULT_CLIENT_SECRET"))
+    logs.configure("host")
+    host = LocalHost(Path(args.app_dir).resolve(), lease_seconds=args.lease_seconds)
+    signal.signal(signal.SIGTERM, lambda *_: host.stop(timeout=0))
+    host.start()
+    try:
+        host.wait()
+    except KeyboardInterrupt:
+        pass
+    host.stop()
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from pcpub.simulator.server import write_json_atomic
+    from pcpub.stack import LocalStack
+
+    stack = LocalStack(Path(args.workdir) if args.workdir else None, profile=args.profile)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    stack.start()
+    try:
+        info = stack.describe()
+        if args.write_config:
+            write_json_atomic(args.write_config, info)
+        print(
+            json.dumps(
+                {
+                    k: info[k]
+                    for k in (
+                        "ingestionBaseUrl",
+                        "adminUrl",
+                        "publishRequestQueue",
+                        "eventsQueue",
+                        "appSettingsPath",
+                        "workdir",
+                    )
+                },
+                indent=2,
+            )
         )
-        return 0
-    return 2
+        print("local stack is up; Ctrl-C stops it", flush=True)
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pcpub.demo import run_demo
+
+    return run_demo(profile=args.profile, timeout=args.timeout, offer=args.offer)
+
+
+def _enqueue(args: argparse.Namespace) -> int:
+    from pcpub.ops import enqueue
+    from shared.messages import RequestRejected
+
+    body = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    try:
+        request = enqueue(_storage(args), body)
+    except RequestRejected as exc:
+        print(f"pcpub: not sent: {exc.reason}", file=sys.stderr)
+        return 2
+    print(f"enqueued {request.request_id}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from pcpub.ops import dumps, format_status, status_dict
+
+    run = _storage(args).ledger.get(args.request_id)
+    if run is None:
+        print(f"pcpub: no run {args.request_id}", file=sys.stderr)
+        return 1
+    print(dumps(status_dict(run)) if args.json else format_status(run))
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from pcpub.ops import dumps, status_dict
+
+    runs = list(_storage(args).ledger.runs(status=args.state, offer=args.offer))
+    if args.json:
+        print(dumps([status_dict(r) for r in runs]))
+    else:
+        for run in runs:
+            print(f"{run.run_id:<40} {run.status:<10} {run.stage:<15} {run.offer}")
+    return 0
+
+
+def _poison(args: argparse.Namespace) -> int:
+    from pcpub.ops import dumps, poison_messages, redrive
+
+    storage = _storage(args)
+    if args.action == "list":
+        print(dumps(poison_messages(storage)))
+    else:
+        print(f"re-drove {redrive(storage)} message(s)")
+    return 0
+
+
+COMMANDS = {
+    "simulator": _simulator,
+    "host": _host,
+    "up": _up,
+    "demo": _demo,
+    "enqueue": _enqueue,
+    "status": _status,
+    "runs": _runs,
+    "poison": _poison,
+}
 
 
 if __name__ == "__main__":

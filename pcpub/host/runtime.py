@@ -1,0 +1,380 @@
+"""Runs a v2 function app's registered functions against Azurite, as the Functions host would.
+
+What it reproduces of the real host:
+- functions and bindings come from the app itself (`app.get_functions()`), not a second list;
+- `%NAME%` in binding values resolves from app settings;
+- queue triggers: messages are leased for `lease_seconds` (10 minutes in Azure), decoded per
+  host.json's messageEncoding (a message that does not decode fails like a binding error),
+  run up to batchSize + newBatchThreshold at once, deleted on success, made visible again after
+  visibilityTimeout on failure, and copied to `<queue>-poison` (then deleted) once a failing
+  message has been dequeued maxDequeueCount times; polling backs off to maxPollingInterval;
+- queue output bindings (`func.Out[str]`) are sent after the function returns;
+- timer triggers fire on their NCRONTAB schedule (seconds first, UTC), never overlapping, and
+  at start when runOnStartup is set.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import importlib
+import json
+import logging
+import os
+import random
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+from azure.core.exceptions import ResourceExistsError
+from azure.functions.queue import QueueMessage as TriggerMessage
+from azure.functions.timer import TimerRequest as TriggerTimer
+from azure.storage.queue import QueueClient, QueueMessage
+
+from pcpub.host.settings import QueueSettings, read_host_json
+
+log = logging.getLogger("pcpub.host")
+
+
+def resolve_setting(value: str, env: dict[str, str]) -> str:
+    """Binding values like `%POLL_SCHEDULE%` come from app settings."""
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise KeyError(f"app setting {name} (used in a binding) is not set")
+        return env[name]
+
+    return re.sub(r"%([^%]+)%", lookup, value)
+
+
+class _Out(func.Out[str]):
+    def __init__(self) -> None:
+        self.value: str | None = None
+
+    def set(self, val: str) -> None:
+        self.value = val
+
+    def get(self) -> str:
+        return self.value or ""
+
+
+@dataclass
+class FunctionSpec:
+    name: str
+    bindings: list[dict[str, Any]]
+    call: Callable[..., Any]
+
+    @property
+    def trigger(self) -> dict[str, Any]:
+        return next(b for b in self.bindings if b["type"].endswith("Trigger"))
+
+    @property
+    def outputs(self) -> list[dict[str, Any]]:
+        return [b for b in self.bindings if b.get("direction") == "OUT" and b["type"] == "queue"]
+
+
+def load_functions(app_dir: Path, module: str = "function_app") -> list[FunctionSpec]:
+    """Import the app and read its functions, as the Python worker's indexer does."""
+    if str(app_dir) not in sys.path:
+        sys.path.insert(0, str(app_dir))
+    app_module = importlib.import_module(module)
+    app = next(v for v in vars(app_module).values() if isinstance(v, func.FunctionApp))
+    specs = []
+    for fn in app.get_functions():
+        bindings = json.loads(fn.get_function_json())["bindings"]
+        specs.append(
+            FunctionSpec(
+                fn.get_function_name() or fn.get_user_function().__name__,
+                bindings,
+                fn.get_user_function(),
+            )
+        )
+    return specs
+
+
+@dataclass
+class HostStats:
+    invocations: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    poisoned: int = 0
+
+    def count(self, name: str, ok: bool) -> None:
+        self.invocations[name] = self.invocations.get(name, 0) + 1
+        if not ok:
+            self.failures[name] = self.failures.get(name, 0) + 1
+
+
+class LocalHost:
+    """Listens on every trigger of the app until `stop()`."""
+
+    def __init__(
+        self,
+        app_dir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        lease_seconds: float = 600.0,
+        module: str = "function_app",
+    ) -> None:
+        self.app_dir = app_dir
+        self.env = dict(os.environ if env is None else env)
+        self.queue_settings: QueueSettings = read_host_json(app_dir / "host.json")
+        self.lease_seconds = lease_seconds
+        self.functions = load_functions(app_dir, module)
+        self.stats = HostStats()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._queues: dict[str, QueueClient] = {}
+        self._lock = threading.Lock()
+
+    # -- storage --------------------------------------------------------------------------
+
+    def _connection(self, name: str) -> str:
+        value = self.env.get(name) or self.env.get(f"{name}__connectionString")
+        if not value:
+            raise KeyError(f"connection setting {name} is not set")
+        return value
+
+    def queue(self, connection: str, name: str) -> QueueClient:
+        key = f"{connection}/{name}"
+        with self._lock:
+            if key not in self._queues:
+                client = QueueClient.from_connection_string(self._connection(connection), name)
+                with contextlib.suppress(ResourceExistsError):
+                    client.create_queue()
+                self._queues[key] = client
+            return self._queues[key]
+
+    def _encode(self, text: str) -> str:
+        if self.queue_settings.message_encoding == "base64":
+            return base64.b64encode(text.encode()).decode()
+        return text
+
+    def _decode(self, content: str) -> bytes:
+        if self.queue_settings.message_encoding == "base64":
+            return base64.b64decode(content.encode(), validate=True)
+        return content.encode()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for spec in self.functions:
+            kind = spec.trigger["type"]
+            if kind == "queueTrigger":
+                target: Callable[[FunctionSpec], None] = self._listen_queue
+            elif kind == "timerTrigger":
+                target = self._run_timer
+            else:
+                log.warning("trigger %s of %s is not supported locally; skipped", kind, spec.name)
+                continue
+            thread = threading.Thread(
+                target=target, args=(spec,), name=f"fn-{spec.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        log.info(
+            "host started",
+            extra={"action": "host_started", "functions": [f.name for f in self.functions]},
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wait(self) -> None:
+        while not self._stop.wait(0.5):
+            pass
+
+    # -- queue triggers -------------------------------------------------------------------
+
+    def _listen_queue(self, spec: FunctionSpec) -> None:
+        trigger = spec.trigger
+        queue_name = resolve_setting(trigger["queueName"], self.env)
+        connection = trigger.get("connection") or "AzureWebJobsStorage"
+        client = self.queue(connection, queue_name)
+        settings = self.queue_settings
+        running = threading.BoundedSemaphore(settings.concurrency)
+        delay = 0.1
+        with ThreadPoolExecutor(
+            max_workers=settings.concurrency, thread_name_prefix=spec.name
+        ) as pool:
+            while not self._stop.is_set():
+                room = min(settings.batch_size, 32)
+                try:
+                    batch = list(
+                        client.receive_messages(
+                            messages_per_page=room,
+                            max_messages=room,
+                            visibility_timeout=int(self.lease_seconds),
+                        )
+                    )
+                except Exception:
+                    log.exception("receive failed on %s", queue_name)
+                    batch = []
+                for message in batch:
+                    running.acquire()
+
+                    def work(m: QueueMessage = message) -> None:
+                        try:
+                            self._process(spec, client, connection, queue_name, m)
+                        finally:
+                            running.release()
+
+                    pool.submit(work)
+                if batch:
+                    delay = 0.1
+                else:  # the host's randomized exponential back-off while idle
+                    delay = min(settings.max_polling_interval, delay * 2 + random.uniform(0, 0.1))
+                self._stop.wait(delay)
+
+    def _process(
+        self,
+        spec: FunctionSpec,
+        client: QueueClient,
+        connection: str,
+        queue_name: str,
+        message: QueueMessage,
+    ) -> None:
+        settings = self.queue_settings
+        dequeue_count = message.dequeue_count or 1
+        if dequeue_count > settings.max_dequeue_count:  # a crash ate earlier attempts
+            self._poison(client, connection, queue_name, message)
+            return
+        ok = False
+        started = time.monotonic()
+        try:
+            body: bytes | None = self._decode(message.content)
+        except (binascii.Error, ValueError):
+            body = None  # the real host fails the binding, then retries and poisons
+            log.error(
+                "message on %s is not %s-encoded; binding failed",
+                queue_name,
+                settings.message_encoding,
+                extra={"action": "binding_failed", "function": spec.name},
+            )
+        if body is not None:
+            try:
+                self._call(spec, connection, message, body)
+                ok = True
+            except Exception:
+                log.exception(
+                    "function %s failed",
+                    spec.name,
+                    extra={
+                        "action": "function_failed",
+                        "function": spec.name,
+                        "dequeue_count": message.dequeue_count,
+                    },
+                )
+        self.stats.count(spec.name, ok)
+        log.info(
+            "Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)",
+            spec.name,
+            "Succeeded" if ok else "Failed",
+            message.id,
+            (time.monotonic() - started) * 1000,
+            extra={
+                "action": "function_executed",
+                "function": spec.name,
+                "succeeded": ok,
+                "dequeue_count": message.dequeue_count,
+            },
+        )
+        if ok:
+            client.delete_message(message.id, message.pop_receipt)
+        elif dequeue_count >= settings.max_dequeue_count:
+            self._poison(client, connection, queue_name, message)
+        else:
+            client.update_message(
+                message.id, message.pop_receipt, visibility_timeout=int(settings.visibility_timeout)
+            )
+
+    def _call(
+        self, spec: FunctionSpec, connection: str, message: QueueMessage, body: bytes
+    ) -> None:
+        trigger_msg = TriggerMessage(  # type: ignore[no-untyped-call]
+            id=message.id,
+            body=body,
+            dequeue_count=message.dequeue_count,
+            expiration_time=message.expires_on,
+            insertion_time=message.inserted_on,
+            time_next_visible=message.next_visible_on,
+            pop_receipt=message.pop_receipt,
+        )
+        outputs = {b["name"]: _Out() for b in spec.outputs}
+        spec.call(**{spec.trigger["name"]: trigger_msg}, **outputs)
+        for binding in spec.outputs:
+            value = outputs[binding["name"]].value
+            if value is not None:
+                out_queue = self.queue(
+                    binding.get("connection") or connection,
+                    resolve_setting(binding["queueName"], self.env),
+                )
+                out_queue.send_message(self._encode(value))
+
+    def _poison(
+        self, client: QueueClient, connection: str, queue_name: str, message: QueueMessage
+    ) -> None:
+        """Copy to `<queue>-poison` (a new message with the default TTL), then delete."""
+        poison = self.queue(connection, f"{queue_name}-poison")
+        poison.send_message(message.content)
+        client.delete_message(message.id, message.pop_receipt)
+        self.stats.poisoned += 1
+        log.warning(
+            "Message has reached MaxDequeueCount of %d. Moving message to queue '%s-poison'.",
+            self.queue_settings.max_dequeue_count,
+            queue_name,
+            extra={"action": "message_poisoned", "queue": queue_name},
+        )
+
+    # -- timer triggers -------------------------------------------------------------------
+
+    def _run_timer(self, spec: FunctionSpec) -> None:
+        from croniter import croniter
+
+        trigger = spec.trigger
+        schedule = resolve_setting(trigger["schedule"], self.env)
+        fields = schedule.split()
+        six = len(fields) == 6
+        it = croniter(schedule, datetime.now(UTC), second_at_beginning=six)
+        if trigger.get("runOnStartup"):
+            self._invoke_timer(spec, past_due=False)
+        while not self._stop.is_set():
+            due: datetime = it.get_next(datetime)
+            wait = (due - datetime.now(UTC)).total_seconds()
+            if wait > 0 and self._stop.wait(wait):
+                return
+            late = (datetime.now(UTC) - due).total_seconds()
+            self._invoke_timer(spec, past_due=late > 1.0)
+            if late > 1.0:  # like the host: one catch-up run, not one per missed occurrence
+                it = croniter(schedule, datetime.now(UTC), second_at_beginning=six)
+
+    def _invoke_timer(self, spec: FunctionSpec, *, past_due: bool) -> None:
+        ok = False
+        started = time.monotonic()
+        try:
+            spec.call(**{spec.trigger["name"]: TriggerTimer(past_due=past_due)})
+            ok = True
+        except Exception:
+            log.exception(
+                "function %s failed",
+                spec.name,
+                extra={"action": "function_failed", "function": spec.name},
+            )
+        self.stats.count(spec.name, ok)
+        log.debug(
+            "Executed 'Functions.%s' (%s, Duration=%dms)",
+            spec.name,
+            "Succeeded" if ok else "Failed",
+            (time.monotonic() - started) * 1000,
+        )

@@ -1,0 +1,56 @@
+"""host.json, read the way the Functions host reads it (the queue extension's settings)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def timespan_seconds(value: str) -> float:
+    """A .NET TimeSpan ("[d.]hh:mm:ss[.fff]") as seconds."""
+    match = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)", value.strip())
+    if not match:
+        raise ValueError(f"not a TimeSpan: {value!r}")
+    days, hours, minutes, seconds = match.groups()
+    return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueSettings:
+    """extensions.queues, with the host's defaults for what is not set."""
+
+    batch_size: int = 16
+    new_batch_threshold: int | None = None
+    max_dequeue_count: int = 5
+    visibility_timeout: float = 0.0
+    max_polling_interval: float = 60.0
+    message_encoding: str = "base64"
+
+    @property
+    def concurrency(self) -> int:
+        threshold = (
+            self.batch_size // 2 if self.new_batch_threshold is None else (self.new_batch_threshold)
+        )
+        return self.batch_size + threshold
+
+
+def read_host_json(path: Path) -> QueueSettings:
+    data: dict[str, Any] = json.loads(path.read_text())
+    queues = data.get("extensions", {}).get("queues", {})
+    kwargs: dict[str, Any] = {}
+    if "batchSize" in queues:
+        kwargs["batch_size"] = int(queues["batchSize"])
+    if "newBatchThreshold" in queues:
+        kwargs["new_batch_threshold"] = int(queues["newBatchThreshold"])
+    if "maxDequeueCount" in queues:
+        kwargs["max_dequeue_count"] = int(queues["maxDequeueCount"])
+    if "visibilityTimeout" in queues:
+        kwargs["visibility_timeout"] = timespan_seconds(queues["visibilityTimeout"])
+    if "maxPollingInterval" in queues:
+        kwargs["max_polling_interval"] = timespan_seconds(queues["maxPollingInterval"])
+    if "messageEncoding" in queues:
+        kwargs["message_encoding"] = str(queues["messageEncoding"]).lower()
+    return QueueSettings(**kwargs)

@@ -1,0 +1,148 @@
+"""What operators and other systems do with a running pc-publisher: send a publish request,
+read a run's timeline, list runs, look at and re-drive poison queues."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueClient, QueueServiceClient
+
+from shared.ledger import Ledger, Run
+from shared.messages import PublishRequest, parse_publish_request
+from shared.queues import (
+    ALL_QUEUES,
+    PUBLISH_REQUESTS,
+    QueueSender,
+    poison_queue,
+    queue_client_kwargs,
+)
+
+
+class Storage:
+    """The pipeline's queues and ledger, by connection string."""
+
+    def __init__(self, connection_string: str) -> None:
+        self.connection_string = connection_string
+        self.ledger = Ledger(TableServiceClient.from_connection_string(connection_string))
+        self.sender = QueueSender(self.queue)
+
+    def queue(self, name: str) -> QueueClient:
+        return QueueClient.from_connection_string(
+            self.connection_string, name, **queue_client_kwargs()
+        )
+
+    def service(self) -> QueueServiceClient:
+        return QueueServiceClient.from_connection_string(self.connection_string)
+
+
+def enqueue(storage: Storage, body: str) -> PublishRequest:
+    """Validate locally (so the sender hears of mistakes at once), then send."""
+    request = parse_publish_request(body)
+    storage.sender.send(PUBLISH_REQUESTS, request.to_json())
+    return request
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
+    return (datetime.strptime(end, fmt) - datetime.strptime(start, fmt)).total_seconds()
+
+
+def status_dict(run: Run) -> dict[str, Any]:
+    return {
+        "requestId": run.run_id,
+        "status": str(run.status),
+        "stage": run.stage,
+        "offer": run.offer,
+        "target": run.target,
+        "productId": run.product_id,
+        "submissionId": run.submission_id,
+        "partnerCenterState": run.pc_status,
+        "reason": run.reason,
+        "createdAt": run.created_at,
+        "updatedAt": run.updated_at,
+        "nextCheckAt": run.next_check_at,
+        "labels": run.labels,
+        "callsMade": sum(s.calls for s in run.timeline),
+        "timeline": [
+            {
+                "stage": s.stage,
+                "started": s.started,
+                "ended": s.ended,
+                "seconds": _seconds(s.started, s.ended),
+                "calls": s.calls,
+                "result": s.result,
+            }
+            for s in run.timeline
+        ],
+    }
+
+
+def format_status(run: Run) -> str:
+    data = status_dict(run)
+    lines = [
+        f"{data['requestId']}: {data['status']} at {data['stage']}"
+        f" (offer {data['offer'] or '?'}, target {data['target'] or '?'})"
+    ]
+    if data["submissionId"]:
+        lines.append(f"  submission {data['submissionId']}: {data['partnerCenterState']}")
+    if data["reason"]:
+        lines.append(f"  reason: {data['reason']}")
+    for step in data["timeline"]:
+        took = f"{step['seconds']:.2f}s" if step["seconds"] is not None else "running"
+        lines.append(
+            f"  {step['stage']:<15} {took:>9}  {step['calls']:>3} calls  {step['result'] or ''}"
+        )
+    lines.append(f"  Partner Center calls: {data['callsMade']}")
+    return "\n".join(lines)
+
+
+def poison_messages(storage: Storage) -> list[dict[str, Any]]:
+    """Messages in every pipeline queue's poison queue (peeked, not removed)."""
+    found = []
+    for name in ALL_QUEUES:
+        client = storage.queue(poison_queue(name))
+        try:
+            for message in client.peek_messages(max_messages=32):
+                body = message.content
+                text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+                found.append(
+                    {
+                        "queue": poison_queue(name),
+                        "id": message.id,
+                        "insertedOn": str(message.inserted_on),
+                        "body": text,
+                    }
+                )
+        except Exception as exc:  # a queue that does not exist yet has nothing in it
+            if "QueueNotFound" not in str(exc):
+                raise
+    return found
+
+
+def redrive(storage: Storage) -> int:
+    """Move every poison message back to its queue; returns how many moved."""
+    moved = 0
+    for name in ALL_QUEUES:
+        client = storage.queue(poison_queue(name))
+        try:
+            messages = list(client.receive_messages(max_messages=32, visibility_timeout=60))
+        except Exception as exc:
+            if "QueueNotFound" in str(exc):
+                continue
+            raise
+        for message in messages:
+            body = message.content
+            text = body.decode() if isinstance(body, bytes) else str(body)
+            storage.sender.send(name, text)
+            client.delete_message(message)
+            moved += 1
+    return moved
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2)

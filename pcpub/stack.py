@@ -1,0 +1,185 @@
+"""The whole local stack: Azurite, the simulator with its stand-ins, and the local functions
+host running this function app, each a child process on free ports, stopped by PID.
+
+The app settings the host gets are the production setting names with local endpoints; no code
+path in shared/ knows it is running locally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pcpub.azurite import PROJECT_ROOT, AzuritePorts, start_azurite
+from pcpub.processes import Managed, wait_until
+from shared.queues import ALL_QUEUES, EVENTS, PUBLISH_REQUESTS
+
+
+def app_settings(
+    sim: dict[str, Any],
+    storage: str,
+    *,
+    poll_seconds: float = 1.0,
+    poll_schedule: str = "*/1 * * * * *",
+    retry_delay_seconds: float = 2.0,
+) -> dict[str, str]:
+    """The function app's settings for the local stack (local.settings.json's Values)."""
+    return {
+        "AzureWebJobsStorage": storage,
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "POLL_SCHEDULE": poll_schedule,
+        "PC_API_URL": sim["ingestionBaseUrl"],
+        "PC_AUTHORITY_HOST": sim["authorityHost"],
+        "PC_TENANT_ID": sim["tenantId"],
+        "PC_CLIENT_ID": sim["clientId"],
+        "PC_SECRET_NAME": sim["secretName"],
+        "KEY_VAULT_URL": sim["vaultUrl"],
+        "VAULT_CREDENTIAL": "client-secret",
+        "VAULT_CLIENT_ID": sim["identityClientId"],
+        "VAULT_CLIENT_SECRET": sim["identityClientSecret"],
+        "VAULT_VERIFY_CHALLENGE_RESOURCE": "false",
+        "TLS_CA_BUNDLE": sim["caCertPath"],
+        "PC_STATUS_POLL_SECONDS": str(poll_seconds),
+        "PC_RETRY_DELAY_SECONDS": str(retry_delay_seconds),
+    }
+
+
+class LocalStack:
+    """Start with `start()`, stop with `stop()` (or use it as a context manager)."""
+
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        *,
+        profile: str = "fast",
+        poll_seconds: float = 1.0,
+        lease_seconds: float = 600.0,
+        app_dir: Path = PROJECT_ROOT,
+    ) -> None:
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="pcpub-stack-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.profile = profile
+        self.poll_seconds = poll_seconds
+        self.lease_seconds = lease_seconds
+        self.app_dir = app_dir
+        self.azurite: Managed | None = None
+        self.ports: AzuritePorts | None = None
+        self.simulator: Managed | None = None
+        self.host: Managed | None = None
+        self.sim_config: dict[str, Any] = {}
+        self.settings: dict[str, str] = {}
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def connection_string(self) -> str:
+        assert self.ports is not None
+        return self.ports.connection_string
+
+    def start(self, *, with_host: bool = True) -> None:
+        try:
+            self.azurite, self.ports = start_azurite(self.workdir)
+            self.start_simulator()
+            self.settings = app_settings(
+                self.sim_config, self.connection_string, poll_seconds=self.poll_seconds
+            )
+            self.settings_path.write_text(
+                json.dumps({"IsEncrypted": False, "Values": self.settings}, indent=2)
+            )
+            os.chmod(self.settings_path, 0o600)
+            if with_host:
+                self.start_host()
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def settings_path(self) -> Path:
+        return self.workdir / "local.settings.json"
+
+    def start_simulator(self, timeout: float = 30.0) -> None:
+        config_path = self.workdir / "simulator.json"
+        config_path.unlink(missing_ok=True)
+        self.simulator = Managed(
+            "simulator",
+            [
+                sys.executable,
+                "-m",
+                "pcpub.cli",
+                "simulator",
+                "--profile",
+                self.profile,
+                "--write-config",
+                str(config_path),
+                "--state-dir",
+                str(self.workdir / "tls"),
+            ],
+            self.workdir / "simulator.log",
+            cwd=self.app_dir,
+        )
+        wait_until(config_path.exists, timeout, "the simulator's config", self.simulator)
+        self.sim_config = json.loads(config_path.read_text())
+        health = f"{self.sim_config['adminUrl']}/health"
+        ca = self.sim_config["caCertPath"]
+        wait_until(
+            lambda: httpx.get(health, verify=ca).status_code == 200,
+            timeout,
+            "the simulator to answer",
+            self.simulator,
+        )
+
+    def start_host(self) -> None:
+        self.host = Managed(
+            "host",
+            [
+                sys.executable,
+                "-m",
+                "pcpub.cli",
+                "host",
+                "--app-dir",
+                str(self.app_dir),
+                "--settings",
+                str(self.settings_path),
+                "--lease-seconds",
+                str(self.lease_seconds),
+            ],
+            self.workdir / "host.log",
+            cwd=self.app_dir,
+        )
+        ready = self.workdir / "host.log"
+        wait_until(
+            lambda: b'"host_started"' in ready.read_bytes(), 30, "the host to start", self.host
+        )
+
+    def restart_host(self, *, kill: bool = False) -> None:
+        if self.host is not None:
+            self.host.kill() if kill else self.host.stop()
+        self.start_host()
+
+    def stop(self) -> None:
+        for proc in (self.host, self.simulator, self.azurite):
+            if proc is not None:
+                proc.stop()
+
+    def describe(self) -> dict[str, Any]:
+        """What `pcpub up --write-config` writes for other terminals and systems."""
+        return {
+            **self.sim_config,
+            "storageConnectionString": self.connection_string,
+            "publishRequestQueue": PUBLISH_REQUESTS,
+            "eventsQueue": EVENTS,
+            "queues": list(ALL_QUEUES),
+            "appSettingsPath": str(self.settings_path),
+            "workdir": str(self.workdir),
+        }
