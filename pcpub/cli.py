@@ -13,6 +13,7 @@ pcpub poison      list or re-drive messages in the poison queues
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -136,10 +137,8 @@ def _host(args: argparse.Namespace) -> int:
     host = LocalHost(Path(args.app_dir).resolve(), lease_seconds=args.lease_seconds)
     signal.signal(signal.SIGTERM, lambda *_: host.stop(timeout=0))
     host.start()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         host.wait()
-    except KeyboardInterrupt:
-        pass
     host.stop()
     return 0
 

@@ -1,0 +1,83 @@
+"""The app declares what the docs and the infrastructure rely on."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+from pcpub.host.runtime import load_functions
+from pcpub.host.settings import read_host_json, timespan_seconds
+from shared.messages import Stage
+from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
+from shared.queues import PUBLISH_REQUESTS, STAGE_QUEUES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_declared_functions_and_their_triggers() -> None:
+    functions = {f.name: f.trigger for f in load_functions(ROOT)}
+    assert set(functions) == {
+        "intake",
+        "resolve",
+        "submit_preview",
+        "promote",
+        "complete",
+        "poller",
+    }
+    assert functions["intake"]["queueName"] == PUBLISH_REQUESTS
+    for stage, queue in STAGE_QUEUES.items():
+        assert functions[stage.value] == {
+            "direction": "IN",
+            "type": "queueTrigger",
+            "name": "msg",
+            "queueName": queue,
+            "connection": "AzureWebJobsStorage",
+        }
+    assert functions["poller"]["type"] == "timerTrigger"
+    assert functions["poller"]["schedule"] == "%POLL_SCHEDULE%"
+    assert functions["poller"]["runOnStartup"] is False
+
+
+def test_every_stage_is_queue_driven_or_polled() -> None:
+    assert set(ORDER) == set(Stage)
+    assert set(STAGES) == set(Stage) - {Stage.INTAKE}
+    assert set(STAGE_QUEUES) == set(STAGES) - POLLED_STAGES
+
+
+def test_readme_names_the_functions_and_queues() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in [PUBLISH_REQUESTS, *STAGE_QUEUES.values()]:
+        assert f"`{name}`" in readme
+
+
+def test_host_json_queue_settings() -> None:
+    settings = read_host_json(ROOT / "host.json")
+    assert settings.message_encoding == "base64"
+    assert settings.max_dequeue_count == 5
+    assert settings.visibility_timeout > 0  # failures must not burn retries back to back
+    assert json.loads((ROOT / "host.json").read_text())["version"] == "2.0"
+
+
+def test_timespans() -> None:
+    assert timespan_seconds("00:00:30") == 30
+    assert timespan_seconds("1.02:03:04.5") == 86400 + 7384.5
+
+
+def test_requirements_match_the_runtime_dependencies() -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    lines = [
+        ln.strip()
+        for ln in (ROOT / "requirements.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    assert sorted(lines) == sorted(declared)
+    assert all(re.search(r"[<>]", ln) for ln in lines)  # ranges, not pins
+
+
+def test_shared_never_imports_the_local_package_or_triggers() -> None:
+    for path in (ROOT / "shared").rglob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(from|import) (pcpub|functions)\b", text, re.M), path
+        assert "azure.functions" not in text, path

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from shared.credentials import build_vault_credential
+from shared.settings import Settings, SettingsError
+
+BASE = {
+    "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+    "PC_TENANT_ID": "t",
+    "PC_CLIENT_ID": "c",
+    "KEY_VAULT_URL": "https://vault.example",
+}
+
+
+def test_production_defaults_point_at_the_real_services() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.partner_center_api_url == "https://api.partner.microsoft.com/v1.0/ingestion"
+    assert settings.authority_host == "https://login.microsoftonline.com"
+    assert settings.vault_credential == "managed-identity"
+
+
+def test_every_missing_or_malformed_setting_is_named() -> None:
+    env = {"AzureWebJobsStorage": "x", "PC_API_URL": "http://plain", "KEY_VAULT_URL": ""}
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    text = str(caught.value)
+    for name in ("PC_TENANT_ID", "PC_CLIENT_ID", "KEY_VAULT_URL", "PC_API_URL"):
+        assert name in text
+
+
+def test_storage_is_required() -> None:
+    env = {k: v for k, v in BASE.items() if k != "AzureWebJobsStorage"}
+    with pytest.raises(SettingsError, match="AzureWebJobsStorage"):
+        Settings.from_env(env)
+
+
+def test_client_secret_vault_credential_needs_its_id_and_secret() -> None:
+    with pytest.raises(SettingsError, match="VAULT_CLIENT_ID"):
+        Settings.from_env({**BASE, "VAULT_CREDENTIAL": "client-secret"})
+
+
+def test_managed_identity_is_never_built_off_azure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEBSITE_INSTANCE_ID", raising=False)
+    monkeypatch.delenv("IDENTITY_ENDPOINT", raising=False)
+    with pytest.raises(SettingsError, match="only in Azure"):
+        build_vault_credential(Settings.from_env(BASE))
+
+
+def test_the_secret_never_shows_in_repr() -> None:
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "VAULT_CREDENTIAL": "client-secret",
+            "VAULT_CLIENT_ID": "i",
+            "VAULT_CLIENT_SECRET": "s3cr3t-value",
+        }
+    )
+    assert "s3cr3t-value" not in repr(settings)
