@@ -6,9 +6,8 @@ import json
 import time
 from pathlib import Path
 
-import httpx
-
 from pcpub.ops import Storage, enqueue, format_status
+from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import RunStatus
 
@@ -69,38 +68,18 @@ def run_demo(
             print(f"the run did not finish within {timeout:.0f}s; logs in {stack.workdir}")
             return 1
         print("\nsummary\n" + format_status(run))
-        live = _check_live(sim, run.product_id, run.submission_id)
+        admin = SimulatorClient(sim)
+        live = "unknown"
+        if run.product_id and run.submission_id:
+            live = admin.submission_status(run.product_id, run.submission_id)
         print(f"  on the simulator: submission {run.submission_id} is {live}")
-        log = httpx.get(f"{sim['adminUrl']}/requests", verify=sim["caCertPath"]).json()
-        mine = [
-            r for r in log["value"] if (r.get("clientRequestId") or "").startswith(request_id + ".")
-        ]
+        log = admin.requests()
+        mine = [r for r in log if (r.get("clientRequestId") or "").startswith(request_id + ".")]
         print(
-            f"  simulator saw {len(mine)} Partner Center calls tagged with this run "
-            f"({log['count']} requests in all, tokens and secrets included)"
+            f"  the simulator saw {len(mine)} Partner Center calls tagged with this run "
+            f"({len(log)} requests in all, token and Key Vault requests included)"
         )
+        admin.close()
         print(f"done in {time.monotonic() - started:.1f}s; stopping everything", flush=True)
         ok = run.status is RunStatus.SUCCEEDED and live == "Published/InStore"
     return 0 if ok else 1
-
-
-def _check_live(sim: dict[str, str], product_id: str | None, submission_id: str | None) -> str:
-    """Ask the simulator directly, as the publisher would, with a token of its own."""
-    if not (product_id and submission_id):
-        return "unknown"
-    token = httpx.post(
-        f"{sim['authorityHost']}/{sim['tenantId']}/oauth2/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": sim["clientId"],
-            "client_secret": sim["clientSecret"],
-            "resource": "https://api.partner.microsoft.com",
-        },
-        verify=sim["caCertPath"],
-    ).json()["access_token"]
-    sub = httpx.get(
-        f"{sim['ingestionBaseUrl']}/products/{product_id}/submissions/{submission_id}",
-        headers={"Authorization": f"Bearer {token}"},
-        verify=sim["caCertPath"],
-    ).json()
-    return f"{sub['state']}/{sub['substate']}"

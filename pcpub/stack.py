@@ -14,10 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from pcpub.azurite import PROJECT_ROOT, AzuritePorts, start_azurite
 from pcpub.processes import Managed, wait_until
+from pcpub.simulator.admin import SimulatorClient
 from shared.queues import ALL_QUEUES, EVENTS, PUBLISH_REQUESTS
 
 
@@ -130,14 +129,11 @@ class LocalStack:
         )
         wait_until(config_path.exists, timeout, "the simulator's config", self.simulator)
         self.sim_config = json.loads(config_path.read_text())
-        health = f"{self.sim_config['adminUrl']}/health"
-        ca = self.sim_config["caCertPath"]
-        wait_until(
-            lambda: httpx.get(health, verify=ca).status_code == 200,
-            timeout,
-            "the simulator to answer",
-            self.simulator,
-        )
+        admin = SimulatorClient(self.sim_config)
+        try:
+            wait_until(admin.healthy, timeout, "the simulator to answer", self.simulator)
+        finally:
+            admin.close()
 
     def start_host(self) -> None:
         self.host = Managed(

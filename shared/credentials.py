@@ -96,6 +96,11 @@ class KeyVaultSecret:
             )
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def get(self, *, fresh: bool = False) -> str:
         with self._lock:
             expired = self._clock() - self._read_at >= self._settings.secret_cache_seconds
@@ -155,12 +160,22 @@ class PartnerCenterTokens:
     def invalidate(self) -> None:
         with self._lock:
             self._token = None
-            self._credential = None  # MSAL caches tokens per credential; start clean
+            self._drop_credential()  # MSAL caches tokens per credential; start clean
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_credential()
+
+    def _drop_credential(self) -> None:
+        if self._credential is not None:
+            self._credential.close()
+            self._credential = None
 
     def _acquire(self) -> AccessToken:
         for fresh_secret in (False, True):
             secret = self._secret.get(fresh=fresh_secret)
             if self._credential is None or secret != self._credential_secret:
+                self._drop_credential()
                 self._credential = self._build(secret)
                 self._credential_secret = secret
             try:
@@ -172,7 +187,7 @@ class PartnerCenterTokens:
                         "client secret refused; reading it again from Key Vault",
                         extra={"action": "secret_refresh"},
                     )
-                    self._credential = None
+                    self._drop_credential()
                     continue
                 raise CredentialError(
                     f"Entra refused the client credentials for tenant {self._settings.tenant_id}"

@@ -14,6 +14,7 @@ import contextlib
 import email.utils
 import logging
 import random
+import ssl
 import threading
 import time
 import uuid
@@ -104,6 +105,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
+def tls_verify(ca_bundle: str | bool | None) -> ssl.SSLContext | bool:
+    """httpx's `verify`: the system's CAs, plus `ca_bundle` when one is given."""
+    if not isinstance(ca_bundle, str):
+        return ca_bundle is not False
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
 class PartnerCenterClient:
     """Typed client for `{base_url}` = https://api.partner.microsoft.com/v1.0/ingestion."""
 
@@ -138,7 +148,7 @@ class PartnerCenterClient:
         with self._lock:
             if self._http is None:
                 self._http = httpx.Client(
-                    verify=self._verify,
+                    verify=tls_verify(self._verify),
                     timeout=self._timeout,
                     transport=self._transport,
                     headers={

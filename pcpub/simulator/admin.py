@@ -1,0 +1,67 @@
+"""A client for a running simulator, from the config it wrote: its admin API, and the
+publisher's own view of Partner Center (for checking what the pipeline did)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from shared.partnercenter.client import tls_verify
+
+
+class SimulatorClient:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.http = httpx.Client(verify=tls_verify(config.get("caCertPath")), timeout=30)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def healthy(self) -> bool:
+        return self.http.get(f"{self.config['adminUrl']}/health").status_code == 200
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        response = self.http.get(f"{self.config['adminUrl']}/requests", params={"since": since})
+        response.raise_for_status()
+        value: list[dict[str, Any]] = response.json()["value"]
+        return value
+
+    def put_secret(self, name: str, value: str) -> None:
+        self.http.put(
+            f"{self.config['adminUrl']}/secrets/{name}", json={"value": value}
+        ).raise_for_status()
+
+    def advance_clock(self, seconds: float) -> None:
+        self.http.post(
+            f"{self.config['adminUrl']}/clock", json={"advanceSeconds": seconds}
+        ).raise_for_status()
+
+    def token(
+        self, client_id: str, secret: str, scope: str = "https://api.partner.microsoft.com/.default"
+    ) -> str:
+        response = self.http.post(
+            f"{self.config['authorityHost']}/{self.config['tenantId']}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secret,
+                "scope": scope,
+            },
+        )
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token
+
+    def ingestion(self, method: str, path: str, token: str | None = None) -> httpx.Response:
+        """Call the ingestion API as the publisher (or with `token`)."""
+        token = token or self.token(self.config["clientId"], self.config["clientSecret"])
+        return self.http.request(
+            method,
+            f"{self.config['ingestionBaseUrl']}/{path}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    def submission_status(self, product_id: str, submission_id: str) -> str:
+        sub = self.ingestion("GET", f"products/{product_id}/submissions/{submission_id}").json()
+        return f"{sub['state']}/{sub['substate']}"

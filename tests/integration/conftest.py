@@ -1,0 +1,62 @@
+"""Real processes for the integration tier: Azurite and the simulator, once per session,
+on free ports, stopped by PID."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pcpub.azurite import AzuritePorts, start_azurite
+from pcpub.processes import Managed, wait_until
+from pcpub.stack import app_settings
+from shared.pipeline.effects import Pipeline
+from shared.settings import Settings
+from shared.wiring import build_pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuritePorts]:
+    proc, ports = start_azurite(tmp_path_factory.mktemp("azurite"))
+    yield ports
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def sim_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    workdir = tmp_path_factory.mktemp("simulator")
+    config = workdir / "config.json"
+    proc = Managed(
+        "simulator",
+        [
+            sys.executable,
+            "-m",
+            "pcpub.cli",
+            "simulator",
+            "--write-config",
+            str(config),
+            "--state-dir",
+            str(workdir),
+        ],
+        workdir / "simulator.log",
+        cwd=ROOT,
+    )
+    wait_until(config.exists, 30, "the simulator", proc)
+    yield json.loads(config.read_text())
+    proc.stop()
+
+
+@pytest.fixture
+def settings(azurite: AzuritePorts, sim_config: dict[str, Any]) -> Settings:
+    return Settings.from_env(app_settings(sim_config, azurite.connection_string))
+
+
+@pytest.fixture
+def pipeline(settings: Settings) -> Pipeline:
+    return build_pipeline(settings)
