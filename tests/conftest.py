@@ -51,6 +51,14 @@ class SimTokens:
         self.invalidated += 1
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tier markers follow the folder, so `-m "not e2e"` and friends work."""
+    for item in items:
+        for tier in ("integration", "e2e"):
+            if f"/tests/{tier}/" in str(item.path):
+                item.add_marker(getattr(pytest.mark, tier))
+
+
 @pytest.fixture
 def sim() -> Simulator:
     world = World(json.loads(json.dumps(DEFAULT_SEED)), Profile(accept=1, certify=10, publish=10))

@@ -3,6 +3,7 @@ on free ports, stopped by PID."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
@@ -10,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 from pcpub.azurite import AzuritePorts, start_azurite
 from pcpub.processes import Managed, wait_until
 from pcpub.stack import app_settings
+from shared.partnercenter.client import PartnerCenterClient
 from shared.pipeline.effects import Pipeline
+from shared.queues import ALL_QUEUES
 from shared.settings import Settings
 from shared.wiring import build_pipeline
 
@@ -58,5 +62,13 @@ def settings(azurite: AzuritePorts, sim_config: dict[str, Any]) -> Settings:
 
 
 @pytest.fixture
-def pipeline(settings: Settings) -> Pipeline:
-    return build_pipeline(settings)
+def pipeline(settings: Settings) -> Iterator[Pipeline]:
+    """The real pipeline objects, with the pipeline's queues emptied first."""
+    built = build_pipeline(settings)
+    for name in ALL_QUEUES:
+        with contextlib.suppress(ResourceNotFoundError):
+            built.queues.client(name).clear_messages()
+    yield built
+    pc = built.stage_deps.pc
+    if isinstance(pc, PartnerCenterClient):
+        pc.close()

@@ -1,0 +1,166 @@
+"""The local functions host against Azurite: the Functions queue and timer semantics, with a
+small function app of the test's own (so failures can be made on purpose)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.queue import QueueClient
+
+from pcpub.azurite import AzuritePorts
+from pcpub.host.runtime import LocalHost
+from shared.queues import QueueSender, queue_client_kwargs
+
+APP = textwrap.dedent("""
+    import os
+    import azure.functions as func
+
+    app = func.FunctionApp()
+
+    def note(name, text):
+        with open(os.path.join(os.environ["SEEN_DIR"], name), "a") as fh:
+            fh.write(text + "\\n")
+
+    @app.function_name("always_fails")
+    @app.queue_trigger(arg_name="msg", queue_name="%FAIL_QUEUE%", connection="AzureWebJobsStorage")
+    def always_fails(msg: func.QueueMessage) -> None:
+        note("fails", str(msg.dequeue_count))
+        raise RuntimeError("failing on purpose")
+
+    @app.function_name("echo")
+    @app.queue_trigger(arg_name="msg", queue_name="%ECHO_QUEUE%", connection="AzureWebJobsStorage")
+    @app.queue_output(arg_name="out", queue_name="%ECHO_QUEUE%-out", connection="AzureWebJobsStorage")
+    def echo(msg: func.QueueMessage, out: func.Out[str]) -> None:
+        note("echo", msg.get_body().decode())
+        out.set(msg.get_body().decode().upper())
+
+    @app.function_name("tick")
+    @app.timer_trigger(arg_name="timer", schedule="*/1 * * * * *")
+    def tick(timer: func.TimerRequest) -> None:
+        note("ticks", str(timer.past_due))
+""")
+
+HOST_JSON = {
+    "version": "2.0",
+    "extensions": {
+        "queues": {
+            "batchSize": 2,
+            "maxDequeueCount": 3,
+            "visibilityTimeout": "00:00:00",
+            "maxPollingInterval": "00:00:00.5",
+            "messageEncoding": "base64",
+        }
+    },
+}
+
+
+@pytest.fixture
+def host(
+    tmp_path: Path, azurite: AzuritePorts, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LocalHost]:
+    module = f"hostapp_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(APP)
+    (tmp_path / "host.json").write_text(json.dumps(HOST_JSON))
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SEEN_DIR": str(seen),
+        "FAIL_QUEUE": f"fail-{suffix}",
+        "ECHO_QUEUE": f"echo-{suffix}",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    local = LocalHost(tmp_path, env, lease_seconds=5, module=module)
+    local.start()
+    yield local
+    local.stop()
+
+
+def seen(host: LocalHost, name: str) -> list[str]:
+    path = Path(host.env["SEEN_DIR"]) / name
+    return path.read_text().split() if path.exists() else []
+
+
+def raw_queue(host: LocalHost, name: str) -> QueueClient:
+    """A queue client with the SDK's default (plain text) encoding; creates the queue."""
+    client = QueueClient.from_connection_string(host.env["AzureWebJobsStorage"], name)
+    with contextlib.suppress(ResourceExistsError):
+        client.create_queue()
+    return client
+
+
+def count(queue: QueueClient) -> int:
+    """Messages in a queue; a queue the host has not created yet has none."""
+    try:
+        return queue.get_queue_properties().approximate_message_count or 0
+    except ResourceNotFoundError:
+        return 0
+
+
+def wait_for(check: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def sender(host: LocalHost) -> QueueSender:
+    conn = host.env["AzureWebJobsStorage"]
+    return QueueSender(
+        lambda n: QueueClient.from_connection_string(conn, n, **queue_client_kwargs())
+    )
+
+
+def test_a_failing_message_is_poisoned_after_max_dequeue_count(host: LocalHost) -> None:
+    queue = host.env["FAIL_QUEUE"]
+    sender(host).send(queue, '{"n": 1}')
+    poison = raw_queue(host, f"{queue}-poison")
+    wait_for(lambda: count(poison) == 1)
+    assert seen(host, "fails") == ["1", "2", "3"]
+    [copy] = poison.peek_messages()
+    assert base64.b64decode(copy.content) == b'{"n": 1}'  # the body, as it was sent
+    assert count(raw_queue(host, queue)) == 0
+
+
+def test_a_message_that_is_not_base64_never_reaches_the_function(host: LocalHost) -> None:
+    queue = host.env["ECHO_QUEUE"]
+    raw_queue(host, queue).send_message("plain text, as the SDK sends by default")
+    poison = raw_queue(host, f"{queue}-poison")
+    wait_for(lambda: count(poison) == 1)
+    assert seen(host, "echo") == []
+
+
+def test_queue_output_binding_is_sent_after_success(host: LocalHost) -> None:
+    queue = host.env["ECHO_QUEUE"]
+    sender(host).send(queue, "hello")
+    out = raw_queue(host, f"{queue}-out")
+    wait_for(lambda: count(out) == 1)
+    [message] = out.peek_messages()
+    assert base64.b64decode(message.content) == b"HELLO"
+    assert seen(host, "echo") == ["hello"]
+
+
+def test_timer_fires_on_its_schedule(host: LocalHost) -> None:
+    wait_for(lambda: len(seen(host, "ticks")) >= 2, timeout=5)
+    assert host.stats.failures.get("tick", 0) == 0
+
+
+def test_a_delayed_message_waits_for_its_visibility(host: LocalHost) -> None:
+    queue = host.env["ECHO_QUEUE"]
+    sender(host).send(queue, "later", delay_seconds=2)
+    time.sleep(1.0)
+    assert seen(host, "echo") == []
+    wait_for(lambda: seen(host, "echo") == ["later"], timeout=10)
