@@ -25,20 +25,21 @@ APP = textwrap.dedent("""
     import azure.functions as func
 
     app = func.FunctionApp()
+    C = "AzureWebJobsStorage"
 
     def note(name, text):
         with open(os.path.join(os.environ["SEEN_DIR"], name), "a") as fh:
             fh.write(text + "\\n")
 
     @app.function_name("always_fails")
-    @app.queue_trigger(arg_name="msg", queue_name="%FAIL_QUEUE%", connection="AzureWebJobsStorage")
+    @app.queue_trigger(arg_name="msg", queue_name="%FAIL_QUEUE%", connection=C)
     def always_fails(msg: func.QueueMessage) -> None:
         note("fails", str(msg.dequeue_count))
         raise RuntimeError("failing on purpose")
 
     @app.function_name("echo")
-    @app.queue_trigger(arg_name="msg", queue_name="%ECHO_QUEUE%", connection="AzureWebJobsStorage")
-    @app.queue_output(arg_name="out", queue_name="%ECHO_QUEUE%-out", connection="AzureWebJobsStorage")
+    @app.queue_trigger(arg_name="msg", queue_name="%ECHO_QUEUE%", connection=C)
+    @app.queue_output(arg_name="out", queue_name="%ECHO_QUEUE%-out", connection=C)
     def echo(msg: func.QueueMessage, out: func.Out[str]) -> None:
         note("echo", msg.get_body().decode())
         out.set(msg.get_body().decode().upper())
