@@ -30,7 +30,7 @@ class SimTokens:
     def token(self) -> str:
         if self._token is None:
             app = next(a for a in self.sim.world.apps.values() if a.vault_secret_name)
-            response = self.sim.handle(
+            response = self.sim.transport(
                 httpx.Request(
                     "POST",
                     f"{BASE}/{self.sim.world.tenant_id}/oauth2/v2.0/token",
@@ -81,7 +81,7 @@ def make_client(handler: Any, tokens: Any, **kwargs: Any) -> PartnerCenterClient
 
 @pytest.fixture
 def pc(sim: Simulator) -> Iterator[PartnerCenterClient]:
-    client = make_client(sim.handle, SimTokens(sim))
+    client = make_client(sim.transport, SimTokens(sim))
     yield client
     client.close()
 

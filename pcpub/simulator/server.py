@@ -7,6 +7,7 @@ one from the config file; the CA is generated at start (trustme) unless a certif
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import tempfile
@@ -17,7 +18,7 @@ from typing import Any
 import anyio.to_thread
 import httpx
 
-from pcpub.simulator.app import INGESTION, Simulator
+from pcpub.simulator.app import INGESTION, ConnectionReset, Simulator
 from pcpub.simulator.seed import DEFAULT_SEED
 from pcpub.simulator.world import Profile, World
 
@@ -54,7 +55,19 @@ class AsgiAdapter:
         if query:
             url += "?" + query.decode()
         request = httpx.Request(scope["method"], url, headers=scope["headers"], content=body)
-        response = await anyio.to_thread.run_sync(self.simulator.handle, request)
+        try:
+            response = await anyio.to_thread.run_sync(self.simulator.handle, request)
+        except ConnectionReset:
+            # Start a response, then fail: uvicorn closes the socket mid-answer, which the
+            # client sees as the connection dropping.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"1000")],
+                }
+            )
+            raise
         headers = [
             (k.encode(), v.encode())
             for k, v in response.headers.items()
@@ -65,6 +78,13 @@ class AsgiAdapter:
             {"type": "http.response.start", "status": response.status_code, "headers": headers}
         )
         await send({"type": "http.response.body", "body": response.content})
+
+
+class _QuietResets(logging.Filter):
+    """Injected resets are intended; don't log them as application errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionReset))
 
 
 def load_seed(path: str | None) -> dict[str, Any]:
@@ -153,6 +173,7 @@ def serve(
     base_url = f"https://localhost:{port}"
     simulator = Simulator(World(load_seed(seed_path), Profile.named(profile)), base_url)
     simulator.token_lifetime = token_lifetime
+    logging.getLogger("uvicorn.error").addFilter(_QuietResets())
     config = uvicorn.Config(
         AsgiAdapter(simulator),
         ssl_certfile=str(cert_path),

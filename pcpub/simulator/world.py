@@ -29,6 +29,7 @@ class Profile:
     accept: float
     certify: float
     publish: float
+    process_package: float = 1.0
 
     @classmethod
     def named(cls, name: str) -> Profile:
@@ -36,8 +37,8 @@ class Profile:
 
 
 PROFILES = {
-    "fast": Profile(accept=0.2, certify=1.0, publish=1.0),
-    "realistic": Profile(accept=5.0, certify=45.0, publish=45.0),
+    "fast": Profile(accept=0.2, certify=1.0, publish=1.0, process_package=0.5),
+    "realistic": Profile(accept=5.0, certify=45.0, publish=45.0, process_package=10.0),
 }
 
 
@@ -62,6 +63,7 @@ class App:
     secret: str
     audiences: list[str]
     vault_secret_name: str | None = None
+    tenant_id: str = ""
 
 
 @dataclass
@@ -113,10 +115,15 @@ class Submission:
     release_number: int
     promoted: float | None = None
     fail_certification: bool = False
+    validation_errors: list[dict[str, Any]] = field(default_factory=list)
 
     def status(self, now: float, profile: Profile) -> tuple[str, str, dict[str, Any]]:
         """(state, substate, pendingUpdateInfo) at `now`."""
         age = now - self.created
+        if self.validation_errors:
+            failed = _pending("Create", "Failed")
+            failed["failureReason"] = "Active validation errors"
+            return "InProgress", "InDraft", failed
         if self.promoted is not None:
             if now - self.promoted >= profile.publish:
                 return "Published", "InStore", _pending("Promote", "Completed")
@@ -155,8 +162,29 @@ class Submission:
             "extendedProperties": [],
         }
 
+    def reports(self, now: float, profile: Profile, base_url: str) -> list[dict[str, Any]]:
+        state, substate, _ = self.status(now, profile)
+        if self.validation_errors:
+            return []
+        status = (
+            "Failed"
+            if substate == "FailedInCertification"
+            else "Passed"
+            if state == "Published"
+            else "Pending"
+        )
+        return [
+            {
+                "reportTimeInUtc": iso(self.created + profile.accept),
+                "status": status,
+                "fileUri": f"{base_url}/_reports/{self.product_id}/{self.id}.pdf",
+            }
+        ]
+
     def workflow(self, now: float, profile: Profile) -> list[dict[str, Any]]:
         state, substate, _ = self.status(now, profile)
+        if self.validation_errors:
+            return []
         preview_done = state == "Published" or substate == "FailedInCertification"
         cert = (
             "Failed"
@@ -209,6 +237,10 @@ class Product:
     variants: list[Variant] = field(default_factory=list)
     branches: list[Branch] = field(default_factory=list)
     submissions: list[Submission] = field(default_factory=list)
+    drafts: dict[str, Draft] = field(default_factory=dict)
+    packages: dict[str, Package] = field(default_factory=dict)
+    reseller: dict[str, Any] = field(default_factory=dict)
+    script: Script = field(default_factory=lambda: Script())
 
     def body(self) -> dict[str, Any]:
         return {
@@ -218,6 +250,137 @@ class Product:
             "externalIDs": [{"type": "AzureOfferId", "value": self.offer_id}],
             "isModularPublishing": True,
         }
+
+
+@dataclass
+class Script:
+    """Failures scripted for one product."""
+
+    validation_failure: bool = False
+    certification_failure: bool = False
+    package_failure: bool = False
+
+
+@dataclass
+class Draft:
+    """One editable resource of a draft instance (a listing, a property, an availability...)."""
+
+    id: str
+    collection: str  # lower case: listings, properties, productavailabilities, ...
+    instance_id: str
+    body: dict[str, Any]
+    version: int = 1
+
+    @property
+    def etag(self) -> str:
+        # Cosmos-style, with its own quotes, as the live service sends it.
+        return '"' + derived_id("etag", self.id, str(self.version)) + '"'
+
+    def view(self) -> dict[str, Any]:
+        return {**self.body, "id": self.id, "@odata.etag": self.etag}
+
+
+@dataclass
+class Package:
+    id: str
+    product_id: str
+    file_name: str
+    resource_type: str
+    sas_signature: str
+    uploaded: int | None = None  # bytes in the blob
+    marked_uploaded: float | None = None
+    fail: bool = False
+    blocks: dict[str, bytes] = field(default_factory=dict)
+    version: int = 1
+
+    def state(self, now: float, profile: Profile) -> str:
+        if self.marked_uploaded is None:
+            return "PendingUpload"
+        if now - self.marked_uploaded < profile.process_package:
+            return "InProcessing"
+        return "ProcessFailed" if self.fail else "Processed"
+
+    def view(self, now: float, profile: Profile, base_url: str) -> dict[str, Any]:
+        state = self.state(now, profile)
+        body: dict[str, Any] = {
+            "resourceType": self.resource_type,
+            "id": self.id,
+            "fileName": self.file_name,
+            "state": state,
+            "isEmpty": self.uploaded in (None, 0),
+            "fileSize": self.uploaded or 0,
+            "fileSasUri": (
+                f"{base_url}/_blobs/{self.product_id}/{self.id}/{self.file_name}"
+                f"?sv=2020-08-04&sr=b&sp=cw&sig={self.sas_signature}"
+            ),
+            "@odata.etag": '"' + derived_id("etag", self.id, str(self.version)) + '"',
+            "validationItems": [],
+        }
+        if state == "ProcessFailed":
+            body["validationItems"] = [
+                {
+                    "errorCode": "InvalidPackage",
+                    "severity": "Error",
+                    "message": "mainTemplate.json is missing from the package root.",
+                    "resource": self.file_name,
+                }
+            ]
+        return body
+
+
+def initial_draft(product: Product, branch: Branch) -> tuple[str, dict[str, Any]] | None:
+    """The resource a module's draft instance holds when the offer is created."""
+    plan = branch.variant_id is not None
+    if branch.module == "Listing":
+        return "listings", {
+            "resourceType": "AzureListing",
+            "languageCode": "en-us",
+            "title": product.name,
+            "summary": f"{product.name} summary",
+            "shortDescription": product.name,
+            "description": f"{product.name} description",
+            "publisherName": "Contoso",
+            "keywords": [],
+            "listingUris": [],
+            "listingContacts": [],
+        }
+    if branch.module == "Property":
+        return "properties", {
+            "resourceType": "AzureProperty",
+            "industries": [],
+            "categories": [],
+            "leveledCategories": {},
+            "termsOfUse": "Standard terms",
+            "appVersion": "1.0.0",
+            "useEnterpriseContract": False,
+        }
+    if branch.module == "Availability" and not plan:
+        return "productavailabilities", {
+            "resourceType": "ProductAvailability",
+            "visibility": "Public",
+            "enterpriseLicensing": "Online",
+            "audiences": [{"type": "PreviewMarketplaceGroup", "values": []}],
+        }
+    if branch.module == "Availability":
+        return "featureavailabilities", {
+            "resourceType": "FeatureAvailability",
+            "visibility": "Public",
+            "marketStates": [{"marketCode": "US", "state": "Enabled"}],
+            "priceSchedules": [],
+            "trial": {"type": "NoTrial"},
+            "subscriptionAudiences": [],
+            "tenantAudiences": [],
+            "isHidden": False,
+        }
+    if branch.module == "Package":
+        return "packageconfigurations", {
+            "resourceType": "AzureManagedApplicationPackageConfiguration",
+            "version": "1.0.0",
+            "packageReferences": [],
+            "allowJitAccess": False,
+            "publicAzureAuthorizations": [],
+        }
+    return None
 
 
 class World:
@@ -246,6 +409,7 @@ class World:
             audiences=list(spec["audiences"]),
             vault_secret_name=spec.get("vaultSecretName"),
         )
+        app.tenant_id = spec.get("tenantId") or self.tenant_id
         self.apps[app.client_id] = app
         if app.vault_secret_name:
             self.vault[app.vault_secret_name] = app.secret
@@ -280,6 +444,18 @@ class World:
                         variant_id=vid,
                     )
                 )
+        for branch in product.branches:
+            draft = initial_draft(product, branch)
+            if draft is not None:
+                collection, body = draft
+                did = derived_id("resource", branch.draft_instance_id)
+                product.drafts[did] = Draft(did, collection, branch.draft_instance_id, body)
+        script = spec.get("script", {})
+        product.script = Script(
+            validation_failure=bool(script.get("validationFailure")),
+            certification_failure=bool(script.get("certificationFailure")),
+            package_failure=bool(script.get("packageFailure")),
+        )
         self.products[pid] = product
         return product
 
@@ -290,12 +466,20 @@ class World:
     def in_flight(self, product: Product) -> Submission | None:
         now = self.clock.now()
         for sub in product.submissions:
+            if sub.validation_errors:
+                continue
             state, substate, _ = sub.status(now, self.profile)
             if (state == "InProgress" and substate in ("InDraft", "Submitted")) or (
                 state == "Published" and substate == "Publishing"
             ):
                 return sub
         return None
+
+    def instance_modules(self, product: Product) -> dict[str, tuple[str, str | None]]:
+        """Draft instance id -> (module, variant id) for everything a submission may list."""
+        found = {b.draft_instance_id.lower(): (b.module, b.variant_id) for b in product.branches}
+        found[f"{product.id}-resellerinstance"] = ("ResellerConfiguration", None)
+        return found
 
     def offers_config(self) -> list[dict[str, Any]]:
         return [

@@ -38,7 +38,7 @@ def scripted(
                 raise answer
             return answer
         seen.append(request)
-        return sim.handle(request)
+        return sim.transport(request)
 
     return handler, seen
 
@@ -124,10 +124,10 @@ def test_conflict_names_the_running_submission() -> None:
 
 def test_paging_follows_relative_next_links_and_stops_on_a_404(sim: Simulator) -> None:
     sim.world.page_size = 1
-    client = make_client(sim.handle, SimTokens(sim))
+    client = make_client(sim.transport, SimTokens(sim))
     products = list(client._paged("products", Product))
     assert len(products) == len(sim.world.products)
-    pages = [r for r in sim.log if r["path"].endswith("/products")]
+    pages = [r for r in sim.request_log() if r["path"].endswith("/products")]
     assert len(pages) == len(sim.world.products)
     assert all("skipToken" in r["query"] for r in pages[1:])
 
@@ -135,14 +135,14 @@ def test_paging_follows_relative_next_links_and_stops_on_a_404(sim: Simulator) -
 
     def later_page_404(request: httpx.Request) -> httpx.Response:
         calls["n"] += 1
-        return httpx.Response(404, json="gone") if calls["n"] > 1 else sim.handle(request)
+        return httpx.Response(404, json="gone") if calls["n"] > 1 else sim.transport(request)
 
     client = make_client(later_page_404, SimTokens(sim))
     assert len(list(client._paged("products", Product))) == 1
 
 
 def test_not_found_is_typed(sim: Simulator) -> None:
-    client = make_client(sim.handle, SimTokens(sim))
+    client = make_client(sim.transport, SimTokens(sim))
     with pytest.raises(NotFound):
         client.get_product("missing")
 

@@ -35,7 +35,7 @@ def patched(run: Run, outcome: Outcome) -> Run:
 
 
 def posts(sim: Simulator, suffix: str) -> int:
-    return sum(1 for r in sim.log if r["method"] == "POST" and r["path"].endswith(suffix))
+    return sum(1 for r in sim.request_log() if r["method"] == "POST" and r["path"].endswith(suffix))
 
 
 def test_resolve_finds_the_product_by_offer_id(sim: Simulator, deps: StageDeps) -> None:
@@ -146,7 +146,7 @@ def test_a_throttled_submit_is_left_to_retry(sim: Simulator, deps: StageDeps) ->
             return httpx.Response(
                 429, json="Request rate exceeds limit", headers={"Retry-After": "600"}
             )
-        return sim.handle(request)
+        return sim.transport(request)
 
     client = make_client(throttled, SimTokens(sim))
     with pytest.raises(Throttled) as caught:

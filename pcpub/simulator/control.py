@@ -1,0 +1,115 @@
+"""The admin API under /_admin (not part of Partner Center's surface): seed offers, script
+failures, set faults, timings and token lifetime, move the clock, rotate secrets, and read the
+request log and counters."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from pcpub.simulator.faults import Faults
+from pcpub.simulator.wire import json_response
+from pcpub.simulator.world import Profile, Script
+
+if TYPE_CHECKING:
+    from pcpub.simulator.app import Route, Simulator
+
+
+class Control:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def routes(self) -> list[Route]:
+        a = r"/_admin"
+        return [
+            ("GET", a + r"/health", self.health),
+            ("GET", a + r"/config", self.config),
+            ("GET", a + r"/requests", self.requests),
+            ("GET", a + r"/stats", self.stats),
+            ("POST", a + r"/clock", self.clock),
+            ("PUT", a + r"/secrets/(?P<name>[^/]+)", self.put_secret),
+            ("GET", a + r"/faults", self.get_faults),
+            ("PUT", a + r"/faults", self.put_faults),
+            ("DELETE", a + r"/faults", self.clear_faults),
+            ("PUT", a + r"/timings", self.timings),
+            ("PUT", a + r"/tokens", self.tokens),
+            ("POST", a + r"/offers", self.add_offer),
+            ("PUT", a + r"/products/(?P<pid>[^/]+)/script", self.script),
+        ]
+
+    @staticmethod
+    def _body(request: httpx.Request) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(request.content or b"{}")
+        return data
+
+    def health(self, request: httpx.Request) -> httpx.Response:
+        return json_response(200, {"status": "ok"})
+
+    def config(self, request: httpx.Request) -> httpx.Response:
+        return json_response(
+            200, {"tenantId": self.sim.world.tenant_id, "offers": self.sim.world.offers_config()}
+        )
+
+    def requests(self, request: httpx.Request) -> httpx.Response:
+        since = int(request.url.params.get("since", "0"))
+        log = self.sim.request_log()
+        return json_response(200, {"value": log[since:], "count": len(log)})
+
+    def stats(self, request: httpx.Request) -> httpx.Response:
+        return json_response(200, self.sim.stats())
+
+    def clock(self, request: httpx.Request) -> httpx.Response:
+        self.sim.world.clock.offset += float(self._body(request).get("advanceSeconds", 0))
+        return json_response(200, {"offsetSeconds": self.sim.world.clock.offset})
+
+    def put_secret(self, request: httpx.Request, name: str) -> httpx.Response:
+        body = self._body(request)
+        self.sim.world.vault[name] = str(body["value"])
+        for app in self.sim.world.apps.values():
+            if app.vault_secret_name == name and body.get("rotateApp", True):
+                app.secret = str(body["value"])
+        return json_response(200, {"name": name})
+
+    def get_faults(self, request: httpx.Request) -> httpx.Response:
+        return json_response(200, self.sim.faults.to_json())
+
+    def put_faults(self, request: httpx.Request) -> httpx.Response:
+        self.sim.faults = Faults.from_json(self._body(request))
+        return json_response(200, self.sim.faults.to_json())
+
+    def clear_faults(self, request: httpx.Request) -> httpx.Response:
+        self.sim.faults = Faults()
+        return json_response(200, self.sim.faults.to_json())
+
+    def timings(self, request: httpx.Request) -> httpx.Response:
+        body = self._body(request)
+        current = Profile.named(body["profile"]) if "profile" in body else self.sim.world.profile
+        self.sim.world.profile = Profile(
+            accept=float(body.get("accept", current.accept)),
+            certify=float(body.get("certify", current.certify)),
+            publish=float(body.get("publish", current.publish)),
+            process_package=float(body.get("processPackage", current.process_package)),
+        )
+        return json_response(200, vars(self.sim.world.profile))
+
+    def tokens(self, request: httpx.Request) -> httpx.Response:
+        self.sim.identity.token_lifetime = int(self._body(request)["lifetimeSeconds"])
+        return json_response(200, {"lifetimeSeconds": self.sim.identity.token_lifetime})
+
+    def add_offer(self, request: httpx.Request) -> httpx.Response:
+        product = self.sim.world.add_offer(self._body(request))
+        return json_response(201, product.body())
+
+    def script(self, request: httpx.Request, pid: str) -> httpx.Response:
+        product = self.sim.world.products.get(pid)
+        if product is None:
+            return json_response(404, f"Product {pid} was not found.")
+        body = self._body(request)
+        product.script = Script(
+            validation_failure=bool(body.get("validationFailure")),
+            certification_failure=bool(body.get("certificationFailure")),
+            package_failure=bool(body.get("packageFailure")),
+        )
+        return json_response(200, vars(product.script))

@@ -1,0 +1,582 @@
+"""The Partner Center ingestion API surface (v1.0), as the OpenAPI document shapes it and the
+live service behaves: relative `nextLink` paging, JSON-string error bodies, case-insensitive
+paths and property names, quoted `@odata.etag` values, If-Match on draft PUTs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+
+from pcpub.simulator.seed import derived_id
+from pcpub.simulator.wire import json_response
+from pcpub.simulator.world import Draft, Package, Product, Submission
+
+if TYPE_CHECKING:
+    from pcpub.simulator.app import Route, Simulator
+
+INGESTION = "/v1.0/ingestion"
+DRAFTS = (
+    r"(?P<collection>listings|properties|productavailabilities|featureavailabilities|"
+    r"packageconfigurations)"
+)
+EXPANDABLE = ("marketStates", "priceSchedules", "trial")
+
+Found = Product | httpx.Response
+
+
+class Ingestion:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def routes(self) -> list[Route]:
+        p = INGESTION + r"/products"
+        pid = p + r"/(?P<pid>[^/]+)"
+        sub = pid + r"/submissions/(?P<sid>\d+)"
+        return [
+            ("GET", p, self.list_products),
+            ("POST", p, self.create_product),
+            ("GET", pid, self.get_product),
+            ("GET", pid + r"/setup", self.get_setup),
+            ("GET", pid + r"/branches/getbymodule\(module=(?P<module>[^)]+)\)", self.branches),
+            ("GET", pid + r"/variants", self.variants),
+            ("GET", pid + r"/variants/(?P<vid>[^/]+)", self.get_variant),
+            (
+                "GET",
+                pid + "/" + DRAFTS + r"/getbyinstanceid\(instanceid=(?P<iid>[^)]+)\)",
+                self.drafts_by_instance,
+            ),
+            ("GET", pid + "/" + DRAFTS + r"/(?P<rid>[^/()]+)", self.get_draft),
+            ("PUT", pid + "/" + DRAFTS + r"/(?P<rid>[^/()]+)", self.put_draft),
+            ("GET", pid + r"/resellerconfiguration", self.get_reseller),
+            ("POST", pid + r"/resellerconfiguration", self.post_reseller),
+            ("GET", pid + r"/packages", self.list_packages),
+            ("POST", pid + r"/packages", self.create_package),
+            ("GET", pid + r"/packages/(?P<pkg>[^/]+)", self.get_package),
+            ("PUT", pid + r"/packages/(?P<pkg>[^/]+)", self.put_package),
+            ("DELETE", pid + r"/packages/(?P<pkg>[^/]+)", self.delete_package),
+            ("GET", pid + r"/submissions", self.list_submissions),
+            ("POST", pid + r"/submissions", self.create_submission),
+            ("GET", sub, self.get_submission),
+            ("DELETE", sub, self.cancel_submission),
+            ("POST", sub + r"/promote", self.promote),
+            ("GET", sub + r"/workflowdetails", self.workflow_details),
+            ("GET", sub + r"/validations", self.validations),
+            ("GET", sub + r"/reports", self.reports),
+        ]
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @property
+    def world(self) -> Any:
+        return self.sim.world
+
+    def now(self) -> float:
+        return float(self.world.clock.now())
+
+    def error(self, status: int, message: str) -> httpx.Response:
+        return self.sim.error(status, message)
+
+    def product(self, pid: str) -> Found:
+        for product in self.world.products.values():
+            if product.id.lower() == pid.lower():
+                return product  # type: ignore[no-any-return]
+        return self.error(404, f"Product {pid} was not found.")
+
+    def body(self, request: httpx.Request) -> dict[str, Any] | httpx.Response:
+        try:
+            data = json.loads(request.content or b"null")
+        except ValueError:
+            return self.error(400, "The request body is not valid JSON.")
+        if not isinstance(data, dict):
+            return self.error(400, "A JSON object is required.")
+        return data
+
+    def page(self, request: httpx.Request, items: list[dict[str, Any]]) -> httpx.Response:
+        token = next(
+            (v for k, v in request.url.params.multi_items() if k.lower() == "$skiptoken"), None
+        )
+        if token and self.sim.faults.next_link_404:
+            return self.error(404, "The page was not found.")
+        try:
+            start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+        except ValueError:
+            return self.error(400, "Invalid $skipToken.")
+        end = start + self.world.page_size
+        body: dict[str, Any] = {"value": items[start:end]}
+        if end < len(items):
+            params = [
+                (k, v) for k, v in request.url.params.multi_items() if k.lower() != "$skiptoken"
+            ]
+            params.append(("$skipToken", base64.urlsafe_b64encode(str(end).encode()).decode()))
+            query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params)
+            body["nextLink"] = f"{request.url.path.lstrip('/')}?{query}"
+        return json_response(200, body)
+
+    # -- products -------------------------------------------------------------------------
+
+    def list_products(self, request: httpx.Request) -> httpx.Response:
+        products = list(self.world.products.values())
+        flt = next((v for k, v in request.url.params.multi_items() if k.lower() == "$filter"), None)
+        if flt:
+            matched = filter_products(products, flt)
+            if matched is None:
+                return self.error(400, f"Unsupported $filter expression: {flt}")
+            products = matched
+        return self.page(request, [p.body() for p in products])
+
+    def create_product(self, request: httpx.Request) -> httpx.Response:
+        body = self.body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        lowered = {k.lower(): v for k, v in body.items()}
+        offer_id = next(
+            (
+                e.get("value")
+                for e in lowered.get("externalids") or []
+                if str(e.get("type", "")).lower() == "azureofferid"
+            ),
+            None,
+        )
+        if not offer_id or not lowered.get("name"):
+            return self.error(400, "name and an AzureOfferId external id are required.")
+        if any(p.offer_id == offer_id for p in self.world.products.values()):
+            return self.error(409, f"An offer with id {offer_id} already exists.")
+        product = self.world.add_offer(
+            {
+                "offerId": offer_id,
+                "name": lowered["name"],
+                "resourceType": lowered.get("resourcetype", "AzureApplication"),
+            }
+        )
+        return json_response(201, product.body())
+
+    def get_product(self, request: httpx.Request, pid: str) -> httpx.Response:
+        product = self.product(pid)
+        return (
+            product if isinstance(product, httpx.Response) else json_response(200, product.body())
+        )
+
+    def get_setup(self, request: httpx.Request, pid: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        return json_response(
+            200,
+            {
+                "resourceType": "AzureProductSetup",
+                "sellingOption": "ListingOnly",
+                "enableTestDrive": False,
+                "channelStates": [{"type": "Reseller", "value": "Enabled"}],
+                "id": derived_id("setup", product.id),
+            },
+        )
+
+    def branches(self, request: httpx.Request, pid: str, module: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        found = [b.body() for b in product.branches if b.module.lower() == module.lower()]
+        return json_response(200, {"value": found})
+
+    def variants(self, request: httpx.Request, pid: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        return self.page(request, [v.body() for v in product.variants])
+
+    def get_variant(self, request: httpx.Request, pid: str, vid: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        for variant in product.variants:
+            if variant.id.lower() == vid.lower():
+                return json_response(200, variant.body(), {"ETag": variant.body()["@odata.etag"]})
+        return self.error(404, f"Variant {vid} was not found.")
+
+    # -- drafts (listings, properties, availabilities, package configurations) ------------
+
+    def _view(self, request: httpx.Request, draft: Draft) -> dict[str, Any]:
+        view = draft.view()
+        if draft.collection == "featureavailabilities":
+            expand = ",".join(
+                v for k, v in request.url.params.multi_items() if k.lower() == "$expand"
+            ).lower()
+            for key in EXPANDABLE:
+                if key.lower() not in expand:
+                    view.pop(key, None)
+        return view
+
+    def drafts_by_instance(
+        self, request: httpx.Request, pid: str, collection: str, iid: str
+    ) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        found = [
+            self._view(request, d)
+            for d in product.drafts.values()
+            if d.instance_id.lower() == iid.lower() and d.collection == collection.lower()
+        ]
+        if not found and not any(
+            b.draft_instance_id.lower() == iid.lower() for b in product.branches
+        ):
+            return self.error(404, f"Instance {iid} was not found.")
+        return json_response(200, {"value": found})
+
+    def _draft(self, product: Product, collection: str, rid: str) -> Draft | httpx.Response:
+        draft = product.drafts.get(rid) or next(
+            (d for d in product.drafts.values() if d.id.lower() == rid.lower()), None
+        )
+        if draft is None or draft.collection != collection.lower():
+            return self.error(404, f"Resource {rid} was not found.")
+        return draft
+
+    def get_draft(
+        self, request: httpx.Request, pid: str, collection: str, rid: str
+    ) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        draft = self._draft(product, collection, rid)
+        if isinstance(draft, httpx.Response):
+            return draft
+        return json_response(200, self._view(request, draft))
+
+    def put_draft(
+        self, request: httpx.Request, pid: str, collection: str, rid: str
+    ) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        draft = self._draft(product, collection, rid)
+        if isinstance(draft, httpx.Response):
+            return draft
+        if_match = request.headers.get("If-Match")
+        if not if_match:
+            return self.error(400, "The If-Match header is required to update this resource.")
+        if if_match not in (draft.etag, "*"):
+            return self.error(
+                self.sim.faults.stale_etag_status,
+                f"The resource {rid} has been modified since it was read "
+                "(ETag mismatch); read it again.",
+            )
+        body = self.body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        known = {k.lower(): k for k in draft.body}
+        incoming = {known.get(k.lower(), k): v for k, v in body.items()}
+        if str(incoming.get("id", rid)).lower() != draft.id.lower():
+            return self.error(400, "The id in the body does not match the URL.")
+        rtype = incoming.get("resourceType", draft.body["resourceType"])
+        if rtype != draft.body["resourceType"]:
+            return self.error(400, f"resourceType must be {draft.body['resourceType']}.")
+        if draft.collection == "packageconfigurations":
+            refused = self._check_package_refs(product, incoming)
+            if refused is not None:
+                return refused
+        merged = {k: v for k, v in incoming.items() if k not in ("id", "@odata.etag")}
+        for key in EXPANDABLE:  # parts not expanded on read are kept, not wiped
+            if key in draft.body and key not in merged:
+                merged[key] = draft.body[key]
+        draft.body = merged
+        draft.version += 1
+        return json_response(200, self._view(request, draft))
+
+    def _check_package_refs(self, product: Product, body: dict[str, Any]) -> httpx.Response | None:
+        for ref in body.get("packageReferences") or []:
+            package = product.packages.get(str(ref.get("value", "")))
+            if package is None:
+                return self.error(400, f"Package {ref.get('value')} does not exist.")
+            state = package.state(self.now(), self.world.profile)
+            if state != "Processed":
+                return self.error(
+                    400,
+                    f"Package {package.id} is {state}; only a processed package can be referenced.",
+                )
+        return None
+
+    # -- reseller configuration -----------------------------------------------------------
+
+    def get_reseller(self, request: httpx.Request, pid: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        body = product.reseller or {"resellerChannelState": "Disabled", "tenantIds": []}
+        return json_response(
+            200,
+            {
+                "resourceType": "ResellerConfiguration",
+                "id": f"{product.id}-ResellerInstance",
+                **body,
+            },
+        )
+
+    def post_reseller(self, request: httpx.Request, pid: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        body = self.body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        lowered = {k.lower(): v for k, v in body.items()}
+        product.reseller = {
+            "resellerChannelState": lowered.get("resellerchannelstate", "Disabled"),
+            "tenantIds": lowered.get("tenantids", []),
+        }
+        return self.get_reseller(request, pid)
+
+    # -- packages -------------------------------------------------------------------------
+
+    def _package(self, product: Product, pkg: str) -> Package | httpx.Response:
+        package = product.packages.get(pkg)
+        return package or self.error(404, f"Package {pkg} was not found.")
+
+    def _package_view(self, package: Package) -> dict[str, Any]:
+        return package.view(self.now(), self.world.profile, self.sim.base_url)
+
+    def list_packages(self, request: httpx.Request, pid: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        return self.page(request, [self._package_view(p) for p in product.packages.values()])
+
+    def create_package(self, request: httpx.Request, pid: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        body = self.body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        lowered = {k.lower(): v for k, v in body.items()}
+        file_name = str(lowered.get("filename") or "")
+        if not re.fullmatch(r"[\w.-]{1,200}", file_name):
+            return self.error(400, "fileName is required (letters, digits, . _ -).")
+        pkg_id = str(uuid.uuid4())
+        package = Package(
+            id=pkg_id,
+            product_id=product.id,
+            file_name=file_name,
+            resource_type=str(lowered.get("resourcetype", "AzureApplicationPackage")),
+            sas_signature=hashlib.sha256(f"{pkg_id}{uuid.uuid4()}".encode()).hexdigest()[:32],
+            fail=product.script.package_failure,
+        )
+        product.packages[pkg_id] = package
+        return json_response(201, self._package_view(package))
+
+    def get_package(self, request: httpx.Request, pid: str, pkg: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        package = self._package(product, pkg)
+        if isinstance(package, httpx.Response):
+            return package
+        return json_response(200, self._package_view(package))
+
+    def put_package(self, request: httpx.Request, pid: str, pkg: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        package = self._package(product, pkg)
+        if isinstance(package, httpx.Response):
+            return package
+        if_match = request.headers.get("If-Match")  # optional here; checked when sent
+        if if_match and if_match not in (self._package_view(package)["@odata.etag"], "*"):
+            return self.error(
+                self.sim.faults.stale_etag_status,
+                f"Package {pkg} has been modified since it was read.",
+            )
+        body = self.body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        state = next((v for k, v in body.items() if k.lower() == "state"), None)
+        if state == "Uploaded" and package.marked_uploaded is None:
+            if not package.uploaded:
+                return self.error(400, "The package file has not been uploaded to its fileSasUri.")
+            package.marked_uploaded = self.now()
+            package.version += 1
+        return json_response(200, self._package_view(package))
+
+    def delete_package(self, request: httpx.Request, pid: str, pkg: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        if product.packages.pop(pkg, None) is None:
+            return self.error(404, f"Package {pkg} was not found.")
+        return httpx.Response(204)
+
+    # -- submissions ----------------------------------------------------------------------
+
+    def _submission(self, pid: str, sid: str) -> tuple[Product, Submission] | httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        for sub in product.submissions:
+            if sub.id == sid:
+                return product, sub
+        return self.error(404, f"Submission {sid} was not found for product {pid}.")
+
+    def _view_sub(self, request: httpx.Request, sub: Submission) -> dict[str, Any]:
+        body = sub.body(self.now(), self.world.profile)
+        expand = ",".join(
+            v for k, v in request.url.params.multi_items() if k.lower() == "$expand"
+        ).lower()
+        if "publishoption" in expand:
+            body["publishOption"] = sub.request.get("publishOption", {})
+        return body
+
+    def list_submissions(self, request: httpx.Request, pid: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        return json_response(
+            200, {"value": [self._view_sub(request, s) for s in product.submissions]}
+        )
+
+    def create_submission(self, request: httpx.Request, pid: str) -> httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        body = self.body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        refused = self._check_resources(product, body)
+        if refused is not None:
+            return refused
+        running = self.world.in_flight(product)
+        if running is not None:
+            return self.error(
+                409,
+                f"Submission {running.id} is in progress for product "
+                f"{product.id}; a new submission cannot be created until "
+                "it completes.",
+            )
+        sub = Submission(
+            id=self.world.new_submission_id(),
+            product_id=product.id,
+            created=self.now(),
+            request=body,
+            release_number=len(product.submissions) + 1,
+            fail_certification=product.script.certification_failure,
+        )
+        if product.script.validation_failure:
+            sub.validation_errors = [
+                {
+                    "errorCode": "ListingContactMissing",
+                    "severity": "Error",
+                    "message": "The offer listing needs a customer support contact.",
+                    "resource": "Listing",
+                }
+            ]
+        product.submissions.append(sub)
+        return json_response(201, self._view_sub(request, sub))
+
+    def _check_resources(self, product: Product, body: dict[str, Any]) -> httpx.Response | None:
+        known = self.world.instance_modules(product)
+        lowered = {k.lower(): v for k, v in body.items()}
+        refs: list[tuple[dict[str, Any], Any]] = [(r, None) for r in lowered.get("resources") or []]
+        for group in lowered.get("variantresources") or []:
+            vid = next((v for k, v in group.items() if k.lower() == "variantid"), None)
+            refs += [(r, vid) for r in group.get("resources") or []]
+        for ref, vid in refs:
+            value = str(next((v for k, v in ref.items() if k.lower() == "value"), ""))
+            kind = str(next((v for k, v in ref.items() if k.lower() == "type"), ""))
+            found = known.get(value.lower())
+            if (
+                found is None
+                or found[0].lower() != kind.lower()
+                or (vid is not None and (found[1] or "").lower() != str(vid).lower())
+            ):
+                return self.error(
+                    400, f"{kind} instance {value} does not belong to product {product.id}."
+                )
+        return None
+
+    def get_submission(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
+        found = self._submission(pid, sid)
+        if isinstance(found, httpx.Response):
+            return found
+        return json_response(200, self._view_sub(request, found[1]))
+
+    def cancel_submission(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
+        found = self._submission(pid, sid)
+        if isinstance(found, httpx.Response):
+            return found
+        product, sub = found
+        state, _, _ = sub.status(self.now(), self.world.profile)
+        if state != "InProgress":
+            return self.error(409, f"Submission {sid} is not in progress and cannot be cancelled.")
+        product.submissions.remove(sub)
+        return httpx.Response(204)
+
+    def promote(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
+        found = self._submission(pid, sid)
+        if isinstance(found, httpx.Response):
+            return found
+        _, sub = found
+        now = self.now()
+        state, substate, _ = sub.status(now, self.world.profile)
+        if sub.promoted is not None:
+            return self.error(409, f"Submission {sid} has already been promoted.")
+        if (state, substate) != ("Published", "ReadyToPublish"):
+            return self.error(
+                409,
+                f"Submission {sid} is {state}/{substate}; only a "
+                "submission whose preview is ready "
+                "(Published/ReadyToPublish) can be promoted.",
+            )
+        sub.promoted = now
+        return json_response(200, sub.workflow(now, self.world.profile)[-1])
+
+    def workflow_details(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
+        found = self._submission(pid, sid)
+        if isinstance(found, httpx.Response):
+            return found
+        return json_response(200, {"value": found[1].workflow(self.now(), self.world.profile)})
+
+    def validations(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
+        found = self._submission(pid, sid)
+        if isinstance(found, httpx.Response):
+            return found
+        return json_response(200, {"value": found[1].validation_errors})
+
+    def reports(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
+        found = self._submission(pid, sid)
+        if isinstance(found, httpx.Response):
+            return found
+        return json_response(
+            200, {"value": found[1].reports(self.now(), self.world.profile, self.sim.base_url)}
+        )
+
+
+_EXTERNAL_ID = re.compile(
+    r"externalids/any\(\s*(\w+)\s*:\s*\1/type\s+eq\s+'([^']*)'\s+and\s+\1/value\s+eq\s+"
+    r"'((?:[^']|'')*)'\s*\)",
+    re.IGNORECASE,
+)
+_RESOURCE_TYPE = re.compile(r"resourcetype\s+eq\s+'([^']*)'", re.IGNORECASE)
+
+
+def filter_products(products: list[Product], flt: str) -> list[Product] | None:
+    """Apply the $filter forms the service supports (eq on ExternalIDs and ResourceType)."""
+    rest = flt
+    ext = _EXTERNAL_ID.search(rest)
+    if ext:
+        kind, value = ext.group(2).lower(), ext.group(3).replace("''", "'")
+        rest = rest.replace(ext.group(0), "")
+        if kind != "azureofferid":
+            return []
+        products = [p for p in products if p.offer_id == value]
+    rtype = _RESOURCE_TYPE.search(rest)
+    if rtype:
+        rest = rest.replace(rtype.group(0), "")
+        products = [p for p in products if p.resource_type.lower() == rtype.group(1).lower()]
+    if re.sub(r"\s|and", "", rest, flags=re.IGNORECASE):
+        return None
+    return products

@@ -1,0 +1,73 @@
+"""The simulator over its real HTTPS socket: the Azure Storage SDK uploads a package to the
+fileSasUri it hands out, and injected resets and delays reach the client as a network would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from azure.storage.blob import BlobClient
+
+from pcpub.simulator.admin import SimulatorClient
+from shared.partnercenter.client import tls_verify
+
+
+@pytest.fixture
+def admin(sim_config: dict[str, Any]) -> Iterator[SimulatorClient]:
+    client = SimulatorClient(sim_config)
+    yield client
+    client.http.delete(f"{sim_config['adminUrl']}/faults")
+    client.close()
+
+
+def new_package(admin: SimulatorClient, product_id: str, name: str) -> dict[str, Any]:
+    response = admin.http.post(
+        f"{admin.config['ingestionBaseUrl']}/products/{product_id}/packages",
+        json={"resourceType": "AzureApplicationPackage", "fileName": name},
+        headers={
+            "Authorization": "Bearer "
+            + admin.token(admin.config["clientId"], admin.config["clientSecret"])
+        },
+    )
+    assert response.status_code == 201
+    package: dict[str, Any] = response.json()
+    return package
+
+
+@pytest.mark.parametrize("size", [10_000, 300_000])
+def test_storage_sdk_uploads_to_the_sas_uri(
+    admin: SimulatorClient, sim_config: dict[str, Any], size: int
+) -> None:
+    product_id = sim_config["offers"][1]["productId"]
+    package = new_package(admin, product_id, f"app-{size}.zip")
+    # A small single-put limit makes the larger file go up in blocks, as big packages do.
+    blob = BlobClient.from_blob_url(
+        package["fileSasUri"],
+        connection_verify=sim_config["caCertPath"],
+        max_single_put_size=100_000,
+        max_block_size=64_000,
+    )
+    with blob:
+        blob.upload_blob(b"x" * size, overwrite=True)
+    response = admin.ingestion("GET", f"products/{product_id}/packages/{package['id']}")
+    assert response.json()["fileSize"] == size
+
+
+def test_reset_and_latency_over_the_socket(
+    admin: SimulatorClient, sim_config: dict[str, Any]
+) -> None:
+    admin.http.put(
+        f"{sim_config['adminUrl']}/faults",
+        json={"rules": [{"path": "/products$", "reset": True}], "latencyMs": 300},
+    ).raise_for_status()
+    token = admin.token(sim_config["clientId"], sim_config["clientSecret"])
+    with httpx.Client(verify=tls_verify(sim_config["caCertPath"])) as http:
+        url = f"{sim_config['ingestionBaseUrl']}/products"
+        headers = {"Authorization": f"Bearer {token}"}
+        with pytest.raises(httpx.TransportError):
+            http.get(url, headers=headers)
+        slow = http.get(url, headers=headers)
+    assert slow.status_code == 200
+    assert slow.elapsed.total_seconds() >= 0.3

@@ -1,0 +1,330 @@
+"""The simulator's behaviour as a publisher's client sees it: drafts and ETags, packages,
+submission state machines, auth, and each fault on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from pcpub.simulator.app import Simulator
+from pcpub.simulator.faults import FaultRule, Faults
+from pcpub.simulator.world import Product
+from tests.conftest import BASE, SimTokens
+
+API = f"{BASE}/v1.0/ingestion"
+
+
+@pytest.fixture
+def http(sim: Simulator) -> Iterator[httpx.Client]:
+    tokens = SimTokens(sim)
+    with httpx.Client(
+        transport=httpx.MockTransport(sim.transport),
+        base_url=API,
+        headers={"Authorization": f"Bearer {tokens.token()}"},
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def product(sim: Simulator) -> Product:
+    return next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+
+
+def draft_of(
+    http: httpx.Client, product: Product, module: str, collection: str, plan: bool = False
+) -> dict[str, Any]:
+    branches = http.get(f"products/{product.id}/branches/getByModule(module={module})").json()
+    branch = next(b for b in branches["value"] if ("variantID" in b) == plan)
+    iid = branch["currentDraftInstanceID"]
+    found = http.get(
+        f"products/{product.id}/{collection}/getByInstanceID(instanceID={iid})",
+        params={"$expand": "MarketStates,PriceSchedules,Trial"},
+    ).json()
+    value: dict[str, Any] = found["value"][0]
+    return value
+
+
+def test_draft_put_needs_the_current_etag(
+    http: httpx.Client, product: Product, sim: Simulator
+) -> None:
+    listing = draft_of(http, product, "Listing", "listings")
+    etag = listing["@odata.etag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    url = f"products/{product.id}/listings/{listing['id']}"
+    changed = {**listing, "title": "New title"}
+    assert http.put(url, json=changed).status_code == 400  # no If-Match
+    ok = http.put(url, json=changed, headers={"If-Match": etag})
+    assert ok.status_code == 200
+    assert ok.json()["title"] == "New title"
+    assert ok.json()["@odata.etag"] != etag
+    stale = http.put(url, json=changed, headers={"If-Match": etag})
+    assert stale.status_code == 412
+    assert isinstance(stale.json(), str)  # the live service's string error body
+    sim.faults = Faults(stale_etag_status=409)
+    assert http.put(url, json=changed, headers={"If-Match": etag}).status_code == 409
+
+
+def test_paths_and_property_names_are_case_insensitive(
+    http: httpx.Client, product: Product
+) -> None:
+    prop = draft_of(http, product, "Property", "properties")
+    url = f"PRODUCTS/{product.id}/Properties/{prop['id']}"
+    ok = http.put(
+        url,
+        json={"ID": prop["id"], "ResourceType": "AzureProperty", "AppVersion": "2.0.0"},
+        headers={"If-Match": prop["@odata.etag"]},
+    )
+    assert ok.status_code == 200
+    assert ok.json()["appVersion"] == "2.0.0"
+
+
+def test_feature_availability_expand(http: httpx.Client, product: Product) -> None:
+    branches = http.get(f"products/{product.id}/branches/getByModule(module=Availability)")
+    iid = next(b for b in branches.json()["value"] if "variantID" in b)["currentDraftInstanceID"]
+    url = f"products/{product.id}/featureAvailabilities/getByInstanceID(instanceID={iid})"
+    bare = http.get(url).json()["value"][0]
+    full = http.get(url, params={"$expand": "MarketStates,Trial"}).json()["value"][0]
+    assert "marketStates" not in bare
+    assert full["marketStates"] == [{"marketCode": "US", "state": "Enabled"}]
+    assert "priceSchedules" not in full
+
+
+def test_package_upload_and_processing(
+    http: httpx.Client, product: Product, sim: Simulator
+) -> None:
+    created = http.post(
+        f"products/{product.id}/packages",
+        json={"resourceType": "AzureApplicationPackage", "fileName": "app.zip"},
+    )
+    assert created.status_code == 201
+    pkg = created.json()
+    assert pkg["state"] == "PendingUpload"
+    url = f"products/{product.id}/packages/{pkg['id']}"
+    assert http.put(url, json={**pkg, "state": "Uploaded"}).status_code == 400  # no file yet
+    blob = httpx.Client(transport=httpx.MockTransport(sim.transport))  # no bearer token
+    assert blob.put(pkg["fileSasUri"], content=b"zip").status_code == 400  # no blob type
+    put = blob.put(
+        pkg["fileSasUri"], content=b"PK\x03\x04", headers={"x-ms-blob-type": "BlockBlob"}
+    )
+    assert put.status_code == 201
+    wrong_sig = pkg["fileSasUri"].replace("sig=", "sig=x")
+    assert (
+        blob.put(wrong_sig, content=b"x", headers={"x-ms-blob-type": "BlockBlob"}).status_code
+        == 403
+    )
+    assert http.put(url, json={**pkg, "state": "Uploaded"}).json()["state"] == "InProcessing"
+    config = draft_of(http, product, "Package", "packageConfigurations", plan=True)
+    config_url = f"products/{product.id}/packageConfigurations/{config['id']}"
+    refs = {
+        **config,
+        "packageReferences": [{"type": "AzureApplicationPackage", "value": pkg["id"]}],
+    }
+    early = http.put(config_url, json=refs, headers={"If-Match": config["@odata.etag"]})
+    assert early.status_code == 400  # not processed yet
+    sim.world.clock.offset += 60
+    assert http.get(url).json()["state"] == "Processed"
+    assert (
+        http.put(config_url, json=refs, headers={"If-Match": config["@odata.etag"]}).status_code
+        == 200
+    )
+
+
+def test_scripted_package_failure_has_validation_items(
+    http: httpx.Client, product: Product, sim: Simulator
+) -> None:
+    product.script.package_failure = True
+    pkg = http.post(f"products/{product.id}/packages", json={"fileName": "bad.zip"}).json()
+    httpx.Client(transport=httpx.MockTransport(sim.transport)).put(
+        pkg["fileSasUri"], content=b"x", headers={"x-ms-blob-type": "BlockBlob"}
+    )
+    http.put(f"products/{product.id}/packages/{pkg['id']}", json={"state": "Uploaded"})
+    sim.world.clock.offset += 60
+    failed = http.get(f"products/{product.id}/packages/{pkg['id']}").json()
+    assert failed["state"] == "ProcessFailed"
+    assert failed["validationItems"][0]["severity"] == "Error"
+
+
+def submit(http: httpx.Client, product: Product) -> httpx.Response:
+    instances = [
+        {"type": b["module"], "value": b["currentDraftInstanceID"]}
+        for m in ("Listing", "Property")
+        for b in http.get(f"products/{product.id}/branches/getByModule(module={m})").json()["value"]
+        if "variantID" not in b
+    ]
+    return http.post(
+        f"products/{product.id}/submissions",
+        json={
+            "resourceType": "SubmissionCreationRequest",
+            "targets": [{"type": "Scope", "value": "preview"}],
+            "resources": instances,
+        },
+    )
+
+
+def test_submission_state_machine_and_one_in_flight(
+    http: httpx.Client, product: Product, sim: Simulator
+) -> None:
+    created = submit(http, product)
+    assert created.status_code == 201
+    sid = created.json()["id"]
+    url = f"products/{product.id}/submissions/{sid}"
+    seen = []
+    for step in (0, 2, 30):
+        sim.world.clock.offset += step
+        body = http.get(url).json()
+        seen.append((body["state"], body["substate"]))
+        if step == 2:
+            conflict = submit(http, product)
+            assert conflict.status_code == 409
+            assert sid in conflict.json()
+            assert http.post(f"{url}/promote").status_code == 409  # preview not ready
+    assert seen == [
+        ("InProgress", "InDraft"),
+        ("InProgress", "Submitted"),
+        ("Published", "ReadyToPublish"),
+    ]
+    assert http.post(f"{url}/promote").status_code == 200
+    assert http.get(url).json()["substate"] == "Publishing"
+    sim.world.clock.offset += 30
+    assert http.get(url).json()["substate"] == "InStore"
+    flows = http.get(f"{url}/workflowdetails").json()["value"]
+    assert [f["targetEnvironment"] for f in flows] == ["Preview", "Live"]
+    assert http.get(f"{url}/reports").json()["value"][0]["status"] == "Passed"
+
+
+def test_submission_refuses_instances_of_another_product(
+    http: httpx.Client, product: Product
+) -> None:
+    bad = http.post(
+        f"products/{product.id}/submissions",
+        json={"resources": [{"type": "Listing", "value": "not-an-instance"}]},
+    )
+    assert bad.status_code == 400
+
+
+def test_validation_and_certification_failures(
+    http: httpx.Client, product: Product, sim: Simulator
+) -> None:
+    product.script.validation_failure = True
+    sub = submit(http, product).json()
+    assert (sub["state"], sub["substate"]) == ("InProgress", "InDraft")
+    assert sub["pendingUpdateInfo"]["status"] == "Failed"
+    url = f"products/{product.id}/submissions/{sub['id']}"
+    assert http.get(f"{url}/validations").json()["value"][0]["errorCode"]
+    assert http.get(f"{url}/workflowdetails").json()["value"] == []
+    product.script.validation_failure = False
+    product.script.certification_failure = True
+    sub = submit(http, product).json()  # the failed one is not in flight
+    sim.world.clock.offset += 60
+    url = f"products/{product.id}/submissions/{sub['id']}"
+    assert http.get(url).json()["substate"] == "FailedInCertification"
+    assert http.get(f"{url}/reports").json()["value"][0]["status"] == "Failed"
+
+
+def test_auth_failures(sim: Simulator, product: Product) -> None:
+    client = httpx.Client(transport=httpx.MockTransport(sim.transport), base_url=API)
+    no_token = client.get("products")
+    assert no_token.status_code == 401
+    assert "WWW-Authenticate" in no_token.headers
+    assert (
+        client.get("products", headers={"Authorization": "Bearer abc.def.ghi"}).status_code == 401
+    )
+    sim.identity.token_lifetime = 5
+    token = SimTokens(sim).token()
+    sim.world.clock.offset += 10
+    expired = client.get("products", headers={"Authorization": f"Bearer {token}"})
+    assert expired.status_code == 401
+    assert "expired" in expired.json()
+    outsider = sim.world.add_app(
+        {
+            "name": "outsider",
+            "clientId": "outsider",
+            "tenantId": "other-tenant",
+            "audiences": ["https://api.partner.microsoft.com"],
+        }
+    )
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "outsider",
+        "client_secret": outsider.secret,
+        "resource": "https://api.partner.microsoft.com",
+    }
+    token = client.post(f"{BASE}/other-tenant/oauth2/token", data=form).json()["access_token"]
+    assert client.get("products", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+
+
+def test_rate_limit_with_and_without_retry_after(http: httpx.Client, sim: Simulator) -> None:
+    sim.faults = Faults(rate_limit=2, rate_window=60)
+    codes = [http.get("products").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert int(http.get("products").headers["Retry-After"]) > 0
+    sim.faults = Faults(rate_limit=0, send_retry_after=False)
+    assert "Retry-After" not in http.get("products").headers
+    assert sim.stats()["throttled"] == 3
+
+
+def test_error_rate_reset_and_body_styles(http: httpx.Client, sim: Simulator) -> None:
+    sim.faults = Faults(error_rate=1.0, error_status=503, error_body="empty")
+    failed = http.get("products")
+    assert failed.status_code == 503
+    assert failed.content == b""
+    sim.faults = Faults(reset_rate=1.0)
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.get("products")
+    sim.faults = Faults(rules=[FaultRule(path="/products$", status=500)], error_body="object")
+    body = http.get("products").json()
+    assert body["message"] and body["code"] == "InternalServerError"
+    assert http.get("products").status_code == 200  # the rule applied once
+
+
+def test_reset_after_the_work_was_done(
+    http: httpx.Client, product: Product, sim: Simulator
+) -> None:
+    sim.faults = Faults(
+        rules=[FaultRule(method="POST", path="/submissions$", reset=True, after=True)]
+    )
+    with pytest.raises(httpx.RemoteProtocolError):
+        submit(http, product)
+    assert len(product.submissions) == 1  # it happened, the client just never heard
+
+
+def test_paging_and_a_next_link_that_404s(http: httpx.Client, sim: Simulator) -> None:
+    sim.world.page_size = 2
+    first = http.get("products").json()
+    assert first["nextLink"].startswith("v1.0/ingestion/products?")
+    assert "$skipToken=" in first["nextLink"]
+    second = http.get(f"{BASE}/{first['nextLink']}").json()
+    assert "nextLink" not in second
+    assert len(first["value"]) + len(second["value"]) == len(sim.world.products)
+    sim.faults = Faults(next_link_404=True)
+    assert http.get(f"{BASE}/{first['nextLink']}").status_code == 404
+
+
+def test_filters(http: httpx.Client) -> None:
+    flt = "ExternalIDs/Any(i:i/Type eq 'AzureOfferId' and i/Value eq 'contoso-backup')"
+    assert len(http.get("products", params={"$filter": flt}).json()["value"]) == 1
+    both = f"ResourceType eq 'AzureApplication' and {flt}"
+    assert len(http.get("products", params={"$filter": both}).json()["value"]) == 1
+    assert http.get("products", params={"$filter": "name eq 'x'"}).status_code == 400
+
+
+def test_create_product_and_stats(http: httpx.Client, sim: Simulator) -> None:
+    created = http.post(
+        "products",
+        json={
+            "resourceType": "AzureApplication",
+            "name": "New offer",
+            "isModularPublishing": True,
+            "externalIDs": [{"type": "AzureOfferID", "value": "new-offer"}],
+        },
+    )
+    assert created.status_code == 201
+    assert http.get(f"products/{created.json()['id']}/branches/getByModule(module=Listing)").json()[
+        "value"
+    ]
+    stats = sim.stats()
+    assert stats["calls"]["POST create_product"] == 1
+    assert stats["peakConcurrency"] >= 1
