@@ -17,6 +17,7 @@ from typing import Any
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _secrets: set[str] = set()
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{16,}")
+_SAS = re.compile(r"(?i)([?&]sig=)[^&\s\"']+")
 
 
 def redact(*values: str | None) -> None:
@@ -26,7 +27,7 @@ def redact(*values: str | None) -> None:
 def scrub(text: str) -> str:
     for value in _secrets:
         text = text.replace(value, "***")
-    return _BEARER.sub(r"\1***", text)
+    return _SAS.sub(r"\1***", _BEARER.sub(r"\1***", text))
 
 
 class JsonFormatter(logging.Formatter):

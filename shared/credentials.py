@@ -133,6 +133,7 @@ class PartnerCenterTokens:
         self._credential: Any = None
         self._credential_secret: str | None = None
         self._token: AccessToken | None = None
+        self._acquired_at = 0.0
         self._lock = threading.Lock()
         self.acquired = 0
 

@@ -8,6 +8,7 @@ app that silently indexes zero functions.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from functools import cache
@@ -38,6 +39,7 @@ ENV = {
     "ca_bundle": "TLS_CA_BUNDLE",
     "status_poll_seconds": "PC_STATUS_POLL_SECONDS",
     "retry_delay_seconds": "PC_RETRY_DELAY_SECONDS",
+    "extra_headers": "PC_EXTRA_HEADERS",
 }
 
 
@@ -68,6 +70,19 @@ class Settings(BaseModel):
     ca_bundle: str | None = None
     status_poll_seconds: float = Field(default=60.0, gt=0)
     retry_delay_seconds: float = Field(default=30.0, ge=0)
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("extra_headers", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        """PC_EXTRA_HEADERS is a JSON object: the service has required new headers before."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                example = '{"x-ms-publisherId": "123"}'
+                raise ValueError(f"must be a JSON object, e.g. {example}") from None
+        return value
 
     @field_validator("partner_center_api_url", "authority_host", "key_vault_url")
     @classmethod

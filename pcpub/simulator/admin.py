@@ -37,6 +37,24 @@ class SimulatorClient:
             f"{self.config['adminUrl']}/clock", json={"advanceSeconds": seconds}
         ).raise_for_status()
 
+    def set_faults(self, **faults: Any) -> None:
+        """Replace the fault settings (camelCase keys as the admin API takes them)."""
+        self.http.put(f"{self.config['adminUrl']}/faults", json=faults).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self.http.delete(f"{self.config['adminUrl']}/faults").raise_for_status()
+
+    def admin_put(self, what: str, body: dict[str, Any]) -> None:
+        self.http.put(f"{self.config['adminUrl']}/{what}", json=body).raise_for_status()
+
+    def add_offer(self, offer_id: str, plans: list[str]) -> dict[str, Any]:
+        response = self.http.post(
+            f"{self.config['adminUrl']}/offers", json={"offerId": offer_id, "plans": plans}
+        )
+        response.raise_for_status()
+        product: dict[str, Any] = response.json()
+        return product
+
     def token(
         self, client_id: str, secret: str, scope: str = "https://api.partner.microsoft.com/.default"
     ) -> str:

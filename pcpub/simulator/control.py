@@ -35,6 +35,7 @@ class Control:
             ("DELETE", a + r"/faults", self.clear_faults),
             ("PUT", a + r"/timings", self.timings),
             ("PUT", a + r"/tokens", self.tokens),
+            ("PUT", a + r"/paging", self.paging),
             ("POST", a + r"/offers", self.add_offer),
             ("PUT", a + r"/products/(?P<pid>[^/]+)/script", self.script),
         ]
@@ -97,6 +98,10 @@ class Control:
     def tokens(self, request: httpx.Request) -> httpx.Response:
         self.sim.identity.token_lifetime = int(self._body(request)["lifetimeSeconds"])
         return json_response(200, {"lifetimeSeconds": self.sim.identity.token_lifetime})
+
+    def paging(self, request: httpx.Request) -> httpx.Response:
+        self.sim.world.page_size = max(1, int(self._body(request)["pageSize"]))
+        return json_response(200, {"pageSize": self.sim.world.page_size})
 
     def add_offer(self, request: httpx.Request) -> httpx.Response:
         product = self.sim.world.add_offer(self._body(request))

@@ -38,11 +38,24 @@ from shared.partnercenter.errors import (
 )
 from shared.partnercenter.models import (
     Branch,
+    CertificationReport,
+    Draft,
+    Package,
     Product,
     Submission,
     ValidationItem,
+    Variant,
     WorkflowDetail,
 )
+
+# Draft collections: (path for getByInstanceID, path for one resource), spelled as documented.
+DRAFT_COLLECTIONS = {
+    "listings": ("listings", "listings"),
+    "properties": ("properties", "properties"),
+    "productavailabilities": ("productAvailabilities", "productavailabilities"),
+    "featureavailabilities": ("featureAvailabilities", "featureavailabilities"),
+    "packageconfigurations": ("packageConfigurations", "packageconfigurations"),
+}
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -291,6 +304,71 @@ class PartnerCenterClient:
     def branches(self, product_id: str, module: str) -> list[Branch]:
         return list(
             self._paged(f"products/{product_id}/branches/getByModule(module={module})", Branch)
+        )
+
+    def variants(self, product_id: str) -> list[Variant]:
+        return list(self._paged(f"products/{product_id}/variants", Variant))
+
+    def drafts(
+        self, product_id: str, collection: str, instance_id: str, expand: str | None = None
+    ) -> list[Draft]:
+        """The resources of one draft instance (e.g. collection 'listings')."""
+        path = DRAFT_COLLECTIONS[collection.lower()][0]
+        params = {"$expand": expand} if expand else None
+        return list(
+            self._paged(
+                f"products/{product_id}/{path}/getByInstanceID(instanceID={instance_id})",
+                Draft,
+                params,
+            )
+        )
+
+    def put_draft(
+        self, product_id: str, collection: str, draft: Draft, changes: Mapping[str, Any]
+    ) -> Draft:
+        """Replace a draft resource, conditional on the ETag it was read with (verbatim)."""
+        path = DRAFT_COLLECTIONS[collection.lower()][1]
+        body = {**draft.body, **changes}
+        response = self.request(
+            "PUT", f"products/{product_id}/{path}/{draft.id}", json=body, if_match=draft.etag
+        )
+        return Draft.model_validate(response.json())
+
+    def packages(self, product_id: str) -> list[Package]:
+        return list(self._paged(f"products/{product_id}/packages", Package))
+
+    def get_package(self, product_id: str, package_id: str) -> Package:
+        return self._get(f"products/{product_id}/packages/{package_id}", Package)
+
+    def create_package(
+        self, product_id: str, file_name: str, resource_type: str = "AzureApplicationPackage"
+    ) -> Package:
+        """POST a package upload slot. Not idempotent: list packages before retrying."""
+        response = self.request(
+            "POST",
+            f"products/{product_id}/packages",
+            json={"resourceType": resource_type, "fileName": file_name},
+        )
+        return Package.model_validate(response.json())
+
+    def mark_uploaded(self, product_id: str, package: Package) -> Package:
+        body = {
+            "resourceType": package.resource_type,
+            "id": package.id,
+            "fileName": package.file_name,
+            "fileSasUri": package.file_sas_uri,
+            "state": "Uploaded",
+        }
+        response = self.request(
+            "PUT", f"products/{product_id}/packages/{package.id}", json=body, if_match=package.etag
+        )
+        return Package.model_validate(response.json())
+
+    def reports(self, product_id: str, submission_id: str) -> list[CertificationReport]:
+        return list(
+            self._paged(
+                f"products/{product_id}/submissions/{submission_id}/reports", CertificationReport
+            )
         )
 
     def submissions(self, product_id: str) -> list[Submission]:

@@ -98,3 +98,47 @@ class WorkflowDetail(Resource):
     state: str = ""
     target_environment: str = Field(default="", alias="targetEnvironment")
     workflow_steps: list[WorkflowStep] = Field(default_factory=list, alias="workflowSteps")
+
+
+class CertificationReport(Resource):
+    report_time: str = Field(default="", alias="reportTimeInUtc")
+    status: str = ""
+    file_uri: str | None = Field(default=None, alias="fileUri")
+
+
+class Variant(Resource):
+    """A plan."""
+
+    id: str
+    external_id: str = Field(default="", alias="externalID")
+    friendly_name: str = Field(default="", alias="friendlyName")
+    state: str = ""
+
+
+class Draft(Resource):
+    """An editable resource of a draft instance: a listing, a property, a product or feature
+    availability, a package configuration. The pipeline reads and writes them whole, so
+    everything the service sent is kept (`body`) and sent back on update."""
+
+    id: str
+    resource_type: str = Field(alias="resourceType")
+    etag: str = Field(alias="@odata.etag")
+    body: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_body(cls, data: Any, handler: Any) -> Any:
+        model = handler(data)
+        if isinstance(data, dict):
+            object.__setattr__(model, "body", dict(data))
+        return model
+
+
+class Package(Resource):
+    id: str
+    file_name: str = Field(default="", alias="fileName")
+    state: str = ""
+    file_sas_uri: str | None = Field(default=None, alias="fileSasUri", repr=False)
+    etag: str | None = Field(default=None, alias="@odata.etag")
+    resource_type: str = Field(default="AzureApplicationPackage", alias="resourceType")
+    validation_items: list[ValidationItem] = Field(default_factory=list, alias="validationItems")

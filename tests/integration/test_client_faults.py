@@ -1,0 +1,305 @@
+"""The Partner Center client, tokens and secrets under every failure the simulator injects,
+over real sockets with the real SDKs: each survived, or reported as its typed error."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from pcpub.simulator.admin import SimulatorClient
+from shared.credentials import CredentialError, KeyVaultSecret, PartnerCenterTokens
+from shared.ledger import Run, RunStatus
+from shared.messages import Stage
+from shared.partnercenter.client import PartnerCenterClient, RetryPolicy, correlation
+from shared.partnercenter.errors import (
+    BadRequest,
+    Conflict,
+    PreconditionFailed,
+    ServerError,
+    Throttled,
+    TransportError,
+)
+from shared.partnercenter.models import Product
+from shared.pipeline.outcomes import Advance, Wait
+from shared.pipeline.stages import StageDeps, resolve, submit_preview
+from shared.settings import Settings
+
+FAST = RetryPolicy(initial_backoff=0.05, max_backoff=0.2, max_retry_after=5, max_total_seconds=20)
+
+
+@pytest.fixture
+def admin(sim_config: dict[str, Any]) -> Iterator[SimulatorClient]:
+    client = SimulatorClient(sim_config)
+    yield client
+    client.clear_faults()
+    client.admin_put("tokens", {"lifetimeSeconds": 3600})
+    client.admin_put("paging", {"pageSize": 10})
+    client.close()
+
+
+@pytest.fixture
+def parts(settings: Settings) -> Iterator[tuple[KeyVaultSecret, PartnerCenterTokens]]:
+    secret = KeyVaultSecret(settings)
+    tokens = PartnerCenterTokens(settings, secret)
+    yield secret, tokens
+    tokens.close()
+    secret.close()
+
+
+def make(settings: Settings, tokens: PartnerCenterTokens, **kw: Any) -> PartnerCenterClient:
+    return PartnerCenterClient(
+        settings.partner_center_api_url,
+        tokens,
+        verify=settings.ca_bundle or True,
+        retry=kw.pop("retry", FAST),
+        **kw,
+    )
+
+
+@pytest.fixture
+def pc(
+    settings: Settings, parts: tuple[KeyVaultSecret, PartnerCenterTokens]
+) -> Iterator[PartnerCenterClient]:
+    client = make(settings, parts[1])
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def offer(admin: SimulatorClient) -> dict[str, Any]:
+    """A fresh offer per test, so no other test's submission is in flight on it."""
+    return admin.add_offer(f"faults-{uuid.uuid4().hex[:8]}", ["basic"])
+
+
+def calls(admin: SimulatorClient, method: str, path_end: str, since: int) -> list[int]:
+    return [
+        r["status"]
+        for r in admin.requests(since)
+        if r["method"] == method and r["path"].endswith(path_end)
+    ]
+
+
+def test_429_with_retry_after_is_waited_out(
+    pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
+) -> None:
+    since = len(admin.requests())
+    admin.set_faults(rules=[{"path": offer["id"] + "$", "status": 429, "retryAfter": "1"}])
+    started = time.monotonic()
+    assert pc.get_product(offer["id"]).id == offer["id"]
+    assert time.monotonic() - started >= 1.0
+    assert calls(admin, "GET", offer["id"], since) == [429, 200]
+
+
+def test_429_without_retry_after_backs_off(
+    pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
+) -> None:
+    since = len(admin.requests())
+    admin.set_faults(rules=[{"path": offer["id"] + "$", "status": 429, "times": 2}])
+    assert pc.get_product(offer["id"]).id == offer["id"]
+    assert calls(admin, "GET", offer["id"], since) == [429, 429, 200]
+
+
+def test_a_retry_after_longer_than_the_budget_is_handed_back(
+    pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
+) -> None:
+    admin.set_faults(rules=[{"path": offer["id"] + "$", "status": 429, "retryAfter": "120"}])
+    with pytest.raises(Throttled) as caught:
+        pc.get_product(offer["id"])
+    assert caught.value.retry_after == 120  # the stage re-enqueues itself this much later
+
+
+def test_503_burst_and_resets_are_retried_for_gets(
+    pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
+) -> None:
+    since = len(admin.requests())
+    admin.set_faults(
+        rules=[
+            {"path": offer["id"] + "$", "status": 503, "times": 2},
+            {"path": "/variants$", "reset": True, "times": 1},
+        ]
+    )
+    assert pc.get_product(offer["id"]).id == offer["id"]
+    assert [v.external_id for v in pc.variants(offer["id"])] == ["basic"]
+    assert calls(admin, "GET", offer["id"], since) == [503, 503, 200]
+
+
+def test_persistent_5xx_is_a_typed_error(
+    pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
+) -> None:
+    admin.set_faults(rules=[{"path": offer["id"] + "$", "status": 500, "times": None}])
+    with pytest.raises(ServerError) as caught:
+        pc.get_product(offer["id"])
+    assert caught.value.transient
+    assert caught.value.status == 500
+
+
+def test_a_reset_post_is_not_repeated(
+    pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
+) -> None:
+    since = len(admin.requests())
+    admin.set_faults(rules=[{"method": "POST", "path": "/submissions$", "reset": True}])
+    with pytest.raises(TransportError):
+        pc.create_submission(offer["id"], {"resourceType": "SubmissionCreationRequest"})
+    assert len(calls(admin, "POST", "/submissions", since)) == 1
+
+
+def test_a_timeout_after_a_create_that_happened_makes_no_second_submission(
+    settings: Settings,
+    parts: tuple[KeyVaultSecret, PartnerCenterTokens],
+    admin: SimulatorClient,
+    offer: dict[str, Any],
+) -> None:
+    client = make(settings, parts[1], timeout=httpx.Timeout(1.0))
+    try:
+        deps = StageDeps(pc=client, poll_seconds=1)
+        run = Run(
+            run_id="timeout-run",
+            status=RunStatus.RUNNING,
+            stage=Stage.RESOLVE,
+            target="preview",
+            product_id=offer["id"],
+        )
+        resolved = resolve(run, deps)
+        assert isinstance(resolved, Advance)
+        run = run.evolve(baseline_submission_id=resolved.patch.baseline_submission_id)
+        since = len(admin.requests())
+        admin.set_faults(
+            rules=[{"method": "POST", "path": "/submissions$", "delay": 2.5, "after": True}]
+        )
+        outcome = submit_preview(run, deps)
+    finally:
+        client.close()
+    assert isinstance(outcome, Wait)
+    assert outcome.patch.submission_id
+    time.sleep(2.0)  # the delayed answer to the POST is logged when it is finally sent
+    assert len(calls(admin, "POST", "/submissions", since)) == 1
+    subs = admin.ingestion("GET", f"products/{offer['id']}/submissions").json()["value"]
+    assert [s["id"] for s in subs] == [outcome.patch.submission_id]
+
+
+def test_stale_etag_is_typed_either_way(
+    pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
+) -> None:
+    branch = next(b for b in pc.branches(offer["id"], "Listing") if not b.variant_id)
+    [listing] = pc.drafts(offer["id"], "listings", branch.current_draft_instance_id)
+    updated = pc.put_draft(offer["id"], "listings", listing, {"title": "One"})
+    assert updated.etag != listing.etag
+    assert updated.body["title"] == "One"
+    with pytest.raises(PreconditionFailed):
+        pc.put_draft(offer["id"], "listings", listing, {"title": "Two"})
+    admin.set_faults(staleEtagStatus=409)
+    with pytest.raises(Conflict):
+        pc.put_draft(offer["id"], "listings", listing, {"title": "Two"})
+
+
+def test_error_body_shapes_reach_the_typed_error(
+    pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
+) -> None:
+    for style, expected in (("string", "Nope"), ("object", "BadRequest: Nope"), ("empty", "")):
+        admin.set_faults(
+            errorBody=style, rules=[{"path": offer["id"] + "$", "status": 400, "body": "Nope"}]
+        )
+        with pytest.raises(BadRequest) as caught:
+            pc.get_product(offer["id"])
+        assert caught.value.service_message == expected
+
+
+def test_a_next_link_that_404s_ends_the_listing(
+    pc: PartnerCenterClient, admin: SimulatorClient
+) -> None:
+    admin.admin_put("paging", {"pageSize": 1})
+    assert len(list(pc._paged("products", Product))) > 1
+    admin.set_faults(nextLink404=True)
+    assert len(pc.find_products("contoso-analytics")) == 1
+    assert len(list(pc._paged("products", Product))) == 1
+
+
+def test_tokens_are_refreshed_before_they_expire(
+    pc: PartnerCenterClient,
+    parts: tuple[KeyVaultSecret, PartnerCenterTokens],
+    admin: SimulatorClient,
+    offer: dict[str, Any],
+) -> None:
+    admin.admin_put("tokens", {"lifetimeSeconds": 4})
+    _, tokens = parts
+    since = len(admin.requests())
+    pc.get_product(offer["id"])
+    time.sleep(2.5)  # past half the lifetime: refreshed before use, never sent expired
+    pc.get_product(offer["id"])
+    assert tokens.acquired == 2
+    assert 401 not in calls(admin, "GET", offer["id"], since)
+
+
+def test_a_401_refreshes_the_token_once(
+    pc: PartnerCenterClient,
+    parts: tuple[KeyVaultSecret, PartnerCenterTokens],
+    admin: SimulatorClient,
+    offer: dict[str, Any],
+) -> None:
+    _, tokens = parts
+    pc.get_product(offer["id"])
+    admin.set_faults(rules=[{"path": offer["id"] + "$", "status": 401}])
+    pc.get_product(offer["id"])
+    assert tokens.acquired == 2
+
+
+def test_no_secret_or_token_in_logs_or_errors(
+    settings: Settings,
+    sim_config: dict[str, Any],
+    admin: SimulatorClient,
+    offer: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    texts: list[str] = []
+    secret = KeyVaultSecret(settings)
+    tokens = PartnerCenterTokens(settings, secret)
+    client = make(settings, tokens)
+    try:
+        with correlation("scan-run"):
+            client.get_product(offer["id"])
+            admin.set_faults(
+                rules=[
+                    {"path": offer["id"] + "$", "status": 401, "times": 2},
+                    {"path": "/variants$", "status": 500, "times": None},
+                ]
+            )
+            for call in (
+                lambda: client.get_product(offer["id"]),
+                lambda: client.variants(offer["id"]),
+            ):
+                try:
+                    call()
+                except Exception as exc:
+                    texts.append(repr(exc) + str(exc))
+        wrong = PartnerCenterTokens(settings, secret)
+        secret._value = "wrong-secret-value-123456"
+        try:
+            wrong.token()
+        except CredentialError as exc:
+            texts.append(repr(exc) + str(exc))
+        finally:
+            wrong.close()
+        token = tokens.token()
+    finally:
+        client.close()
+        tokens.close()
+        secret.close()
+    texts += [r.getMessage() + str(r.__dict__) for r in caplog.records]
+    blob = "\n".join(texts)
+    assert texts
+    for value in (
+        sim_config["clientSecret"],
+        sim_config["identityClientSecret"],
+        token,
+        "wrong-secret-value-123456",
+    ):
+        assert value not in blob
+    assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}", blob)
