@@ -14,7 +14,7 @@ import httpx
 
 if TYPE_CHECKING:
     from pcpub.simulator.app import Route, Simulator
-    from pcpub.simulator.world import Package
+    from pcpub.simulator.world import ListingImage, Package
 
 
 def _storage_error(status: int, code: str, message: str) -> httpx.Response:
@@ -34,9 +34,11 @@ class Blobs:
     def routes(self) -> list[Route]:
         return [("PUT", r"/_blobs/(?P<pid>[^/]+)/(?P<pkg>[^/]+)/(?P<name>[^/]+)", self.put)]
 
-    def _package(self, request: httpx.Request, pid: str, pkg: str) -> Package | httpx.Response:
+    def _package(
+        self, request: httpx.Request, pid: str, pkg: str
+    ) -> Package | ListingImage | httpx.Response:
         product = self.sim.world.products.get(pid)
-        package = product.packages.get(pkg) if product else None
+        package = (product.packages.get(pkg) or product.images.get(pkg)) if product else None
         if package is None:
             return _storage_error(404, "BlobNotFound", "The specified blob does not exist.")
         if request.url.params.get("sig") != package.sas_signature:

@@ -16,7 +16,7 @@ import httpx
 
 from pcpub.simulator.seed import derived_id
 from pcpub.simulator.wire import json_response
-from pcpub.simulator.world import Draft, Package, Product, Submission
+from pcpub.simulator.world import Draft, ListingImage, Package, Product, Submission
 
 if TYPE_CHECKING:
     from pcpub.simulator.app import Route, Simulator
@@ -54,6 +54,15 @@ class Ingestion:
             ),
             ("GET", pid + "/" + DRAFTS + r"/(?P<rid>[^/()]+)", self.get_draft),
             ("PUT", pid + "/" + DRAFTS + r"/(?P<rid>[^/()]+)", self.put_draft),
+            ("GET", pid + r"/listings/(?P<lid>[^/()]+)/images", self.list_images),
+            ("POST", pid + r"/listings/(?P<lid>[^/()]+)/images", self.create_image),
+            ("GET", pid + r"/listings/(?P<lid>[^/()]+)/images/(?P<img>[^/]+)", self.get_image),
+            ("PUT", pid + r"/listings/(?P<lid>[^/()]+)/images/(?P<img>[^/]+)", self.put_image),
+            (
+                "DELETE",
+                pid + r"/listings/(?P<lid>[^/()]+)/images/(?P<img>[^/]+)",
+                self.delete_image,
+            ),
             ("GET", pid + r"/resellerconfiguration", self.get_reseller),
             ("POST", pid + r"/resellerconfiguration", self.post_reseller),
             ("GET", pid + r"/packages", self.list_packages),
@@ -301,6 +310,107 @@ class Ingestion:
                     f"Package {package.id} is {state}; only a processed package can be referenced.",
                 )
         return None
+
+    # -- listing images -------------------------------------------------------------------
+
+    def _listing(self, pid: str, lid: str) -> Product | httpx.Response:
+        product = self.product(pid)
+        if isinstance(product, httpx.Response):
+            return product
+        draft = self._draft(product, "listings", lid)
+        return draft if isinstance(draft, httpx.Response) else product
+
+    def _image_view(
+        self, request: httpx.Request, image: ListingImage, with_sas: bool = False
+    ) -> dict[str, Any]:
+        expand = ",".join(
+            v for k, v in request.url.params.multi_items() if k.lower() == "$expand"
+        ).lower()
+        return image.view(
+            self.now(), self.world.profile, self.sim.base_url, with_sas or "filesasuri" in expand
+        )
+
+    def list_images(self, request: httpx.Request, pid: str, lid: str) -> httpx.Response:
+        product = self._listing(pid, lid)
+        if isinstance(product, httpx.Response):
+            return product
+        images = [
+            self._image_view(request, i)
+            for i in product.images.values()
+            if i.listing_id.lower() == lid.lower()
+        ]
+        return json_response(200, {"value": images})
+
+    def create_image(self, request: httpx.Request, pid: str, lid: str) -> httpx.Response:
+        product = self._listing(pid, lid)
+        if isinstance(product, httpx.Response):
+            return product
+        body = self.body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        lowered = {k.lower(): v for k, v in body.items()}
+        file_name = str(lowered.get("filename") or "")
+        kind = str(lowered.get("type") or "")
+        if not re.fullmatch(r"[\w.-]{1,200}", file_name) or not kind:
+            return self.error(400, "fileName and type are required.")
+        image_id = str(uuid.uuid4())
+        image = ListingImage(
+            id=image_id,
+            product_id=product.id,
+            listing_id=lid,
+            file_name=file_name,
+            type=kind,
+            order=int(lowered.get("order") or 0),
+            sas_signature=uuid.uuid4().hex,
+        )
+        product.images[image_id] = image
+        return json_response(201, self._image_view(request, image, with_sas=True))
+
+    def _image(self, pid: str, lid: str, img: str) -> tuple[Product, ListingImage] | httpx.Response:
+        product = self._listing(pid, lid)
+        if isinstance(product, httpx.Response):
+            return product
+        image = product.images.get(img)
+        if image is None or image.listing_id.lower() != lid.lower():
+            return self.error(404, f"Image {img} was not found.")
+        return product, image
+
+    def get_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
+        found = self._image(pid, lid, img)
+        if isinstance(found, httpx.Response):
+            return found
+        return json_response(200, self._image_view(request, found[1]))
+
+    def put_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
+        found = self._image(pid, lid, img)
+        if isinstance(found, httpx.Response):
+            return found
+        image = found[1]
+        if_match = request.headers.get("If-Match")
+        if not if_match:
+            return self.error(400, "The If-Match header is required to update this resource.")
+        if if_match not in (image.etag, "*"):
+            return self.error(
+                self.sim.faults.stale_etag_status,
+                f"Image {img} has been modified since it was read.",
+            )
+        body = self.body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        state = next((v for k, v in body.items() if k.lower() == "state"), None)
+        if state == "Uploaded" and image.marked_uploaded is None:
+            if not image.uploaded:
+                return self.error(400, "The image file has not been uploaded to its fileSasUri.")
+            image.marked_uploaded = self.now()
+        image.version += 1
+        return json_response(200, self._image_view(request, image))
+
+    def delete_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
+        found = self._image(pid, lid, img)
+        if isinstance(found, httpx.Response):
+            return found
+        del found[0].images[img]
+        return httpx.Response(204)
 
     # -- reseller configuration -----------------------------------------------------------
 

@@ -239,6 +239,7 @@ class Product:
     submissions: list[Submission] = field(default_factory=list)
     drafts: dict[str, Draft] = field(default_factory=dict)
     packages: dict[str, Package] = field(default_factory=dict)
+    images: dict[str, ListingImage] = field(default_factory=dict)
     reseller: dict[str, Any] = field(default_factory=dict)
     script: Script = field(default_factory=lambda: Script())
 
@@ -325,6 +326,51 @@ class Package:
                     "resource": self.file_name,
                 }
             ]
+        return body
+
+
+@dataclass
+class ListingImage:
+    """A listing image slot: uploaded through its SAS URI like a package."""
+
+    id: str
+    product_id: str
+    listing_id: str
+    file_name: str
+    type: str
+    order: int
+    sas_signature: str
+    uploaded: int | None = None
+    marked_uploaded: float | None = None
+    blocks: dict[str, bytes] = field(default_factory=dict)
+    version: int = 1
+
+    @property
+    def etag(self) -> str:
+        return '"' + derived_id("etag", self.id, str(self.version)) + '"'
+
+    def view(self, now: float, profile: Profile, base_url: str, with_sas: bool) -> dict[str, Any]:
+        if self.marked_uploaded is None:
+            state = "PendingUpload"
+        elif now - self.marked_uploaded < profile.process_package:
+            state = "InProcessing"
+        else:
+            state = "Processed"
+        body: dict[str, Any] = {
+            "resourceType": "ListingImage",
+            "id": self.id,
+            "fileName": self.file_name,
+            "type": self.type,
+            "order": self.order,
+            "state": state,
+            "@odata.etag": self.etag,
+        }
+        if with_sas:
+            body["fileSasUri"] = (
+                f"{base_url}/_blobs/{self.product_id}/{self.id}/"
+                f"{self.file_name}?sv=2020-08-04&sr=b&sp=cw"
+                f"&sig={self.sas_signature}"
+            )
         return body
 
 
@@ -448,6 +494,8 @@ class World:
             draft = initial_draft(product, branch)
             if draft is not None:
                 collection, body = draft
+                if collection == "listings" and branch.variant_id is None:
+                    body.update(spec.get("listing", {}))
                 did = derived_id("resource", branch.draft_instance_id)
                 product.drafts[did] = Draft(did, collection, branch.draft_instance_id, body)
         script = spec.get("script", {})

@@ -328,3 +328,39 @@ def test_create_product_and_stats(http: httpx.Client, sim: Simulator) -> None:
     stats = sim.stats()
     assert stats["calls"]["POST create_product"] == 1
     assert stats["peakConcurrency"] >= 1
+
+
+def test_listing_images(http: httpx.Client, product: Product, sim: Simulator) -> None:
+    listing = draft_of(http, product, "Listing", "listings")
+    base = f"products/{product.id}/listings/{listing['id']}/images"
+    created = http.post(
+        base,
+        json={
+            "resourceType": "ListingImage",
+            "fileName": "logo.png",
+            "type": "AzureLogoLarge",
+            "state": "PendingUpload",
+            "order": 0,
+        },
+    )
+    assert created.status_code == 201
+    image = created.json()
+    assert image["state"] == "PendingUpload"
+    blob = httpx.Client(transport=httpx.MockTransport(sim.transport))
+    assert (
+        blob.put(
+            image["fileSasUri"], content=b"\x89PNG", headers={"x-ms-blob-type": "BlockBlob"}
+        ).status_code
+        == 201
+    )
+    url = f"{base}/{image['id']}"
+    assert http.put(url, json={**image, "state": "Uploaded"}).status_code == 400  # If-Match
+    done = http.put(
+        url, json={**image, "state": "Uploaded"}, headers={"If-Match": image["@odata.etag"]}
+    )
+    assert done.status_code == 200
+    assert done.json()["state"] == "InProcessing"
+    assert "fileSasUri" not in http.get(base).json()["value"][0]
+    assert "fileSasUri" in http.get(base, params={"$expand": "FileSasUri"}).json()["value"][0]
+    assert http.delete(url).status_code == 204
+    assert http.get(base).json()["value"] == []
