@@ -4,14 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+IAC_STAMP := .venv-iac/.installed
 
 .PHONY: install demo test check unit bench clean
 
-install: $(PY_STAMP) $(NPM_STAMP)
+install: $(PY_STAMP) $(NPM_STAMP) $(IAC_STAMP)
 
 $(PY_STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
+	touch $@
+
+# checkov lives in a venv of its own: its pins would fight the app's.
+$(IAC_STAMP):
+	$(PYTHON) -m venv .venv-iac
+	.venv-iac/bin/python -m pip install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json
@@ -36,4 +43,4 @@ bench: install
 	scripts/loopback-only $(BIN)/python -m bench.cold_start
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-iac node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,139 @@
+"""infra/ parses, and declares what the function app uses: one source of truth for queue
+names, the ledger table and app settings, least-privilege roles, and no secret in settings."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pycep import BicepParser
+
+from shared.ledger import TABLE_NAME
+from shared.queues import ALL_QUEUES
+from shared.settings import ENV, Settings
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
+ROLE = {
+    "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
+    "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
+    "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+}
+
+
+@cache
+def parsed(name: str) -> dict[str, Any]:
+    tree: dict[str, Any] = BicepParser().parse(file_path=INFRA / name)
+    return tree
+
+
+def var(name: str, file: str = "main.bicep") -> Any:
+    return parsed(file)["variables"][name]["value"]
+
+
+def app_settings() -> dict[str, Any]:
+    app = parsed("app/function.bicep")["resources"]["app"]["config"]
+    return {s["name"]: s["value"] for s in app["properties"]["siteConfig"]["appSettings"]}
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: str(p.relative_to(INFRA)))
+def test_every_bicep_file_parses(path: Path) -> None:
+    tree = parsed(str(path.relative_to(INFRA)))
+    assert tree.get("resources") or tree.get("modules")
+
+
+def test_every_module_file_exists() -> None:
+    for name, module in parsed("main.bicep")["modules"].items():
+        assert (INFRA / module["detail"]["path"]).exists(), name
+
+
+def test_queues_and_table_are_the_apps() -> None:
+    assert sorted(var("pipelineQueues")) == sorted(ALL_QUEUES)
+    assert var("ledgerTable") == TABLE_NAME
+    assert var("secretName") == Settings.model_fields["secret_name"].default
+
+
+def test_app_settings_are_the_ones_the_app_reads() -> None:
+    settings = app_settings()
+    known = set(ENV.values()) | {
+        "POLL_SCHEDULE",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    }
+    prefix = "AzureWebJobsStorage__"  # the bindings' connection, identity-based
+    unknown = {n for n in settings if n not in known and not n.startswith(prefix)}
+    assert unknown == set()
+    # Literal values as declared; parameters and outputs (names) stand in with placeholders.
+    env = {
+        name: value
+        if isinstance(value, str)
+        and value.isascii()
+        and name in ("VAULT_CREDENTIAL", "PC_STATUS_POLL_SECONDS", "PC_SECRET_NAME")
+        else ("https://placeholder.example" if "URL" in name or "Uri" in name else "x")
+        for name, value in settings.items()
+    }
+    parsed_settings = Settings.from_env(env)  # every required setting is there
+    assert parsed_settings.vault_credential == "managed-identity"
+    assert parsed_settings.storage_connection is None  # identity, not a connection string
+
+
+def test_no_secret_in_app_settings() -> None:
+    for name, value in app_settings().items():
+        text = str(value)
+        assert "AccountKey" not in text and "SharedAccessSignature" not in text, name
+        assert "listKeys" not in text, name
+        if "SECRET" in name.upper():
+            assert name == "PC_SECRET_NAME", name  # a secret's name, never its value
+
+
+def test_function_app_shape() -> None:
+    function = parsed("app/function.bicep")["resources"]
+    assert function["plan"]["config"]["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    app = function["app"]["config"]
+    assert app["identity"]["type"] == "UserAssigned"
+    assert app["properties"]["httpsOnly"] is True
+    assert app["properties"]["functionAppConfig"]["runtime"] == {
+        "name": "python",
+        "version": "3.11",
+    }
+    storage = parsed("app/storage.bicep")["resources"]["storage"]["config"]["properties"]
+    assert storage["allowSharedKeyAccess"] is False
+    assert storage["allowBlobPublicAccess"] is False
+    vault = parsed("app/keyvault.bicep")["resources"]["vault"]["config"]["properties"]
+    assert vault["enableRbacAuthorization"] is True
+    assert vault["enableSoftDelete"] is True
+    assert vault["enablePurgeProtection"] is True
+
+
+def test_roles_are_least_privilege() -> None:
+    roles = var("roles", "app/rbac.bicep")
+    assert {ROLE[r] for r in roles.values()} == set(ROLE.values())  # nothing broader
+    storage_roles = [
+        ROLE[roles[r["operator"]["operands"]["operand_2"]]]
+        for r in var("storageRoles", "app/rbac.bicep")
+    ]
+    assert sorted(storage_roles) == [
+        "Storage Blob Data Owner",
+        "Storage Queue Data Contributor",
+        "Storage Table Data Contributor",
+    ]
+    resources = parsed("app/rbac.bicep")["resources"]
+    assert resources["secretsUser"]["config"]["scope"] == "vault"
+    assert resources["storageAccess"]["config"]["config"]["scope"] == "storage"
+
+
+def test_outputs_for_operators() -> None:
+    outputs = parsed("main.bicep")["outputs"]
+    for name in (
+        "AZURE_FUNCTION_APP_NAME",
+        "PUBLISH_REQUEST_QUEUE_URL",
+        "EVENTS_QUEUE_URL",
+        "KEY_VAULT_URL",
+        "AZURE_RESOURCE_GROUP",
+    ):
+        assert name in outputs
