@@ -28,8 +28,8 @@ ROLE = {
 
 @cache
 def parsed(name: str) -> dict[str, Any]:
-    tree: dict[str, Any] = BicepParser().parse(file_path=INFRA / name)
-    return tree
+    tree: Any = BicepParser().parse(file_path=INFRA / name)
+    return dict(tree)
 
 
 def var(name: str, file: str = "main.bicep") -> Any:
