@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions import intake, poller, stages
+from functions import deadletter, intake, poller, stages
 
 app = func.FunctionApp()
 app.register_functions(intake.bp)
 app.register_functions(stages.bp)
 app.register_functions(poller.bp)
+app.register_functions(deadletter.bp)

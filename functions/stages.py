@@ -23,6 +23,22 @@ def resolve(msg: func.QueueMessage) -> None:
     _run(Stage.RESOLVE, msg)
 
 
+@bp.function_name("upload_package")
+@bp.queue_trigger(
+    arg_name="msg", queue_name=STAGE_QUEUES[Stage.UPLOAD_PACKAGE], connection=CONNECTION
+)
+def upload_package(msg: func.QueueMessage) -> None:
+    _run(Stage.UPLOAD_PACKAGE, msg)
+
+
+@bp.function_name("update_draft")
+@bp.queue_trigger(
+    arg_name="msg", queue_name=STAGE_QUEUES[Stage.UPDATE_DRAFT], connection=CONNECTION
+)
+def update_draft(msg: func.QueueMessage) -> None:
+    _run(Stage.UPDATE_DRAFT, msg)
+
+
 @bp.function_name("submit_preview")
 @bp.queue_trigger(
     arg_name="msg", queue_name=STAGE_QUEUES[Stage.SUBMIT_PREVIEW], connection=CONNECTION

@@ -36,6 +36,8 @@ var tags = { 'azd-env-name': environmentName }
 var pipelineQueues = [
   'pc-publish-requests'
   'pc-resolve'
+  'pc-upload-package'
+  'pc-update-draft'
   'pc-submit-preview'
   'pc-promote'
   'pc-complete'

@@ -7,14 +7,15 @@ import json
 from datetime import datetime
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient, QueueServiceClient
 
 from shared.ledger import Ledger, Run
 from shared.messages import PublishRequest, parse_publish_request
 from shared.queues import (
-    ALL_QUEUES,
     PUBLISH_REQUESTS,
+    TRIGGERED_QUEUES,
     QueueSender,
     poison_queue,
     queue_client_kwargs,
@@ -92,6 +93,12 @@ def format_status(run: Run) -> str:
         lines.append(f"  submission {data['submissionId']}: {data['partnerCenterState']}")
     if data["reason"]:
         lines.append(f"  reason: {data['reason']}")
+    if data["deadLetter"]:
+        lines.append(f"  dead-lettered: {data['deadLetter']} (pcpub poison redrive)")
+    elif data["lastError"]:
+        lines.append(f"  last error: {data['lastError']}")
+    if data["changedModules"]:
+        lines.append(f"  changed modules: {', '.join(data['changedModules'])}")
     for step in data["timeline"]:
         took = f"{step['seconds']:.2f}s" if step["seconds"] is not None else "running"
         lines.append(
@@ -102,9 +109,24 @@ def format_status(run: Run) -> str:
 
 
 def poison_messages(storage: Storage) -> list[dict[str, Any]]:
-    """Messages in every pipeline queue's poison queue (peeked, not removed)."""
-    found = []
-    for name in ALL_QUEUES:
+    """Dead letters (recorded by the app from the poison queues) not yet re-driven, and any
+    message still sitting in a poison queue (peeked, not removed)."""
+    found = [
+        {
+            "source": "dead-letter",
+            "id": d["RowKey"],
+            "queue": d.get("queue"),
+            "runId": d.get("run_id"),
+            "stage": d.get("stage"),
+            "reason": d.get("reason"),
+            "dequeueCount": d.get("dequeue_count"),
+            "at": d.get("at"),
+            "body": d.get("body"),
+        }
+        for d in storage.ledger.dead_letters()
+        if not d.get("redriven")
+    ]
+    for name in TRIGGERED_QUEUES:
         client = storage.queue(poison_queue(name))
         try:
             for message in client.peek_messages(max_messages=32):
@@ -112,33 +134,46 @@ def poison_messages(storage: Storage) -> list[dict[str, Any]]:
                 text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
                 found.append(
                     {
+                        "source": "poison-queue",
                         "queue": poison_queue(name),
                         "id": message.id,
-                        "insertedOn": str(message.inserted_on),
+                        "at": str(message.inserted_on),
                         "body": text,
                     }
                 )
-        except Exception as exc:  # a queue that does not exist yet has nothing in it
-            if "QueueNotFound" not in str(exc):
-                raise
+        except ResourceNotFoundError:
+            continue  # a queue that does not exist yet holds nothing
     return found
 
 
 def redrive(storage: Storage) -> int:
-    """Move every poison message back to its queue; returns how many moved."""
+    """Send every dead letter (and poison-queue message) back to its queue; clear the runs'
+    dead-letter marks. Returns how many were sent."""
     moved = 0
-    for name in ALL_QUEUES:
+    for letter in storage.ledger.dead_letters():
+        if letter.get("redriven"):
+            continue
+        storage.sender.send(str(letter["queue"]), str(letter["body"]))
+        storage.ledger.record_dead_letter(
+            letter["RowKey"],
+            {
+                **{k: v for k, v in letter.items() if k not in ("PartitionKey", "RowKey")},
+                "redriven": True,
+            },
+        )
+        run = storage.ledger.get(str(letter.get("run_id") or "")) if letter.get("run_id") else None
+        if run is not None and run.dead_letter:
+            storage.ledger.replace(run.evolve(dead_letter=None, last_error=None))
+        moved += 1
+    for name in TRIGGERED_QUEUES:
         client = storage.queue(poison_queue(name))
         try:
             messages = list(client.receive_messages(max_messages=32, visibility_timeout=60))
-        except Exception as exc:
-            if "QueueNotFound" in str(exc):
-                continue
-            raise
+        except ResourceNotFoundError:
+            continue
         for message in messages:
             body = message.content
-            text = body.decode() if isinstance(body, bytes) else str(body)
-            storage.sender.send(name, text)
+            storage.sender.send(name, body.decode() if isinstance(body, bytes) else str(body))
             client.delete_message(message)
             moved += 1
     return moved

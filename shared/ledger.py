@@ -6,6 +6,7 @@ message cannot both move a run: the loser gets LedgerConflict, re-reads and find
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -24,6 +25,8 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 TABLE_NAME = "pcruns"
 PARTITION = "run"
+LOCKS = "offer-lock"  # one row per product: the run that holds its turn
+DEAD_LETTERS = "dead-letter"
 
 
 class RunStatus(StrEnum):
@@ -45,6 +48,10 @@ def now_utc() -> datetime:
 def stamp(when: datetime) -> str:
     """Fixed-width UTC text, so string comparison in table queries is time order."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 @dataclass(kw_only=True)
@@ -75,6 +82,12 @@ class Run:
     updated_at: str = ""
     next_check_at: str | None = None
     timeline: list[StageRecord] = field(default_factory=list)
+    changes: dict[str, Any] = field(default_factory=dict)  # the request's draft changes
+    plans: dict[str, str] = field(default_factory=dict)  # plan id -> variant id
+    packages: dict[str, str] = field(default_factory=dict)  # plan id -> package id
+    changed_modules: list[str] = field(default_factory=list)
+    last_error: str | None = None
+    dead_letter: str | None = None
     etag: str | None = None
 
     def evolve(self, **changes: Any) -> Run:
@@ -83,10 +96,13 @@ class Run:
     def to_entity(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("etag")
-        data["timeline"] = json.dumps(data["timeline"])
-        data["labels"] = json.dumps(data["labels"])
         data["status"] = str(self.status)
-        entity = {k: v for k, v in data.items() if v is not None}
+        entity = {k: v for k, v in data.items() if v is not None and k not in _JSON_FIELDS}
+        for name in _JSON_FIELDS:
+            text = json.dumps(data[name])
+            # A table string property holds 32K UTF-16 characters: long values go in parts.
+            for i in range(0, max(len(text), 1), _PART):
+                entity[f"{name}__{i // _PART}" if i else name] = text[i : i + _PART]
         entity["PartitionKey"] = PARTITION
         entity["RowKey"] = self.run_id
         return entity
@@ -94,12 +110,25 @@ class Run:
     @classmethod
     def from_entity(cls, entity: Any) -> Run:
         names = set(cls.__dataclass_fields__)
-        data = {k: v for k, v in dict(entity).items() if k in names}
+        raw = dict(entity)
+        data = {k: v for k, v in raw.items() if k in names and k not in _JSON_FIELDS}
         data["status"] = RunStatus(data["status"])
-        data["timeline"] = [StageRecord(**s) for s in json.loads(data.get("timeline") or "[]")]
-        data["labels"] = json.loads(data.get("labels") or "{}")
+        for name in _JSON_FIELDS:
+            parts = [raw.get(name) or ""]
+            i = 1
+            while f"{name}__{i}" in raw:
+                parts.append(raw[f"{name}__{i}"])
+                i += 1
+            text = "".join(parts)
+            if text:
+                data[name] = json.loads(text)
+        data["timeline"] = [StageRecord(**s) for s in data.get("timeline", [])]
         data["etag"] = entity.metadata.get("etag")
         return cls(**data)
+
+
+_JSON_FIELDS = ("timeline", "labels", "changes", "plans", "packages", "changed_modules")
+_PART = 30_000
 
 
 class LedgerConflict(Exception):
@@ -160,6 +189,71 @@ class Ledger:
         runs = [Run.from_entity(e) for e in rows]
         runs.sort(key=lambda r: r.next_check_at or "")
         return runs[:limit]
+
+    def stalled(self, before: datetime, limit: int = 100) -> list[Run]:
+        """Running runs that have not moved since `before` (a lost or poisoned message)."""
+        rows = self.table().query_entities(
+            "PartitionKey eq @p and status eq @s and updated_at le @t",
+            parameters={"p": PARTITION, "s": str(RunStatus.RUNNING), "t": stamp(before)},
+        )
+        # A dead-lettered run waits for an operator (pcpub poison redrive), not the sweeper.
+        return [r for r in map(Run.from_entity, rows) if not r.dead_letter][:limit]
+
+    def acquire_lock(self, product_id: str, run_id: str) -> str | None:
+        """Take the offer's turn for `run_id`; return the run holding it when that is another
+        live run. A lock left by a finished run is taken over."""
+        table = self.table()
+        for _ in range(3):
+            try:
+                table.create_entity({"PartitionKey": LOCKS, "RowKey": product_id, "run_id": run_id})
+                return None
+            except ResourceExistsError:
+                pass
+            try:
+                lock = table.get_entity(LOCKS, product_id)
+            except ResourceNotFoundError:
+                continue
+            holder = str(lock["run_id"])
+            if holder == run_id:
+                return None
+            held = self.get(holder)
+            if held is not None and not held.status.terminal:
+                return holder
+            try:
+                table.update_entity(
+                    {"PartitionKey": LOCKS, "RowKey": product_id, "run_id": run_id},
+                    mode=UpdateMode.REPLACE,
+                    etag=lock.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return None
+            except (ResourceModifiedError, ResourceNotFoundError, HttpResponseError):
+                continue
+        return "another run"
+
+    def release_lock(self, product_id: str, run_id: str) -> None:
+        table = self.table()
+        try:
+            lock = table.get_entity(LOCKS, product_id)
+        except ResourceNotFoundError:
+            return
+        if lock["run_id"] != run_id:
+            return
+        # Taken over meanwhile: then it is not ours to release.
+        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError, HttpResponseError):
+            table.delete_entity(
+                LOCKS,
+                product_id,
+                etag=lock.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+
+    def record_dead_letter(self, message_id: str, fields: dict[str, Any]) -> None:
+        self.table().upsert_entity({"PartitionKey": DEAD_LETTERS, "RowKey": message_id, **fields})
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        rows = self.table().query_entities("PartitionKey eq @p", parameters={"p": DEAD_LETTERS})
+        return [dict(r) for r in rows]
 
     def runs(self, *, status: str | None = None, offer: str | None = None) -> Iterator[Run]:
         flt, params = "PartitionKey eq @p", {"p": PARTITION}

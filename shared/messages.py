@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -25,6 +25,9 @@ class Stage(StrEnum):
 
     INTAKE = "intake"
     RESOLVE = "resolve"
+    UPLOAD_PACKAGE = "upload_package"
+    AWAIT_PACKAGE = "await_package"
+    UPDATE_DRAFT = "update_draft"
     SUBMIT_PREVIEW = "submit_preview"
     AWAIT_PREVIEW = "await_preview"
     PROMOTE = "promote"
@@ -54,6 +57,96 @@ class OfferRef(_Strict):
         return f"product:{self.product_id}" if self.product_id else f"offer:{self.external_id}"
 
 
+Text = Annotated[str, Field(max_length=5000)]
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ListingChanges(_Strict):
+    """Listing fields to set (offer or plan listing, en-us)."""
+
+    title: Short | None = None
+    summary: Text | None = None
+    short_description: Text | None = Field(default=None, alias="shortDescription")
+    description: Annotated[str, Field(max_length=30000)] | None = None
+    keywords: list[Short] | None = Field(default=None, max_length=10)
+
+    def fields(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class PropertyChanges(_Strict):
+    app_version: Short | None = Field(default=None, alias="appVersion")
+    categories: list[Short] | None = None
+    industries: list[Short] | None = None
+    terms_of_use: Annotated[str, Field(max_length=30000)] | None = Field(
+        default=None, alias="termsOfUse"
+    )
+    use_enterprise_contract: bool | None = Field(default=None, alias="useEnterpriseContract")
+
+    def fields(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class PlanAvailability(_Strict):
+    visibility: Literal["Public", "Private"] | None = None
+    markets: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] | None = Field(
+        default=None, min_length=1, max_length=250
+    )
+
+
+class PackageSource(_Strict):
+    """Where the package file is: a blob URL the app can read, or a blob staged in the
+    app's own `package-staging` container."""
+
+    url: Annotated[str, Field(pattern=r"^https://", max_length=2000)] | None = None
+    staged: Annotated[str, Field(pattern=r"^[\w./-]{1,200}$")] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PackageSource:
+        if (self.url is None) == (self.staged is None):
+            raise ValueError("give exactly one of url or staged")
+        return self
+
+    @property
+    def file_name(self) -> str:
+        name = (self.staged or self.url or "package.zip").split("?")[0].rsplit("/", 1)[-1]
+        return re.sub(r"[^\w.-]", "-", name) or "package.zip"
+
+
+class TechnicalConfiguration(_Strict):
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] | None = None
+    package: PackageSource | None = None
+
+
+class PlanChanges(_Strict):
+    listing: ListingChanges | None = None
+    availability: PlanAvailability | None = None
+    technical_configuration: TechnicalConfiguration | None = Field(
+        default=None, alias="technicalConfiguration"
+    )
+
+
+class DraftChanges(_Strict):
+    """What the offer's draft should look like before it is submitted."""
+
+    listing: ListingChanges | None = None
+    properties: PropertyChanges | None = None
+    preview_audience: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, alias="previewAudience", max_length=100
+    )
+    plans: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")], PlanChanges] = Field(
+        default_factory=dict, max_length=50
+    )
+
+    @property
+    def package_plans(self) -> dict[str, PackageSource]:
+        return {
+            plan: change.technical_configuration.package
+            for plan, change in self.plans.items()
+            if change.technical_configuration and change.technical_configuration.package
+        }
+
+
 class PublishRequest(_Strict):
     """A publish request, schema version 1 (schemas/publish-request.v1.json)."""
 
@@ -61,6 +154,7 @@ class PublishRequest(_Strict):
     request_id: str = Field(alias="requestId", pattern=REQUEST_ID_PATTERN)
     offer: OfferRef
     target: Literal["preview", "live"]
+    changes: DraftChanges | None = None
     requested_by: str | None = Field(default=None, alias="requestedBy", max_length=200)
     labels: dict[str, str] = Field(default_factory=dict, max_length=20)
 

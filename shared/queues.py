@@ -26,12 +26,16 @@ EVENTS = "pc-events"
 # The queue that carries a run into each queue-triggered stage.
 STAGE_QUEUES: dict[Stage, str] = {
     Stage.RESOLVE: "pc-resolve",
+    Stage.UPLOAD_PACKAGE: "pc-upload-package",
+    Stage.UPDATE_DRAFT: "pc-update-draft",
     Stage.SUBMIT_PREVIEW: "pc-submit-preview",
     Stage.PROMOTE: "pc-promote",
     Stage.COMPLETE: "pc-complete",
 }
 
 ALL_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values(), EVENTS)
+# Queues a function of ours is triggered by: the ones that can have poison messages.
+TRIGGERED_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values())
 MAX_VISIBILITY_SECONDS = 7 * 24 * 3600 - 60
 
 

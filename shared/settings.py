@@ -24,6 +24,7 @@ ENV = {
     "storage_connection": "AzureWebJobsStorage",
     "storage_queue_uri": "AzureWebJobsStorage__queueServiceUri",
     "storage_table_uri": "AzureWebJobsStorage__tableServiceUri",
+    "storage_blob_uri": "AzureWebJobsStorage__blobServiceUri",
     "partner_center_api_url": "PC_API_URL",
     "authority_host": "PC_AUTHORITY_HOST",
     "tenant_id": "PC_TENANT_ID",
@@ -40,6 +41,11 @@ ENV = {
     "status_poll_seconds": "PC_STATUS_POLL_SECONDS",
     "retry_delay_seconds": "PC_RETRY_DELAY_SECONDS",
     "extra_headers": "PC_EXTRA_HEADERS",
+    "foreign_submission": "PC_FOREIGN_SUBMISSION",
+    "stall_seconds": "PC_STALL_SECONDS",
+    "deadline_hours": "PC_DEADLINE_HOURS",
+    "package_staging_container": "PACKAGE_STAGING_CONTAINER",
+    "package_url_hosts": "PACKAGE_URL_HOSTS",
 }
 
 
@@ -55,6 +61,7 @@ class Settings(BaseModel):
     storage_connection: str | None = None
     storage_queue_uri: str | None = None
     storage_table_uri: str | None = None
+    storage_blob_uri: str | None = None
     partner_center_api_url: str = "https://api.partner.microsoft.com/v1.0/ingestion"
     authority_host: str = "https://login.microsoftonline.com"
     tenant_id: str = Field(min_length=1)
@@ -71,6 +78,18 @@ class Settings(BaseModel):
     status_poll_seconds: float = Field(default=60.0, gt=0)
     retry_delay_seconds: float = Field(default=30.0, ge=0)
     extra_headers: dict[str, str] = Field(default_factory=dict)
+    foreign_submission: Literal["wait", "fail"] = "wait"
+    stall_seconds: float = Field(default=900.0, gt=0)
+    deadline_hours: float = Field(default=14 * 24.0, gt=0)
+    package_staging_container: str = "package-staging"
+    package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)
+
+    @field_validator("package_url_hosts", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
 
     @field_validator("extra_headers", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ import threading
 
 from shared.credentials import KeyVaultSecret, PartnerCenterTokens
 from shared.ledger import Ledger
+from shared.packages import BlobPackageFiles
 from shared.partnercenter.client import PartnerCenterClient
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.stages import StageDeps
@@ -27,11 +28,20 @@ def build_pipeline(settings: Settings) -> Pipeline:
     pc = PartnerCenterClient(
         settings.partner_center_api_url, tokens, verify=settings.ca_bundle or True
     )
+    ledger = Ledger(table_service(settings))
     return Pipeline(
-        ledger=Ledger(table_service(settings)),
+        ledger=ledger,
         queues=QueueSender(lambda name: queue_client(settings, name)),
-        stage_deps=StageDeps(pc=pc, poll_seconds=settings.status_poll_seconds),
+        stage_deps=StageDeps(
+            pc=pc,
+            poll_seconds=settings.status_poll_seconds,
+            offer_lock=ledger.acquire_lock,
+            files=BlobPackageFiles(settings),
+            foreign_submission=settings.foreign_submission,
+        ),
         retry_delay_seconds=settings.retry_delay_seconds,
+        stall_seconds=settings.stall_seconds,
+        deadline_seconds=settings.deadline_hours * 3600,
     )
 
 

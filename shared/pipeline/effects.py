@@ -30,6 +30,8 @@ class Pipeline:
     queues: QueueSender
     stage_deps: StageDeps
     retry_delay_seconds: float = 30.0
+    stall_seconds: float = 900.0  # a running run unchanged this long has lost its message
+    deadline_seconds: float = 14 * 24 * 3600.0  # certification can take days, not weeks
     clock: Callable[[], datetime] = now_utc
 
 
@@ -121,7 +123,7 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
                 status=RunStatus.WAITING,
                 stage=outcome.check,
                 timeline=timeline,
-                reason=None,
+                reason=outcome.reason or None,
                 next_check_at=stamp(now + timedelta(seconds=outcome.delay_seconds)),
             )
         )
@@ -153,21 +155,39 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
             )
         )
         log.info("run succeeded", extra={"action": "run_succeeded", "run_id": run.run_id})
+        _release(pipeline, run)
         emit(pipeline, EventKind.SUCCEEDED, run)
         return run
     assert isinstance(outcome, Failed)
+    status = RunStatus.REJECTED if outcome.rejected else RunStatus.FAILED
     run = ledger.replace(
         run.evolve(
-            status=RunStatus.FAILED,
+            status=status,
             next_check_at=None,
             reason=outcome.reason,
-            timeline=_close(run, stage, at, calls, "failed"),
+            timeline=_close(run, stage, at, calls, str(status)),
         )
     )
     log.warning(
-        "run failed: %s",
+        "run %s: %s",
+        status,
         outcome.reason,
-        extra={"action": "run_failed", "run_id": run.run_id, "stage": stage},
+        extra={"action": f"run_{status}", "run_id": run.run_id, "stage": stage},
     )
-    emit(pipeline, EventKind.FAILED, run, outcome.reason)
+    _release(pipeline, run)
+    kind = EventKind.REJECTED if outcome.rejected else EventKind.FAILED
+    emit(pipeline, kind, run, outcome.reason)
     return run
+
+
+def _release(pipeline: Pipeline, run: Run) -> None:
+    """Give the offer's turn back; a failure here only delays the next run (it takes over a
+    lock whose run has finished)."""
+    if run.product_id:
+        try:
+            pipeline.ledger.release_lock(run.product_id, run.run_id)
+        except Exception:
+            log.exception(
+                "could not release the offer lock",
+                extra={"action": "lock_release_failed", "run_id": run.run_id},
+            )

@@ -62,6 +62,9 @@ def _new_run(request: PublishRequest, at: str) -> Run:
         offer_external_id=request.offer.external_id,
         requested_by=request.requested_by,
         labels=dict(request.labels),
+        changes=request.changes.model_dump(by_alias=True, exclude_none=True)
+        if request.changes
+        else {},
         created_at=at,
         updated_at=at,
         timeline=[

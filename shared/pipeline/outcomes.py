@@ -15,6 +15,9 @@ class Patch:
     submission_id: str | None = None
     baseline_submission_id: str | None = None
     pc_status: str | None = None
+    plans: dict[str, str] | None = None
+    packages: dict[str, str] | None = None
+    changed_modules: list[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +48,7 @@ class Failed:
     """A business failure: recorded with its reason, never redelivered."""
 
     reason: str
+    rejected: bool = False  # the request can never succeed (unknown offer or plan)
     patch: Patch = field(default_factory=Patch)
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
 from shared.credentials import CredentialError
-from shared.ledger import LedgerConflict, Run, RunStatus
+from shared.ledger import LedgerConflict, Run, RunStatus, parse_stamp, stamp
 from shared.messages import Stage, StageMessage
+from shared.packages import PackageSourceRefused
 from shared.partnercenter.client import correlation
 from shared.partnercenter.errors import PartnerCenterError
 from shared.pipeline.effects import Pipeline, apply_outcome, send_stage
@@ -39,6 +40,10 @@ def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
                 outcome = Retry(delay_seconds=delay, reason=f"{stage}: {exc}")
         except CredentialError as exc:
             outcome = Retry(delay_seconds=pipeline.retry_delay_seconds, reason=str(exc))
+        except PackageSourceRefused as exc:
+            outcome = Failed(reason=str(exc), rejected=True)
+        except LookupError as exc:  # a module or draft the offer does not have
+            outcome = Failed(reason=f"{stage}: {exc}")
     return apply_outcome(pipeline, run, stage, outcome, calls[0])
 
 
@@ -80,6 +85,19 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str) -> None:
             "run moved on concurrently; duplicate delivery consumed",
             extra={"action": "duplicate_delivery", "run_id": run.run_id, "stage": stage},
         )
+    except Exception as exc:
+        _note_error(pipeline, run.run_id, f"{stage}: {type(exc).__name__}: {exc}")
+        raise  # a bug: let the host retry, then poison (and the dead-letter record)
+
+
+def _note_error(pipeline: Pipeline, run_id: str, text: str) -> None:
+    """Keep the last unexpected error on the run, for `pcpub status` and the dead letter."""
+    try:
+        current = pipeline.ledger.get(run_id)
+        if current is not None:
+            pipeline.ledger.replace(current.evolve(last_error=text[:2000]))
+    except Exception:
+        log.exception("could not record the error", extra={"run_id": run_id})
 
 
 def _resend_if_lost(pipeline: Pipeline, run: Run, stage: Stage) -> None:
@@ -101,17 +119,76 @@ def _resend_if_lost(pipeline: Pipeline, run: Run, stage: Stage) -> None:
 def poll_due(
     pipeline: Pipeline, now: datetime | None = None, *, limit: int = 200, concurrency: int = 4
 ) -> int:
-    """Run the checks of every waiting run that is due; return how many were checked."""
-    due = pipeline.ledger.due(now or pipeline.clock(), limit=limit)
+    """One poller tick: run the checks of waiting runs that are due, re-drive runs waiting to
+    re-enter a queue stage, re-drive stalled runs, and fail runs past their deadline.
+    Returns how many runs it acted on."""
+    now = now or pipeline.clock()
+    due = pipeline.ledger.due(now, limit=limit)
+    stalled = pipeline.ledger.stalled(now - timedelta(seconds=pipeline.stall_seconds), limit)
 
     def check(run: Run) -> None:
         try:
-            run_stage(pipeline, run, Stage(run.stage))
+            if _past_deadline(pipeline, run, now):
+                return
+            stage = Stage(run.stage)
+            if stage in POLLED_STAGES:
+                run_stage(pipeline, run, stage)
+            else:
+                redrive(pipeline, run, "its wait is over")
         except LedgerConflict:
-            pass  # another poller got there first
+            pass  # another poller, or a stage, got there first
         except Exception:
             log.exception("check failed", extra={"action": "check_failed", "run_id": run.run_id})
 
+    def unstick(run: Run) -> None:
+        try:
+            if not _past_deadline(pipeline, run, now):
+                log.warning(
+                    "run stalled at %s; re-driving it",
+                    run.stage,
+                    extra={"action": "run_stalled", "run_id": run.run_id, "stage": run.stage},
+                )
+                redrive(pipeline, run, "stalled")
+        except LedgerConflict:
+            pass
+        except Exception:
+            log.exception(
+                "re-drive failed", extra={"action": "redrive_failed", "run_id": run.run_id}
+            )
+
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(check, due))
-    return len(due)
+        list(pool.map(unstick, stalled))
+    return len(due) + len(stalled)
+
+
+def redrive(pipeline: Pipeline, run: Run, why: str) -> Run:
+    """Put a run back on its stage's queue (after a wait, or when its message was lost)."""
+    stage = Stage(run.stage)
+    if stage in POLLED_STAGES:  # a check: make it due now
+        return pipeline.ledger.replace(run.evolve(next_check_at=stamp(pipeline.clock())))
+    updated = pipeline.ledger.replace(run.evolve(status=RunStatus.RUNNING, next_check_at=None))
+    send_stage(pipeline, run.run_id, stage)
+    log.info(
+        "re-drove run at %s (%s)",
+        stage,
+        why,
+        extra={"action": "run_redriven", "run_id": run.run_id, "stage": stage},
+    )
+    return updated
+
+
+def _past_deadline(pipeline: Pipeline, run: Run, now: datetime) -> bool:
+    """Fail a run that has been going longer than the deadline, saying where it stood."""
+    if not run.created_at or now - parse_stamp(run.created_at) < timedelta(
+        seconds=pipeline.deadline_seconds
+    ):
+        return False
+    hours = pipeline.deadline_seconds / 3600
+    reason = (
+        f"deadline of {hours:g} h passed at stage {run.stage}"
+        + (f" ({run.reason})" if run.reason else "")
+        + (f"; Partner Center state {run.pc_status}" if run.pc_status else "")
+    )
+    apply_outcome(pipeline, run, Stage(run.stage), Failed(reason=reason), 0)
+    return True

@@ -6,78 +6,50 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from pcpub.ops import Storage, enqueue, poison_messages
+from pcpub.ops import Storage, poison_messages
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
-from shared.ledger import Run, RunStatus
+from shared.ledger import RunStatus
 from shared.messages import Stage
 from shared.queues import PUBLISH_REQUESTS
+from tests.e2e.conftest import calls_for, publish, stage_package, wait_terminal
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(tmp_path_factory.mktemp("stack"), profile="fast") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def storage(stack: LocalStack) -> Storage:
-    return Storage(stack.connection_string)
-
-
-@pytest.fixture(scope="module")
-def admin(stack: LocalStack) -> Iterator[SimulatorClient]:
-    client = SimulatorClient(stack.sim_config)
-    yield client
-    client.close()
-
-
-def publish(storage: Storage, request_id: str, offer: str, target: str) -> None:
-    enqueue(
+def test_publish_to_live_with_draft_changes_and_a_package(
+    storage: Storage, admin: SimulatorClient, stack: LocalStack
+) -> None:
+    stage_package(stack, "analytics-2.0.0.zip", b"PK\x03\x04" + b"0" * 300_000)
+    publish(
         storage,
-        json.dumps(
-            {
-                "schemaVersion": 1,
-                "requestId": request_id,
-                "offer": {"externalId": offer},
-                "target": target,
-                "labels": {"suite": "e2e"},
-            }
-        ),
+        "e2e-live-1",
+        "contoso-analytics",
+        "live",
+        changes={
+            "listing": {"title": "Contoso Analytics 2", "keywords": ["analytics"]},
+            "properties": {"appVersion": "2.0.0"},
+            "plans": {
+                "premium": {
+                    "listing": {"title": "Premium"},
+                    "availability": {"markets": ["US", "GB"]},
+                    "technicalConfiguration": {
+                        "version": "2.0.0",
+                        "package": {"staged": "analytics-2.0.0.zip"},
+                    },
+                }
+            },
+        },
     )
-
-
-def wait_terminal(storage: Storage, request_id: str, timeout: float = 90) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = storage.ledger.get(request_id)
-        if run is not None and run.status.terminal:
-            return run
-        time.sleep(0.25)
-    raise AssertionError(f"run {request_id} did not finish: {storage.ledger.get(request_id)}")
-
-
-def calls_for(admin: SimulatorClient, product_id: str, method: str, suffix: str) -> int:
-    return sum(
-        1
-        for r in admin.requests()
-        if r["method"] == method and product_id in r["path"] and r["path"].endswith(suffix)
-    )
-
-
-def test_publish_to_live(storage: Storage, admin: SimulatorClient) -> None:
-    publish(storage, "e2e-live-1", "contoso-analytics", "live")
     run = wait_terminal(storage, "e2e-live-1")
     assert run.status is RunStatus.SUCCEEDED, run.reason
     assert run.stage == Stage.COMPLETE
     assert [s.stage for s in run.timeline] == [
         "intake",
         "resolve",
+        "upload_package",
+        "await_package",
+        "update_draft",
         "submit_preview",
         "await_preview",
         "promote",
@@ -85,8 +57,33 @@ def test_publish_to_live(storage: Storage, admin: SimulatorClient) -> None:
         "complete",
     ]
     assert all(s.ended for s in run.timeline)
+    premium = run.plans["premium"]
+    assert run.changed_modules == sorted(
+        [
+            "Listing",
+            "Property",
+            f"Listing@{premium}",
+            f"Availability@{premium}",
+            f"Package@{premium}",
+        ]
+    )
     assert run.product_id and run.submission_id
+    package = admin.ingestion(
+        "GET", f"products/{run.product_id}/packages/{run.packages['premium']}"
+    ).json()
+    assert package["state"] == "Processed"
+    assert package["fileSize"] == 300_004  # uploaded in blocks by the Storage SDK
+    sub = admin.ingestion(
+        "GET", f"products/{run.product_id}/submissions/{run.submission_id}"
+    ).json()
+    assert sorted(r["type"] for r in sub["resources"]) == ["Listing", "Property"]
+    assert sorted(r["type"] for r in sub["variantResources"][0]["resources"]) == [
+        "Availability",
+        "Listing",
+        "Package",
+    ]
     assert admin.submission_status(run.product_id, run.submission_id) == "Published/InStore"
+    assert calls_for(admin, run.product_id, "POST", "/packages") == 1
     assert calls_for(admin, run.product_id, "POST", "/submissions") == 1
     assert calls_for(admin, run.product_id, "POST", "/promote") == 1
     tagged = [r for r in admin.requests() if (r["clientRequestId"] or "").startswith("e2e-live-1.")]
@@ -135,9 +132,19 @@ def test_bad_requests_are_rejected_and_nothing_is_stuck(
     rejected = wait_terminal(storage, "e2e-unknown-field")
     assert rejected.status is RunStatus.REJECTED
     assert "priority: unknown field" in (rejected.reason or "")
-    failed = wait_terminal(storage, "e2e-unknown-offer")
-    assert failed.status is RunStatus.FAILED
-    assert "unknown offer" in (failed.reason or "")
+    unknown = wait_terminal(storage, "e2e-unknown-offer")
+    assert unknown.status is RunStatus.REJECTED  # a readable reason, no Partner Center write
+    assert "unknown offer" in (unknown.reason or "")
+    publish(
+        storage,
+        "e2e-unknown-plan",
+        "contoso-backup",
+        "preview",
+        changes={"plans": {"platinum": {"listing": {"title": "x"}}}},
+    )
+    no_plan = wait_terminal(storage, "e2e-unknown-plan")
+    assert no_plan.status is RunStatus.REJECTED
+    assert "unknown plan(s) platinum" in (no_plan.reason or "")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not any(
         r.run_id.startswith("rejected-") for r in storage.ledger.runs(status="rejected")

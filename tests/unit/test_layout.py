@@ -11,21 +11,21 @@ from pcpub.host.runtime import load_functions
 from pcpub.host.settings import read_host_json, timespan_seconds
 from shared.messages import Stage
 from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
-from shared.queues import PUBLISH_REQUESTS, STAGE_QUEUES
+from shared.queues import PUBLISH_REQUESTS, STAGE_QUEUES, TRIGGERED_QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_declared_functions_and_their_triggers() -> None:
     functions = {f.name: f.trigger for f in load_functions(ROOT)}
-    assert set(functions) == {
-        "intake",
-        "resolve",
-        "submit_preview",
-        "promote",
-        "complete",
-        "poller",
+    stage_functions = {stage.value for stage in STAGE_QUEUES}
+    dead_letters = {
+        f"deadletter_{q.removeprefix('pc-').replace('-', '_')}" for q in TRIGGERED_QUEUES
     }
+    assert set(functions) == {"intake", "poller"} | stage_functions | dead_letters
+    for queue in TRIGGERED_QUEUES:
+        name = f"deadletter_{queue.removeprefix('pc-').replace('-', '_')}"
+        assert functions[name]["queueName"] == f"{queue}-poison"
     assert functions["intake"]["queueName"] == PUBLISH_REQUESTS
     for stage, queue in STAGE_QUEUES.items():
         assert functions[stage.value] == {

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
 
 from pcpub.simulator.app import Simulator
+from pcpub.simulator.faults import FaultRule, Faults
 from shared.ledger import Run, RunStatus
-from shared.messages import Stage
+from shared.messages import PackageSource, Stage
 from shared.partnercenter.errors import Throttled
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Wait
 from shared.pipeline.stages import (
     STAGES,
     StageDeps,
+    await_package,
     await_preview,
     promote,
     resolve,
     submit_preview,
+    update_draft,
+    upload_package,
 )
 from tests.conftest import SimTokens, make_client
 
@@ -41,7 +46,7 @@ def posts(sim: Simulator, suffix: str) -> int:
 def test_resolve_finds_the_product_by_offer_id(sim: Simulator, deps: StageDeps) -> None:
     outcome = resolve(new_run(), deps)
     assert isinstance(outcome, Advance)
-    assert outcome.to is Stage.SUBMIT_PREVIEW
+    assert outcome.to is Stage.UPDATE_DRAFT
     product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
     assert outcome.patch.product_id == product.id
     assert outcome.patch.baseline_submission_id == ""
@@ -69,12 +74,16 @@ def test_submit_twice_creates_one_submission(sim: Simulator, deps: StageDeps) ->
     assert len(request["variantResources"]) == 1
 
 
-def test_a_submission_in_flight_blocks_a_new_run(sim: Simulator, deps: StageDeps) -> None:
+def test_a_submission_in_flight_elsewhere_is_waited_for(sim: Simulator, deps: StageDeps) -> None:
     run = patched(new_run(), resolve(new_run(), deps))
     submit_preview(run, deps)
     outcome = resolve(new_run(), deps)
-    assert isinstance(outcome, Failed)
-    assert "already in flight" in outcome.reason
+    assert isinstance(outcome, Wait)
+    assert outcome.check is Stage.RESOLVE
+    assert "in flight" in outcome.reason
+    failing = resolve(new_run(), replace(deps, foreign_submission="fail"))
+    assert isinstance(failing, Failed)
+    assert "in flight" in failing.reason
 
 
 def test_full_sequence_to_live(sim: Simulator, deps: StageDeps) -> None:
@@ -95,6 +104,7 @@ def test_full_sequence_to_live(sim: Simulator, deps: StageDeps) -> None:
     assert seen[-1] is Stage.COMPLETE
     assert [s for s in dict.fromkeys(seen)] == [
         Stage.RESOLVE,
+        Stage.UPDATE_DRAFT,
         Stage.SUBMIT_PREVIEW,
         Stage.AWAIT_PREVIEW,
         Stage.PROMOTE,
@@ -155,3 +165,131 @@ def test_a_throttled_submit_is_left_to_retry(sim: Simulator, deps: StageDeps) ->
     assert caught.value.retry_after == 600
     assert client.sleeps == []  # type: ignore[attr-defined] # too long to wait in-process: left to a delayed redelivery
     assert posts(sim, "/submissions") == 0
+
+
+class SimFiles:
+    """Package bytes from memory, uploaded to the simulator's SAS endpoint in-process."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.uploads = 0
+
+    def read(self, source: PackageSource) -> bytes:
+        return b"PK\x03\x04 " + (source.staged or "").encode()
+
+    def upload(self, sas_uri: str, data: bytes) -> None:
+        self.uploads += 1
+        client = httpx.Client(transport=httpx.MockTransport(self.sim.transport))
+        client.put(
+            sas_uri, content=data, headers={"x-ms-blob-type": "BlockBlob"}
+        ).raise_for_status()
+
+
+CHANGES = {
+    "listing": {"title": "Contoso Backup 2"},
+    "properties": {"appVersion": "2.0.0"},
+    "previewAudience": ["00000000-0000-0000-0000-000000000001"],
+    "plans": {
+        "basic": {
+            "availability": {"markets": ["US", "CA"]},
+            "technicalConfiguration": {"version": "2.0.0", "package": {"staged": "app.zip"}},
+        }
+    },
+}
+
+
+def run_with_changes(changes: dict[str, Any] = CHANGES) -> Run:
+    return replace(new_run(), changes=changes)
+
+
+def test_a_full_request_with_drafts_and_a_package(sim: Simulator, deps: StageDeps) -> None:
+    files = SimFiles(sim)
+    deps = replace(deps, files=files)
+    run = run_with_changes()
+    resolved = resolve(run, deps)
+    assert isinstance(resolved, Advance)
+    assert resolved.to is Stage.UPLOAD_PACKAGE
+    run = patched(run, resolved)
+    assert set(run.plans) == {"basic"}
+    uploaded = upload_package(run, deps)
+    again = upload_package(run, deps)  # redelivered before the ledger recorded the first
+    assert isinstance(uploaded, Wait) and isinstance(again, Wait)
+    assert uploaded.patch.packages == again.patch.packages
+    assert files.uploads == 1
+    assert posts(sim, "/packages") == 1
+    run = patched(run, uploaded)
+    assert isinstance(await_package(run, deps), Wait)  # still processing
+    sim.world.clock.offset += 30
+    assert isinstance(await_package(run, deps), Advance)
+    drafted = update_draft(run, deps)
+    assert isinstance(drafted, Advance)
+    assert drafted.patch.changed_modules == [
+        "Availability",
+        f"Availability@{run.plans['basic']}",
+        "Listing",
+        f"Package@{run.plans['basic']}",
+        "Property",
+    ]
+    puts = sum(1 for r in sim.request_log() if r["method"] == "PUT")
+    assert isinstance(update_draft(run, deps), Advance)  # nothing differs any more
+    assert sum(1 for r in sim.request_log() if r["method"] == "PUT") == puts
+    product = sim.world.products[run.product_id or ""]
+    configs = [
+        d
+        for d in product.drafts.values()
+        if d.collection == "packageconfigurations" and d.body.get("packageReferences")
+    ]
+    assert [c.body["version"] for c in configs] == ["2.0.0"]
+    assert configs[0].body["packageReferences"][0]["value"] == run.packages["basic"]
+    run = patched(run, drafted)
+    submitted = submit_preview(run, deps)
+    assert isinstance(submitted, Wait)
+    request = product.submissions[-1].request
+    assert sorted(r["type"] for r in request["resources"]) == [
+        "Availability",
+        "Listing",
+        "Property",
+    ]
+    assert sorted(r["type"] for r in request["variantResources"][0]["resources"]) == [
+        "Availability",
+        "Package",
+    ]
+
+
+def test_unknown_plan_is_rejected(deps: StageDeps) -> None:
+    outcome = resolve(run_with_changes({"plans": {"gold": {"listing": {"title": "x"}}}}), deps)
+    assert isinstance(outcome, Failed)
+    assert outcome.rejected
+    assert "gold" in outcome.reason
+
+
+def test_a_run_waits_for_the_offers_turn(deps: StageDeps) -> None:
+    held = replace(deps, offer_lock=lambda product, run: "other-run")
+    outcome = resolve(new_run(), held)
+    assert isinstance(outcome, Wait)
+    assert outcome.check is Stage.RESOLVE
+    assert "other-run" in outcome.reason
+
+
+def test_a_failed_package_says_why(sim: Simulator, deps: StageDeps) -> None:
+    deps = replace(deps, files=SimFiles(sim))
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    product.script.package_failure = True
+    run = patched(run_with_changes(), resolve(run_with_changes(), deps))
+    run = patched(run, upload_package(run, deps))
+    sim.world.clock.offset += 30
+    outcome = await_package(run, deps)
+    assert isinstance(outcome, Failed)
+    assert "mainTemplate.json" in outcome.reason
+
+
+def test_a_stale_etag_is_read_again(sim: Simulator, deps: StageDeps) -> None:
+    run = patched(
+        run_with_changes({"listing": {"title": "Mine"}}),
+        resolve(run_with_changes({"listing": {"title": "Mine"}}), deps),
+    )
+    sim.faults = Faults(rules=[FaultRule(method="PUT", path="/listings/", status=412)])
+    outcome = update_draft(run, deps)
+    assert isinstance(outcome, Advance)
+    assert outcome.patch.changed_modules == ["Listing"]
+    assert [r["status"] for r in sim.request_log() if r["method"] == "PUT"] == [412, 200]

@@ -1,0 +1,84 @@
+"""Bringing a draft resource to what the request asks for: read, compare, PUT only on a
+difference, with the ETag it was read with; a stale ETag means someone else wrote meanwhile,
+so read again and compare again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from shared.partnercenter.errors import Conflict, PreconditionFailed
+from shared.partnercenter.models import Branch, Draft
+
+STALE_RETRIES = 3
+
+
+class DraftApi(Protocol):
+    def branches(self, product_id: str, module: str) -> list[Branch]: ...
+    def drafts(
+        self, product_id: str, collection: str, instance_id: str, expand: str | None = None
+    ) -> list[Draft]: ...
+    def put_draft(
+        self, product_id: str, collection: str, draft: Draft, changes: Mapping[str, Any]
+    ) -> Draft: ...
+
+
+def differences(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The desired fields whose values differ (property names compared case-insensitively);
+    keyed with the current resource's spelling."""
+    spelled = {k.lower(): k for k in current}
+    changed = {}
+    for key, value in desired.items():
+        name = spelled.get(key.lower(), key)
+        if current.get(name) != value:
+            changed[name] = value
+    return changed
+
+
+def instance_of(api: DraftApi, product_id: str, module: str, variant_id: str | None) -> str:
+    """The current draft instance of a module, offer level or for one plan."""
+    for branch in api.branches(product_id, module):
+        if (branch.variant_id or None) == variant_id:
+            return branch.current_draft_instance_id
+    where = f"plan {variant_id}" if variant_id else "the offer"
+    raise LookupError(f"no {module} branch for {where}")
+
+
+def converge(
+    api: DraftApi,
+    product_id: str,
+    collection: str,
+    instance_id: str,
+    desired: Callable[[Draft], dict[str, Any]],
+    expand: str | None = None,
+) -> bool:
+    """Make the instance's resource match `desired(current)`; True when a PUT was needed."""
+    for _ in range(STALE_RETRIES):
+        resources = api.drafts(product_id, collection, instance_id, expand)
+        if not resources:
+            raise LookupError(f"draft instance {instance_id} has no {collection}")
+        current = _pick(resources)
+        changes = differences(current.body, desired(current))
+        if not changes:
+            return False
+        try:
+            api.put_draft(product_id, collection, current, changes)
+        except (PreconditionFailed, Conflict):
+            continue  # written meanwhile: read again, compare again
+        return True
+    raise PreconditionFailed(
+        412,
+        f"{collection} {instance_id} kept changing under us",
+        method="PUT",
+        path=collection,
+        request_id=None,
+        client_request_id=None,
+    )
+
+
+def _pick(resources: list[Draft]) -> Draft:
+    """The en-us listing when there are several languages; otherwise the one resource."""
+    for draft in resources:
+        if str(draft.body.get("languageCode", "")).lower() == "en-us":
+            return draft
+    return resources[0]

@@ -1,0 +1,90 @@
+"""The whole stack as processes (Azurite, simulator, local functions host), once per module."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import BlobServiceClient
+
+from pcpub.ops import Storage, enqueue
+from pcpub.simulator.admin import SimulatorClient
+from pcpub.stack import LocalStack
+from shared.ledger import Run
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    # A short lease, so a killed host's messages come back in seconds (Azure: 10 minutes).
+    with LocalStack(tmp_path_factory.mktemp("stack"), profile="fast", lease_seconds=4) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def storage(stack: LocalStack) -> Storage:
+    return Storage(stack.connection_string)
+
+
+@pytest.fixture(scope="module")
+def admin(stack: LocalStack) -> Iterator[SimulatorClient]:
+    client = SimulatorClient(stack.sim_config)
+    yield client
+    client.close()
+
+
+def stage_package(stack: LocalStack, name: str, data: bytes) -> None:
+    """Put a package file in the app's staging container, as a build pipeline would."""
+    with BlobServiceClient.from_connection_string(stack.connection_string) as service:
+        container = service.get_container_client("package-staging")
+        with contextlib.suppress(ResourceExistsError):
+            container.create_container()
+        container.upload_blob(name, data, overwrite=True)
+
+
+def publish(storage: Storage, request_id: str, offer: str, target: str, **extra: Any) -> None:
+    enqueue(
+        storage,
+        json.dumps(
+            {
+                "schemaVersion": 1,
+                "requestId": request_id,
+                "offer": {"externalId": offer},
+                "target": target,
+                "labels": {"suite": "e2e"},
+                **extra,
+            }
+        ),
+    )
+
+
+def wait_terminal(storage: Storage, request_id: str, timeout: float = 120) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = storage.ledger.get(request_id)
+        if run is not None and run.status.terminal:
+            return run
+        time.sleep(0.25)
+    raise AssertionError(f"run {request_id} did not finish: {storage.ledger.get(request_id)}")
+
+
+def calls_for(admin: SimulatorClient, product_id: str, method: str, suffix: str) -> int:
+    return sum(
+        1
+        for r in admin.requests()
+        if r["method"] == method and product_id in r["path"] and r["path"].endswith(suffix)
+    )
+
+
+def events_for(storage: Storage, request_id: str) -> list[dict[str, Any]]:
+    client = storage.queue("pc-events")
+    found = []
+    for message in client.peek_messages(max_messages=32):
+        event = json.loads(message.content)
+        if event["requestId"] == request_id:
+            found.append(event)
+    return found
