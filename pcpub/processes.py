@@ -93,3 +93,4 @@ class Managed:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait(5)
+        self._log.close()

@@ -80,11 +80,18 @@ def calls_for(admin: SimulatorClient, product_id: str, method: str, suffix: str)
     )
 
 
+_seen_events: dict[str, list[dict[str, Any]]] = {}
+
+
 def events_for(storage: Storage, request_id: str) -> list[dict[str, Any]]:
+    """Events for one request, consuming the events queue (as the requesting system would)."""
     client = storage.queue("pc-events")
-    found = []
-    for message in client.peek_messages(max_messages=32):
-        event = json.loads(message.content)
-        if event["requestId"] == request_id:
-            found.append(event)
-    return found
+    while True:
+        batch = list(client.receive_messages(max_messages=32, visibility_timeout=30))
+        if not batch:
+            break
+        for message in batch:
+            event = json.loads(message.content)
+            _seen_events.setdefault(event["requestId"], []).append(event)
+            client.delete_message(message)
+    return list(_seen_events.get(request_id, []))
