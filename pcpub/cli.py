@@ -30,18 +30,26 @@ def _storage_args(parser: argparse.ArgumentParser) -> None:
         "the file given with --config)",
     )
     parser.add_argument("--config", help="the JSON written by `pcpub up --write-config`")
+    parser.add_argument(
+        "--account",
+        help="a storage account name, reached with your own "
+        "Entra sign-in (accounts without shared keys)",
+    )
 
 
 def _storage(args: argparse.Namespace) -> Any:
     from pcpub.ops import Storage
 
+    if args.account and not (args.connection_string or args.config):
+        return Storage(account=args.account)
     conn = args.connection_string
     if not conn and args.config:
         conn = json.loads(Path(args.config).read_text())["storageConnectionString"]
     conn = conn or os.environ.get("AzureWebJobsStorage")
     if not conn:
         raise SystemExit(
-            "pcpub: no storage: give --connection-string or --config, or set AzureWebJobsStorage"
+            "pcpub: no storage: give --connection-string, --config or --account, "
+            "or set AzureWebJobsStorage"
         )
     return Storage(conn)
 

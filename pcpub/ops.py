@@ -9,7 +9,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueClient, QueueServiceClient
+from azure.storage.queue import QueueClient
 
 from shared.ledger import Ledger, Run
 from shared.messages import PublishRequest, parse_publish_request
@@ -23,20 +23,43 @@ from shared.queues import (
 
 
 class Storage:
-    """The pipeline's queues and ledger, by connection string."""
+    """The pipeline's queues and ledger: by connection string (Azurite, or an account with
+    keys), or by account name with the operator's Entra identity (accounts with shared keys
+    off, as infra/ deploys them)."""
 
-    def __init__(self, connection_string: str) -> None:
+    def __init__(self, connection_string: str | None = None, *, account: str | None = None) -> None:
         self.connection_string = connection_string
-        self.ledger = Ledger(TableServiceClient.from_connection_string(connection_string))
+        self._credential: Any = None
+        if connection_string:
+            tables = TableServiceClient.from_connection_string(connection_string)
+        else:
+            assert account, "give a connection string or an account name"
+            self._credential = operator_credential()
+            self._queue_url = f"https://{account}.queue.core.windows.net"
+            tables = TableServiceClient(
+                f"https://{account}.table.core.windows.net", credential=self._credential
+            )
+        self.ledger = Ledger(tables)
         self.sender = QueueSender(self.queue)
 
     def queue(self, name: str) -> QueueClient:
-        return QueueClient.from_connection_string(
-            self.connection_string, name, **queue_client_kwargs()
+        if self.connection_string:
+            return QueueClient.from_connection_string(
+                self.connection_string, name, **queue_client_kwargs()
+            )
+        return QueueClient(
+            self._queue_url, name, credential=self._credential, **queue_client_kwargs()
         )
 
-    def service(self) -> QueueServiceClient:
-        return QueueServiceClient.from_connection_string(self.connection_string)
+
+def operator_credential() -> Any:
+    """The operator's own sign-in (Azure CLI, environment, ...). The managed-identity probe
+    of the metadata address is left out unless this runs in Azure."""
+    from azure.identity import DefaultAzureCredential
+
+    from shared.credentials import running_in_azure
+
+    return DefaultAzureCredential(exclude_managed_identity_credential=not running_in_azure())
 
 
 def enqueue(storage: Storage, body: str) -> PublishRequest:

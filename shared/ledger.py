@@ -88,6 +88,7 @@ class Run:
     changed_modules: list[str] = field(default_factory=list)
     last_error: str | None = None
     dead_letter: str | None = None
+    claimed_at: str | None = None  # when a delivery last claimed the current stage
     etag: str | None = None
 
     def evolve(self, **changes: Any) -> Run:

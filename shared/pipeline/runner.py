@@ -79,6 +79,10 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str) -> None:
     if stage in POLLED_STAGES:
         return
     try:
+        # Claim the stage with a conditional write before any call that changes Partner
+        # Center: of two deliveries running at once, only one gets past this line. A claim
+        # left by a crashed delivery is simply claimed again by the redelivery.
+        run = pipeline.ledger.replace(run.evolve(claimed_at=stamp(pipeline.clock())))
         run_stage(pipeline, run, stage)
     except LedgerConflict:
         log.info(

@@ -374,9 +374,11 @@ def promote(run: Run, deps: StageDeps) -> Outcome:
         try:
             deps.pc.promote(run.product_id, run.submission_id)
         except PartnerCenterError as exc:
-            if not exc.transient:
+            # Ambiguous (a timeout), or a conflict because another delivery of this very
+            # message promoted it first: read before deciding.
+            if not (exc.transient or isinstance(exc, Conflict)):
                 raise
-            sub = _submission(run, deps)  # ambiguous: did the promote happen?
+            sub = _submission(run, deps)
             if phase_of(sub) is Phase.PREVIEW_READY:
                 raise
         sub = _submission(run, deps)

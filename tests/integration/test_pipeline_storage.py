@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 from pcpub.simulator.admin import SimulatorClient
 from shared.ledger import LedgerConflict, RunStatus
@@ -31,7 +32,10 @@ def request(offer: str, **extra: Any) -> tuple[str, str]:
 
 
 def messages(pipeline: Pipeline, queue: str) -> list[str]:
-    return [m.content.decode() for m in pipeline.queues.client(queue).peek_messages(32)]
+    try:
+        return [m.content.decode() for m in pipeline.queues.client(queue).peek_messages(32)]
+    except ResourceNotFoundError:
+        return []
 
 
 def events(pipeline: Pipeline, request_id: str) -> list[dict[str, Any]]:
@@ -91,6 +95,9 @@ def test_duplicate_stage_messages_create_one_submission(
     resolve_msg = StageMessage(run_id=request_id, stage=Stage.RESOLVE).to_json()
     handle_stage_message(pipeline, Stage.RESOLVE, resolve_msg)
     handle_stage_message(pipeline, Stage.RESOLVE, resolve_msg)  # redelivered
+    draft_msg = StageMessage(run_id=request_id, stage=Stage.UPDATE_DRAFT).to_json()
+    handle_stage_message(pipeline, Stage.UPDATE_DRAFT, draft_msg)
+    handle_stage_message(pipeline, Stage.UPDATE_DRAFT, draft_msg)  # redelivered
     submit_msg = StageMessage(run_id=request_id, stage=Stage.SUBMIT_PREVIEW).to_json()
     handle_stage_message(pipeline, Stage.SUBMIT_PREVIEW, submit_msg)
     handle_stage_message(pipeline, Stage.SUBMIT_PREVIEW, submit_msg)  # redelivered
