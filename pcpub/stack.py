@@ -60,7 +60,9 @@ class LocalStack:
         poll_seconds: float = 1.0,
         lease_seconds: float = 600.0,
         app_dir: Path = PROJECT_ROOT,
+        extra_settings: dict[str, str] | None = None,
     ) -> None:
+        self.extra_settings = dict(extra_settings or {})
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="pcpub-stack-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.profile = profile
@@ -93,6 +95,7 @@ class LocalStack:
             self.settings = app_settings(
                 self.sim_config, self.connection_string, poll_seconds=self.poll_seconds
             )
+            self.settings.update(self.extra_settings)
             self.settings_path.write_text(
                 json.dumps({"IsEncrypted": False, "Values": self.settings}, indent=2)
             )

@@ -17,7 +17,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError
@@ -123,11 +124,24 @@ class KeyVaultSecret:
             return self._value
 
 
+class SecretSource(Protocol):
+    def get(self, *, fresh: bool = False) -> str: ...
+
+
 class PartnerCenterTokens:
     """Bearer tokens for Partner Center, from the client secret in Key Vault."""
 
-    def __init__(self, settings: Settings, secret: KeyVaultSecret, clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        secret: SecretSource,
+        clock: Any = time.time,
+        credential_for: Callable[[str], Any] | None = None,
+    ) -> None:
+        """`credential_for(secret)` builds the token credential (ClientSecretCredential
+        unless given, e.g. by a benchmark that counts tokens)."""
         self._settings = settings
+        self._credential_for = credential_for or self._build
         self._secret = secret
         self._clock = clock
         self._credential: Any = None
@@ -177,7 +191,7 @@ class PartnerCenterTokens:
             secret = self._secret.get(fresh=fresh_secret)
             if self._credential is None or secret != self._credential_secret:
                 self._drop_credential()
-                self._credential = self._build(secret)
+                self._credential = self._credential_for(secret)
                 self._credential_secret = secret
             try:
                 token: AccessToken = self._credential.get_token(PARTNER_CENTER_SCOPE)

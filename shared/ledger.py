@@ -89,6 +89,8 @@ class Run:
     last_error: str | None = None
     dead_letter: str | None = None
     claimed_at: str | None = None  # when a delivery last claimed the current stage
+    claimed_stage: str | None = None
+    attempts: int = 0  # deliveries that claimed the current stage; >1 means reconcile first
     etag: str | None = None
 
     def evolve(self, **changes: Any) -> Run:

@@ -46,6 +46,7 @@ ENV = {
     "deadline_hours": "PC_DEADLINE_HOURS",
     "package_staging_container": "PACKAGE_STAGING_CONTAINER",
     "package_url_hosts": "PACKAGE_URL_HOSTS",
+    "rate_limit_per_minute": "PC_RATE_LIMIT_PER_MINUTE",
 }
 
 
@@ -83,6 +84,7 @@ class Settings(BaseModel):
     deadline_hours: float = Field(default=14 * 24.0, gt=0)
     package_staging_container: str = "package-staging"
     package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)
+    rate_limit_per_minute: float | None = Field(default=None, gt=0)
 
     @field_validator("package_url_hosts", mode="before")
     @classmethod

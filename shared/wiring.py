@@ -12,6 +12,7 @@ from shared.credentials import KeyVaultSecret, PartnerCenterTokens
 from shared.ledger import Ledger
 from shared.packages import BlobPackageFiles
 from shared.partnercenter.client import PartnerCenterClient
+from shared.partnercenter.ratelimit import RateLimiter
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.stages import StageDeps
 from shared.queues import QueueSender
@@ -25,8 +26,15 @@ _pipeline: Pipeline | None = None
 def build_pipeline(settings: Settings) -> Pipeline:
     secret = KeyVaultSecret(settings)
     tokens = PartnerCenterTokens(settings, secret)
+    limiter = (
+        RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
+    )
     pc = PartnerCenterClient(
-        settings.partner_center_api_url, tokens, verify=settings.ca_bundle or True
+        settings.partner_center_api_url,
+        tokens,
+        verify=settings.ca_bundle or True,
+        extra_headers=settings.extra_headers,
+        rate_limiter=limiter,
     )
     ledger = Ledger(table_service(settings))
     return Pipeline(

@@ -47,6 +47,7 @@ from shared.partnercenter.models import (
     Variant,
     WorkflowDetail,
 )
+from shared.partnercenter.ratelimit import RateLimiter
 
 # Draft collections: (path for getByInstanceID, path for one resource), spelled as documented.
 DRAFT_COLLECTIONS = {
@@ -141,6 +142,7 @@ class PartnerCenterClient:
         extra_headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Any = time.sleep,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -152,6 +154,7 @@ class PartnerCenterClient:
         self._headers = dict(extra_headers or {})
         self._transport = transport
         self._sleep = sleep
+        self._limiter = rate_limiter
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -207,6 +210,8 @@ class PartnerCenterClient:
             headers = {"Authorization": f"Bearer {self._tokens.token()}", "Client-Request-ID": crid}
             if if_match is not None:
                 headers["If-Match"] = if_match
+            if self._limiter is not None:
+                self._limiter.acquire()
             counter = _call_counter.get()
             if counter is not None:
                 counter[0] += 1

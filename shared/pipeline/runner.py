@@ -82,7 +82,10 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str) -> None:
         # Claim the stage with a conditional write before any call that changes Partner
         # Center: of two deliveries running at once, only one gets past this line. A claim
         # left by a crashed delivery is simply claimed again by the redelivery.
-        run = pipeline.ledger.replace(run.evolve(claimed_at=stamp(pipeline.clock())))
+        attempts = run.attempts + 1 if run.claimed_stage == stage else 1
+        run = pipeline.ledger.replace(
+            run.evolve(claimed_at=stamp(pipeline.clock()), claimed_stage=stage, attempts=attempts)
+        )
         run_stage(pipeline, run, stage)
     except LedgerConflict:
         log.info(

@@ -162,7 +162,8 @@ def upload_package(run: Run, deps: StageDeps) -> Outcome:
     assert run.product_id is not None and deps.files is not None
     pid = run.product_id
     changes = DraftChanges.model_validate(run.changes)
-    existing = {p.file_name: p for p in deps.pc.packages(pid)}
+    # Only a repeated attempt can have created packages already: the first one need not look.
+    existing = {p.file_name: p for p in deps.pc.packages(pid)} if run.attempts != 1 else {}
     done = dict(run.packages)
     for plan, source in sorted(changes.package_plans.items()):
         if plan in done:
@@ -314,7 +315,8 @@ def submit_preview(run: Run, deps: StageDeps) -> Outcome:
     """
     assert run.product_id is not None
     pid = run.product_id
-    mine = _created_since_resolve(run, deps)
+    # Only a repeated attempt can have created it already: the first one need not look.
+    mine = _created_since_resolve(run, deps) if run.attempts != 1 else None
     if mine is None:
         body = _submission_request(pid, deps, set(run.changed_modules))
         try:
@@ -363,38 +365,31 @@ def await_preview(run: Run, deps: StageDeps) -> Outcome:
 
 
 def promote(run: Run, deps: StageDeps) -> Outcome:
-    """Take the preview live; a promote that an earlier delivery made is not repeated."""
+    """Take the preview live. Partner Center refuses a promote that is early or repeated, so
+    the call goes first and the submission is read only when it was refused or the answer
+    was lost: a promote an earlier delivery made is never repeated."""
     assert run.product_id
     assert run.submission_id
-    sub = _submission(run, deps)
-    phase = phase_of(sub)
-    if phase is Phase.FAILED:
-        return Failed(reason=failure_reason(run, sub, deps), patch=Patch(pc_status=sub.status))
-    if phase is Phase.PREVIEW_READY:
-        try:
-            deps.pc.promote(run.product_id, run.submission_id)
-        except PartnerCenterError as exc:
-            # Ambiguous (a timeout), or a conflict because another delivery of this very
-            # message promoted it first: read before deciding.
-            if not (exc.transient or isinstance(exc, Conflict)):
-                raise
-            sub = _submission(run, deps)
-            if phase_of(sub) is Phase.PREVIEW_READY:
-                raise
+    try:
+        deps.pc.promote(run.product_id, run.submission_id)
+    except PartnerCenterError as exc:
+        if not (exc.transient or isinstance(exc, Conflict)):
+            raise
         sub = _submission(run, deps)
-    elif phase is Phase.RUNNING:
-        return Wait(
-            check=Stage.AWAIT_PREVIEW,
-            delay_seconds=deps.poll_seconds,
-            reason="preview not ready",
-            patch=Patch(pc_status=sub.status),
-        )
-    return Wait(
-        check=Stage.AWAIT_LIVE,
-        delay_seconds=deps.poll_seconds,
-        reason="publishing live",
-        patch=Patch(pc_status=sub.status),
-    )
+        phase = phase_of(sub)
+        patch = Patch(pc_status=sub.status)
+        if phase is Phase.FAILED:
+            return Failed(reason=failure_reason(run, sub, deps), patch=patch)
+        if phase is Phase.RUNNING:  # not ready after all: back to waiting for the preview
+            return Wait(
+                check=Stage.AWAIT_PREVIEW,
+                delay_seconds=deps.poll_seconds,
+                reason="preview not ready",
+                patch=patch,
+            )
+        if phase is Phase.PREVIEW_READY:
+            raise  # refused or lost, and not promoted: try again later
+    return Wait(check=Stage.AWAIT_LIVE, delay_seconds=deps.poll_seconds, reason="publishing live")
 
 
 def await_live(run: Run, deps: StageDeps) -> Outcome:
@@ -415,9 +410,8 @@ def await_live(run: Run, deps: StageDeps) -> Outcome:
 
 
 def complete(run: Run, deps: StageDeps) -> Outcome:
-    """Record the final Partner Center state of the submission."""
-    sub = _submission(run, deps)
-    return Finished(patch=Patch(pc_status=sub.status))
+    """Finish the run; the check that sent it here has just read the final state."""
+    return Finished()
 
 
 # The stage table: which function runs each stage, and which stages the poller runs.

@@ -128,13 +128,20 @@ def test_preview_target_completes_without_promote(sim: Simulator, deps: StageDep
 def test_promote_is_not_repeated(sim: Simulator, deps: StageDeps) -> None:
     run = patched(new_run(), resolve(new_run(), deps))
     run = patched(run, submit_preview(run, deps))
-    early = promote(run, deps)  # preview not ready: wait, don't call promote
+    early = promote(run, deps)  # refused as early: back to waiting for the preview
     assert isinstance(early, Wait)
     assert early.check is Stage.AWAIT_PREVIEW
     sim.world.clock.offset += 30
-    assert isinstance(promote(run, deps), Wait)
-    assert isinstance(promote(run, deps), Wait)  # redelivered
-    assert posts(sim, "/promote") == 1
+    done = promote(run, deps)
+    again = promote(run, deps)  # redelivered: refused as repeated, read, and moved on
+    assert isinstance(done, Wait) and isinstance(again, Wait)
+    assert done.check is again.check is Stage.AWAIT_LIVE
+    accepted = [
+        r
+        for r in sim.request_log()
+        if r["method"] == "POST" and r["path"].endswith("/promote") and r["status"] < 400
+    ]
+    assert len(accepted) == 1
 
 
 def test_certification_failure_says_why(sim: Simulator, deps: StageDeps) -> None:

@@ -1,0 +1,188 @@
+"""Throughput, calls per run and polling cost: N offers published to live through the local
+host, Azurite and the simulator, with a per-call latency and a per-tenant rate limit.
+
+Reports the wall time against the lower bound the simulator's own settings imply (the larger
+of one run's critical path and all calls divided by the rate limit), the 429s our own bursts
+caused, Partner Center calls per run against the minimal sequence, status calls per waiting
+run per hour, and the local host's peak memory. Writes bench/results/throughput.json.
+
+    python -m bench.throughput [--offers 200] [--latency-ms 100] [--rate-per-minute 1200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pcpub.ops import Storage, enqueue
+from pcpub.simulator.admin import SimulatorClient
+from pcpub.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[1]
+# A no-change publish to live needs: find the product, list its submissions (in-flight
+# guard), read 4 modules' branches, create the submission, promote it; plus status polls.
+MINIMAL_CALLS = 8
+POLL_PATH = re.compile(r"/submissions/\d+$")
+
+
+def kind(entry: dict[str, Any]) -> str:
+    path = re.sub(r"/[0-9a-f-]{36}", "/{id}", entry["path"].split("/v1.0/ingestion")[-1])
+    path = re.sub(r"/\d{6,}", "/{sid}", path)
+    path = re.sub(r"module=\w+", "module=*", path)
+    return f"{entry['method']} {path}"
+
+
+def run(
+    offers: int,
+    latency_ms: float,
+    rate_per_minute: float,
+    certify: float,
+    publish: float,
+    headroom: float,
+) -> dict[str, Any]:
+    settings = {"PC_RATE_LIMIT_PER_MINUTE": str(rate_per_minute * headroom)}
+    with LocalStack(profile="fast", extra_settings=settings) as stack:
+        admin = SimulatorClient(stack.sim_config)
+        admin.admin_put("timings", {"accept": 0.5, "certify": certify, "publish": publish})
+        names = [f"bench-{i:04d}" for i in range(offers)]
+        for name in names:
+            admin.add_offer(name, ["basic"])
+        admin.set_faults(latencyMs=latency_ms, rateLimit=int(rate_per_minute), rateWindowSeconds=60)
+        storage = Storage(stack.connection_string)
+        since = len(admin.requests())
+        started = time.monotonic()
+        for name in names:
+            enqueue(
+                storage,
+                json.dumps(
+                    {
+                        "schemaVersion": 1,
+                        "requestId": f"run-{name}",
+                        "offer": {"externalId": name},
+                        "target": "live",
+                    }
+                ),
+            )
+        pending = {f"run-{n}" for n in names}
+        runs = {}
+        while pending and time.monotonic() - started < 3600:
+            for request_id in list(pending):
+                record = storage.ledger.get(request_id)
+                if record is not None and record.status.terminal:
+                    runs[request_id] = record
+                    pending.discard(request_id)
+            time.sleep(1.0)
+        wall = time.monotonic() - started
+        assert stack.host is not None
+        peak_kib = _peak_rss_kib(stack.host.pid)
+        log = [r for r in admin.requests(since) if "/v1.0/ingestion" in r["path"]]
+        stats = admin.http.get(f"{stack.sim_config['adminUrl']}/stats").json()
+        admin.close()
+    per_run: dict[str, list[dict[str, Any]]] = {}
+    for entry in log:
+        crid = entry.get("clientRequestId") or ""
+        per_run.setdefault(crid.split(".")[0], []).append(entry)
+    ok = [r for r in runs.values() if str(r.status) == "succeeded"]
+    calls = [len(per_run.get(r.run_id, [])) for r in ok]
+    polls = [
+        sum(
+            1
+            for e in per_run.get(r.run_id, [])
+            if e["method"] == "GET" and POLL_PATH.search(e["path"])
+        )
+        for r in ok
+    ]
+    waits = [
+        sum(
+            _seconds(s.started, s.ended)
+            for s in r.timeline
+            if s.stage in ("await_preview", "await_live")
+        )
+        for r in ok
+    ]
+    one_run_calls = statistics.median(calls) if calls else 0
+    critical = 0.5 + certify + publish + one_run_calls * latency_ms / 1000
+    rate_bound = len(log) / (rate_per_minute / 60)
+    bound = max(critical, rate_bound)
+    kinds = Counter(kind(e) for r in ok[:1] for e in per_run.get(r.run_id, []))
+    non_poll = [c - p for c, p in zip(calls, polls, strict=True)]
+    return {
+        "offers": offers,
+        "succeeded": len(ok),
+        "wall_s": round(wall, 1),
+        "lower_bound_s": round(bound, 1),
+        "ratio": round(wall / bound, 2),
+        "target_ratio": 1.3,
+        "critical_path_s": round(critical, 1),
+        "rate_bound_s": round(rate_bound, 1),
+        "calls_total": len(log),
+        "throttled_429": stats["throttled"],
+        "peak_concurrency": stats["peakConcurrency"],
+        "calls_per_run_median": one_run_calls,
+        "calls_per_run_excluding_polls_median": statistics.median(non_poll) if non_poll else 0,
+        "minimal_calls_excluding_polls": MINIMAL_CALLS,
+        "excess_calls_per_run": (statistics.median(non_poll) - MINIMAL_CALLS) if non_poll else 0,
+        "calls_by_kind_one_run": dict(sorted(kinds.items())),
+        "status_polls_per_waiting_run_hour": round(3600 * sum(polls) / max(sum(waits), 1e-9), 1),
+        "host_peak_rss_mib": round(peak_kib / 1024, 1),
+        "settings": {
+            "latency_ms": latency_ms,
+            "rate_per_minute": rate_per_minute,
+            "client_pace_per_minute": rate_per_minute * headroom,
+            "certify_s": certify,
+            "publish_s": publish,
+        },
+    }
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    if not start or not end:
+        return 0.0
+    from shared.ledger import parse_stamp
+
+    return (parse_stamp(end) - parse_stamp(start)).total_seconds()
+
+
+def _peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offers", type=int, default=200)
+    parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument("--rate-per-minute", type=float, default=1200)
+    parser.add_argument("--certify", type=float, default=5.0)
+    parser.add_argument("--publish", type=float, default=5.0)
+    parser.add_argument(
+        "--headroom",
+        type=float,
+        default=0.95,
+        help="the client paces itself at this share of the limit",
+    )
+    args = parser.parse_args()
+    result = run(
+        args.offers,
+        args.latency_ms,
+        args.rate_per_minute,
+        args.certify,
+        args.publish,
+        args.headroom,
+    )
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "throughput.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
