@@ -6,7 +6,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 IAC_STAMP := .venv-iac/.installed
 
-.PHONY: install demo test check unit bench clean
+.PHONY: install demo test check unit bench bench-quick clean
 
 install: $(PY_STAMP) $(NPM_STAMP) $(IAC_STAMP)
 
@@ -40,7 +40,10 @@ unit: install
 	$(BIN)/pytest tests/unit
 
 bench: install
-	scripts/loopback-only $(BIN)/python -m bench.cold_start
+	scripts/loopback-only $(BIN)/python -m bench
+
+bench-quick: install
+	scripts/loopback-only $(BIN)/python -m bench --offers 20
 
 clean:
 	rm -rf $(VENV) .venv-iac node_modules .pytest_cache .mypy_cache .ruff_cache

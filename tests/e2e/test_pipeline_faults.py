@@ -12,7 +12,7 @@ from pcpub.stack import LocalStack
 from shared.ledger import RunStatus
 from shared.messages import Stage, StageMessage
 from shared.queues import STAGE_QUEUES, poison_queue
-from tests.e2e.conftest import calls_for, events_for, publish, wait_terminal
+from tests.e2e.conftest import calls_for, events_for, publish, stage_package, wait_terminal
 
 
 def offer(admin: SimulatorClient, name: str) -> str:
@@ -79,6 +79,31 @@ def test_failures_carry_their_reasons(storage: Storage, admin: SimulatorClient) 
     assert failed and "FailedInCertification" in failed[0]["reason"]
     assert failed[0]["labels"] == {"suite": "e2e"}
     assert calls_for(admin, validation.product_id or "", "POST", "/promote") == 0
+
+
+def test_a_package_that_fails_processing_says_why(
+    storage: Storage, admin: SimulatorClient, stack: LocalStack
+) -> None:
+    admin.admin_put(f"products/{offer(admin, 'bad-package')}/script", {"packageFailure": True})
+    stage_package(stack, "bad.zip", b"not a zip")
+    publish(
+        storage,
+        "e2e-bad-package",
+        "bad-package",
+        "live",
+        changes={
+            "plans": {
+                "basic": {
+                    "technicalConfiguration": {"version": "1.0.0", "package": {"staged": "bad.zip"}}
+                }
+            }
+        },
+    )
+    run = wait_terminal(storage, "e2e-bad-package")
+    assert run.status is RunStatus.FAILED
+    assert run.stage == Stage.AWAIT_PACKAGE
+    assert "mainTemplate.json is missing" in (run.reason or "")
+    assert calls_for(admin, run.product_id or "", "POST", "/submissions") == 0
 
 
 def test_the_host_killed_mid_run_loses_nothing(

@@ -1,0 +1,86 @@
+"""The poller's sweeps on real storage: a run whose message was lost is re-driven, a run past
+its deadline fails with where it stood, and pipeline messages never expire."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.ledger import Run, RunStatus, StageRecord, now_utc, stamp
+from shared.messages import Stage, StageMessage
+from shared.pipeline.effects import Pipeline
+from shared.pipeline.runner import poll_due
+from shared.queues import STAGE_QUEUES
+
+
+def put_run(pipeline: Pipeline, run: Run, updated_ago: timedelta) -> None:
+    """Write a run as if it was last touched `updated_ago` (bypassing replace's timestamp)."""
+    entity = run.to_entity()
+    entity["updated_at"] = stamp(now_utc() - updated_ago)
+    pipeline.ledger.table().upsert_entity(entity)
+
+
+def test_a_run_that_lost_its_message_is_redriven(pipeline: Pipeline) -> None:
+    at = stamp(now_utc() - timedelta(hours=1))
+    run = Run(
+        run_id="stalled-1",
+        status=RunStatus.RUNNING,
+        stage=Stage.SUBMIT_PREVIEW,
+        target="preview",
+        offer="offer:x",
+        created_at=at,
+        timeline=[StageRecord(stage=Stage.SUBMIT_PREVIEW, started=at)],
+    )
+    put_run(pipeline, run, timedelta(hours=1))
+    assert poll_due(pipeline) >= 1
+    queue = pipeline.queues.client(STAGE_QUEUES[Stage.SUBMIT_PREVIEW])
+    sent = [StageMessage.model_validate_json(m.content.decode()) for m in queue.peek_messages(32)]
+    assert StageMessage(run_id="stalled-1", stage=Stage.SUBMIT_PREVIEW) in sent
+    [message] = [m for m in queue.peek_messages(32) if b"stalled-1" in m.content]
+    assert message.expires_on is None or message.expires_on.year >= 9999  # never expires
+    again = pipeline.ledger.get("stalled-1")
+    assert again is not None and again.status is RunStatus.RUNNING
+
+
+def test_a_dead_lettered_run_is_left_for_the_operator(pipeline: Pipeline) -> None:
+    at = stamp(now_utc() - timedelta(hours=1))
+    run = Run(
+        run_id="stalled-dl",
+        status=RunStatus.RUNNING,
+        stage=Stage.PROMOTE,
+        target="live",
+        created_at=at,
+        dead_letter="pc-promote: a bug",
+    )
+    put_run(pipeline, run, timedelta(hours=1))
+    poll_due(pipeline)
+    queue = pipeline.queues.client(STAGE_QUEUES[Stage.PROMOTE])
+    try:
+        waiting = [m for m in queue.peek_messages(32) if b"stalled-dl" in m.content]
+    except ResourceNotFoundError:
+        waiting = []  # nothing was ever sent there
+    assert waiting == []
+
+
+def test_a_run_past_its_deadline_fails_with_where_it_stood(pipeline: Pipeline) -> None:
+    created = stamp(now_utc() - timedelta(days=30))
+    run = Run(
+        run_id="too-old-1",
+        status=RunStatus.WAITING,
+        stage=Stage.AWAIT_PREVIEW,
+        target="live",
+        offer="offer:x",
+        created_at=created,
+        pc_status="InProgress/Submitted",
+        reason="certification for preview",
+        next_check_at=stamp(now_utc()),
+        timeline=[StageRecord(stage=Stage.AWAIT_PREVIEW, started=created)],
+    )
+    put_run(pipeline, run, timedelta(minutes=1))
+    poll_due(pipeline)
+    failed = pipeline.ledger.get("too-old-1")
+    assert failed is not None
+    assert failed.status is RunStatus.FAILED
+    assert "deadline of 336 h passed at stage await_preview" in (failed.reason or "")
+    assert "InProgress/Submitted" in (failed.reason or "")
