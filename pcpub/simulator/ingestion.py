@@ -107,6 +107,39 @@ class Ingestion:
             return self.error(400, "A JSON object is required.")
         return data
 
+    def _check_if_match(
+        self, request: httpx.Request, etag: str, what: str, required: bool = True
+    ) -> httpx.Response | None:
+        """Missing If-Match: 400 (when required). Stale: 412, or 409 when so configured."""
+        if_match = request.headers.get("If-Match")
+        if not if_match:
+            return (
+                self.error(400, "The If-Match header is required to update this resource.")
+                if required
+                else None
+            )
+        if if_match not in (etag, "*"):
+            return self.error(
+                self.sim.faults.stale_etag_status,
+                f"{what} has been modified since it was read (ETag mismatch); read it again.",
+            )
+        return None
+
+    def _mark_uploaded(
+        self, request: httpx.Request, item: Package | ListingImage, what: str
+    ) -> httpx.Response | None:
+        """`state: Uploaded` starts processing, once the file is in the blob."""
+        body = self.body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        state = next((v for k, v in body.items() if k.lower() == "state"), None)
+        if state == "Uploaded" and item.marked_uploaded is None:
+            if not item.uploaded:
+                return self.error(400, f"The {what} file has not been uploaded to its fileSasUri.")
+            item.marked_uploaded = self.now()
+        item.version += 1
+        return None
+
     def page(self, request: httpx.Request, items: list[dict[str, Any]]) -> httpx.Response:
         token = next(
             (v for k, v in request.url.params.multi_items() if k.lower() == "$skiptoken"), None
@@ -267,15 +300,9 @@ class Ingestion:
         draft = self._draft(product, collection, rid)
         if isinstance(draft, httpx.Response):
             return draft
-        if_match = request.headers.get("If-Match")
-        if not if_match:
-            return self.error(400, "The If-Match header is required to update this resource.")
-        if if_match not in (draft.etag, "*"):
-            return self.error(
-                self.sim.faults.stale_etag_status,
-                f"The resource {rid} has been modified since it was read "
-                "(ETag mismatch); read it again.",
-            )
+        refused = self._check_if_match(request, draft.etag, f"The resource {rid}")
+        if refused is not None:
+            return refused
         body = self.body(request)
         if isinstance(body, httpx.Response):
             return body
@@ -386,23 +413,11 @@ class Ingestion:
         if isinstance(found, httpx.Response):
             return found
         image = found[1]
-        if_match = request.headers.get("If-Match")
-        if not if_match:
-            return self.error(400, "The If-Match header is required to update this resource.")
-        if if_match not in (image.etag, "*"):
-            return self.error(
-                self.sim.faults.stale_etag_status,
-                f"Image {img} has been modified since it was read.",
-            )
-        body = self.body(request)
-        if isinstance(body, httpx.Response):
-            return body
-        state = next((v for k, v in body.items() if k.lower() == "state"), None)
-        if state == "Uploaded" and image.marked_uploaded is None:
-            if not image.uploaded:
-                return self.error(400, "The image file has not been uploaded to its fileSasUri.")
-            image.marked_uploaded = self.now()
-        image.version += 1
+        refused = self._check_if_match(request, image.etag, f"Image {img}") or (
+            self._mark_uploaded(request, image, "image")
+        )
+        if refused is not None:
+            return refused
         return json_response(200, self._image_view(request, image))
 
     def delete_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
@@ -496,21 +511,13 @@ class Ingestion:
         package = self._package(product, pkg)
         if isinstance(package, httpx.Response):
             return package
-        if_match = request.headers.get("If-Match")  # optional here; checked when sent
-        if if_match and if_match not in (self._package_view(package)["@odata.etag"], "*"):
-            return self.error(
-                self.sim.faults.stale_etag_status,
-                f"Package {pkg} has been modified since it was read.",
-            )
-        body = self.body(request)
-        if isinstance(body, httpx.Response):
-            return body
-        state = next((v for k, v in body.items() if k.lower() == "state"), None)
-        if state == "Uploaded" and package.marked_uploaded is None:
-            if not package.uploaded:
-                return self.error(400, "The package file has not been uploaded to its fileSasUri.")
-            package.marked_uploaded = self.now()
-            package.version += 1
+        # If-Match is optional here (peers both send and omit it); checked when sent.
+        etag = self._package_view(package)["@odata.etag"]
+        refused = self._check_if_match(request, etag, f"Package {pkg}", required=False) or (
+            self._mark_uploaded(request, package, "package")
+        )
+        if refused is not None:
+            return refused
         return json_response(200, self._package_view(package))
 
     def delete_package(self, request: httpx.Request, pid: str, pkg: str) -> httpx.Response:
