@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared import wiring
-from shared.pipeline.deadletter import record_dead_letter
 from shared.queues import TRIGGERED_QUEUES, poison_queue
 
 bp = func.Blueprint()
@@ -16,6 +14,9 @@ def _register(queue: str) -> None:
     name = "deadletter_" + queue.removeprefix("pc-").replace("-", "_")
 
     def handler(msg: func.QueueMessage) -> None:
+        from shared import wiring  # on first invocation (cold start)
+        from shared.pipeline.deadletter import record_dead_letter
+
         record_dead_letter(
             wiring.pipeline(), queue, msg.id or "unknown", msg.get_body(), msg.dequeue_count or 0
         )

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared import wiring
-from shared.pipeline.runner import poll_due
-
 bp = func.Blueprint()
 
 
@@ -15,4 +12,7 @@ bp = func.Blueprint()
     arg_name="timer", schedule="%POLL_SCHEDULE%", run_on_startup=False, use_monitor=True
 )
 def poller(timer: func.TimerRequest) -> None:
+    from shared import wiring  # on first invocation: SDKs stay out of indexing (cold start)
+    from shared.pipeline.runner import poll_due
+
     poll_due(wiring.pipeline())

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared import wiring
 from shared.messages import Stage
-from shared.pipeline.runner import handle_stage_message
 from shared.queues import STAGE_QUEUES
 
 bp = func.Blueprint()
@@ -14,6 +12,10 @@ CONNECTION = "AzureWebJobsStorage"
 
 
 def _run(stage: Stage, msg: func.QueueMessage) -> None:
+    # Imported on first invocation: the Azure SDKs stay out of the indexing (cold start).
+    from shared import wiring
+    from shared.pipeline.runner import handle_stage_message
+
     handle_stage_message(wiring.pipeline(), stage, msg.get_body().decode("utf-8"))
 
 

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
-
-from azure.storage.queue import (
-    BinaryBase64DecodePolicy,
-    QueueClient,
-    TextBase64EncodePolicy,
-)
+from typing import TYPE_CHECKING, Any
 
 from shared.messages import Stage
+
+if TYPE_CHECKING:  # the SDK loads on first send, not at import (cold start)
+    from azure.storage.queue import QueueClient
 
 PREFIX = "pc-"
 PUBLISH_REQUESTS = "pc-publish-requests"
@@ -43,7 +40,7 @@ def poison_queue(name: str) -> str:
     return f"{name}-poison"
 
 
-ClientFactory = Callable[[str], QueueClient]
+ClientFactory = Callable[[str], "QueueClient"]
 
 
 class QueueSender:
@@ -73,6 +70,8 @@ class QueueSender:
 
 def queue_client_kwargs() -> dict[str, Any]:
     """SDK options that make the Python SDK speak the Functions host's encoding."""
+    from azure.storage.queue import BinaryBase64DecodePolicy, TextBase64EncodePolicy
+
     return {
         "message_encode_policy": TextBase64EncodePolicy(),
         "message_decode_policy": BinaryBase64DecodePolicy(),
