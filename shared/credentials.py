@@ -93,6 +93,11 @@ class KeyVaultSecret:
                 self._settings.key_vault_url,
                 credential,
                 verify_challenge_resource=self._settings.vault_verify_challenge_resource,
+                # A short backoff (about 4 s in all), then a clear error: the stage retries
+                # later instead of holding its message through a long outage.
+                retry_total=3,
+                retry_backoff_factor=0.5,
+                retry_backoff_max=2,
                 **_tls_kwargs(self._settings),
             )
         return self._client

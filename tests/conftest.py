@@ -54,7 +54,7 @@ class SimTokens:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tier markers follow the folder, so `-m "not e2e"` and friends work."""
     for item in items:
-        for tier in ("integration", "e2e"):
+        for tier in ("integration", "e2e", "faults"):
             if f"/tests/{tier}/" in str(item.path):
                 item.add_marker(getattr(pytest.mark, tier))
 

@@ -138,6 +138,20 @@ class Simulator:
                 self._calls[f"{method} {handler.__name__}"] += 1
             if path.lower().startswith(INGESTION):
                 return self._ingestion_call(request, handler, match.groupdict())
+            if not path.startswith("/_admin/"):  # Entra, Key Vault, blobs: scripted rules
+                decision = self.faults.decide_rules(
+                    request.method, path, request.url.query.decode()
+                )
+                if decision.status is not None:
+                    return json_response(
+                        decision.status,
+                        {
+                            "error": {
+                                "code": "ServiceUnavailable",
+                                "message": str(decision.body or "unavailable"),
+                            }
+                        },
+                    )
             with self.world.lock:
                 return handler(request, **match.groupdict())
         if allowed:

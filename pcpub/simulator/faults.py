@@ -139,6 +139,30 @@ class Faults:
             ],
         }
 
+    def decide_rules(self, method: str, path: str, query: str) -> Decision:
+        """For the identity surfaces (token endpoint, Key Vault): scripted rules only."""
+        with self._lock:
+            decision = Decision()
+            self._apply_rule(decision, method, path, query)
+            return decision
+
+    def _apply_rule(self, decision: Decision, method: str, path: str, query: str) -> bool:
+        for rule in self.rules:
+            if rule.matches(method, path, query):
+                rule.used += 1
+                if rule.after:
+                    decision.delay_after = rule.delay
+                    decision.reset_after = rule.reset
+                else:
+                    decision.delay_before += rule.delay
+                    decision.reset = rule.reset
+                    decision.status = rule.status
+                    decision.body = rule.body
+                    if rule.retry_after:
+                        decision.headers["Retry-After"] = rule.retry_after
+                return True
+        return False
+
     def decide(self, method: str, path: str, query: str, tenant: str, now: float) -> Decision:
         """Faults for one ingestion call, in the order the real edge would apply them."""
         with self._lock:
@@ -147,20 +171,8 @@ class Faults:
                 decision.delay_before = (
                     self.latency_ms + self._rng.uniform(0, self.latency_jitter_ms)
                 ) / 1000
-            for rule in self.rules:
-                if rule.matches(method, path, query):
-                    rule.used += 1
-                    if rule.after:
-                        decision.delay_after = rule.delay
-                        decision.reset_after = rule.reset
-                    else:
-                        decision.delay_before += rule.delay
-                        decision.reset = rule.reset
-                        decision.status = rule.status
-                        decision.body = rule.body
-                        if rule.retry_after:
-                            decision.headers["Retry-After"] = rule.retry_after
-                    return decision
+            if self._apply_rule(decision, method, path, query):
+                return decision
             if self.rate_limit is not None:
                 start, count = self._window.get(tenant, (now, 0))
                 if now - start >= self.rate_window:

@@ -1,0 +1,316 @@
+"""The fault-injection matrix: each row runs the whole stack (real processes, real queues)
+under one fault, waits until the system is quiet, checks that nothing was lost, and reports
+its counts (bench/results/faults.json).
+
+"Nothing lost", checked after every row: every accepted request has exactly one run; every
+run is finished, or failed or rejected with a reason; no run made more than one submission or
+one promote at Partner Center; every run's stages moved forward only; no poison message or
+dead letter is left; no secret or token appears in any log line."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pcpub.ops import Storage, enqueue, poison_messages
+from pcpub.simulator.admin import SimulatorClient
+from pcpub.stack import LocalStack
+from shared.ledger import Run, RunStatus
+from shared.messages import Stage
+from shared.pipeline.stages import ORDER
+
+pytestmark = pytest.mark.faults
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+ROWS: list[dict[str, Any]] = []
+_throttled_before = [0]
+RUNS_PER_ROW = 4
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
+LEGAL_BACKSTEP = {(Stage.PROMOTE, Stage.AWAIT_PREVIEW)}  # promote refused as early
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    settings = {
+        "PC_SECRET_CACHE_SECONDS": "2",
+        "PC_RETRY_DELAY_SECONDS": "1",
+        "PC_STALL_SECONDS": "20",
+    }
+    with LocalStack(
+        tmp_path_factory.mktemp("faults"), profile="fast", lease_seconds=4, extra_settings=settings
+    ) as running:
+        yield running
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "faults.json").write_text(json.dumps(ROWS, indent=2))
+    print("\n" + "\n".join(json.dumps(row) for row in ROWS))
+
+
+@pytest.fixture(scope="module")
+def admin(stack: LocalStack) -> Iterator[SimulatorClient]:
+    client = SimulatorClient(stack.sim_config)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def storage(stack: LocalStack) -> Storage:
+    return Storage(stack.connection_string)
+
+
+def start_runs(
+    storage: Storage,
+    admin: SimulatorClient,
+    row: str,
+    twice: bool = False,
+    count: int = RUNS_PER_ROW,
+) -> dict[str, str]:
+    """One offer per run; returns request id -> product id."""
+    runs = {}
+    for i in range(count):
+        name = f"{row}-{i}"
+        runs[f"req-{name}"] = admin.add_offer(name, ["basic"])["id"]
+    bodies = [
+        json.dumps(
+            {
+                "schemaVersion": 1,
+                "requestId": rid,
+                "target": "live",
+                "offer": {"externalId": rid.removeprefix("req-")},
+            }
+        )
+        for rid in runs
+    ]
+    for body in bodies + (bodies[::-1] if twice else []):  # duplicated, and reordered
+        enqueue(storage, body)
+    return runs
+
+
+def wait_quiet(storage: Storage, runs: dict[str, str], timeout: float = 150) -> dict[str, Run]:
+    deadline = time.monotonic() + timeout
+    found: dict[str, Run] = {}
+    while time.monotonic() < deadline:
+        found = {rid: r for rid in runs if (r := storage.ledger.get(rid)) is not None}
+        if len(found) == len(runs) and all(r.status.terminal for r in found.values()):
+            return found
+        time.sleep(0.5)
+    raise AssertionError({rid: (r.status, r.stage, r.reason) for rid, r in found.items()})
+
+
+def check_nothing_lost(
+    row: str,
+    stack: LocalStack,
+    storage: Storage,
+    admin: SimulatorClient,
+    runs: dict[str, str],
+    expect: Callable[[Run], bool],
+) -> None:
+    done = wait_quiet(storage, runs)
+    admin.clear_faults()  # the checks below talk to the simulator too
+    log = admin.requests()
+
+    def accepted(product: str, suffix: str) -> int:
+        return sum(
+            1
+            for r in log
+            if r["method"] == "POST"
+            and product in r["path"]
+            and r["path"].endswith(suffix)
+            and 200 <= r["status"] < 300
+        )
+
+    # What exists at Partner Center (a POST whose answer was lost still made one).
+    submissions = [
+        len(admin.ingestion("GET", f"products/{p}/submissions").json()["value"])
+        for p in runs.values()
+    ]
+    promotes = [accepted(p, "/promote") for p in runs.values()]
+    for run in done.values():
+        stages = [Stage(s.stage) for s in run.timeline]
+        for before, after in itertools.pairwise(stages):
+            assert ORDER.index(after) > ORDER.index(before) or (
+                (before, after) in LEGAL_BACKSTEP
+            ), (row, run.run_id, stages)
+        if run.status is not RunStatus.SUCCEEDED:
+            assert run.reason, (row, run.run_id)
+    assert all(n == 1 for n in submissions), (row, submissions)
+    assert all(n <= 1 for n in promotes), (row, promotes)
+    poison = poison_messages(storage)
+    secrets = [stack.sim_config["clientSecret"], stack.sim_config["identityClientSecret"], *ROTATED]
+    leaked = 0
+    for name in ("host.log", "simulator.log"):
+        text = (stack.workdir / name).read_text()
+        leaked += sum(text.count(s) for s in secrets) + len(JWT.findall(text))
+    ROWS.append(
+        {
+            "fault": row,
+            "runs": len(runs),
+            "succeeded": sum(r.status is RunStatus.SUCCEEDED for r in done.values()),
+            "failed_with_reason": sum(
+                r.status is RunStatus.FAILED and bool(r.reason) for r in done.values()
+            ),
+            "submissions_per_run": sorted(set(submissions)),
+            "promotes_per_run": sorted(set(promotes)),
+            "poison_left": len(poison),
+            "secrets_or_tokens_in_logs": leaked,
+            "throttled_429": _throttled(stack, admin),
+        }
+    )
+    assert poison == [], row
+    assert leaked == 0, row
+    assert all(expect(r) for r in done.values()), {
+        rid: (r.status, r.reason) for rid, r in done.items()
+    }
+
+
+ROTATED: list[str] = []
+
+
+def _throttled(stack: LocalStack, admin: SimulatorClient) -> int:
+    """429s the simulator sent during this row."""
+    total = int(admin.http.get(f"{stack.sim_config['adminUrl']}/stats").json()["throttled"])
+    row, _throttled_before[0] = total - _throttled_before[0], total
+    return row
+
+
+def succeeded(run: Run) -> bool:
+    return run.status is RunStatus.SUCCEEDED and run.pc_status == "Published/InStore"
+
+
+@pytest.mark.parametrize(
+    ("row", "faults"),
+    [
+        ("throttle-storm", {"rateLimit": 30, "rateWindowSeconds": 10}),
+        (
+            "throttle-no-retry-after",
+            {"rateLimit": 30, "rateWindowSeconds": 10, "sendRetryAfter": False},
+        ),
+        ("5xx-bursts", {"errorRate": 0.25, "errorStatus": 503, "seed": 7}),
+        ("connection-resets", {"resetRate": 0.15, "seed": 11}),
+        (
+            "slow-and-ambiguous",
+            {
+                "rules": [
+                    {
+                        "method": "POST",
+                        "path": "/submissions$",
+                        "delay": 2,
+                        "after": True,
+                        "reset": True,
+                        "times": 2,
+                    }
+                ],
+                "latencyMs": 50,
+            },
+        ),
+    ],
+)
+def test_partner_center_faults(
+    row: str, faults: dict[str, Any], stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    admin.set_faults(**faults)
+    try:
+        runs = start_runs(storage, admin, row)
+        check_nothing_lost(row, stack, storage, admin, runs, succeeded)
+    finally:
+        admin.clear_faults()
+
+
+def test_tokens_expiring_mid_run(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    admin.admin_put("tokens", {"lifetimeSeconds": 3})
+    try:
+        runs = start_runs(storage, admin, "short-tokens")
+        check_nothing_lost("tokens-expiring", stack, storage, admin, runs, succeeded)
+    finally:
+        admin.admin_put("tokens", {"lifetimeSeconds": 3600})
+
+
+def test_secret_rotated_mid_run(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    admin.admin_put("tokens", {"lifetimeSeconds": 4})  # so tokens are fetched again soon
+    original = admin.config
+    try:
+        runs = start_runs(storage, admin, "rotation")
+        time.sleep(1.5)
+        ROTATED.append("rotated-secret-" + time.strftime("%H%M%S") + "-value")
+        admin.put_secret(stack.sim_config["secretName"], ROTATED[-1])
+        admin.config = {**original, "clientSecret": ROTATED[-1]}  # the publisher's view too
+        check_nothing_lost("secret-rotated", stack, storage, admin, runs, succeeded)
+    finally:
+        admin.put_secret(stack.sim_config["secretName"], original["clientSecret"])
+        admin.config = original
+        admin.admin_put("tokens", {"lifetimeSeconds": 3600})
+
+
+def test_key_vault_down_for_a_while(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    admin.admin_put("tokens", {"lifetimeSeconds": 4})
+    admin.set_faults(rules=[{"path": "^/secrets/", "status": 503, "times": None}])
+    try:
+        runs = start_runs(storage, admin, "vault-down")
+        time.sleep(10)  # the outage (a minute, scaled down)
+        admin.clear_faults()
+        check_nothing_lost("key-vault-down", stack, storage, admin, runs, succeeded)
+    finally:
+        admin.clear_faults()
+        admin.admin_put("tokens", {"lifetimeSeconds": 3600})
+
+
+def test_host_killed_at_random_points(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    admin.set_faults(latencyMs=100)
+    try:
+        runs = start_runs(storage, admin, "killed", count=2 * RUNS_PER_ROW)
+        for pause in (0.8, 1.7, 2.9):
+            time.sleep(pause)
+            stack.restart_host(kill=True)
+    finally:
+        admin.clear_faults()
+    check_nothing_lost("host-killed", stack, storage, admin, runs, succeeded)
+
+
+def test_duplicated_and_reordered_requests(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    runs = start_runs(storage, admin, "dupes", twice=True)
+    check_nothing_lost("duplicated-reordered", stack, storage, admin, runs, succeeded)
+
+
+def test_certification_failures(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    runs = {}
+    for i in range(RUNS_PER_ROW):
+        name = f"certfail-{i}"
+        product = admin.add_offer(name, ["basic"])["id"]
+        admin.admin_put(f"products/{product}/script", {"certificationFailure": True})
+        runs[f"req-{name}"] = product
+        enqueue(
+            storage,
+            json.dumps(
+                {
+                    "schemaVersion": 1,
+                    "requestId": f"req-{name}",
+                    "offer": {"externalId": name},
+                    "target": "live",
+                }
+            ),
+        )
+    check_nothing_lost(
+        "certification-failures",
+        stack,
+        storage,
+        admin,
+        runs,
+        lambda r: r.status is RunStatus.FAILED and "FailedInCertification" in (r.reason or ""),
+    )
