@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,13 @@ class LocalStack:
         lease_seconds: float = 600.0,
         app_dir: Path = PROJECT_ROOT,
         extra_settings: dict[str, str] | None = None,
+        keep_host_alive: bool = False,
     ) -> None:
         self.extra_settings = dict(extra_settings or {})
+        self.keep_host_alive = keep_host_alive  # restart a host that dies, as Azure would
+        self.host_restarts = 0
+        self._stopping = threading.Event()
+        self._host_lock = threading.Lock()
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="pcpub-stack-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.profile = profile
@@ -102,6 +108,10 @@ class LocalStack:
             os.chmod(self.settings_path, 0o600)
             if with_host:
                 self.start_host()
+                if self.keep_host_alive:
+                    threading.Thread(
+                        target=self._watch_host, name="host-watch", daemon=True
+                    ).start()
         except BaseException:
             self.stop()
             raise
@@ -161,12 +171,23 @@ class LocalStack:
             lambda: b'"host_started"' in ready.read_bytes(), 30, "the host to start", self.host
         )
 
+    def _watch_host(self) -> None:
+        while not self._stopping.wait(0.2):
+            with self._host_lock:
+                host = self.host
+                if host is not None and host.popen.poll() is not None:
+                    self.host_restarts += 1
+                    host.stop()
+                    self.start_host()
+
     def restart_host(self, *, kill: bool = False) -> None:
-        if self.host is not None:
-            self.host.kill() if kill else self.host.stop()
-        self.start_host()
+        with self._host_lock:
+            if self.host is not None:
+                self.host.kill() if kill else self.host.stop()
+            self.start_host()
 
     def stop(self) -> None:
+        self._stopping.set()
         for proc in (self.host, self.simulator, self.azurite):
             if proc is not None:
                 proc.stop()

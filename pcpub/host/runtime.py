@@ -41,6 +41,7 @@ from azure.functions.timer import TimerRequest as TriggerTimer
 from azure.storage.queue import QueueClient, QueueMessage
 
 from pcpub.host.settings import QueueSettings, read_host_json
+from shared.crashpoints import crash_point
 
 log = logging.getLogger("pcpub.host")
 
@@ -291,6 +292,7 @@ class LocalHost:
             },
         )
         if ok:
+            crash_point("before_delete")
             client.delete_message(message.id, message.pop_receipt)
         elif dequeue_count >= settings.max_dequeue_count:
             self._poison(client, connection, queue_name, message)

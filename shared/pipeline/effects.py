@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shared.crashpoints import crash_point
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Event, EventKind, Stage, StageMessage
 from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Retry, Wait
@@ -142,7 +143,9 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
                 reason=None,
             )
         )
+        crash_point("after_ledger_write")
         send_stage(pipeline, run.run_id, outcome.to)
+        crash_point("after_enqueue")
         emit(pipeline, EventKind.STAGE_CHANGED, run)
         return run
     if isinstance(outcome, Finished):

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
+from shared.crashpoints import crash_point
 from shared.credentials import CredentialError
 from shared.ledger import LedgerConflict, Run, RunStatus, parse_stamp, stamp
 from shared.messages import Stage, StageMessage
@@ -44,6 +45,7 @@ def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
             outcome = Failed(reason=str(exc), rejected=True)
         except LookupError as exc:  # a module or draft the offer does not have
             outcome = Failed(reason=f"{stage}: {exc}")
+    crash_point("after_pc_call")
     return apply_outcome(pipeline, run, stage, outcome, calls[0])
 
 

@@ -46,6 +46,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         tmp_path_factory.mktemp("faults"), profile="fast", lease_seconds=4, extra_settings=settings
     ) as running:
         yield running
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report() -> Iterator[None]:
+    """Write the rows' counts once the module is done."""
+    yield
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "faults.json").write_text(json.dumps(ROWS, indent=2))
     print("\n" + "\n".join(json.dumps(row) for row in ROWS))
@@ -314,3 +320,23 @@ def test_certification_failures(
         runs,
         lambda r: r.status is RunStatus.FAILED and "FailedInCertification" in (r.reason or ""),
     )
+
+
+def test_crash_points_across_many_runs(tmp_path: Path) -> None:
+    """The host process dies (exit 137, as SIGKILL) at random crash points: after a Partner
+    Center call, after a ledger write, after the next enqueue, before the delete. A watcher
+    restarts it, as the platform would; the leases bring the messages back."""
+    crashes = "after_pc_call=0.04,after_ledger_write=0.04,after_enqueue=0.04,before_delete=0.04"
+    settings = {"PCPUB_CRASH_AT": crashes, "PC_RETRY_DELAY_SECONDS": "1", "PC_STALL_SECONDS": "15"}
+    with LocalStack(
+        tmp_path, profile="fast", lease_seconds=3, extra_settings=settings, keep_host_alive=True
+    ) as crashing:
+        client = SimulatorClient(crashing.sim_config)
+        store = Storage(crashing.connection_string)
+        try:
+            runs = start_runs(store, client, "crash", count=2 * RUNS_PER_ROW)
+            check_nothing_lost("crash-points", crashing, store, client, runs, succeeded)
+        finally:
+            client.close()
+        ROWS[-1]["host_restarts"] = crashing.host_restarts
+        assert crashing.host_restarts > 0  # the row did crash, and still lost nothing
