@@ -51,16 +51,26 @@ class AzuritePorts:
 
 
 def start_azurite(
-    workdir: Path, root: Path = PROJECT_ROOT, timeout: float = 30.0
+    workdir: Path,
+    root: Path = PROJECT_ROOT,
+    timeout: float = 30.0,
+    *,
+    ports: AzuritePorts | None = None,
+    persist: bool = False,
 ) -> tuple[Managed, AzuritePorts]:
+    """Start Azurite; in memory unless `persist` (data under workdir, so that a restart on
+    the same `ports` finds it again)."""
     binary = ensure_installed(root)
-    ports = AzuritePorts(free_port(), free_port(), free_port())
+    ports = ports or AzuritePorts(free_port(), free_port(), free_port())
+    storage = (
+        ["--location", str(workdir / "azurite-data")] if persist else ["--inMemoryPersistence"]
+    )
     proc = Managed(
         "azurite",
         [
             str(binary),
             "--silent",
-            "--inMemoryPersistence",
+            *storage,
             "--disableTelemetry",
             "--skipApiVersionCheck",
             "--loose",

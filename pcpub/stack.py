@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,9 @@ class LocalStack:
         app_dir: Path = PROJECT_ROOT,
         extra_settings: dict[str, str] | None = None,
         keep_host_alive: bool = False,
+        persist_storage: bool = False,
     ) -> None:
+        self.persist_storage = persist_storage  # Azurite on disk, so it can be restarted
         self.extra_settings = dict(extra_settings or {})
         self.keep_host_alive = keep_host_alive  # restart a host that dies, as Azure would
         self.host_restarts = 0
@@ -96,7 +99,7 @@ class LocalStack:
 
     def start(self, *, with_host: bool = True) -> None:
         try:
-            self.azurite, self.ports = start_azurite(self.workdir)
+            self.azurite, self.ports = start_azurite(self.workdir, persist=self.persist_storage)
             self.start_simulator()
             self.settings = app_settings(
                 self.sim_config, self.connection_string, poll_seconds=self.poll_seconds
@@ -179,6 +182,13 @@ class LocalStack:
                     self.host_restarts += 1
                     host.stop()
                     self.start_host()
+
+    def restart_azurite(self, down_seconds: float = 0.0) -> None:
+        """Stop Azurite and start it again on the same ports and data (an outage)."""
+        assert self.azurite is not None and self.persist_storage
+        self.azurite.stop()
+        time.sleep(down_seconds)
+        self.azurite, _ = start_azurite(self.workdir, ports=self.ports, persist=True)
 
     def restart_host(self, *, kill: bool = False) -> None:
         with self._host_lock:

@@ -340,3 +340,22 @@ def test_crash_points_across_many_runs(tmp_path: Path) -> None:
             client.close()
         ROWS[-1]["host_restarts"] = crashing.host_restarts
         assert crashing.host_restarts > 0  # the row did crash, and still lost nothing
+
+
+def test_azurite_restarted_mid_run(tmp_path: Path) -> None:
+    """Storage goes away for a few seconds under running work, and comes back with its data:
+    failed invocations and poller ticks are retried, leases bring messages back."""
+    settings = {"PC_RETRY_DELAY_SECONDS": "1", "PC_STALL_SECONDS": "15"}
+    with LocalStack(
+        tmp_path, profile="fast", lease_seconds=3, extra_settings=settings, persist_storage=True
+    ) as stack:
+        client = SimulatorClient(stack.sim_config)
+        store = Storage(stack.connection_string)
+        try:
+            runs = start_runs(store, client, "storage-outage")
+            time.sleep(1.5)
+            stack.restart_azurite(down_seconds=3)
+            check_nothing_lost("azurite-restarted", stack, store, client, runs, succeeded)
+        finally:
+            client.close()
+        assert "receive failed" in (stack.workdir / "host.log").read_text()  # it was felt
