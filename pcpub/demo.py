@@ -42,6 +42,9 @@ def run_demo(
             "requestId": request_id,
             "offer": {"externalId": target_offer},
             "target": "live",
+            # One draft change, so the run reads, compares and writes a module with its ETag
+            # and submits just that module.
+            "changes": {"listing": {"title": f"{target_offer} (published by pc-publisher)"}},
             "requestedBy": "make demo",
             "labels": {"source": "demo"},
         }

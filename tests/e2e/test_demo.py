@@ -1,0 +1,42 @@
+"""`make demo`'s command, as a newcomer runs it: everything up, one offer to live, a summary,
+everything stopped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_publishes_to_live_and_cleans_up() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pcpub.cli", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "summary" in out
+    assert "succeeded at complete" in out
+    assert "is Published/InStore" in out
+    for stage in (
+        "resolve",
+        "update_draft",
+        "submit_preview",
+        "await_preview",
+        "promote",
+        "await_live",
+        "complete",
+    ):
+        assert stage in out
+    workdir = out.split("logs")[1].split()[0]
+    host_log = Path(workdir) / "host.log"
+    assert host_log.exists()
+    # stopped: nothing of the stack still listens (the host's log no longer grows)
+    size = host_log.stat().st_size
+    subprocess.run(["sleep", "1"], check=True)
+    assert host_log.stat().st_size == size

@@ -1,0 +1,83 @@
+"""What `pcpub status` shows, from a run record (no storage needed)."""
+
+from __future__ import annotations
+
+import json
+
+from pcpub.cli import build_parser
+from pcpub.ops import format_status, status_dict
+from shared.ledger import Run, RunStatus, StageRecord
+
+
+def a_run(**changes: object) -> Run:
+    run = Run(
+        run_id="r-1",
+        status=RunStatus.FAILED,
+        stage="await_preview",
+        target="live",
+        offer="offer:contoso",
+        product_id="p",
+        submission_id="115",
+        pc_status="InProgress/InDraft",
+        reason="submission 115 failed: no contact",
+        changed_modules=["Listing"],
+        packages={"basic": "pkg-1"},
+        created_at="2026-11-24T10:00:00.000000Z",
+        timeline=[
+            StageRecord(
+                stage="intake",
+                started="2026-11-24T10:00:00.000000Z",
+                ended="2026-11-24T10:00:00.000000Z",
+                result="ok",
+            ),
+            StageRecord(
+                stage="resolve",
+                started="2026-11-24T10:00:00.000000Z",
+                ended="2026-11-24T10:00:01.500000Z",
+                calls=2,
+                result="ok",
+            ),
+            StageRecord(stage="await_preview", started="2026-11-24T10:00:01.500000Z", calls=3),
+        ],
+    )
+    return run.evolve(**changes)
+
+
+def test_status_text_says_where_and_why() -> None:
+    text = format_status(a_run())
+    assert "r-1: failed at await_preview" in text
+    assert "submission 115: InProgress/InDraft" in text
+    assert "reason: submission 115 failed: no contact" in text
+    assert "changed modules: Listing" in text
+    assert "resolve" in text and "1.50s" in text and "running" in text
+    assert "Partner Center calls: 5" in text
+
+
+def test_status_shows_a_dead_letter_over_the_last_error() -> None:
+    text = format_status(a_run(dead_letter="pc-promote: boom", last_error="boom"))
+    assert "dead-lettered: pc-promote: boom (pcpub poison redrive)" in text
+    assert "last error" not in text
+    assert "last error: boom" in format_status(a_run(last_error="boom"))
+
+
+def test_status_json_round_trips() -> None:
+    data = json.loads(json.dumps(status_dict(a_run())))
+    assert data["callsMade"] == 5
+    assert data["timeline"][1]["seconds"] == 1.5
+    assert data["packages"] == {"basic": "pkg-1"}
+
+
+def test_every_command_parses() -> None:
+    parser = build_parser()
+    for argv in (
+        ["demo"],
+        ["up"],
+        ["simulator", "--port", "0"],
+        ["host"],
+        ["enqueue", "-", "--account", "x"],
+        ["status", "r", "--json"],
+        ["runs"],
+        ["poison", "list"],
+        ["poison", "redrive"],
+    ):
+        assert parser.parse_args(argv).command == argv[0]
