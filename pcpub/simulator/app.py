@@ -22,7 +22,7 @@ from pcpub.simulator.blobs import Blobs
 from pcpub.simulator.control import Control
 from pcpub.simulator.faults import Faults
 from pcpub.simulator.identity import Identity
-from pcpub.simulator.ingestion import INGESTION, Ingestion
+from pcpub.simulator.ingestion import INGESTION, Ingestion, Refusal
 from pcpub.simulator.seed import PARTNER_CENTER_AUDIENCE
 from pcpub.simulator.wire import json_response
 from pcpub.simulator.world import World
@@ -125,6 +125,12 @@ class Simulator:
                 )
 
     def _dispatch(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self._route_request(request)
+        except Refusal as refusal:
+            return refusal.response
+
+    def _route_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         allowed = False
         for method, pattern, handler in self._routes:

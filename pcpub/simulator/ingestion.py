@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
 
 import httpx
@@ -28,7 +28,13 @@ DRAFTS = (
 )
 EXPANDABLE = ("marketStates", "priceSchedules", "trial")
 
-Found = Product | httpx.Response
+
+class Refusal(Exception):
+    """Carries an error response out of a handler's helpers to the dispatcher."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
 
 
 class Ingestion:
@@ -92,19 +98,23 @@ class Ingestion:
     def error(self, status: int, message: str) -> httpx.Response:
         return self.sim.error(status, message)
 
-    def product(self, pid: str) -> Found:
+    def refuse(self, status: int, message: str) -> NoReturn:
+        """Answer with an error from anywhere in a handler (the dispatcher sends it)."""
+        raise Refusal(self.error(status, message))
+
+    def product(self, pid: str) -> Product:
         for product in self.world.products.values():
             if product.id.lower() == pid.lower():
                 return product  # type: ignore[no-any-return]
-        return self.error(404, f"Product {pid} was not found.")
+        self.refuse(404, f"Product {pid} was not found.")
 
-    def body(self, request: httpx.Request) -> dict[str, Any] | httpx.Response:
+    def body(self, request: httpx.Request) -> dict[str, Any]:
         try:
             data = json.loads(request.content or b"null")
         except ValueError:
-            return self.error(400, "The request body is not valid JSON.")
+            self.refuse(400, "The request body is not valid JSON.")
         if not isinstance(data, dict):
-            return self.error(400, "A JSON object is required.")
+            self.refuse(400, "A JSON object is required.")
         return data
 
     def _check_if_match(
@@ -130,8 +140,6 @@ class Ingestion:
     ) -> httpx.Response | None:
         """`state: Uploaded` starts processing, once the file is in the blob."""
         body = self.body(request)
-        if isinstance(body, httpx.Response):
-            return body
         state = next((v for k, v in body.items() if k.lower() == "state"), None)
         if state == "Uploaded" and item.marked_uploaded is None:
             if not item.uploaded:
@@ -175,8 +183,6 @@ class Ingestion:
 
     def create_product(self, request: httpx.Request) -> httpx.Response:
         body = self.body(request)
-        if isinstance(body, httpx.Response):
-            return body
         lowered = {k.lower(): v for k, v in body.items()}
         offer_id = next(
             (
@@ -200,15 +206,10 @@ class Ingestion:
         return json_response(201, product.body())
 
     def get_product(self, request: httpx.Request, pid: str) -> httpx.Response:
-        product = self.product(pid)
-        return (
-            product if isinstance(product, httpx.Response) else json_response(200, product.body())
-        )
+        return json_response(200, self.product(pid).body())
 
     def get_setup(self, request: httpx.Request, pid: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         return json_response(
             200,
             {
@@ -222,21 +223,15 @@ class Ingestion:
 
     def branches(self, request: httpx.Request, pid: str, module: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         found = [b.body() for b in product.branches if b.module.lower() == module.lower()]
         return json_response(200, {"value": found})
 
     def variants(self, request: httpx.Request, pid: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         return self.page(request, [v.body() for v in product.variants])
 
     def get_variant(self, request: httpx.Request, pid: str, vid: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         for variant in product.variants:
             if variant.id.lower() == vid.lower():
                 return json_response(200, variant.body(), {"ETag": variant.body()["@odata.etag"]})
@@ -259,8 +254,6 @@ class Ingestion:
         self, request: httpx.Request, pid: str, collection: str, iid: str
     ) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         found = [
             self._view(request, d)
             for d in product.drafts.values()
@@ -272,40 +265,30 @@ class Ingestion:
             return self.error(404, f"Instance {iid} was not found.")
         return json_response(200, {"value": found})
 
-    def _draft(self, product: Product, collection: str, rid: str) -> Draft | httpx.Response:
+    def _draft(self, product: Product, collection: str, rid: str) -> Draft:
         draft = product.drafts.get(rid) or next(
             (d for d in product.drafts.values() if d.id.lower() == rid.lower()), None
         )
         if draft is None or draft.collection != collection.lower():
-            return self.error(404, f"Resource {rid} was not found.")
+            self.refuse(404, f"Resource {rid} was not found.")
         return draft
 
     def get_draft(
         self, request: httpx.Request, pid: str, collection: str, rid: str
     ) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         draft = self._draft(product, collection, rid)
-        if isinstance(draft, httpx.Response):
-            return draft
         return json_response(200, self._view(request, draft))
 
     def put_draft(
         self, request: httpx.Request, pid: str, collection: str, rid: str
     ) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         draft = self._draft(product, collection, rid)
-        if isinstance(draft, httpx.Response):
-            return draft
         refused = self._check_if_match(request, draft.etag, f"The resource {rid}")
         if refused is not None:
             return refused
         body = self.body(request)
-        if isinstance(body, httpx.Response):
-            return body
         known = {k.lower(): k for k in draft.body}
         incoming = {known.get(k.lower(), k): v for k, v in body.items()}
         if str(incoming.get("id", rid)).lower() != draft.id.lower():
@@ -340,12 +323,10 @@ class Ingestion:
 
     # -- listing images -------------------------------------------------------------------
 
-    def _listing(self, pid: str, lid: str) -> Product | httpx.Response:
+    def _listing(self, pid: str, lid: str) -> Product:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
-        draft = self._draft(product, "listings", lid)
-        return draft if isinstance(draft, httpx.Response) else product
+        self._draft(product, "listings", lid)  # refuses an unknown listing
+        return product
 
     def _image_view(
         self, request: httpx.Request, image: ListingImage, with_sas: bool = False
@@ -359,8 +340,6 @@ class Ingestion:
 
     def list_images(self, request: httpx.Request, pid: str, lid: str) -> httpx.Response:
         product = self._listing(pid, lid)
-        if isinstance(product, httpx.Response):
-            return product
         images = [
             self._image_view(request, i)
             for i in product.images.values()
@@ -370,11 +349,7 @@ class Ingestion:
 
     def create_image(self, request: httpx.Request, pid: str, lid: str) -> httpx.Response:
         product = self._listing(pid, lid)
-        if isinstance(product, httpx.Response):
-            return product
         body = self.body(request)
-        if isinstance(body, httpx.Response):
-            return body
         lowered = {k.lower(): v for k, v in body.items()}
         file_name = str(lowered.get("filename") or "")
         kind = str(lowered.get("type") or "")
@@ -393,25 +368,19 @@ class Ingestion:
         product.images[image_id] = image
         return json_response(201, self._image_view(request, image, with_sas=True))
 
-    def _image(self, pid: str, lid: str, img: str) -> tuple[Product, ListingImage] | httpx.Response:
+    def _image(self, pid: str, lid: str, img: str) -> tuple[Product, ListingImage]:
         product = self._listing(pid, lid)
-        if isinstance(product, httpx.Response):
-            return product
         image = product.images.get(img)
         if image is None or image.listing_id.lower() != lid.lower():
-            return self.error(404, f"Image {img} was not found.")
+            self.refuse(404, f"Image {img} was not found.")
         return product, image
 
     def get_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
         found = self._image(pid, lid, img)
-        if isinstance(found, httpx.Response):
-            return found
         return json_response(200, self._image_view(request, found[1]))
 
     def put_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
         found = self._image(pid, lid, img)
-        if isinstance(found, httpx.Response):
-            return found
         image = found[1]
         refused = self._check_if_match(request, image.etag, f"Image {img}") or (
             self._mark_uploaded(request, image, "image")
@@ -422,8 +391,6 @@ class Ingestion:
 
     def delete_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
         found = self._image(pid, lid, img)
-        if isinstance(found, httpx.Response):
-            return found
         del found[0].images[img]
         return httpx.Response(204)
 
@@ -431,8 +398,6 @@ class Ingestion:
 
     def get_reseller(self, request: httpx.Request, pid: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         body = product.reseller or {"resellerChannelState": "Disabled", "tenantIds": []}
         return json_response(
             200,
@@ -445,11 +410,7 @@ class Ingestion:
 
     def post_reseller(self, request: httpx.Request, pid: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         body = self.body(request)
-        if isinstance(body, httpx.Response):
-            return body
         lowered = {k.lower(): v for k, v in body.items()}
         product.reseller = {
             "resellerChannelState": lowered.get("resellerchannelstate", "Disabled"),
@@ -459,26 +420,22 @@ class Ingestion:
 
     # -- packages -------------------------------------------------------------------------
 
-    def _package(self, product: Product, pkg: str) -> Package | httpx.Response:
+    def _package(self, product: Product, pkg: str) -> Package:
         package = product.packages.get(pkg)
-        return package or self.error(404, f"Package {pkg} was not found.")
+        if package is None:
+            self.refuse(404, f"Package {pkg} was not found.")
+        return package
 
     def _package_view(self, package: Package) -> dict[str, Any]:
         return package.view(self.now(), self.world.profile, self.sim.base_url)
 
     def list_packages(self, request: httpx.Request, pid: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         return self.page(request, [self._package_view(p) for p in product.packages.values()])
 
     def create_package(self, request: httpx.Request, pid: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         body = self.body(request)
-        if isinstance(body, httpx.Response):
-            return body
         lowered = {k.lower(): v for k, v in body.items()}
         file_name = str(lowered.get("filename") or "")
         if not re.fullmatch(r"[\w.-]{1,200}", file_name):
@@ -497,20 +454,12 @@ class Ingestion:
 
     def get_package(self, request: httpx.Request, pid: str, pkg: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         package = self._package(product, pkg)
-        if isinstance(package, httpx.Response):
-            return package
         return json_response(200, self._package_view(package))
 
     def put_package(self, request: httpx.Request, pid: str, pkg: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         package = self._package(product, pkg)
-        if isinstance(package, httpx.Response):
-            return package
         # If-Match is optional here (peers both send and omit it); checked when sent.
         etag = self._package_view(package)["@odata.etag"]
         refused = self._check_if_match(request, etag, f"Package {pkg}", required=False) or (
@@ -522,22 +471,18 @@ class Ingestion:
 
     def delete_package(self, request: httpx.Request, pid: str, pkg: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         if product.packages.pop(pkg, None) is None:
             return self.error(404, f"Package {pkg} was not found.")
         return httpx.Response(204)
 
     # -- submissions ----------------------------------------------------------------------
 
-    def _submission(self, pid: str, sid: str) -> tuple[Product, Submission] | httpx.Response:
+    def _submission(self, pid: str, sid: str) -> tuple[Product, Submission]:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         for sub in product.submissions:
             if sub.id == sid:
                 return product, sub
-        return self.error(404, f"Submission {sid} was not found for product {pid}.")
+        self.refuse(404, f"Submission {sid} was not found for product {pid}.")
 
     def _view_sub(self, request: httpx.Request, sub: Submission) -> dict[str, Any]:
         body = sub.body(self.now(), self.world.profile)
@@ -550,19 +495,13 @@ class Ingestion:
 
     def list_submissions(self, request: httpx.Request, pid: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         return json_response(
             200, {"value": [self._view_sub(request, s) for s in product.submissions]}
         )
 
     def create_submission(self, request: httpx.Request, pid: str) -> httpx.Response:
         product = self.product(pid)
-        if isinstance(product, httpx.Response):
-            return product
         body = self.body(request)
-        if isinstance(body, httpx.Response):
-            return body
         refused = self._check_resources(product, body)
         if refused is not None:
             return refused
@@ -617,14 +556,10 @@ class Ingestion:
 
     def get_submission(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
         found = self._submission(pid, sid)
-        if isinstance(found, httpx.Response):
-            return found
         return json_response(200, self._view_sub(request, found[1]))
 
     def cancel_submission(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
         found = self._submission(pid, sid)
-        if isinstance(found, httpx.Response):
-            return found
         product, sub = found
         state, _, _ = sub.status(self.now(), self.world.profile)
         if state != "InProgress":
@@ -634,8 +569,6 @@ class Ingestion:
 
     def promote(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
         found = self._submission(pid, sid)
-        if isinstance(found, httpx.Response):
-            return found
         _, sub = found
         now = self.now()
         state, substate, _ = sub.status(now, self.world.profile)
@@ -653,20 +586,14 @@ class Ingestion:
 
     def workflow_details(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
         found = self._submission(pid, sid)
-        if isinstance(found, httpx.Response):
-            return found
         return json_response(200, {"value": found[1].workflow(self.now(), self.world.profile)})
 
     def validations(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
         found = self._submission(pid, sid)
-        if isinstance(found, httpx.Response):
-            return found
         return json_response(200, {"value": found[1].validation_errors})
 
     def reports(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
         found = self._submission(pid, sid)
-        if isinstance(found, httpx.Response):
-            return found
         return json_response(
             200, {"value": found[1].reports(self.now(), self.world.profile, self.sim.base_url)}
         )
