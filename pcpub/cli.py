@@ -32,7 +32,7 @@ def _storage_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="the JSON written by `pcpub up --write-config`")
     parser.add_argument(
         "--account",
-        help="a storage account name, reached with your own "
+        help="a storage account (name or URL), reached with your own "
         "Entra sign-in (accounts without shared keys)",
     )
 

@@ -4,6 +4,7 @@ read a run's timeline, list runs, look at and re-drive poison queues."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,8 @@ class Storage:
             tables = TableServiceClient.from_connection_string(connection_string)
         else:
             assert account, "give a connection string or an account name"
+            # An account name, or any of its endpoint URLs.
+            account = re.sub(r"^https://([^.]+)\..*$", r"\1", account.strip())
             self._credential = operator_credential()
             self._queue_url = f"https://{account}.queue.core.windows.net"
             tables = TableServiceClient(
