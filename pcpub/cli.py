@@ -117,6 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     return handler(args)
 
 
+def _stop_on_terminate() -> None:
+    """SIGTERM acts like Ctrl-C (so the stack's children are stopped), once: a second signal
+    during the clean-up must not cut it short."""
+
+    def interrupt(*_: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _simulator(args: argparse.Namespace) -> int:
     from pcpub.simulator.server import serve
 
@@ -156,7 +168,7 @@ def _up(args: argparse.Namespace) -> int:
     from pcpub.stack import LocalStack
 
     stack = LocalStack(Path(args.workdir) if args.workdir else None, profile=args.profile)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    _stop_on_terminate()
     stack.start()
     try:
         info = stack.describe()
@@ -191,7 +203,12 @@ def _up(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from pcpub.demo import run_demo
 
-    return run_demo(profile=args.profile, timeout=args.timeout, offer=args.offer)
+    _stop_on_terminate()
+    try:
+        return run_demo(profile=args.profile, timeout=args.timeout, offer=args.offer)
+    except KeyboardInterrupt:
+        print("interrupted; everything the demo started is stopped", file=sys.stderr)
+        return 130
 
 
 def _enqueue(args: argparse.Namespace) -> int:

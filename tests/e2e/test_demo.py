@@ -40,3 +40,58 @@ def test_demo_publishes_to_live_and_cleans_up() -> None:
     size = host_log.stat().st_size
     subprocess.run(["sleep", "1"], check=True)
     assert host_log.stat().st_size == size
+
+
+def test_up_writes_its_config_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+    import time
+
+    config = tmp_path / "stack.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pcpub.cli",
+            "up",
+            "--write-config",
+            str(config),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not config.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        info = json.loads(config.read_text())
+        for key in (
+            "storageConnectionString",
+            "ingestionBaseUrl",
+            "publishRequestQueue",
+            "clientSecret",
+            "caCertPath",
+        ):
+            assert info[key]
+        assert config.stat().st_mode & 0o077 == 0  # it holds secrets
+        children = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+            ).stdout.split()
+        ]
+        assert children
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    time.sleep(1)
+    for pid in children:  # stopped by PID, nothing orphaned
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"child {pid} outlived `pcpub up`")
