@@ -54,7 +54,7 @@ var alerts = [
     name: 'poison'
     description: 'A message reached a poison queue (the host moved it after maxDequeueCount).'
     severity: 1
-    query: 'union traces, exceptions | where message has "Moving message to queue" or message has "message_poisoned"'
+    query: 'union traces, exceptions | where message has "Moving message to queue" or message has "dead-lettered"'
   }
   {
     name: 'run-failed'
