@@ -137,3 +137,19 @@ def test_outputs_for_operators() -> None:
         "AZURE_RESOURCE_GROUP",
     ):
         assert name in outputs
+
+
+def test_alert_queries_match_what_the_app_logs() -> None:
+    alerts = var("alerts", "app/monitoring.bicep")
+    root = INFRA.parent
+    sources = {
+        "Moving message to queue": root / "pcpub/host/runtime.py",  # the host's own words
+        "dead-lettered": root / "shared/pipeline/deadletter.py",
+        "run stalled": root / "shared/pipeline/runner.py",
+    }
+    queries = " ".join(a["query"] for a in alerts)
+    for phrase, source in sources.items():
+        assert phrase in queries
+        assert phrase in source.read_text()
+    assert 'startswith "run failed"' in queries
+    assert '"run %s: %s"' in (root / "shared/pipeline/effects.py").read_text()
