@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pcpub.processes import Managed, free_port, port_open, wait_until
+from pcpub.processes import Managed, free_ports, port_open, wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "devstoreaccount1"
@@ -61,7 +61,16 @@ def start_azurite(
     """Start Azurite; in memory unless `persist` (data under workdir, so that a restart on
     the same `ports` finds it again)."""
     binary = ensure_installed(root)
-    ports = ports or AzuritePorts(free_port(), free_port(), free_port())
+    if ports is None:  # another process may take a free port before Azurite does: retry
+        for attempt in range(3):
+            try:
+                return start_azurite(
+                    workdir, root, timeout, ports=AzuritePorts(*free_ports(3)), persist=persist
+                )
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
     storage = (
         ["--location", str(workdir / "azurite-data")] if persist else ["--inMemoryPersistence"]
     )
