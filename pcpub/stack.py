@@ -48,6 +48,8 @@ def app_settings(
         "TLS_CA_BUNDLE": sim["caCertPath"],
         "PC_STATUS_POLL_SECONDS": str(poll_seconds),
         "PC_RETRY_DELAY_SECONDS": str(retry_delay_seconds),
+        # Short, to match the short message leases local runs use (Azure: 10 minutes).
+        "PC_CLAIM_SECONDS": "8",
     }
 
 

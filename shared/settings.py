@@ -47,6 +47,7 @@ ENV = {
     "package_staging_container": "PACKAGE_STAGING_CONTAINER",
     "package_url_hosts": "PACKAGE_URL_HOSTS",
     "rate_limit_per_minute": "PC_RATE_LIMIT_PER_MINUTE",
+    "claim_seconds": "PC_CLAIM_SECONDS",
 }
 
 
@@ -85,6 +86,7 @@ class Settings(BaseModel):
     package_staging_container: str = "package-staging"
     package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)
     rate_limit_per_minute: float | None = Field(default=None, gt=0)
+    claim_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("package_url_hosts", mode="before")
     @classmethod

@@ -49,6 +49,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         ),
         retry_delay_seconds=settings.retry_delay_seconds,
         stall_seconds=settings.stall_seconds,
+        claim_seconds=settings.claim_seconds,
         deadline_seconds=settings.deadline_hours * 3600,
     )
 

@@ -33,6 +33,9 @@ class Pipeline:
     retry_delay_seconds: float = 30.0
     stall_seconds: float = 900.0  # a running run unchanged this long has lost its message
     deadline_seconds: float = 14 * 24 * 3600.0  # certification can take days, not weeks
+    # How long a delivery's claim on a stage holds off other deliveries: longer than any
+    # stage takes, shorter than the host's 10-minute message lease.
+    claim_seconds: float = 300.0
     clock: Callable[[], datetime] = now_utc
 
 
@@ -103,7 +106,10 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
             outcome.reason,
             extra={"action": "stage_retry", "run_id": run.run_id, "stage": stage},
         )
-        updated = run.evolve(timeline=_count(run, stage, calls), reason=outcome.reason)
+        # This delivery is done with the stage: release its claim for the retry.
+        updated = run.evolve(
+            timeline=_count(run, stage, calls), reason=outcome.reason, claimed_stage=None
+        )
         if stage in POLLED_STAGES:
             updated = updated.evolve(
                 next_check_at=stamp(now + timedelta(seconds=outcome.delay_seconds))

@@ -80,10 +80,23 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str) -> None:
         return
     if stage in POLLED_STAGES:
         return
+    busy = _claimed_for(pipeline, run, stage)
+    if busy > 0:
+        # Another delivery holds the stage (claimed moments ago). Come back when its claim
+        # runs out, rather than act beside it or drop the message (it may have crashed).
+        log.info(
+            "stage %s is being worked on; trying again in %.0fs",
+            stage,
+            busy,
+            extra={"action": "stage_busy", "run_id": run.run_id, "stage": stage},
+        )
+        send_stage(pipeline, run.run_id, stage, busy + 1)
+        return
     try:
         # Claim the stage with a conditional write before any call that changes Partner
-        # Center: of two deliveries running at once, only one gets past this line. A claim
-        # left by a crashed delivery is simply claimed again by the redelivery.
+        # Center: of two deliveries that read the run at once, only one gets past this line;
+        # a later one sees the fresh claim above. A claim older than `claim_seconds` (its
+        # delivery crashed) is simply claimed again.
         attempts = run.attempts + 1 if run.claimed_stage == stage else 1
         run = pipeline.ledger.replace(
             run.evolve(claimed_at=stamp(pipeline.clock()), claimed_stage=stage, attempts=attempts)
@@ -99,12 +112,21 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str) -> None:
         raise  # a bug: let the host retry, then poison (and the dead-letter record)
 
 
+def _claimed_for(pipeline: Pipeline, run: Run, stage: Stage) -> float:
+    """Seconds left on another delivery's claim of this stage (0 when free)."""
+    if run.claimed_stage != stage or not run.claimed_at:
+        return 0.0
+    age = (pipeline.clock() - parse_stamp(run.claimed_at)).total_seconds()
+    return max(0.0, pipeline.claim_seconds - age)
+
+
 def _note_error(pipeline: Pipeline, run_id: str, text: str) -> None:
     """Keep the last unexpected error on the run, for `pcpub status` and the dead letter."""
     try:
         current = pipeline.ledger.get(run_id)
         if current is not None:
-            pipeline.ledger.replace(current.evolve(last_error=text[:2000]))
+            # The delivery failed: release its claim so the host's retry can act.
+            pipeline.ledger.replace(current.evolve(last_error=text[:2000], claimed_stage=None))
     except Exception:
         log.exception("could not record the error", extra={"run_id": run_id})
 
@@ -176,7 +198,9 @@ def redrive(pipeline: Pipeline, run: Run, why: str) -> Run:
     stage = Stage(run.stage)
     if stage in POLLED_STAGES:  # a check: make it due now
         return pipeline.ledger.replace(run.evolve(next_check_at=stamp(pipeline.clock())))
-    updated = pipeline.ledger.replace(run.evolve(status=RunStatus.RUNNING, next_check_at=None))
+    updated = pipeline.ledger.replace(
+        run.evolve(status=RunStatus.RUNNING, next_check_at=None, claimed_stage=None)
+    )
     send_stage(pipeline, run.run_id, stage)
     log.info(
         "re-drove run at %s (%s)",

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 
 from shared.ledger import Run
 from shared.messages import DraftChanges, PackageSource, Stage
-from shared.partnercenter.errors import Conflict, NotFound, PartnerCenterError
+from shared.partnercenter.errors import Conflict, NotFound, PartnerCenterError, PreconditionFailed
 from shared.partnercenter.models import (
     CertificationReport,
     Draft,
@@ -167,7 +167,12 @@ def upload_package(run: Run, deps: StageDeps) -> Outcome:
         if package.state == "PendingUpload":
             assert package.file_sas_uri, "Partner Center gave no upload URI"
             deps.files.upload(package.file_sas_uri, deps.files.read(source))
-            package = deps.pc.mark_uploaded(pid, package)
+            try:
+                package = deps.pc.mark_uploaded(pid, package)
+            except (PreconditionFailed, Conflict):
+                package = deps.pc.get_package(pid, package.id)  # marked meanwhile?
+                if package.state == "PendingUpload":
+                    raise
         done[plan] = package.id
     return Wait(
         check=Stage.AWAIT_PACKAGE,
