@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from azure.storage.blob import BlobClient, BlobServiceClient
+from azure.storage.blob import BlobClient
 
 from shared.messages import PackageSource
 from shared.settings import Settings
+from shared.storage import blob_service
 
 
 class PackageSourceRefused(Exception):
@@ -26,21 +27,9 @@ class BlobPackageFiles:
         ca = self._settings.ca_bundle
         return {"connection_verify": ca} if ca else {}
 
-    def _service(self) -> BlobServiceClient:
-        settings = self._settings
-        if settings.storage_connection:
-            return BlobServiceClient.from_connection_string(settings.storage_connection)
-        from azure.identity import ManagedIdentityCredential
-
-        assert settings.storage_blob_uri, "AzureWebJobsStorage__blobServiceUri is not set"
-        return BlobServiceClient(
-            settings.storage_blob_uri,
-            credential=ManagedIdentityCredential(client_id=settings.managed_identity_client_id),
-        )
-
     def read(self, source: PackageSource) -> bytes:
         if source.staged:
-            with self._service() as service:
+            with blob_service(self._settings) as service:
                 blob = service.get_blob_client(
                     self._settings.package_staging_container, source.staged
                 )

@@ -16,7 +16,6 @@ from shared.messages import Stage
 if TYPE_CHECKING:  # the SDK loads on first send, not at import (cold start)
     from azure.storage.queue import QueueClient
 
-PREFIX = "pc-"
 PUBLISH_REQUESTS = "pc-publish-requests"
 EVENTS = "pc-events"
 

@@ -1,4 +1,5 @@
-"""Storage clients for the pipeline's queues and ledger table, from the host's own setting.
+"""Storage clients for the pipeline's queues, ledger table and package staging container, from
+the host's own setting.
 
 Locally and in tests `AzureWebJobsStorage` is a connection string (Azurite); in Azure it is
 identity-based (`AzureWebJobsStorage__queueServiceUri`, `__tableServiceUri`) and the function
@@ -7,9 +8,11 @@ app's managed identity is used: no account key anywhere.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
 from shared.queues import queue_client_kwargs
@@ -17,9 +20,15 @@ from shared.settings import Settings
 
 
 def _identity(settings: Settings) -> Any:
+    return _managed_identity(settings.managed_identity_client_id)
+
+
+@cache
+def _managed_identity(client_id: str | None) -> Any:
+    """One credential per process, so its token cache serves every client."""
     from azure.identity import ManagedIdentityCredential
 
-    return ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
+    return ManagedIdentityCredential(client_id=client_id)
 
 
 def queue_client(settings: Settings, name: str) -> QueueClient:
@@ -38,3 +47,10 @@ def table_service(settings: Settings) -> TableServiceClient:
         return TableServiceClient.from_connection_string(settings.storage_connection)
     assert settings.storage_table_uri
     return TableServiceClient(settings.storage_table_uri, credential=_identity(settings))
+
+
+def blob_service(settings: Settings) -> BlobServiceClient:
+    if settings.storage_connection:
+        return BlobServiceClient.from_connection_string(settings.storage_connection)
+    assert settings.storage_blob_uri, "AzureWebJobsStorage__blobServiceUri is not set"
+    return BlobServiceClient(settings.storage_blob_uri, credential=_identity(settings))

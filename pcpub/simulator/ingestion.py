@@ -149,9 +149,7 @@ class Ingestion:
         return None
 
     def page(self, request: httpx.Request, items: list[dict[str, Any]]) -> httpx.Response:
-        token = next(
-            (v for k, v in request.url.params.multi_items() if k.lower() == "$skiptoken"), None
-        )
+        token = _param(request, "$skipToken")
         if token and self.sim.faults.next_link_404:
             return self.error(404, "The page was not found.")
         try:
@@ -173,7 +171,7 @@ class Ingestion:
 
     def list_products(self, request: httpx.Request) -> httpx.Response:
         products = list(self.world.products.values())
-        flt = next((v for k, v in request.url.params.multi_items() if k.lower() == "$filter"), None)
+        flt = _param(request, "$filter")
         if flt:
             matched = filter_products(products, flt)
             if matched is None:
@@ -242,9 +240,7 @@ class Ingestion:
     def _view(self, request: httpx.Request, draft: Draft) -> dict[str, Any]:
         view = draft.view()
         if draft.collection == "featureavailabilities":
-            expand = ",".join(
-                v for k, v in request.url.params.multi_items() if k.lower() == "$expand"
-            ).lower()
+            expand = _param(request, "$expand").lower()
             for key in EXPANDABLE:
                 if key.lower() not in expand:
                     view.pop(key, None)
@@ -331,9 +327,7 @@ class Ingestion:
     def _image_view(
         self, request: httpx.Request, image: ListingImage, with_sas: bool = False
     ) -> dict[str, Any]:
-        expand = ",".join(
-            v for k, v in request.url.params.multi_items() if k.lower() == "$expand"
-        ).lower()
+        expand = _param(request, "$expand").lower()
         return image.view(
             self.now(), self.world.profile, self.sim.base_url, with_sas or "filesasuri" in expand
         )
@@ -486,9 +480,7 @@ class Ingestion:
 
     def _view_sub(self, request: httpx.Request, sub: Submission) -> dict[str, Any]:
         body = sub.body(self.now(), self.world.profile)
-        expand = ",".join(
-            v for k, v in request.url.params.multi_items() if k.lower() == "$expand"
-        ).lower()
+        expand = _param(request, "$expand").lower()
         if "publishoption" in expand:
             body["publishOption"] = sub.request.get("publishOption", {})
         return body
@@ -597,6 +589,12 @@ class Ingestion:
         return json_response(
             200, {"value": found[1].reports(self.now(), self.world.profile, self.sim.base_url)}
         )
+
+
+def _param(request: httpx.Request, name: str) -> str:
+    """A query parameter by case-insensitive name (the service matches OData names so); the
+    values of a repeated one joined with commas."""
+    return ",".join(v for k, v in request.url.params.multi_items() if k.lower() == name.lower())
 
 
 _EXTERNAL_ID = re.compile(

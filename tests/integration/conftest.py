@@ -15,6 +15,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from pcpub.azurite import AzuritePorts, start_azurite
 from pcpub.processes import Managed, wait_until
+from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import app_settings
 from shared.partnercenter.client import PartnerCenterClient
 from shared.pipeline.effects import Pipeline
@@ -54,6 +55,15 @@ def sim_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     wait_until(config.exists, 30, "the simulator", proc)
     yield json.loads(config.read_text())
     proc.stop()
+
+
+@pytest.fixture
+def admin(sim_config: dict[str, Any]) -> Iterator[SimulatorClient]:
+    """The simulator's admin API; faults set by a test are cleared after it."""
+    client = SimulatorClient(sim_config)
+    yield client
+    client.clear_faults()
+    client.close()
 
 
 @pytest.fixture

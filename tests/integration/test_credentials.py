@@ -23,13 +23,6 @@ def closing() -> Iterator[list[Any]]:
         obj.close()
 
 
-@pytest.fixture
-def admin(sim_config: dict[str, Any]) -> Iterator[SimulatorClient]:
-    client = SimulatorClient(sim_config)
-    yield client
-    client.close()
-
-
 def test_secret_from_key_vault_is_cached(
     settings: Settings, sim_config: dict[str, Any], closing: list[Any]
 ) -> None:

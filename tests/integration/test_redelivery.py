@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
@@ -21,13 +18,6 @@ from shared.pipeline.effects import Pipeline
 from shared.pipeline.intake import accept_request
 from shared.pipeline.runner import handle_stage_message, poll_due
 from shared.queues import STAGE_QUEUES
-
-
-@pytest.fixture
-def admin(sim_config: dict[str, Any]) -> Iterator[SimulatorClient]:
-    client = SimulatorClient(sim_config)
-    yield client
-    client.close()
 
 
 def test_everything_twice(

@@ -3,7 +3,6 @@ fileSasUri it hands out, and injected resets and delays reach the client as a ne
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,14 +11,6 @@ from azure.storage.blob import BlobClient
 
 from pcpub.simulator.admin import SimulatorClient
 from shared.partnercenter.client import tls_verify
-
-
-@pytest.fixture
-def admin(sim_config: dict[str, Any]) -> Iterator[SimulatorClient]:
-    client = SimulatorClient(sim_config)
-    yield client
-    client.http.delete(f"{sim_config['adminUrl']}/faults")
-    client.close()
 
 
 def new_package(admin: SimulatorClient, product_id: str, name: str) -> dict[str, Any]:
