@@ -16,7 +16,7 @@ def _run(stage: Stage, msg: func.QueueMessage) -> None:
     from shared import wiring
     from shared.pipeline.runner import handle_stage_message
 
-    handle_stage_message(wiring.pipeline(), stage, msg.get_body().decode("utf-8"))
+    handle_stage_message(wiring.pipeline(), stage, msg.get_body())
 
 
 @bp.function_name("resolve")

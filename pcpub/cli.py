@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     _storage_args(runs)
 
     poison = sub.add_parser("poison", help="poison queues")
-    poison.add_argument("action", choices=["list", "redrive"])
+    poison.add_argument("action", choices=["list", "redrive", "drop"])
+    poison.add_argument("ids", nargs="*", help="message ids (redrive: only these; drop: required)")
     _storage_args(poison)
     return parser
 
@@ -213,14 +214,21 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _enqueue(args: argparse.Namespace) -> int:
     from pcpub.ops import enqueue
-    from shared.messages import RequestRejected
+    from shared.publish_request import RequestRejected
 
-    body = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    try:
+        body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"pcpub: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
     try:
         request = enqueue(_storage(args), body)
     except RequestRejected as exc:
         print(f"pcpub: not sent: {exc.reason}", file=sys.stderr)
         return 2
+    except Exception as exc:  # storage unreachable, refused, ...: one line, no traceback
+        print(f"pcpub: not sent: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
+        return 1
     print(f"enqueued {request.request_id}")
     return 0
 
@@ -249,13 +257,22 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _poison(args: argparse.Namespace) -> int:
-    from pcpub.ops import dumps, poison_messages, redrive
+    from pcpub.ops import drop, dumps, poison_messages, redrive
 
     storage = _storage(args)
     if args.action == "list":
         print(dumps(poison_messages(storage)))
+    elif args.action == "redrive":
+        print(f"re-drove {redrive(storage, set(args.ids) or None)} message(s)")
     else:
-        print(f"re-drove {redrive(storage)} message(s)")
+        if not args.ids:
+            print("pcpub: poison drop needs the ids of the dead letters to drop", file=sys.stderr)
+            return 2
+        missing = [i for i in args.ids if not drop(storage, i)]
+        if missing:
+            print(f"pcpub: no open dead letter {', '.join(missing)}", file=sys.stderr)
+            return 1
+        print(f"dropped {len(args.ids)} dead letter(s)")
     return 0
 
 

@@ -1,33 +1,23 @@
 """JSON-lines logging for the local processes, with a last-line guard against secrets.
 
-Each line carries the `extra` fields the pipeline logs (run_id, stage, action, ...). Values
-registered with `redact()` (the stand-ins' client secrets, tokens) are masked wherever they
-appear, so a mistake elsewhere cannot put a secret into a log file.
+Each line carries the `extra` fields the pipeline logs (run_id, stage, action, ...). The whole
+line passes through shared.redaction (the live secrets registered there, and credential-shaped
+patterns), so a mistake elsewhere cannot put a secret into a log file.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.redaction import install as install_scrubbing, register as redact, scrub
+
+__all__ = ["JsonFormatter", "configure", "redact", "scrub"]
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-_secrets: set[str] = set()
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{16,}")
-_SAS = re.compile(r"(?i)([?&]sig=)[^&\s\"']+")
-
-
-def redact(*values: str | None) -> None:
-    _secrets.update(v for v in values if v and len(v) >= 8)
-
-
-def scrub(text: str) -> str:
-    for value in _secrets:
-        text = text.replace(value, "***")
-    return _SAS.sub(r"\1***", _BEARER.sub(r"\1***", text))
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,5 +47,6 @@ def configure(process: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    install_scrubbing()
     for noisy in ("azure", "msal", "httpx", "httpcore", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -13,7 +13,8 @@ from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient
 
 from shared.ledger import Ledger, Run
-from shared.messages import PublishRequest, parse_publish_request
+from shared.pipeline.deadletter import describe_body, reopen
+from shared.publish_request import PublishRequest, parse_publish_request
 from shared.queues import (
     PUBLISH_REQUESTS,
     TRIGGERED_QUEUES,
@@ -45,14 +46,12 @@ class Storage:
         self.ledger = Ledger(tables)
         self.sender = QueueSender(self.queue)
 
-    def queue(self, name: str) -> QueueClient:
+    def queue(self, name: str, *, raw: bool = False) -> QueueClient:
+        """A client speaking the host's base64 encoding, or (raw) the stored content as is."""
+        policies = {} if raw else queue_client_kwargs()
         if self.connection_string:
-            return QueueClient.from_connection_string(
-                self.connection_string, name, **queue_client_kwargs()
-            )
-        return QueueClient(
-            self._queue_url, name, credential=self._credential, **queue_client_kwargs()
-        )
+            return QueueClient.from_connection_string(self.connection_string, name, **policies)
+        return QueueClient(self._queue_url, name, credential=self._credential, **policies)
 
 
 def operator_credential() -> Any:
@@ -65,10 +64,12 @@ def operator_credential() -> Any:
     return DefaultAzureCredential(exclude_managed_identity_credential=not running_in_azure())
 
 
-def enqueue(storage: Storage, body: str) -> PublishRequest:
-    """Validate locally (so the sender hears of mistakes at once), then send."""
-    request = parse_publish_request(body)
-    storage.sender.send(PUBLISH_REQUESTS, request.to_json())
+def enqueue(storage: Storage, body: bytes | str) -> PublishRequest:
+    """Validate locally (so the sender hears of mistakes at once), then send exactly the bytes
+    that were validated (intake sees what was checked here, not a re-serialisation)."""
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    request = parse_publish_request(raw)
+    storage.sender.send(PUBLISH_REQUESTS, raw.decode("utf-8"))
     return request
 
 
@@ -139,51 +140,62 @@ def format_status(run: Run) -> str:
 
 
 def poison_messages(storage: Storage) -> list[dict[str, Any]]:
-    """Dead letters (recorded by the app from the poison queues) not yet re-driven, and any
-    message still sitting in a poison queue (peeked, not removed)."""
+    """Dead letters (recorded by the app's sweep) not yet re-driven, and any message still
+    sitting in a poison queue (peeked raw, so no body can break the listing)."""
     found = [
         {
             "source": "dead-letter",
             "id": d["RowKey"],
             "queue": d.get("queue"),
-            "runId": d.get("run_id"),
-            "stage": d.get("stage"),
+            "runId": d.get("run_id") or None,
+            "stage": d.get("stage") or None,
             "reason": d.get("reason"),
+            "decodeError": d.get("decode_error") or None,
+            "size": d.get("size"),
+            "sha256": d.get("sha256"),
             "dequeueCount": d.get("dequeue_count"),
             "at": d.get("at"),
-            "body": d.get("body"),
+            "preview": d.get("preview"),
         }
         for d in storage.ledger.dead_letters()
         if not d.get("redriven")
     ]
     for name in TRIGGERED_QUEUES:
-        client = storage.queue(poison_queue(name))
         try:
-            for message in client.peek_messages(max_messages=32):
-                body = message.content
-                text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-                found.append(
-                    {
-                        "source": "poison-queue",
-                        "queue": poison_queue(name),
-                        "id": message.id,
-                        "at": str(message.inserted_on),
-                        "body": text,
-                    }
-                )
+            messages = list(storage.queue(poison_queue(name), raw=True).peek_messages(32))
         except ResourceNotFoundError:
             continue  # a queue that does not exist yet holds nothing
+        for message in messages:
+            facts = describe_body(str(message.content))
+            found.append(
+                {
+                    "source": "poison-queue",
+                    "queue": poison_queue(name),
+                    "id": message.id,
+                    "at": str(message.inserted_on),
+                    "decodeError": facts["decode_error"] or None,
+                    "size": facts["size"],
+                    "sha256": facts["sha256"],
+                    "preview": facts["preview"],
+                }
+            )
     return found
 
 
-def redrive(storage: Storage) -> int:
-    """Send every dead letter (and poison-queue message) back to its queue; clear the runs'
-    dead-letter marks. Returns how many were sent."""
+def redrive(storage: Storage, ids: set[str] | None = None) -> int:
+    """Send dead letters (all, or those named) and poison-queue messages back to their queues
+    exactly as they were, and re-open the runs they failed. A message is removed from a
+    poison queue only once it is sent again; returns how many were sent."""
     moved = 0
     for letter in storage.ledger.dead_letters():
-        if letter.get("redriven"):
+        if letter.get("redriven") or (ids is not None and letter["RowKey"] not in ids):
             continue
-        storage.sender.send(str(letter["queue"]), str(letter["body"]))
+        run = storage.ledger.get(str(letter.get("run_id"))) if letter.get("run_id") else None
+        if run is not None and run.dead_letter and reopen(storage.ledger, run) is None:
+            continue  # its offer is another run's now: re-drive it once that one is done
+        storage.queue(str(letter["queue"]), raw=True).send_message(
+            str(letter["content"]), time_to_live=-1
+        )
         storage.ledger.record_dead_letter(
             letter["RowKey"],
             {
@@ -191,22 +203,36 @@ def redrive(storage: Storage) -> int:
                 "redriven": True,
             },
         )
-        run = storage.ledger.get(str(letter.get("run_id") or "")) if letter.get("run_id") else None
-        if run is not None and run.dead_letter:
-            storage.ledger.replace(run.evolve(dead_letter=None, last_error=None))
         moved += 1
     for name in TRIGGERED_QUEUES:
-        client = storage.queue(poison_queue(name))
+        client = storage.queue(poison_queue(name), raw=True)
         try:
-            messages = list(client.receive_messages(max_messages=32, visibility_timeout=60))
+            messages = list(client.receive_messages(max_messages=32, visibility_timeout=30))
         except ResourceNotFoundError:
             continue
         for message in messages:
-            body = message.content
-            storage.sender.send(name, body.decode() if isinstance(body, bytes) else str(body))
+            if ids is not None and message.id not in ids:
+                continue  # it becomes visible again when the short lease ends
+            storage.queue(name, raw=True).send_message(str(message.content), time_to_live=-1)
             client.delete_message(message)
             moved += 1
     return moved
+
+
+def drop(storage: Storage, message_id: str) -> bool:
+    """Mark a dead letter handled without re-driving it (e.g. a body that can never work)."""
+    for letter in storage.ledger.dead_letters():
+        if letter["RowKey"] == message_id and not letter.get("redriven"):
+            storage.ledger.record_dead_letter(
+                message_id,
+                {
+                    **{k: v for k, v in letter.items() if k not in ("PartitionKey", "RowKey")},
+                    "redriven": True,
+                    "dropped": True,
+                },
+            )
+            return True
+    return False
 
 
 def dumps(data: Any) -> str:

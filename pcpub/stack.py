@@ -35,6 +35,7 @@ def app_settings(
         "AzureWebJobsStorage": storage,
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "POLL_SCHEDULE": poll_schedule,
+        "DEADLETTER_SCHEDULE": "*/2 * * * * *",
         "PC_API_URL": sim["ingestionBaseUrl"],
         "PC_AUTHORITY_HOST": sim["authorityHost"],
         "PC_TENANT_ID": sim["tenantId"],

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 
+from shared import redaction
 from shared.settings import PARTNER_CENTER_SCOPE, Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ class KeyVaultSecret:
                         f"secret {name!r} in {self._settings.key_vault_url} is empty"
                     )
                 self._value = secret.value
+                redaction.register(secret.value)
                 self._read_at = self._clock()
                 self.reads += 1
             return self._value
@@ -214,5 +216,6 @@ class PartnerCenterTokens:
                     f" and client {self._settings.client_id}"
                 ) from None
             self.acquired += 1
+            redaction.register(token.token)
             return token
         raise CredentialError("unreachable")  # pragma: no cover

@@ -77,6 +77,7 @@ class Run:
     pc_status: str | None = None
     reason: str | None = None
     requested_by: str | None = None
+    fingerprint: str | None = None  # hash of the accepted request (shared.publish_request)
     labels: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     updated_at: str = ""
@@ -100,12 +101,9 @@ class Run:
         data = asdict(self)
         data.pop("etag")
         data["status"] = str(self.status)
-        entity = {k: v for k, v in data.items() if v is not None and k not in _JSON_FIELDS}
+        entity = {k: _capped(v) for k, v in data.items() if v is not None and k not in _JSON_FIELDS}
         for name in _JSON_FIELDS:
-            text = json.dumps(data[name])
-            # A table string property holds 32K UTF-16 characters: long values go in parts.
-            for i in range(0, max(len(text), 1), _PART):
-                entity[f"{name}__{i // _PART}" if i else name] = text[i : i + _PART]
+            entity.update(split_text(name, json.dumps(data[name])))
         entity["PartitionKey"] = PARTITION
         entity["RowKey"] = self.run_id
         return entity
@@ -117,12 +115,7 @@ class Run:
         data = {k: v for k, v in raw.items() if k in names and k not in _JSON_FIELDS}
         data["status"] = RunStatus(data["status"])
         for name in _JSON_FIELDS:
-            parts = [raw.get(name) or ""]
-            i = 1
-            while f"{name}__{i}" in raw:
-                parts.append(raw[f"{name}__{i}"])
-                i += 1
-            text = "".join(parts)
+            text = join_text(raw, name)
             if text:
                 data[name] = json.loads(text)
         data["timeline"] = [StageRecord(**s) for s in data.get("timeline", [])]
@@ -132,6 +125,32 @@ class Run:
 
 _JSON_FIELDS = ("timeline", "labels", "changes", "plans", "packages", "changed_modules")
 _PART = 30_000
+# Plain text properties (reasons, errors) are capped: a row always fits Table storage's limits
+# (64 KiB a property, 1 MiB an entity) whatever a stage or Partner Center said.
+_TEXT_LIMIT = 8_000
+
+
+def _capped(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > _TEXT_LIMIT:
+        return value[: _TEXT_LIMIT - 14] + " ... (trimmed)"
+    return value
+
+
+def split_text(name: str, text: str) -> dict[str, str]:
+    """A long text as `name`, `name__1`, ...: a property holds 32K UTF-16 characters."""
+    return {
+        (f"{name}__{i // _PART}" if i else name): text[i : i + _PART]
+        for i in range(0, max(len(text), 1), _PART)
+    }
+
+
+def join_text(raw: dict[str, Any], name: str) -> str:
+    parts = [raw.get(name) or ""]
+    i = 1
+    while f"{name}__{i}" in raw:
+        parts.append(raw[f"{name}__{i}"])
+        i += 1
+    return "".join(parts)
 
 
 class LedgerConflict(Exception):
@@ -252,11 +271,22 @@ class Ledger:
             )
 
     def record_dead_letter(self, message_id: str, fields: dict[str, Any]) -> None:
-        self.table().upsert_entity({"PartitionKey": DEAD_LETTERS, "RowKey": message_id, **fields})
+        """Upsert a dead letter; its raw `content` (up to a whole message) goes in parts."""
+        row: dict[str, Any] = {k: _capped(v) for k, v in fields.items() if k != "content"}
+        row.update(split_text("content", str(fields.get("content") or "")))
+        self.table().upsert_entity(
+            {"PartitionKey": DEAD_LETTERS, "RowKey": message_id, **row}, mode=UpdateMode.REPLACE
+        )
 
     def dead_letters(self) -> list[dict[str, Any]]:
         rows = self.table().query_entities("PartitionKey eq @p", parameters={"p": DEAD_LETTERS})
-        return [dict(r) for r in rows]
+        letters = []
+        for row in rows:
+            raw = dict(row)
+            content = join_text(raw, "content")
+            letter = {k: v for k, v in raw.items() if not k.startswith("content")}
+            letters.append({**letter, "content": content})
+        return letters
 
     def runs(self, *, status: str | None = None, offer: str | None = None) -> Iterator[Run]:
         flt, params = "PartitionKey eq @p", {"p": PARTITION}

@@ -1,22 +1,27 @@
 """Package files: read from where the request points (a blob in the app's own staging
 container, or a blob URL on an allowed host) and uploaded to the SAS URI Partner Center hands
 out, with the Azure Storage SDK (which switches to block uploads for large files). The SAS
-upload carries no bearer token: only the URI's own signature."""
+upload carries no bearer token: only the URI's own signature.
+
+`check` runs before any package slot is created at Partner Center: a source that is refused,
+missing, empty or too large ends the run without leaving an orphan package behind.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobClient
 
-from shared.messages import PackageSource
+from shared.publish_request import PackageSource, host_allowed
 from shared.settings import Settings
 from shared.storage import blob_service
 
 
 class PackageSourceRefused(Exception):
-    """The package URL points somewhere the app may not fetch from."""
+    """The package source may not be used, or cannot be: the message says which and why."""
 
 
 class BlobPackageFiles:
@@ -27,6 +32,47 @@ class BlobPackageFiles:
         ca = self._settings.ca_bundle
         return {"connection_verify": ca} if ca else {}
 
+    def _where(self, source: PackageSource) -> str:
+        if source.staged:
+            return f"staged blob {source.staged!r}"
+        return f"package URL on host {urlsplit(source.url or '').hostname!r}"
+
+    def _allowed_url(self, source: PackageSource) -> str:
+        assert source.url
+        host = (urlsplit(source.url).hostname or "").lower()
+        if urlsplit(source.url).username is not None or not source.url.startswith("https://"):
+            raise PackageSourceRefused("package URL must be https without user information")
+        if not host_allowed(host, self._settings.package_url_hosts):
+            raise PackageSourceRefused(f"package host {host!r} is not allowed (PACKAGE_URL_HOSTS)")
+        return source.url
+
+    def check(self, source: PackageSource) -> int:
+        """The file's size, once it is known to exist, be allowed and fit the limit."""
+        try:
+            if source.staged:
+                with blob_service(self._settings) as service:
+                    blob = service.get_blob_client(
+                        self._settings.package_staging_container, source.staged
+                    )
+                    size = int(blob.get_blob_properties().size)
+            else:
+                with BlobClient.from_blob_url(self._allowed_url(source), **self._tls()) as client:
+                    size = int(client.get_blob_properties().size)
+        except ResourceNotFoundError:
+            raise PackageSourceRefused(f"{self._where(source)} does not exist") from None
+        except HttpResponseError as exc:  # refused (403, 400...); a lost connection is retried
+            raise PackageSourceRefused(
+                f"{self._where(source)} cannot be read: {exc.status_code} {exc.reason}"
+            ) from None
+        if size == 0:
+            raise PackageSourceRefused(f"{self._where(source)} is empty")
+        if size > self._settings.package_max_bytes:
+            raise PackageSourceRefused(
+                f"{self._where(source)} is {size} bytes; the limit is "
+                f"{self._settings.package_max_bytes} (PACKAGE_MAX_BYTES)"
+            )
+        return size
+
     def read(self, source: PackageSource) -> bytes:
         if source.staged:
             with blob_service(self._settings) as service:
@@ -34,15 +80,8 @@ class BlobPackageFiles:
                     self._settings.package_staging_container, source.staged
                 )
                 return blob.download_blob().readall()
-        assert source.url
-        host = (urlsplit(source.url).hostname or "").lower()
-        if not any(
-            host == h or host.endswith("." + h.lstrip("."))
-            for h in self._settings.package_url_hosts
-        ):
-            raise PackageSourceRefused(f"package host {host!r} is not allowed (PACKAGE_URL_HOSTS)")
-        with BlobClient.from_blob_url(source.url, **self._tls()) as blob:
-            return blob.download_blob().readall()
+        with BlobClient.from_blob_url(self._allowed_url(source), **self._tls()) as client:
+            return client.download_blob().readall()
 
     def upload(self, sas_uri: str, data: bytes) -> None:
         with BlobClient.from_blob_url(sas_uri, **self._tls()) as blob:

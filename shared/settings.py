@@ -46,6 +46,7 @@ ENV = {
     "deadline_hours": "PC_DEADLINE_HOURS",
     "package_staging_container": "PACKAGE_STAGING_CONTAINER",
     "package_url_hosts": "PACKAGE_URL_HOSTS",
+    "package_max_bytes": "PACKAGE_MAX_BYTES",
     "rate_limit_per_minute": "PC_RATE_LIMIT_PER_MINUTE",
     "claim_seconds": "PC_CLAIM_SECONDS",
 }
@@ -85,6 +86,7 @@ class Settings(BaseModel):
     deadline_hours: float = Field(default=14 * 24.0, gt=0)
     package_staging_container: str = "package-staging"
     package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)
+    package_max_bytes: int = Field(default=1024**3, gt=0)  # Partner Center's package limit
     rate_limit_per_minute: float | None = Field(default=None, gt=0)
     claim_seconds: float = Field(default=300.0, gt=0)
 

@@ -31,15 +31,14 @@ def _managed_identity(client_id: str | None) -> Any:
     return ManagedIdentityCredential(client_id=client_id)
 
 
-def queue_client(settings: Settings, name: str) -> QueueClient:
+def queue_client(settings: Settings, name: str, *, raw: bool = False) -> QueueClient:
+    """A queue client speaking the host's base64 encoding, or (raw) one that reads and writes
+    the stored content as it is, for messages whose body cannot be trusted to decode."""
+    policies = {} if raw else queue_client_kwargs()
     if settings.storage_connection:
-        return QueueClient.from_connection_string(
-            settings.storage_connection, name, **queue_client_kwargs()
-        )
+        return QueueClient.from_connection_string(settings.storage_connection, name, **policies)
     assert settings.storage_queue_uri
-    return QueueClient(
-        settings.storage_queue_uri, name, credential=_identity(settings), **queue_client_kwargs()
-    )
+    return QueueClient(settings.storage_queue_uri, name, credential=_identity(settings), **policies)
 
 
 def table_service(settings: Settings) -> TableServiceClient:

@@ -7,7 +7,9 @@ concrete clients back the pipeline.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
+from shared import redaction
 from shared.credentials import KeyVaultSecret, PartnerCenterTokens
 from shared.ledger import Ledger
 from shared.packages import BlobPackageFiles
@@ -19,11 +21,16 @@ from shared.queues import QueueSender
 from shared.settings import Settings, get_settings
 from shared.storage import queue_client, table_service
 
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueClient
+
 _lock = threading.Lock()
 _pipeline: Pipeline | None = None
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
+    redaction.install()
+    redaction.register(settings.vault_client_secret)
     secret = KeyVaultSecret(settings)
     tokens = PartnerCenterTokens(settings, secret)
     limiter = (
@@ -51,6 +58,8 @@ def build_pipeline(settings: Settings) -> Pipeline:
         stall_seconds=settings.stall_seconds,
         claim_seconds=settings.claim_seconds,
         deadline_seconds=settings.deadline_hours * 3600,
+        package_url_hosts=settings.package_url_hosts,
+        secret_probe=secret.get,
     )
 
 
@@ -61,3 +70,8 @@ def pipeline() -> Pipeline:
         if _pipeline is None:
             _pipeline = build_pipeline(get_settings())
         return _pipeline
+
+
+def raw_queue(name: str) -> QueueClient:
+    """A raw client for `name` (see shared.storage.queue_client)."""
+    return queue_client(get_settings(), name, raw=True)

@@ -18,6 +18,8 @@ param secretName string
 param partnerCenterTenantId string
 param partnerCenterClientId string
 param pollSchedule string
+@description('NCRONTAB schedule of the sweep that records poison messages as dead letters.')
+param deadLetterSchedule string = '30 */1 * * * *'
 
 @description('Upper bound on instances per function: with small batches, the rate limiter')
 param maximumInstanceCount int = 40
@@ -115,6 +117,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'POLL_SCHEDULE'
           value: pollSchedule
+        }
+        {
+          name: 'DEADLETTER_SCHEDULE'
+          value: deadLetterSchedule
         }
         {
           name: 'PC_STATUS_POLL_SECONDS'

@@ -47,6 +47,7 @@ from shared.partnercenter.models import (
     Variant,
     WorkflowDetail,
 )
+from shared.partnercenter.paths import UnsafePath, check_within, segment
 from shared.partnercenter.ratelimit import RateLimiter
 
 # Draft collections: (path for getByInstanceID, path for one resource), spelled as documented.
@@ -200,6 +201,7 @@ class PartnerCenterClient:
         """Send one logical call with the retry policy; return the 2xx response or raise."""
         idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
         url = self._url(path)
+        check_within(url, self.base_url)
         started = time.monotonic()
         refreshed = False
         attempt = 0
@@ -298,7 +300,7 @@ class PartnerCenterClient:
     # -- resources --------------------------------------------------------------------------
 
     def get_product(self, product_id: str) -> Product:
-        return self._get(f"products/{product_id}", Product)
+        return self._get(f"products/{segment(product_id)}", Product)
 
     def find_products(self, offer_id: str) -> list[Product]:
         """Products whose AzureOfferId external id is `offer_id`."""
@@ -308,11 +310,14 @@ class PartnerCenterClient:
 
     def branches(self, product_id: str, module: str) -> list[Branch]:
         return list(
-            self._paged(f"products/{product_id}/branches/getByModule(module={module})", Branch)
+            self._paged(
+                f"products/{segment(product_id)}/branches/getByModule(module={segment(module)})",
+                Branch,
+            )
         )
 
     def variants(self, product_id: str) -> list[Variant]:
-        return list(self._paged(f"products/{product_id}/variants", Variant))
+        return list(self._paged(f"products/{segment(product_id)}/variants", Variant))
 
     def drafts(
         self, product_id: str, collection: str, instance_id: str, expand: str | None = None
@@ -322,7 +327,7 @@ class PartnerCenterClient:
         params = {"$expand": expand} if expand else None
         return list(
             self._paged(
-                f"products/{product_id}/{path}/getByInstanceID(instanceID={instance_id})",
+                f"products/{segment(product_id)}/{path}/getByInstanceID(instanceID={segment(instance_id)})",
                 Draft,
                 params,
             )
@@ -335,15 +340,18 @@ class PartnerCenterClient:
         path = DRAFT_COLLECTIONS[collection.lower()][1]
         body = {**draft.body, **changes}
         response = self.request(
-            "PUT", f"products/{product_id}/{path}/{draft.id}", json=body, if_match=draft.etag
+            "PUT",
+            f"products/{segment(product_id)}/{path}/{segment(draft.id)}",
+            json=body,
+            if_match=draft.etag,
         )
         return Draft.model_validate(response.json())
 
     def packages(self, product_id: str) -> list[Package]:
-        return list(self._paged(f"products/{product_id}/packages", Package))
+        return list(self._paged(f"products/{segment(product_id)}/packages", Package))
 
     def get_package(self, product_id: str, package_id: str) -> Package:
-        return self._get(f"products/{product_id}/packages/{package_id}", Package)
+        return self._get(f"products/{segment(product_id)}/packages/{segment(package_id)}", Package)
 
     def create_package(
         self, product_id: str, file_name: str, resource_type: str = "AzureApplicationPackage"
@@ -351,7 +359,7 @@ class PartnerCenterClient:
         """POST a package upload slot. Not idempotent: list packages before retrying."""
         response = self.request(
             "POST",
-            f"products/{product_id}/packages",
+            f"products/{segment(product_id)}/packages",
             json={"resourceType": resource_type, "fileName": file_name},
         )
         return Package.model_validate(response.json())
@@ -365,45 +373,64 @@ class PartnerCenterClient:
             "state": "Uploaded",
         }
         response = self.request(
-            "PUT", f"products/{product_id}/packages/{package.id}", json=body, if_match=package.etag
+            "PUT",
+            f"products/{segment(product_id)}/packages/{segment(package.id)}",
+            json=body,
+            if_match=package.etag,
         )
         return Package.model_validate(response.json())
 
     def reports(self, product_id: str, submission_id: str) -> list[CertificationReport]:
         return list(
             self._paged(
-                f"products/{product_id}/submissions/{submission_id}/reports", CertificationReport
+                f"products/{segment(product_id)}/submissions/{segment(submission_id)}/reports",
+                CertificationReport,
             )
         )
 
     def submissions(self, product_id: str) -> list[Submission]:
-        return list(self._paged(f"products/{product_id}/submissions", Submission))
+        return list(self._paged(f"products/{segment(product_id)}/submissions", Submission))
 
     def get_submission(self, product_id: str, submission_id: str) -> Submission:
-        return self._get(f"products/{product_id}/submissions/{submission_id}", Submission)
+        return self._get(
+            f"products/{segment(product_id)}/submissions/{segment(submission_id)}", Submission
+        )
 
     def create_submission(self, product_id: str, body: Mapping[str, Any]) -> Submission:
         """POST a submission. Not idempotent: on an ambiguous failure, list before retrying."""
-        response = self.request("POST", f"products/{product_id}/submissions", json=dict(body))
+        response = self.request(
+            "POST", f"products/{segment(product_id)}/submissions", json=dict(body)
+        )
         return Submission.model_validate(response.json())
 
     def promote(self, product_id: str, submission_id: str) -> None:
         """POST promote. Not idempotent: on an ambiguous failure, read the submission first."""
-        self.request("POST", f"products/{product_id}/submissions/{submission_id}/promote")
+        self.request(
+            "POST", f"products/{segment(product_id)}/submissions/{segment(submission_id)}/promote"
+        )
 
     def validations(self, product_id: str, submission_id: str) -> list[ValidationItem]:
         return list(
             self._paged(
-                f"products/{product_id}/submissions/{submission_id}/validations", ValidationItem
+                f"products/{segment(product_id)}/submissions/{segment(submission_id)}/validations",
+                ValidationItem,
             )
         )
 
     def workflow_details(self, product_id: str, submission_id: str) -> list[WorkflowDetail]:
         return list(
             self._paged(
-                f"products/{product_id}/submissions/{submission_id}/workflowdetails", WorkflowDetail
+                f"products/{segment(product_id)}/submissions/{segment(submission_id)}/workflowdetails",
+                WorkflowDetail,
             )
         )
 
 
-__all__ = ["PartnerCenterClient", "RetryPolicy", "Throttled", "Unauthorized", "correlation"]
+__all__ = [
+    "PartnerCenterClient",
+    "RetryPolicy",
+    "Throttled",
+    "Unauthorized",
+    "UnsafePath",
+    "correlation",
+]

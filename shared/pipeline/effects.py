@@ -37,6 +37,16 @@ class Pipeline:
     # stage takes, shorter than the host's 10-minute message lease.
     claim_seconds: float = 300.0
     clock: Callable[[], datetime] = now_utc
+    package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)
+    # Reads the live secrets once, so redaction knows them (a failure here is not intake's).
+    secret_probe: Callable[[], object] | None = None
+
+    def know_secrets(self) -> None:
+        if self.secret_probe is not None:
+            try:
+                self.secret_probe()
+            except Exception:
+                log.warning("could not read the secret to recognise it in requests")
 
 
 def send_stage(pipeline: Pipeline, run_id: str, stage: Stage, delay: float = 0) -> None:

@@ -1,8 +1,10 @@
 """Intake: validate a publish request before any Partner Center call and open its run.
 
 A bad request is recorded as rejected (readable by its requestId, or by the queue message id
-when it has none), announced on the events queue, and consumed. The same requestId twice is one
-run; a redelivery after a crash re-sends the hand-off the first delivery may not have made.
+when it has none) with a bounded reason that echoes no value, announced on the events queue,
+and consumed. The same requestId twice with the same payload is one run (a redelivery after a
+crash re-sends the hand-off the first delivery may not have made); with another payload it is
+a conflict the sender hears of, and the first run is untouched.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ from __future__ import annotations
 import logging
 
 from shared.ledger import Run, RunStatus, StageRecord, stamp
-from shared.messages import (
-    EventKind,
+from shared.messages import EventKind, Stage
+from shared.pipeline.effects import Pipeline, emit, send_stage
+from shared.publish_request import (
     PublishRequest,
     RequestRejected,
-    Stage,
+    check_policy,
     parse_publish_request,
 )
-from shared.pipeline.effects import Pipeline, emit, send_stage
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,10 @@ def rejected_run_id(message_id: str) -> str:
 def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Run:
     """Open (or find) the run for a request; returns the run as recorded."""
     at = stamp(pipeline.clock())
+    pipeline.know_secrets()  # so a request carrying the live secret is recognised
     try:
         request = parse_publish_request(body)
+        check_policy(request, url_hosts=pipeline.package_url_hosts)
     except RequestRejected as exc:
         return _reject(pipeline, exc, message_id, at)
     run = _new_run(request, at)
@@ -44,6 +48,15 @@ def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Ru
         return run
     existing = pipeline.ledger.get(run.run_id)
     assert existing is not None
+    if existing.fingerprint and existing.fingerprint != run.fingerprint:
+        # Same id, another payload: the sender reused an id. The first run stands untouched.
+        reason = (
+            f"requestId {run.run_id} was already accepted with a different payload; "
+            "send a new requestId for a new request"
+        )
+        log.warning(reason, extra={"action": "request_conflict", "run_id": run.run_id})
+        emit(pipeline, EventKind.REJECTED, existing, reason)
+        return existing
     log.info("duplicate request", extra={"action": "request_duplicate", "run_id": run.run_id})
     if existing.status is RunStatus.RUNNING and existing.stage == Stage.RESOLVE:
         send_stage(pipeline, run.run_id, Stage.RESOLVE)
@@ -65,6 +78,7 @@ def _new_run(request: PublishRequest, at: str) -> Run:
         changes=request.changes.model_dump(by_alias=True, exclude_none=True)
         if request.changes
         else {},
+        fingerprint=request.fingerprint(),
         created_at=at,
         updated_at=at,
         timeline=[

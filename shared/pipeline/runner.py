@@ -12,6 +12,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 
 from shared.crashpoints import crash_point
@@ -43,20 +44,30 @@ def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
             outcome = Retry(delay_seconds=pipeline.retry_delay_seconds, reason=str(exc))
         except PackageSourceRefused as exc:
             outcome = Failed(reason=str(exc), rejected=True)
+        except AzureError as exc:  # package storage unreachable: not the request's fault
+            outcome = Retry(
+                delay_seconds=pipeline.retry_delay_seconds,
+                reason=f"{stage}: storage: {type(exc).__name__}",
+            )
         except LookupError as exc:  # a module or draft the offer does not have
             outcome = Failed(reason=f"{stage}: {exc}")
     crash_point("after_pc_call")
     return apply_outcome(pipeline, run, stage, outcome, calls[0])
 
 
-def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str) -> None:
-    """Act on one delivery of a stage message; consumes duplicates and foreign messages."""
+def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) -> None:
+    """Act on one delivery of a stage message; consumes duplicates and foreign messages
+    (a body that is not a stage message of ours is logged, with its size, and consumed)."""
     try:
+        if len(body) > 4096:
+            raise ValueError(f"{len(body)} bytes is no stage message")
         message = StageMessage.model_validate_json(body)
-    except ValidationError as exc:
+    except ValueError as exc:
+        why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         log.error(
-            "unreadable stage message consumed: %s",
-            exc.errors()[0]["msg"],
+            "unreadable stage message consumed (%d bytes): %s",
+            len(body),
+            why[:200],
             extra={"action": "invalid_stage_message", "stage": stage},
         )
         return

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any, Literal, Protocol
 
 from shared.ledger import Run
-from shared.messages import DraftChanges, PackageSource, Stage
+from shared.messages import Stage
 from shared.partnercenter.errors import Conflict, NotFound, PartnerCenterError, PreconditionFailed
 from shared.partnercenter.models import (
     CertificationReport,
@@ -33,6 +33,7 @@ from shared.partnercenter.models import (
 from shared.partnercenter.status import Phase, in_flight, phase_of
 from shared.pipeline.drafts import DraftApi, converge, instance_of
 from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Wait
+from shared.publish_request import DraftChanges, PackageSource
 
 # Modules a submission publishes, offer level and per plan.
 SUBMITTED_MODULES = ("Availability", "Listing", "Property", "Package")
@@ -60,6 +61,7 @@ class PartnerCenterApi(DraftApi, Protocol):
 class PackageFiles(Protocol):
     """Where package bytes come from and go to (blob storage, outside Partner Center)."""
 
+    def check(self, source: PackageSource) -> int: ...
     def read(self, source: PackageSource) -> bytes: ...
     def upload(self, sas_uri: str, data: bytes) -> None: ...
 
@@ -149,11 +151,16 @@ def upload_package(run: Run, deps: StageDeps) -> Outcome:
     """Create each plan's package, upload its file to the SAS URI, mark it uploaded.
 
     Package names carry the run id, so a redelivery finds the package an earlier delivery
-    created (listing packages) instead of creating another.
+    created (listing packages) instead of creating another. Every source is checked (allowed,
+    present, within the size limit) before the first package is created, so a bad source
+    leaves no package behind.
     """
     assert run.product_id is not None and deps.files is not None
     pid = run.product_id
     changes = DraftChanges.model_validate(run.changes)
+    for plan, source in sorted(changes.package_plans.items()):
+        if plan not in run.packages:
+            deps.files.check(source)
     # Only a repeated attempt can have created packages already: the first one need not look.
     existing = {p.file_name: p for p in deps.pc.packages(pid)} if run.attempts != 1 else {}
     done = dict(run.packages)

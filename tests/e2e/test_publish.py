@@ -122,7 +122,7 @@ def test_bad_requests_are_rejected_and_nothing_is_stuck(
             {
                 "schemaVersion": 1,
                 "requestId": "e2e-unknown-field",
-                "offer": {"externalId": "x"},
+                "offer": {"externalId": "contoso-x"},
                 "target": "live",
                 "priority": "high",
             }

@@ -60,8 +60,8 @@ def test_the_same_request_twice_is_one_run(pipeline: Pipeline) -> None:
     [
         ("{oops", None, "not valid JSON"),
         (
-            '{"schemaVersion": 1, "requestId": "bad-fields-1", "offer": {"externalId": "x"}, '
-            '"target": "live", "color": "red"}',
+            '{"schemaVersion": 1, "requestId": "bad-fields-1", '
+            '"offer": {"externalId": "contoso-x"}, "target": "live", "color": "red"}',
             "bad-fields-1",
             "color: unknown field",
         ),

@@ -62,6 +62,7 @@ def test_app_settings_are_the_ones_the_app_reads() -> None:
     settings = app_settings()
     known = set(ENV.values()) | {
         "POLL_SCHEDULE",
+        "DEADLETTER_SCHEDULE",
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     }

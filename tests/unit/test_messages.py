@@ -4,13 +4,8 @@ import json
 
 import pytest
 
-from shared.messages import (
-    MAX_REQUEST_BYTES,
-    RequestRejected,
-    Stage,
-    StageMessage,
-    parse_publish_request,
-)
+from shared.messages import Stage, StageMessage
+from shared.publish_request import MAX_REQUEST_BYTES, RequestRejected, parse_publish_request
 
 
 def request(**overrides: object) -> str:
@@ -39,7 +34,13 @@ def test_valid_request_round_trips() -> None:
         (request(schemaVersion=2), "unsupported schemaVersion 2", "r-1"),
         (request(surprise=True), "surprise: unknown field", "r-1"),
         (request(target="production"), "target", "r-1"),
-        (request(offer={"externalId": "a", "productId": "b"}), "exactly one", "r-1"),
+        (
+            request(
+                offer={"externalId": "abc", "productId": "00000000-0000-0000-0000-000000000000"}
+            ),
+            "exactly one",
+            "r-1",
+        ),
         (request(offer={}), "exactly one", "r-1"),
         (request(requestId="has spaces"), "requestId", None),
     ],

@@ -24,7 +24,7 @@ def test_schema_accepts_and_refuses_like_the_service() -> None:
     good = {
         "schemaVersion": 1,
         "requestId": "r-1",
-        "offer": {"externalId": "x"},
+        "offer": {"externalId": "contoso-x"},
         "target": "live",
         "changes": {
             "plans": {

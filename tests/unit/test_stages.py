@@ -11,7 +11,7 @@ import pytest
 from pcpub.simulator.app import Simulator
 from pcpub.simulator.faults import FaultRule, Faults
 from shared.ledger import Run, RunStatus
-from shared.messages import PackageSource, Stage
+from shared.messages import Stage
 from shared.partnercenter.errors import Throttled
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Wait
 from shared.pipeline.stages import (
@@ -25,6 +25,7 @@ from shared.pipeline.stages import (
     update_draft,
     upload_package,
 )
+from shared.publish_request import PackageSource
 from tests.conftest import SimTokens, make_client
 
 
@@ -180,6 +181,9 @@ class SimFiles:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.uploads = 0
+
+    def check(self, source: PackageSource) -> int:
+        return len(self.read(source))
 
     def read(self, source: PackageSource) -> bytes:
         return b"PK\x03\x04 " + (source.staged or "").encode()
