@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=600.0,
         help="how long a dequeued message stays invisible (Azure: 600)",
     )
+    host.add_argument(
+        "--retry-seconds",
+        type=float,
+        help="wait before a failed message is tried again (default: host.json's)",
+    )
 
     up = sub.add_parser("up", help="run the whole local stack until interrupted")
     up.add_argument("--write-config", help="write endpoints, credentials and queue names here")
@@ -155,7 +160,11 @@ def _host(args: argparse.Namespace) -> int:
         os.environ.update({k: str(v) for k, v in values.items()})
     logs.redact(os.environ.get("VAULT_CLIENT_SECRET"))
     logs.configure("host")
-    host = LocalHost(Path(args.app_dir).resolve(), lease_seconds=args.lease_seconds)
+    host = LocalHost(
+        Path(args.app_dir).resolve(),
+        lease_seconds=args.lease_seconds,
+        retry_seconds=args.retry_seconds,
+    )
     signal.signal(signal.SIGTERM, lambda *_: host.stop(timeout=0))
     host.start()
     with contextlib.suppress(KeyboardInterrupt):

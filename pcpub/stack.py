@@ -64,6 +64,7 @@ class LocalStack:
         profile: str = "fast",
         poll_seconds: float = 1.0,
         lease_seconds: float = 600.0,
+        retry_seconds: float | None = None,
         app_dir: Path = PROJECT_ROOT,
         extra_settings: dict[str, str] | None = None,
         keep_host_alive: bool = False,
@@ -80,6 +81,7 @@ class LocalStack:
         self.profile = profile
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
+        self.retry_seconds = retry_seconds
         self.app_dir = app_dir
         self.azurite: Managed | None = None
         self.ports: AzuritePorts | None = None
@@ -168,6 +170,7 @@ class LocalStack:
                 str(self.settings_path),
                 "--lease-seconds",
                 str(self.lease_seconds),
+                *(["--retry-seconds", str(self.retry_seconds)] if self.retry_seconds else []),
             ],
             self.workdir / "host.log",
             cwd=self.app_dir,

@@ -23,6 +23,8 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
+from shared.redaction import scrub
+
 TABLE_NAME = "pcruns"
 PARTITION = "run"
 LOCKS = "offer-lock"  # one row per product: the run that holds its turn
@@ -131,7 +133,11 @@ _TEXT_LIMIT = 8_000
 
 
 def _capped(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > _TEXT_LIMIT:
+    """Text as stored: no live secret (shared.redaction), at most `_TEXT_LIMIT` characters."""
+    if not isinstance(value, str):
+        return value
+    value = scrub(value)
+    if len(value) > _TEXT_LIMIT:
         return value[: _TEXT_LIMIT - 14] + " ... (trimmed)"
     return value
 

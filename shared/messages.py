@@ -66,6 +66,7 @@ class Event(_Strict):
     reason: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     at: str
+    trimmed: bool | None = None  # the reason or labels were cut to fit a queue message
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)

@@ -216,7 +216,7 @@ def parse_publish_request(body: str | bytes) -> PublishRequest:
         data: Any = loads_strict(body, LIMITS)
     except JsonRefused as exc:
         raise RequestRejected(f"request refused: {exc}", None) from None
-    request_id = _request_id_of(data)
+    request_id = readable_request_id(data)
     if not isinstance(data, dict):
         raise RequestRejected("request must be a JSON object", None)
     version = data.get("schemaVersion")
@@ -256,7 +256,7 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return any(host == h or host.endswith("." + h.lstrip(".")) for h in allowed if h)
 
 
-def _request_id_of(data: Any) -> str | None:
+def readable_request_id(data: Any) -> str | None:
     """The request id, if the body carries a usable one (so the rejection is readable by it)."""
     if isinstance(data, dict):
         value = data.get("requestId")

@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -124,11 +124,16 @@ class LocalHost:
         env: dict[str, str] | None = None,
         *,
         lease_seconds: float = 600.0,
+        retry_seconds: float | None = None,
         module: str = "function_app",
     ) -> None:
+        """`retry_seconds` shortens host.json's visibilityTimeout (the wait before a failed
+        message is tried again) for tests; everything else is as host.json says."""
         self.app_dir = app_dir
         self.env = dict(os.environ if env is None else env)
         self.queue_settings: QueueSettings = read_host_json(app_dir / "host.json")
+        if retry_seconds is not None:
+            self.queue_settings = replace(self.queue_settings, visibility_timeout=retry_seconds)
         self.lease_seconds = lease_seconds
         self.functions = load_functions(app_dir, module)
         self.stats = HostStats()

@@ -40,6 +40,7 @@ def sweep_poison(pipeline: Pipeline, raw_client: Callable[[str], QueueClient]) -
     """Record and remove every message in the poison queues; returns how many."""
     from azure.core.exceptions import ResourceNotFoundError
 
+    pipeline.know_secrets()  # a body may carry one: it must be recognised to be masked
     done = 0
     for queue in TRIGGERED_QUEUES:
         client = raw_client(poison_queue(queue))
@@ -107,7 +108,7 @@ def record_dead_letter(
             "stage": stage or "",
             # The raw queue content, for an exact re-drive; a body that carries a secret is
             # kept masked (and is never re-driven with it).
-            "content": _masked(text or content) if masked else content,
+            "content": _masked(content, text) if masked else content,
             "masked": masked,
             "dequeue_count": dequeue_count,
             "reason": reason,
@@ -126,7 +127,10 @@ def record_dead_letter(
     )
 
 
-def _masked(text: str) -> str:
+def _masked(content: str, text: str | None) -> str:
+    """The content with secrets masked, encoded as it came (base64 or not)."""
+    if text is None:
+        return bounded(content, 60_000)
     return base64.b64encode(bounded(text, 40_000).encode()).decode()
 
 

@@ -18,6 +18,7 @@ from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Event, EventKind, Stage, StageMessage
 from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Retry, Wait
 from shared.pipeline.stages import POLLED_STAGES, StageDeps
+from shared.publish_request import MAX_REQUEST_BYTES as MAX_EVENT_BYTES, bounded
 from shared.queues import EVENTS, STAGE_QUEUES, QueueSender
 
 log = logging.getLogger(__name__)
@@ -62,16 +63,29 @@ def emit(pipeline: Pipeline, kind: EventKind, run: Run, reason: str | None = Non
         offer=run.offer or None,
         stage=Stage(run.stage),
         submission_id=run.submission_id,
-        reason=reason,
+        reason=bounded(reason) if reason else None,
         labels=run.labels,
         at=stamp(pipeline.clock()),
     )
     try:
-        pipeline.queues.send(EVENTS, event.to_json())
+        pipeline.queues.send(EVENTS, fitted(event))
     except Exception:  # an event is a courtesy; the ledger is the record
         log.exception(
             "could not emit event", extra={"action": "event_failed", "run_id": run.run_id}
         )
+
+
+def fitted(event: Event, limit: int = MAX_EVENT_BYTES) -> str:
+    """The event as sent: trimmed (reason first, then labels), never dropped, when it would
+    not fit a queue message."""
+    text = event.to_json()
+    if len(text.encode()) <= limit:
+        return text
+    shorter = event.model_copy(update={"reason": bounded(event.reason or "", 300), "trimmed": True})
+    text = shorter.to_json()
+    if len(text.encode()) <= limit:
+        return text
+    return shorter.model_copy(update={"labels": {}}).to_json()
 
 
 def _patched(run: Run, patch: Patch) -> Run:
