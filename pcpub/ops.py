@@ -193,9 +193,7 @@ def redrive(storage: Storage, ids: set[str] | None = None) -> int:
         run = storage.ledger.get(str(letter.get("run_id"))) if letter.get("run_id") else None
         if run is not None and run.dead_letter and reopen(storage.ledger, run) is None:
             continue  # its offer is another run's now: re-drive it once that one is done
-        storage.queue(str(letter["queue"]), raw=True).send_message(
-            str(letter["content"]), time_to_live=-1
-        )
+        _send_raw(storage, str(letter["queue"]), str(letter["content"]))
         storage.ledger.record_dead_letter(
             letter["RowKey"],
             {
@@ -213,10 +211,20 @@ def redrive(storage: Storage, ids: set[str] | None = None) -> int:
         for message in messages:
             if ids is not None and message.id not in ids:
                 continue  # it becomes visible again when the short lease ends
-            storage.queue(name, raw=True).send_message(str(message.content), time_to_live=-1)
+            _send_raw(storage, name, str(message.content))
             client.delete_message(message)
             moved += 1
     return moved
+
+
+def _send_raw(storage: Storage, queue: str, content: str) -> None:
+    """Put `content` back exactly as it was (no second encoding), creating the queue if gone."""
+    client = storage.queue(queue, raw=True)
+    try:
+        client.send_message(content, time_to_live=-1)
+    except ResourceNotFoundError:
+        client.create_queue()
+        client.send_message(content, time_to_live=-1)
 
 
 def drop(storage: Storage, message_id: str) -> bool:
