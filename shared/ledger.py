@@ -89,12 +89,17 @@ class Run:
     plans: dict[str, str] = field(default_factory=dict)  # plan id -> variant id
     packages: dict[str, str] = field(default_factory=dict)  # plan id -> package id
     changed_modules: list[str] = field(default_factory=list)
+    # Modules the draft stage found differing, recorded before it wrote any of them.
+    planned_modules: list[str] | None = None
+    # Non-idempotent calls this run made or is making: key -> {"state": sent|done|refused, ...}
+    intents: dict[str, dict[str, str]] = field(default_factory=dict)
     last_error: str | None = None
     dead_letter: str | None = None
     claimed_at: str | None = None  # when a delivery last claimed the current stage
     claimed_stage: str | None = None
     attempts: int = 0  # deliveries that claimed the current stage; >1 means reconcile first
     etag: str | None = None
+    fresh: tuple[str, ...] = ()  # intents recorded by this very invocation (never stored)
 
     def evolve(self, **changes: Any) -> Run:
         return replace(self, **changes)
@@ -102,6 +107,7 @@ class Run:
     def to_entity(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("etag")
+        data.pop("fresh")
         data["status"] = str(self.status)
         entity = {k: _capped(v) for k, v in data.items() if v is not None and k not in _JSON_FIELDS}
         for name in _JSON_FIELDS:
@@ -125,7 +131,16 @@ class Run:
         return cls(**data)
 
 
-_JSON_FIELDS = ("timeline", "labels", "changes", "plans", "packages", "changed_modules")
+_JSON_FIELDS = (
+    "timeline",
+    "labels",
+    "changes",
+    "plans",
+    "packages",
+    "changed_modules",
+    "planned_modules",
+    "intents",
+)
 _PART = 30_000
 # Plain text properties (reasons, errors) are capped: a row always fits Table storage's limits
 # (64 KiB a property, 1 MiB an entity) whatever a stage or Partner Center said.

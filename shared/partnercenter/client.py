@@ -25,9 +25,10 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from shared.partnercenter.errors import (
+    MalformedAnswer,
     PartnerCenterError,
     StatusError,
     Throttled,
@@ -127,6 +128,36 @@ def tls_verify(ca_bundle: str | bool | None) -> ssl.SSLContext | bool:
     context = ssl.create_default_context()
     context.load_verify_locations(cafile=ca_bundle)
     return context
+
+
+def answer(response: httpx.Response) -> Any:
+    """The JSON of a 2xx answer, or MalformedAnswer (transient: the work may be done)."""
+    request = response.request
+    try:
+        return response.json()
+    except ValueError:
+        raise MalformedAnswer(
+            f"{request.method} {request.url.path}: {response.status_code} with "
+            f"{'an empty body' if not response.content else 'a body that is not JSON'}",
+            method=request.method,
+            path=request.url.path,
+        ) from None
+
+
+def parsed(model: type[M], source: httpx.Response | Any, method: str = "", path: str = "") -> M:
+    """`model` from an answer (or one item of it); another shape is a MalformedAnswer."""
+    if isinstance(source, httpx.Response):
+        method, path = source.request.method, source.request.url.path
+        source = answer(source)
+    try:
+        return model.model_validate(source)
+    except ValidationError as exc:
+        where = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:3])
+        raise MalformedAnswer(
+            f"{method} {path}: the answer is not a {model.__name__} ({where})",
+            method=method,
+            path=path,
+        ) from None
 
 
 class PartnerCenterClient:
@@ -276,7 +307,7 @@ class PartnerCenterClient:
         )
 
     def _get(self, path: str, model: type[M], params: Mapping[str, str] | None = None) -> M:
-        return model.model_validate(self.request("GET", path, params=params).json())
+        return parsed(model, self.request("GET", path, params=params))
 
     def _paged(
         self, path: str, model: type[M], params: Mapping[str, str] | None = None
@@ -286,15 +317,18 @@ class PartnerCenterClient:
         first = True
         while page:
             try:
-                data = self.request("GET", page, params=params if first else None).json()
+                data = answer(self.request("GET", page, params=params if first else None))
             except StatusError as exc:
                 if exc.status == 404 and not first:
                     log.warning("next page 404; stopping", extra={"action": "pc_page_404"})
                     return
                 raise
             first = False
-            for item in data.get("value", []):
-                yield model.model_validate(item)
+            items = data.get("value", []) if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise MalformedAnswer(f"GET {page}: not a collection page", method="GET", path=page)
+            for item in items:
+                yield parsed(model, item, "GET", page)
             page = data.get("nextLink") or data.get("@odata.nextLink")
 
     # -- resources --------------------------------------------------------------------------
@@ -345,7 +379,7 @@ class PartnerCenterClient:
             json=body,
             if_match=draft.etag,
         )
-        return Draft.model_validate(response.json())
+        return parsed(Draft, response)
 
     def packages(self, product_id: str) -> list[Package]:
         return list(self._paged(f"products/{segment(product_id)}/packages", Package))
@@ -362,7 +396,7 @@ class PartnerCenterClient:
             f"products/{segment(product_id)}/packages",
             json={"resourceType": resource_type, "fileName": file_name},
         )
-        return Package.model_validate(response.json())
+        return parsed(Package, response)
 
     def mark_uploaded(self, product_id: str, package: Package) -> Package:
         body = {
@@ -378,7 +412,7 @@ class PartnerCenterClient:
             json=body,
             if_match=package.etag,
         )
-        return Package.model_validate(response.json())
+        return parsed(Package, response)
 
     def reports(self, product_id: str, submission_id: str) -> list[CertificationReport]:
         return list(
@@ -401,7 +435,7 @@ class PartnerCenterClient:
         response = self.request(
             "POST", f"products/{segment(product_id)}/submissions", json=dict(body)
         )
-        return Submission.model_validate(response.json())
+        return parsed(Submission, response)
 
     def promote(self, product_id: str, submission_id: str) -> None:
         """POST promote. Not idempotent: on an ambiguous failure, read the submission first."""

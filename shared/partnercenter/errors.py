@@ -2,6 +2,8 @@
 
     PartnerCenterError
     ├── TransportError          connection failed, reset or timed out (after retries)
+    ├── MalformedAnswer         a 2xx whose body is empty, not JSON or of another shape
+    ├── UnsafePath              (paths.py) a request that would leave the API; never sent
     └── StatusError             the service answered with an error status
         ├── BadRequest          400
         ├── Unauthorized        401 (after one token refresh)
@@ -44,6 +46,14 @@ class PartnerCenterError(Exception):
 
 class TransportError(PartnerCenterError):
     """Partner Center could not be reached, or the connection broke."""
+
+    transient = True
+
+
+class MalformedAnswer(PartnerCenterError):
+    """A 2xx whose body is not what the operation returns (empty, truncated, not JSON, another
+    shape): the call may well have done its work, so it is transient and reconciled, never a
+    bug that poisons the message."""
 
     transient = True
 

@@ -68,17 +68,36 @@ class SubmissionState(StrEnum):
     PUBLISHED = "Published"
 
 
+class VariantResources(Resource):
+    variant_id: str = Field(default="", alias="variantID")
+    resources: list[TypeValue] = Field(default_factory=list)
+
+
 class Submission(Resource):
     id: str
     state: str
     substate: str
     targets: list[TypeValue] = Field(default_factory=list)
+    resources: list[TypeValue] = Field(default_factory=list)
+    variant_resources: list[VariantResources] = Field(
+        default_factory=list, alias="variantResources"
+    )
     pending_update_info: PendingUpdateInfo | None = Field(default=None, alias="pendingUpdateInfo")
     friendly_name: str | None = Field(default=None, alias="friendlyName")
 
     @property
     def status(self) -> str:
         return f"{self.state}/{self.substate}"
+
+    def refs(self) -> list[str]:
+        """What it submits, as sorted `variant/type/value` strings (see intents)."""
+        refs = [f"/{r.type}/{r.value}" for r in self.resources]
+        refs += [
+            f"{v.variant_id}/{r.type}/{r.value}"
+            for v in self.variant_resources
+            for r in v.resources
+        ]
+        return sorted(x.lower() for x in refs)
 
 
 class ValidationItem(Resource):

@@ -18,6 +18,8 @@ class Patch:
     plans: dict[str, str] | None = None
     packages: dict[str, str] | None = None
     changed_modules: list[str] | None = None
+    planned_modules: list[str] | None = None
+    intents: dict[str, dict[str, str]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,4 +62,15 @@ class Retry:
     reason: str
 
 
-Outcome = Advance | Wait | Finished | Failed | Retry
+@dataclass(frozen=True, kw_only=True)
+class Checkpoint:
+    """Record `patch` now and run the stage again at once, before any further call: how a
+    stage writes down what it is about to do (an intent, a plan of modules), so a crash after
+    the call leaves a record that says what may have happened. `fresh` names the intent this
+    very invocation just recorded (shared.pipeline.intents)."""
+
+    patch: Patch
+    fresh: str | None = None
+
+
+Outcome = Advance | Wait | Finished | Failed | Retry | Checkpoint

@@ -1,0 +1,65 @@
+"""What stages are given: the Partner Center API they call (a protocol, so tests can hand in
+the simulator), package files, the offer lock and the settings that shape their decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from shared.ledger import Run
+from shared.partnercenter.models import (
+    CertificationReport,
+    Package,
+    Product,
+    Submission,
+    ValidationItem,
+    Variant,
+    WorkflowDetail,
+)
+from shared.pipeline.drafts import DraftApi
+from shared.pipeline.outcomes import Outcome
+from shared.publish_request import PackageSource
+
+
+class PartnerCenterApi(DraftApi, Protocol):
+    def get_product(self, product_id: str) -> Product: ...
+    def find_products(self, offer_id: str) -> list[Product]: ...
+    def submissions(self, product_id: str) -> list[Submission]: ...
+    def get_submission(self, product_id: str, submission_id: str) -> Submission: ...
+    def create_submission(self, product_id: str, body: Mapping[str, Any]) -> Submission: ...
+    def promote(self, product_id: str, submission_id: str) -> None: ...
+    def validations(self, product_id: str, submission_id: str) -> list[ValidationItem]: ...
+    def workflow_details(self, product_id: str, submission_id: str) -> list[WorkflowDetail]: ...
+    def reports(self, product_id: str, submission_id: str) -> list[CertificationReport]: ...
+    def variants(self, product_id: str) -> list[Variant]: ...
+    def packages(self, product_id: str) -> list[Package]: ...
+    def get_package(self, product_id: str, package_id: str) -> Package: ...
+    def create_package(
+        self, product_id: str, file_name: str, resource_type: str = ...
+    ) -> Package: ...
+    def mark_uploaded(self, product_id: str, package: Package) -> Package: ...
+
+
+class PackageFiles(Protocol):
+    """Where package bytes come from and go to (blob storage, outside Partner Center)."""
+
+    def check(self, source: PackageSource) -> int: ...
+    def read(self, source: PackageSource) -> bytes: ...
+    def upload(self, sas_uri: str, data: bytes) -> None: ...
+
+
+# (product id, run id) -> the other run holding the offer's turn, if any
+OfferLock = Callable[[str, str], "str | None"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageDeps:
+    pc: PartnerCenterApi
+    poll_seconds: float = 60.0
+    offer_lock: OfferLock | None = None
+    files: PackageFiles | None = None
+    foreign_submission: Literal["wait", "fail"] = "wait"
+
+
+StageFn = Callable[[Run, StageDeps], Outcome]

@@ -1,0 +1,78 @@
+"""Resolving the offer: find the product and plans, take the offer's turn, and refuse to
+start beside a submission in flight."""
+
+from __future__ import annotations
+
+from shared.ledger import Run
+from shared.messages import Stage
+from shared.partnercenter.errors import NotFound
+from shared.partnercenter.status import in_flight
+from shared.pipeline.deps import StageDeps
+from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
+from shared.pipeline.submission import newest_submission
+from shared.publish_request import DraftChanges
+
+
+def resolve(run: Run, deps: StageDeps) -> Outcome:
+    """Find the product and plans, take the offer's turn, and refuse to start while another
+    submission is in flight (waiting for it, or failing, as configured)."""
+    if run.product_id:
+        try:
+            product = deps.pc.get_product(run.product_id)
+        except NotFound:
+            return Failed(reason=f"unknown offer: no product {run.product_id}", rejected=True)
+    else:
+        assert run.offer_external_id
+        found = deps.pc.find_products(run.offer_external_id)
+        if not found:
+            return Failed(
+                reason=f"unknown offer: no product has offer id {run.offer_external_id!r}",
+                rejected=True,
+            )
+        if len(found) > 1:
+            return Failed(
+                reason=f"offer id {run.offer_external_id!r} matches {len(found)} products",
+                rejected=True,
+            )
+        product = found[0]
+    changes = DraftChanges.model_validate(run.changes)
+    plans: dict[str, str] = {}
+    if changes.plans:
+        by_plan = {v.external_id: v.id for v in deps.pc.variants(product.id)}
+        unknown = sorted(set(changes.plans) - set(by_plan))
+        if unknown:
+            return Failed(
+                reason=f"unknown plan(s) {', '.join(unknown)} in offer "
+                f"{product.offer_id or product.id}",
+                rejected=True,
+                patch=Patch(product_id=product.id),
+            )
+        plans = {plan: by_plan[plan] for plan in changes.plans}
+    patch = Patch(product_id=product.id, plans=plans)
+    if deps.offer_lock is not None:
+        holder = deps.offer_lock(product.id, run.run_id)
+        if holder is not None:
+            return Wait(
+                check=Stage.RESOLVE,
+                delay_seconds=deps.poll_seconds,
+                reason=f"waiting for run {holder}, which is publishing this offer",
+                patch=patch,
+            )
+    latest = newest_submission(deps.pc.submissions(product.id))
+    if latest is not None and in_flight(latest):
+        reason = f"submission {latest.id} started elsewhere is in flight ({latest.status})"
+        if deps.foreign_submission == "fail":
+            return Failed(reason=reason + "; not starting another", patch=patch)
+        return Wait(
+            check=Stage.RESOLVE,
+            delay_seconds=deps.poll_seconds,
+            reason=reason + "; waiting for it",
+            patch=patch,
+        )
+    next_stage = Stage.UPLOAD_PACKAGE if changes.package_plans else Stage.UPDATE_DRAFT
+    return Advance(
+        to=next_stage,
+        patch=Patch(
+            product_id=product.id, plans=plans, baseline_submission_id=latest.id if latest else ""
+        ),
+    )
