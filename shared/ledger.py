@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -99,15 +99,17 @@ class Run:
     claimed_stage: str | None = None
     attempts: int = 0  # deliveries that claimed the current stage; >1 means reconcile first
     etag: str | None = None
-    fresh: tuple[str, ...] = ()  # intents recorded by this very invocation (never stored)
+    # Never stored: the intents this very invocation recorded, and what it read before its
+    # checkpoint (shared.pipeline.outcomes.Checkpoint).
+    fresh: tuple[str, ...] = ()
+    memo: Any = None
 
     def evolve(self, **changes: Any) -> Run:
         return replace(self, **changes)
 
     def to_entity(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("etag")
-        data.pop("fresh")
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _MEMORY}
+        data["timeline"] = [asdict(s) for s in self.timeline]
         data["status"] = str(self.status)
         entity = {k: _capped(v) for k, v in data.items() if v is not None and k not in _JSON_FIELDS}
         for name in _JSON_FIELDS:
@@ -142,6 +144,7 @@ _JSON_FIELDS = (
     "intents",
 )
 _PART = 30_000
+_MEMORY = ("etag", "fresh", "memo")
 # Plain text properties (reasons, errors) are capped: a row always fits Table storage's limits
 # (64 KiB a property, 1 MiB an entity) whatever a stage or Partner Center said.
 _TEXT_LIMIT = 8_000

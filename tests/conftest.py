@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -12,7 +13,9 @@ import pytest
 from pcpub.simulator.app import Simulator
 from pcpub.simulator.seed import DEFAULT_SEED
 from pcpub.simulator.world import Profile, World
+from shared.ledger import Run
 from shared.partnercenter.client import PartnerCenterClient, RetryPolicy
+from shared.pipeline.outcomes import Checkpoint, Outcome, Patch
 from shared.pipeline.stages import StageDeps
 
 BASE = "https://pc.test"
@@ -89,3 +92,38 @@ def pc(sim: Simulator) -> Iterator[PartnerCenterClient]:
 @pytest.fixture
 def deps(pc: PartnerCenterClient) -> StageDeps:
     return StageDeps(pc=pc, poll_seconds=5)
+
+
+def settle(fn: Any, run: Run, deps: StageDeps) -> tuple[Outcome, Run]:
+    """Run a stage as the runner does, in memory: record each Checkpoint on the run and run
+    the stage again. Returns the final outcome (its patch merged with the checkpoints') and
+    the run as recorded just before that outcome."""
+    merged: dict[str, Any] = {}
+    for _ in range(20):
+        outcome = fn(run, deps)
+        if not isinstance(outcome, Checkpoint):
+            if hasattr(outcome, "patch"):
+                final = {k: v for k, v in vars(outcome.patch).items() if v is not None}
+                outcome = replace(outcome, patch=Patch(**{**merged, **final}))
+            return outcome, run
+        changes = {k: v for k, v in vars(outcome.patch).items() if v is not None}
+        merged.update(changes)
+        run = replace(run, **changes, fresh=(*run.fresh, *outcome.fresh), memo=outcome.memo)
+    raise AssertionError("the stage kept checkpointing")
+
+
+def settled(fn: Any) -> Any:
+    """`fn` as the runner runs it (see settle)."""
+
+    def stage(run: Run, deps: StageDeps) -> Outcome:
+        return settle(fn, run, deps)[0]
+
+    stage.__name__ = fn.__name__
+    return stage
+
+
+def crashed_after_call(fn: Any, run: Run, deps: StageDeps) -> Run:
+    """The run as the ledger holds it when a delivery made its call and died before recording
+    the result: its checkpoints are there, nothing after them."""
+    _, recorded = settle(fn, run, deps)
+    return replace(recorded, fresh=(), memo=None)

@@ -207,6 +207,14 @@ class Simulator:
             time.sleep(decision.delay_after)
         if decision.reset_after:
             raise ConnectionReset(done=True)
+        if decision.raw_after is not None:
+            status, raw = decision.raw_after
+            kept = {
+                k: v
+                for k, v in response.headers.items()
+                if k.lower() not in ("content-length", "content-type", "content-encoding")
+            }
+            return httpx.Response(status, content=raw.encode(), headers=kept)
         return response
 
     # -- what the admin API reports -------------------------------------------------------

@@ -2,8 +2,8 @@
 
 Every switch maps to a behaviour the API notes call observed or UNCERTAIN: 429 with or without
 Retry-After, 5xx and connection resets at a rate, scripted answers for given calls, slow
-responses (also after the work was done, for ambiguous timeouts), the error body's shape, and
-412 or 409 for a stale ETag.
+responses (also after the work was done, for ambiguous timeouts), broken answers after the work
+(an empty, truncated or non-JSON 2xx), the error body's shape, and 412 or 409 for a stale ETag.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ class FaultRule:
     reset: bool = False
     delay: float = 0.0
     after: bool = False  # do the work first, then delay or reset (an ambiguous outcome)
+    # With `after`: do the work, then answer with this raw body (and `status`, default 200)
+    # instead of the real answer: an empty or truncated 2xx, text where JSON was due.
+    raw_body: str | None = None
     used: int = 0
 
     @classmethod
@@ -45,6 +48,7 @@ class FaultRule:
             reset=bool(data.get("reset", False)),
             delay=float(data.get("delay", 0.0)),
             after=bool(data.get("after", False)),
+            raw_body=data.get("rawBody"),
         )
 
     def matches(self, method: str, path: str, query: str) -> bool:
@@ -68,6 +72,7 @@ class Decision:
     delay_before: float = 0.0
     delay_after: float = 0.0
     reset_after: bool = False
+    raw_after: tuple[int, str] | None = None  # (status, body) replacing the real answer
 
 
 @dataclass
@@ -134,6 +139,7 @@ class Faults:
                     "reset": r.reset,
                     "delay": r.delay,
                     "after": r.after,
+                    "rawBody": r.raw_body,
                 }
                 for r in self.rules
             ],
@@ -153,6 +159,8 @@ class Faults:
                 if rule.after:
                     decision.delay_after = rule.delay
                     decision.reset_after = rule.reset
+                    if rule.raw_body is not None:
+                        decision.raw_after = (rule.status or 200, rule.raw_body)
                 else:
                     decision.delay_before += rule.delay
                     decision.reset = rule.reset

@@ -4,75 +4,143 @@ which modules changed, for a modular submission."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from shared.ledger import Run
 from shared.messages import Stage
+from shared.partnercenter.errors import Conflict, PreconditionFailed
 from shared.partnercenter.models import Draft
 from shared.pipeline.deps import StageDeps
-from shared.pipeline.drafts import converge, instance_of
-from shared.pipeline.outcomes import Advance, Outcome, Patch
+from shared.pipeline.drafts import converge, differences, instance_of, pick
+from shared.pipeline.outcomes import Advance, Checkpoint, Outcome, Patch
 from shared.publish_request import DraftChanges
 
 
+@dataclass(frozen=True)
+class Target:
+    """One module resource the request names, and what it should hold."""
+
+    key: str  # Module or Module@variant, as a submission lists it
+    module: str
+    collection: str
+    variant: str | None
+    desired: Callable[[Draft], dict[str, Any]]
+    expand: str | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A difference found on reading: the resource as read (with its ETag) and the fields."""
+
+    target: Target
+    instance: str
+    draft: Draft
+    changes: dict[str, Any]
+
+
 def update_draft(run: Run, deps: StageDeps) -> Outcome:
-    """Bring each module the request changes to what it asks for (PUT only on a
-    difference), and record which modules changed, for a modular submission."""
+    """Bring each module the request names to what it asks for, and submit exactly the
+    modules that differed.
+
+    Which modules differ is decided once, on the first reading, and recorded (a Checkpoint)
+    before anything is written: a redelivery after a crash finds its own edits already in the
+    draft, yet submits the same modules a first delivery would have, not every module.
+    """
     assert run.product_id is not None
     pid = run.product_id
+    targets = _targets(run)
+    if run.planned_modules is None:
+        edits = [edit for t in targets if (edit := _read(deps, pid, t)) is not None]
+        planned = sorted({e.target.key for e in edits})
+        if not planned:
+            return Advance(
+                to=Stage.SUBMIT_PREVIEW, patch=Patch(planned_modules=[], changed_modules=[])
+            )
+        return Checkpoint(patch=Patch(planned_modules=planned), memo=edits)
+    changed = set(run.planned_modules)
+    if isinstance(run.memo, list):  # this invocation read them a moment ago
+        for edit in run.memo:
+            t = edit.target
+            try:
+                deps.pc.put_draft(pid, t.collection, edit.draft, edit.changes)
+            except (PreconditionFailed, Conflict):  # written meanwhile: compare again
+                converge(deps.pc, pid, t.collection, edit.instance, t.desired, t.expand)
+    else:  # a redelivery: converge (PUT only where still different)
+        for t in targets:
+            instance = instance_of(deps.pc, pid, t.module, t.variant)
+            if converge(deps.pc, pid, t.collection, instance, t.desired, t.expand):
+                changed.add(t.key)
+    return Advance(to=Stage.SUBMIT_PREVIEW, patch=Patch(changed_modules=sorted(changed)))
+
+
+def _read(deps: StageDeps, pid: str, target: Target) -> Edit | None:
+    instance = instance_of(deps.pc, pid, target.module, target.variant)
+    resources = deps.pc.drafts(pid, target.collection, instance, target.expand)
+    if not resources:
+        raise LookupError(f"draft instance {instance} has no {target.collection}")
+    current = pick(resources)
+    changes = differences(current.body, target.desired(current))
+    return Edit(target, instance, current, changes) if changes else None
+
+
+def _targets(run: Run) -> list[Target]:
     changes = DraftChanges.model_validate(run.changes)
-    changed: set[str] = set(run.changed_modules)
-
-    def apply(
-        module: str,
-        collection: str,
-        variant: str | None,
-        desired: Callable[[Draft], dict[str, Any]],
-        expand: str | None = None,
-    ) -> None:
-        instance = instance_of(deps.pc, pid, module, variant)
-        if converge(deps.pc, pid, collection, instance, desired, expand):
-            changed.add(f"{module}@{variant}" if variant else module)
-
+    targets: list[Target] = []
     if changes.listing:
         fields = changes.listing.fields()
-        apply("Listing", "listings", None, lambda _: fields)
+        targets.append(Target("Listing", "Listing", "listings", None, partial(_given, fields)))
     if changes.properties:
         props = changes.properties.fields()
-        apply("Property", "properties", None, lambda _: props)
+        targets.append(Target("Property", "Property", "properties", None, partial(_given, props)))
     if changes.preview_audience is not None:
         audience = list(changes.preview_audience)
-        apply(
-            "Availability",
-            "productavailabilities",
-            None,
-            lambda d: {"audiences": _with_preview_audience(d, audience)},
+        targets.append(
+            Target(
+                "Availability",
+                "Availability",
+                "productavailabilities",
+                None,
+                lambda d: {"audiences": _with_preview_audience(d, audience)},
+            )
         )
     for plan, plan_changes in sorted(changes.plans.items()):
         variant = run.plans[plan]
         if plan_changes.listing:
             plan_fields = plan_changes.listing.fields()
-            apply("Listing", "listings", variant, partial(_given, plan_fields))
+            targets.append(
+                Target(
+                    f"Listing@{variant}",
+                    "Listing",
+                    "listings",
+                    variant,
+                    partial(_given, plan_fields),
+                )
+            )
         if plan_changes.availability:
-            wanted = plan_changes.availability
-            apply(
-                "Availability",
-                "featureavailabilities",
-                variant,
-                partial(_availability, wanted=wanted),
-                expand="MarketStates,PriceSchedules,Trial",
+            targets.append(
+                Target(
+                    f"Availability@{variant}",
+                    "Availability",
+                    "featureavailabilities",
+                    variant,
+                    partial(_availability, wanted=plan_changes.availability),
+                    expand="MarketStates,PriceSchedules,Trial",
+                )
             )
         tech = plan_changes.technical_configuration
         if tech and (tech.version or tech.package):
-            package_id = run.packages.get(plan)
-            apply(
-                "Package",
-                "packageconfigurations",
-                variant,
-                partial(_technical, tech=tech, package_id=package_id),
+            targets.append(
+                Target(
+                    f"Package@{variant}",
+                    "Package",
+                    "packageconfigurations",
+                    variant,
+                    partial(_technical, tech=tech, package_id=run.packages.get(plan)),
+                )
             )
-    return Advance(to=Stage.SUBMIT_PREVIEW, patch=Patch(changed_modules=sorted(changed)))
+    return targets
 
 
 def _with_preview_audience(draft: Draft, subscriptions: list[str]) -> list[Any]:

@@ -57,7 +57,7 @@ def converge(
         resources = api.drafts(product_id, collection, instance_id, expand)
         if not resources:
             raise LookupError(f"draft instance {instance_id} has no {collection}")
-        current = _pick(resources)
+        current = pick(resources)
         changes = differences(current.body, desired(current))
         if not changes:
             return False
@@ -76,7 +76,7 @@ def converge(
     )
 
 
-def _pick(resources: list[Draft]) -> Draft:
+def pick(resources: list[Draft]) -> Draft:
     """The en-us listing when there are several languages; otherwise the one resource."""
     for draft in resources:
         if str(draft.body.get("languageCode", "")).lower() == "en-us":

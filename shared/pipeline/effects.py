@@ -16,7 +16,16 @@ from datetime import datetime, timedelta
 from shared.crashpoints import crash_point
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Event, EventKind, Stage, StageMessage
-from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Retry, Wait
+from shared.pipeline.outcomes import (
+    Advance,
+    Checkpoint,
+    Failed,
+    Finished,
+    Outcome,
+    Patch,
+    Retry,
+    Wait,
+)
 from shared.pipeline.stages import POLLED_STAGES, StageDeps
 from shared.publish_request import MAX_REQUEST_BYTES as MAX_EVENT_BYTES, bounded
 from shared.queues import EVENTS, STAGE_QUEUES, QueueSender
@@ -118,6 +127,14 @@ def _count(run: Run, stage: Stage, calls: int) -> list[StageRecord]:
     return timeline
 
 
+def record_checkpoint(pipeline: Pipeline, run: Run, checkpoint: Checkpoint) -> Run:
+    """Write what the stage is about to do, before it does it (conditional, like every
+    write); the returned run knows which intent this invocation recorded."""
+    recorded = pipeline.ledger.replace(_patched(run, checkpoint.patch))
+    crash_point("after_checkpoint")
+    return recorded.evolve(fresh=(*run.fresh, *checkpoint.fresh), memo=checkpoint.memo)
+
+
 def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, calls: int) -> Run:
     """Record the outcome of `stage` for `run` and hand the run on. Raises LedgerConflict."""
     now = pipeline.clock()
@@ -191,7 +208,7 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         _release(pipeline, run)
         emit(pipeline, EventKind.SUCCEEDED, run)
         return run
-    assert isinstance(outcome, Failed)
+    assert isinstance(outcome, Failed), outcome
     status = RunStatus.REJECTED if outcome.rejected else RunStatus.FAILED
     run = ledger.replace(
         run.evolve(

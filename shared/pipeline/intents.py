@@ -45,9 +45,13 @@ def made(run: Run, key: str) -> str:
 
 def intend(run: Run, key: str, **facts: str) -> Checkpoint:
     """Record that `key` is about to be called (with what identifies its result)."""
-    return Checkpoint(
-        patch=Patch(intents={**run.intents, key: {"state": SENT, **facts}}), fresh=key
-    )
+    return intend_all(run, {key: facts})
+
+
+def intend_all(run: Run, calls: dict[str, dict[str, str]]) -> Checkpoint:
+    """Record several intents in one write (e.g. one package per plan)."""
+    intents = {**run.intents, **{k: {"state": SENT, **f} for k, f in calls.items()}}
+    return Checkpoint(patch=Patch(intents=intents), fresh=tuple(calls))
 
 
 def record(run: Run, key: str, outcome: str, **facts: str) -> dict[str, dict[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.messages import Stage
 
@@ -70,7 +71,8 @@ class Checkpoint:
     very invocation just recorded (shared.pipeline.intents)."""
 
     patch: Patch
-    fresh: str | None = None
+    fresh: tuple[str, ...] = ()
+    memo: Any = None  # what the stage read, handed to its next invocation in this process
 
 
 Outcome = Advance | Wait | Finished | Failed | Retry | Checkpoint

@@ -22,37 +22,51 @@ from shared.messages import Stage, StageMessage
 from shared.packages import PackageSourceRefused
 from shared.partnercenter.client import correlation
 from shared.partnercenter.errors import PartnerCenterError
-from shared.pipeline.effects import Pipeline, apply_outcome, send_stage
-from shared.pipeline.outcomes import Failed, Outcome, Retry
+from shared.pipeline.effects import Pipeline, apply_outcome, record_checkpoint, send_stage
+from shared.pipeline.outcomes import Checkpoint, Failed, Outcome, Retry
 from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
 
 log = logging.getLogger(__name__)
 
 
 def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
-    """Execute `stage` for `run` and apply its outcome (raises LedgerConflict on a race)."""
+    """Execute `stage` for `run` and apply its outcome (raises LedgerConflict on a race).
+    A Checkpoint is recorded at once and the stage runs again, knowing what it recorded."""
     with correlation(run.run_id) as calls:
-        try:
-            outcome: Outcome = STAGES[stage](run, pipeline.stage_deps)
-        except PartnerCenterError as exc:
-            if not exc.transient:
-                outcome = Failed(reason=f"{stage}: {exc}")
-            else:
-                delay = max(exc.retry_after or 0, pipeline.retry_delay_seconds)
-                outcome = Retry(delay_seconds=delay, reason=f"{stage}: {exc}")
-        except CredentialError as exc:
-            outcome = Retry(delay_seconds=pipeline.retry_delay_seconds, reason=str(exc))
-        except PackageSourceRefused as exc:
-            outcome = Failed(reason=str(exc), rejected=True)
-        except AzureError as exc:  # package storage unreachable: not the request's fault
-            outcome = Retry(
-                delay_seconds=pipeline.retry_delay_seconds,
-                reason=f"{stage}: storage: {type(exc).__name__}",
-            )
-        except LookupError as exc:  # a module or draft the offer does not have
-            outcome = Failed(reason=f"{stage}: {exc}")
+        for _ in range(MAX_CHECKPOINTS):
+            outcome = _decide(pipeline, run, stage)
+            if not isinstance(outcome, Checkpoint):
+                break
+            run = record_checkpoint(pipeline, run, outcome)
+        else:
+            raise RuntimeError(f"stage {stage} recorded {MAX_CHECKPOINTS} checkpoints in a row")
     crash_point("after_pc_call")
     return apply_outcome(pipeline, run, stage, outcome, calls[0])
+
+
+MAX_CHECKPOINTS = 20
+
+
+def _decide(pipeline: Pipeline, run: Run, stage: Stage) -> Outcome:
+    """The stage's outcome; the errors it raises, classified once for every stage."""
+    try:
+        return STAGES[stage](run, pipeline.stage_deps)
+    except PartnerCenterError as exc:
+        if not exc.transient:
+            return Failed(reason=f"{stage}: {exc}")
+        delay = max(exc.retry_after or 0, pipeline.retry_delay_seconds)
+        return Retry(delay_seconds=delay, reason=f"{stage}: {exc}")
+    except CredentialError as exc:
+        return Retry(delay_seconds=pipeline.retry_delay_seconds, reason=str(exc))
+    except PackageSourceRefused as exc:
+        return Failed(reason=str(exc), rejected=True)
+    except AzureError as exc:  # package storage unreachable: not the request's fault
+        return Retry(
+            delay_seconds=pipeline.retry_delay_seconds,
+            reason=f"{stage}: storage: {type(exc).__name__}",
+        )
+    except LookupError as exc:  # a module or draft the offer does not have
+        return Failed(reason=f"{stage}: {exc}")
 
 
 def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) -> None:

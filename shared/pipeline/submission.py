@@ -3,13 +3,15 @@ promote, wait for the store, and say why when it failed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from shared.ledger import Run
 from shared.messages import Stage
 from shared.partnercenter.errors import Conflict, PartnerCenterError
 from shared.partnercenter.models import Submission
-from shared.partnercenter.status import Phase, phase_of
+from shared.partnercenter.status import Phase, in_flight, phase_of
+from shared.pipeline import intents
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Wait
 
@@ -18,34 +20,86 @@ SUBMITTED_MODULES = ("Availability", "Listing", "Property", "Package")
 
 
 def submit_preview(run: Run, deps: StageDeps) -> Outcome:
-    """Create the submission to preview, unless an earlier delivery of this stage already did.
+    """Create the submission to preview, exactly once, and only ever adopt our own.
 
-    A submission newer than the one seen at resolve is this run's: the run holds its offer's
-    turn, so nothing else of ours submits meanwhile.
+    The request body is recorded with the intent; an earlier delivery whose answer never
+    arrived is reconciled with a submission that appeared after resolve and submits exactly
+    that body. A 409 on a fresh attempt means the submission in flight is someone else's: wait
+    for it or fail (PC_FOREIGN_SUBMISSION), naming it; it is never adopted or promoted.
     """
     assert run.product_id is not None
     pid = run.product_id
-    # Only a repeated attempt can have created it already: the first one need not look.
-    mine = _created_since_resolve(run, deps) if run.attempts != 1 else None
-    if mine is None:
-        body = _submission_request(pid, deps, set(run.changed_modules))
-        try:
-            mine = deps.pc.create_submission(pid, body)
-        except Conflict as exc:
-            mine = _created_since_resolve(run, deps)
-            if mine is None:
-                return Failed(reason=f"Partner Center refused the submission: {exc}")
-        except PartnerCenterError as exc:
-            if exc.transient and (mine := _created_since_resolve(run, deps)) is not None:
-                pass  # the POST did happen; adopt it
-            else:
-                raise
+    match intents.state(run, SUBMISSION):
+        case "done":
+            return _certifying(run, deps, intents.made(run, SUBMISSION))
+        case "none" | "refused":
+            body = _submission_request(pid, deps, set(run.changed_modules))
+            return intents.intend(run, SUBMISSION, body=json.dumps(body))
+        case "unknown":
+            mine = _reconciled(run, deps)
+            if mine is None:  # the earlier attempt made nothing: try again, on a new record
+                return intents.intend(run, SUBMISSION, body=run.intents[SUBMISSION]["body"])
+            return _certifying(run, deps, mine.id, mine.status)
+    body = json.loads(run.intents[SUBMISSION]["body"])
+    try:
+        created = deps.pc.create_submission(pid, body)
+    except Conflict as exc:
+        return _foreign(run, deps, exc)
+    return _certifying(run, deps, created.id, created.status)
+
+
+SUBMISSION = "submission"
+
+
+def _certifying(run: Run, deps: StageDeps, submission_id: str, status: str | None = None) -> Wait:
     return Wait(
         check=Stage.AWAIT_PREVIEW,
         delay_seconds=deps.poll_seconds,
         reason="certification for preview",
-        patch=Patch(submission_id=mine.id, pc_status=mine.status),
+        patch=Patch(
+            submission_id=submission_id,
+            pc_status=status,
+            intents=intents.record(run, SUBMISSION, intents.DONE, id=submission_id),
+        ),
     )
+
+
+def _reconciled(run: Run, deps: StageDeps) -> Submission | None:
+    """Our submission from an attempt whose answer was lost: newer than the one seen at
+    resolve, and submitting exactly the recorded body."""
+    assert run.product_id is not None
+    sent = json.loads(run.intents[SUBMISSION]["body"])
+    wanted = Submission.model_validate({"id": "", "state": "", "substate": "", **sent}).refs()
+    floor = _number(run.baseline_submission_id or "")
+    ours = [
+        s
+        for s in deps.pc.submissions(run.product_id)
+        if _number(s.id) > floor and s.refs() == wanted
+    ]
+    return newest_submission(ours)
+
+
+def _foreign(run: Run, deps: StageDeps, exc: Conflict) -> Outcome:
+    """Partner Center refused our (definitely first) attempt: someone else's submission is
+    in flight. Name it; wait for it or fail, as configured; never adopt it."""
+    assert run.product_id is not None
+    busy = [s for s in deps.pc.submissions(run.product_id) if in_flight(s)]
+    holder = newest_submission(busy)
+    named = f"submission {holder.id} ({holder.status})" if holder else "another submission"
+    reason = f"{named} started elsewhere is in flight; Partner Center refused ours: {exc}"
+    patch = Patch(intents=intents.record(run, SUBMISSION, intents.REFUSED))
+    if deps.foreign_submission == "fail":
+        return Failed(reason=reason + "; not waiting (PC_FOREIGN_SUBMISSION=fail)", patch=patch)
+    return Wait(
+        check=Stage.SUBMIT_PREVIEW,
+        delay_seconds=deps.poll_seconds,
+        reason=reason + "; waiting for it",
+        patch=patch,
+    )
+
+
+def _number(submission_id: str) -> int:
+    return int(submission_id) if submission_id.isdigit() else -1
 
 
 def await_preview(run: Run, deps: StageDeps) -> Outcome:
@@ -75,31 +129,62 @@ def await_preview(run: Run, deps: StageDeps) -> Outcome:
 
 
 def promote(run: Run, deps: StageDeps) -> Outcome:
-    """Take the preview live. Partner Center refuses a promote that is early or repeated, so
-    the call goes first and the submission is read only when it was refused or the answer
-    was lost: a promote an earlier delivery made is never repeated."""
+    """Take our preview live, exactly once. The intent is recorded before the call; a
+    delivery that finds an earlier, unanswered attempt reads the submission first, and any
+    refusal is read again before the run is failed."""
     assert run.product_id
     assert run.submission_id
+    if intents.state(run, SUBMISSION) != "done" or intents.made(run, SUBMISSION) != (
+        run.submission_id
+    ):
+        return Failed(reason=f"submission {run.submission_id} is not one this run created")
+    match intents.state(run, PROMOTE):
+        case "done":
+            return _going_live(run, deps)
+        case "none" | "refused":
+            return intents.intend(run, PROMOTE)
+        case "unknown":
+            return _after_promote(run, deps, None)
     try:
         deps.pc.promote(run.product_id, run.submission_id)
     except PartnerCenterError as exc:
-        if not (exc.transient or isinstance(exc, Conflict)):
-            raise
-        sub = _submission(run, deps)
-        phase = phase_of(sub)
-        patch = Patch(pc_status=sub.status)
-        if phase is Phase.FAILED:
-            return Failed(reason=failure_reason(run, sub, deps), patch=patch)
-        if phase is Phase.RUNNING:  # not ready after all: back to waiting for the preview
-            return Wait(
-                check=Stage.AWAIT_PREVIEW,
-                delay_seconds=deps.poll_seconds,
-                reason="preview not ready",
-                patch=patch,
-            )
-        if phase is Phase.PREVIEW_READY:
-            raise  # refused or lost, and not promoted: try again later
-    return Wait(check=Stage.AWAIT_LIVE, delay_seconds=deps.poll_seconds, reason="publishing live")
+        if exc.transient:
+            raise  # the answer may be lost: the next delivery reads the submission first
+        return _after_promote(run, deps, exc)
+    return _going_live(run, deps)
+
+
+PROMOTE = "promote"
+
+
+def _going_live(run: Run, deps: StageDeps, status: str | None = None) -> Wait:
+    return Wait(
+        check=Stage.AWAIT_LIVE,
+        delay_seconds=deps.poll_seconds,
+        reason="publishing live",
+        patch=Patch(pc_status=status, intents=intents.record(run, PROMOTE, intents.DONE)),
+    )
+
+
+def _after_promote(run: Run, deps: StageDeps, refused: PartnerCenterError | None) -> Outcome:
+    """Where the submission stands after a promote that was refused or never answered."""
+    sub = _submission(run, deps)
+    phase = phase_of(sub)
+    patch = Patch(pc_status=sub.status, intents=intents.record(run, PROMOTE, intents.REFUSED))
+    if phase in (Phase.PUBLISHING, Phase.LIVE):
+        return _going_live(run, deps, sub.status)  # the earlier promote did happen
+    if phase is Phase.FAILED:
+        return Failed(reason=failure_reason(run, sub, deps), patch=patch)
+    if phase is Phase.RUNNING:  # not ready after all: back to waiting for the preview
+        return Wait(
+            check=Stage.AWAIT_PREVIEW,
+            delay_seconds=deps.poll_seconds,
+            reason="preview not ready",
+            patch=patch,
+        )
+    if refused is None:  # never answered, and not promoted: promote again
+        return intents.intend(run, PROMOTE)
+    return Failed(reason=f"Partner Center refused the promote: {refused}", patch=patch)
 
 
 def await_live(run: Run, deps: StageDeps) -> Outcome:
@@ -156,14 +241,6 @@ def newest_submission(subs: list[Submission]) -> Submission | None:
         return (int(s.id) if s.id.isdigit() else -1, s.id)
 
     return max(subs, key=order) if subs else None
-
-
-def _created_since_resolve(run: Run, deps: StageDeps) -> Submission | None:
-    assert run.product_id is not None
-    latest = newest_submission(deps.pc.submissions(run.product_id))
-    if latest is not None and latest.id != (run.baseline_submission_id or ""):
-        return latest
-    return None
 
 
 def _submission(run: Run, deps: StageDeps) -> Submission:

@@ -27,7 +27,7 @@ from shared.partnercenter.errors import (
     TransportError,
 )
 from shared.partnercenter.models import Product
-from shared.pipeline.outcomes import Advance, Wait
+from shared.pipeline.outcomes import Advance, Checkpoint, Wait
 from shared.pipeline.stages import StageDeps, resolve, submit_preview
 from shared.settings import Settings
 
@@ -173,7 +173,12 @@ def test_a_timeout_after_a_create_that_happened_makes_no_second_submission(
         admin.set_faults(
             rules=[{"method": "POST", "path": "/submissions$", "delay": 2.5, "after": True}]
         )
-        outcome = submit_preview(run, deps)
+        checkpoint = submit_preview(run, deps)  # the intent, recorded before the call
+        assert isinstance(checkpoint, Checkpoint)
+        run = run.evolve(intents=checkpoint.patch.intents)
+        with pytest.raises(TransportError):  # timed out: the outcome is unknown
+            submit_preview(run.evolve(fresh=checkpoint.fresh), deps)
+        outcome = submit_preview(run, deps)  # the redelivery reconciles: it finds ours
     finally:
         client.close()
     assert isinstance(outcome, Wait)

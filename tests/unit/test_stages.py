@@ -12,21 +12,21 @@ from pcpub.simulator.app import Simulator
 from pcpub.simulator.faults import FaultRule, Faults
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
-from shared.partnercenter.errors import Throttled
-from shared.pipeline.outcomes import Advance, Failed, Outcome, Wait
-from shared.pipeline.stages import (
-    STAGES,
-    StageDeps,
-    await_package,
-    await_preview,
-    promote,
-    resolve,
-    submit_preview,
-    update_draft,
-    upload_package,
-)
+from shared.partnercenter.errors import MalformedAnswer, Throttled
+from shared.pipeline import stages
+from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Outcome, Wait
+from shared.pipeline.stages import STAGES, StageDeps
 from shared.publish_request import PackageSource
-from tests.conftest import SimTokens, make_client
+from tests.conftest import SimTokens, crashed_after_call, make_client, settled
+
+# The stages as the runner runs them: checkpoints recorded, the stage run again.
+resolve = settled(stages.resolve)
+upload_package = settled(stages.upload_package)
+await_package = settled(stages.await_package)
+update_draft = settled(stages.update_draft)
+submit_preview = settled(stages.submit_preview)
+await_preview = settled(stages.await_preview)
+promote = settled(stages.promote)
 
 
 def new_run(target: str = "live", **kw: str) -> Run:
@@ -64,11 +64,14 @@ def test_resolve_fails_for_an_unknown_offer(deps: StageDeps) -> None:
 
 def test_submit_twice_creates_one_submission(sim: Simulator, deps: StageDeps) -> None:
     run = patched(new_run(), resolve(new_run(), deps))
-    first = submit_preview(run, deps)
-    second = submit_preview(run, deps)  # a redelivered message
-    assert isinstance(first, Wait)
+    # The first delivery made its call and died before recording the answer; the redelivery
+    # reconciles with the submission that matches the recorded body.
+    crashed = crashed_after_call(stages.submit_preview, run, deps)
+    assert crashed.intents["submission"]["state"] == "sent"
+    second = submit_preview(crashed, deps)
     assert isinstance(second, Wait)
-    assert first.patch.submission_id == second.patch.submission_id
+    made = sim.world.products[run.product_id or ""].submissions[-1]
+    assert second.patch.submission_id == made.id
     assert posts(sim, "/submissions") == 1
     request = sim.world.products[run.product_id or ""].submissions[0].request
     assert {r["type"] for r in request["resources"]} == {"Availability", "Listing", "Property"}
@@ -92,7 +95,7 @@ def test_full_sequence_to_live(sim: Simulator, deps: StageDeps) -> None:
     stage = Stage.RESOLVE
     seen = []
     for _ in range(20):
-        outcome = STAGES[stage](run, deps)
+        outcome = settled(STAGES[stage])(run, deps)
         run = patched(run, outcome)
         seen.append(stage)
         if isinstance(outcome, Advance):
@@ -222,10 +225,12 @@ def test_a_full_request_with_drafts_and_a_package(sim: Simulator, deps: StageDep
     assert resolved.to is Stage.UPLOAD_PACKAGE
     run = patched(run, resolved)
     assert set(run.plans) == {"basic"}
-    uploaded = upload_package(run, deps)
-    again = upload_package(run, deps)  # redelivered before the ledger recorded the first
-    assert isinstance(uploaded, Wait) and isinstance(again, Wait)
-    assert uploaded.patch.packages == again.patch.packages
+    # The first delivery made its calls and died before recording them; the redelivery
+    # finds the package by its run's name.
+    crashed = crashed_after_call(stages.upload_package, run, deps)
+    uploaded = upload_package(crashed, deps)
+    assert isinstance(uploaded, Wait)
+    assert uploaded.patch.packages and set(uploaded.patch.packages) == {"basic"}
     assert files.uploads == 1
     assert posts(sim, "/packages") == 1
     run = patched(run, uploaded)
@@ -304,3 +309,62 @@ def test_a_stale_etag_is_read_again(sim: Simulator, deps: StageDeps) -> None:
     assert isinstance(outcome, Advance)
     assert outcome.patch.changed_modules == ["Listing"]
     assert [r["status"] for r in sim.request_log() if r["method"] == "PUT"] == [412, 200]
+
+
+def test_an_empty_answer_after_the_create_is_reconciled_not_repeated(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    run = patched(new_run(), resolve(new_run(), deps))
+    sim.faults = Faults(
+        rules=[FaultRule(method="POST", path="/submissions$", after=True, raw_body="")]
+    )
+    checkpoint = stages.submit_preview(run, deps)
+    assert isinstance(checkpoint, Checkpoint)
+    recorded = replace(run, intents=checkpoint.patch.intents or {})  # as the ledger has it
+    with pytest.raises(MalformedAnswer):  # transient: the runner retries the stage later
+        stages.submit_preview(replace(recorded, fresh=checkpoint.fresh), deps)
+    assert posts(sim, "/submissions") == 1
+    outcome = submit_preview(recorded, deps)
+    assert isinstance(outcome, Wait)
+    assert outcome.patch.submission_id == sim.world.products[run.product_id or ""].submissions[0].id
+    assert posts(sim, "/submissions") == 1
+
+
+def test_a_submission_someone_else_started_is_never_adopted(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    run = patched(new_run(), resolve(new_run(), deps))
+    # A person submits in Partner Center after resolve, before our create.
+    theirs = stages.submit_preview(
+        replace(new_run(), run_id="person", product_id=run.product_id), deps
+    )
+    assert isinstance(theirs, Checkpoint)
+    person = settled(stages.submit_preview)(replace(run, run_id="person"), deps)
+    assert isinstance(person, Wait)
+    outcome = submit_preview(run, deps)
+    assert isinstance(outcome, Wait)
+    assert outcome.check is Stage.SUBMIT_PREVIEW  # waits; does not take it over
+    assert outcome.patch.submission_id is None
+    assert f"submission {person.patch.submission_id}" in outcome.reason
+    assert "started elsewhere" in outcome.reason
+    failing = submit_preview(run, replace(deps, foreign_submission="fail"))
+    assert isinstance(failing, Failed)
+    assert person.patch.submission_id and person.patch.submission_id in failing.reason
+    # And nothing of theirs can be promoted by this run.
+    stolen = promote(replace(run, submission_id=person.patch.submission_id), deps)
+    assert isinstance(stolen, Failed)
+    assert "not one this run created" in stolen.reason
+    assert posts(sim, "/promote") == 0
+
+
+def test_a_redelivered_draft_stage_submits_the_same_modules(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    changes = {"listing": {"title": "Mine again"}}
+    run = patched(run_with_changes(changes), resolve(run_with_changes(changes), deps))
+    # The first delivery wrote the listing and died before recording the outcome.
+    crashed = crashed_after_call(stages.update_draft, run, deps)
+    assert crashed.planned_modules == ["Listing"]
+    outcome = update_draft(crashed, deps)  # finds its own edit already in the draft
+    assert isinstance(outcome, Advance)
+    assert outcome.patch.changed_modules == ["Listing"]  # not "every module"
