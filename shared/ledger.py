@@ -37,10 +37,16 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     REJECTED = "rejected"  # the request was invalid; nothing was called
+    CANCELLED = "cancelled"  # its submission was cancelled (in Partner Center, or by us)
 
     @property
     def terminal(self) -> bool:
-        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.REJECTED)
+        return self in (
+            RunStatus.SUCCEEDED,
+            RunStatus.FAILED,
+            RunStatus.REJECTED,
+            RunStatus.CANCELLED,
+        )
 
 
 def now_utc() -> datetime:

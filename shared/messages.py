@@ -52,6 +52,7 @@ class EventKind(StrEnum):
     STAGE_CHANGED = "stage-changed"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class Event(_Strict):

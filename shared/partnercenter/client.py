@@ -437,6 +437,12 @@ class PartnerCenterClient:
         )
         return parsed(Submission, response)
 
+    def delete_submission(self, product_id: str, submission_id: str) -> None:
+        """DELETE an in-progress submission (Partner Center refuses any other)."""
+        self.request(
+            "DELETE", f"products/{segment(product_id)}/submissions/{segment(submission_id)}"
+        )
+
     def promote(self, product_id: str, submission_id: str) -> None:
         """POST promote. Not idempotent: on an ambiguous failure, read the submission first."""
         self.request(

@@ -209,7 +209,13 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         emit(pipeline, EventKind.SUCCEEDED, run)
         return run
     assert isinstance(outcome, Failed), outcome
-    status = RunStatus.REJECTED if outcome.rejected else RunStatus.FAILED
+    status = (
+        RunStatus.REJECTED
+        if outcome.rejected
+        else RunStatus.CANCELLED
+        if outcome.cancelled
+        else RunStatus.FAILED
+    )
     run = ledger.replace(
         run.evolve(
             status=status,
@@ -225,7 +231,10 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         extra={"action": f"run_{status}", "run_id": run.run_id, "stage": stage},
     )
     _release(pipeline, run)
-    kind = EventKind.REJECTED if outcome.rejected else EventKind.FAILED
+    kind = {
+        RunStatus.REJECTED: EventKind.REJECTED,
+        RunStatus.CANCELLED: EventKind.CANCELLED,
+    }.get(status, EventKind.FAILED)
     emit(pipeline, kind, run, outcome.reason)
     return run
 

@@ -52,6 +52,7 @@ class Failed:
 
     reason: str
     rejected: bool = False  # the request can never succeed (unknown offer or plan)
+    cancelled: bool = False  # the submission was cancelled, not failed
     patch: Patch = field(default_factory=Patch)
 
 

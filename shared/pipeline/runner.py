@@ -25,6 +25,7 @@ from shared.partnercenter.errors import PartnerCenterError
 from shared.pipeline.effects import Pipeline, apply_outcome, record_checkpoint, send_stage
 from shared.pipeline.outcomes import Checkpoint, Failed, Outcome, Retry
 from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
+from shared.pipeline.submission import SubmissionCancelled, withdraw
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ def _decide(pipeline: Pipeline, run: Run, stage: Stage) -> Outcome:
             delay_seconds=pipeline.retry_delay_seconds,
             reason=f"{stage}: storage: {type(exc).__name__}",
         )
+    except SubmissionCancelled as exc:
+        return Failed(reason=str(exc), cancelled=True)
     except LookupError as exc:  # a module or draft the offer does not have
         return Failed(reason=f"{stage}: {exc}")
 
@@ -103,6 +106,8 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
     if run.status.terminal or run.stage != stage:
         _resend_if_lost(pipeline, run, stage)
         return
+    if _past_deadline(pipeline, run, pipeline.clock()):
+        return  # the deadline holds whatever the run is doing (retrying included)
     if stage in POLLED_STAGES:
         return
     busy = _claimed_for(pipeline, run, stage)
@@ -247,6 +252,7 @@ def _past_deadline(pipeline: Pipeline, run: Run, now: datetime) -> bool:
         f"deadline of {hours:g} h passed at stage {run.stage}"
         + (f" ({run.reason})" if run.reason else "")
         + (f"; Partner Center state {run.pc_status}" if run.pc_status else "")
+        + withdraw(run, pipeline.stage_deps)
     )
     apply_outcome(pipeline, run, Stage(run.stage), Failed(reason=reason), 0)
     return True

@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.ledger import Run
 from shared.messages import Stage
-from shared.partnercenter.errors import Conflict, PartnerCenterError
+from shared.partnercenter.errors import Conflict, NotFound, PartnerCenterError
 from shared.partnercenter.models import Submission
 from shared.partnercenter.status import Phase, in_flight, phase_of
 from shared.pipeline import intents
@@ -108,7 +108,7 @@ def await_preview(run: Run, deps: StageDeps) -> Outcome:
     patch = Patch(pc_status=sub.status)
     phase = phase_of(sub)
     if phase is Phase.FAILED:
-        return Failed(reason=failure_reason(run, sub, deps), patch=patch)
+        return _failed(run, sub, deps, patch)
     if phase is Phase.RUNNING:
         return Wait(
             check=Stage.AWAIT_PREVIEW,
@@ -193,7 +193,7 @@ def await_live(run: Run, deps: StageDeps) -> Outcome:
     patch = Patch(pc_status=sub.status)
     phase = phase_of(sub)
     if phase is Phase.FAILED:
-        return Failed(reason=failure_reason(run, sub, deps), patch=patch)
+        return _failed(run, sub, deps, patch)
     if phase is Phase.LIVE:
         return Advance(to=Stage.COMPLETE, patch=patch)
     return Wait(
@@ -207,6 +207,16 @@ def await_live(run: Run, deps: StageDeps) -> Outcome:
 def complete(run: Run, deps: StageDeps) -> Outcome:
     """Finish the run; the check that sent it here has just read the final state."""
     return Finished()
+
+
+def _failed(run: Run, sub: Submission, deps: StageDeps, patch: Patch) -> Failed:
+    if sub.substate.lower() == "cancelled":
+        return Failed(
+            reason=f"submission {sub.id} was cancelled in Partner Center ({sub.status})",
+            cancelled=True,
+            patch=patch,
+        )
+    return Failed(reason=failure_reason(run, sub, deps), patch=patch)
 
 
 def failure_reason(run: Run, sub: Submission, deps: StageDeps) -> str:
@@ -244,9 +254,20 @@ def newest_submission(subs: list[Submission]) -> Submission | None:
 
 
 def _submission(run: Run, deps: StageDeps) -> Submission:
+    """Our submission; gone (deleted in Partner Center) is a cancellation, said as one."""
     assert run.product_id
     assert run.submission_id
-    return deps.pc.get_submission(run.product_id, run.submission_id)
+    try:
+        return deps.pc.get_submission(run.product_id, run.submission_id)
+    except NotFound:
+        raise SubmissionCancelled(
+            f"submission {run.submission_id} was cancelled in Partner Center "
+            "(it no longer exists there)"
+        ) from None
+
+
+class SubmissionCancelled(LookupError):
+    """Our submission no longer exists: someone cancelled (deleted) it in Partner Center."""
 
 
 def _submission_request(product_id: str, deps: StageDeps, changed: set[str]) -> dict[str, Any]:
@@ -271,3 +292,22 @@ def _submission_request(product_id: str, deps: StageDeps, changed: set[str]) -> 
         "variantResources": [{"variantID": v, "resources": r} for v, r in per_plan.items()],
         "publishOption": {"isManualPublish": True, "isAutoPromote": False},
     }
+
+
+def withdraw(run: Run, deps: StageDeps) -> str:
+    """A run that ends early deletes its own submission while it is still in progress, so
+    the offer is not left blocked; says what it did (or why it could not), for the reason."""
+    if not run.product_id or not run.submission_id:
+        return ""
+    if intents.state(run, SUBMISSION) != "done" or intents.made(run, SUBMISSION) != (
+        run.submission_id
+    ):
+        return ""
+    try:
+        sub = deps.pc.get_submission(run.product_id, run.submission_id)
+        if phase_of(sub) is not Phase.RUNNING:
+            return ""
+        deps.pc.delete_submission(run.product_id, run.submission_id)
+    except PartnerCenterError as exc:
+        return f"; its submission {run.submission_id} is left in Partner Center ({exc})"
+    return f"; its submission {run.submission_id} ({sub.status}) was deleted"

@@ -16,6 +16,7 @@ from shared.partnercenter.errors import MalformedAnswer, Throttled
 from shared.pipeline import stages
 from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Outcome, Wait
 from shared.pipeline.stages import STAGES, StageDeps
+from shared.pipeline.submission import SubmissionCancelled, withdraw
 from shared.publish_request import PackageSource
 from tests.conftest import SimTokens, crashed_after_call, make_client, settled
 
@@ -368,3 +369,24 @@ def test_a_redelivered_draft_stage_submits_the_same_modules(
     outcome = update_draft(crashed, deps)  # finds its own edit already in the draft
     assert isinstance(outcome, Advance)
     assert outcome.patch.changed_modules == ["Listing"]  # not "every module"
+
+
+def test_a_run_ended_early_deletes_its_own_submission_only(sim: Simulator, deps: StageDeps) -> None:
+    run = patched(new_run(), resolve(new_run(), deps))
+    run = patched(run, submit_preview(run, deps))
+    product = sim.world.products[run.product_id or ""]
+    assert withdraw(replace(run, intents={}), deps) == ""  # not proven ours: left alone
+    assert len(product.submissions) == 1
+    note = withdraw(run, deps)
+    assert f"submission {run.submission_id}" in note and "was deleted" in note
+    assert product.submissions == []
+
+
+def test_a_submission_deleted_in_partner_center_cancels_the_run(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    run = patched(new_run(), resolve(new_run(), deps))
+    run = patched(run, submit_preview(run, deps))
+    sim.world.products[run.product_id or ""].submissions.clear()  # cancelled by a person
+    with pytest.raises(SubmissionCancelled, match="cancelled in Partner Center"):
+        await_preview(run, deps)
