@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +33,52 @@ REFRESH_MARGIN_SECONDS = 300.0
 
 
 class CredentialError(Exception):
-    """A secret or token could not be obtained; names the vault/secret or tenant, never a value."""
+    """A secret or token could not be obtained; names the real cause (vault refused, secret
+    missing, Entra refusing the vault identity or the Partner Center app), never a value.
+    `retry_after`: how long this instance holds off before trying again."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Backoff:
+    """One growing hold-off per instance, shared by every run: while credentials fail, the
+    instance calls Entra and Key Vault at most once per step (5 s, 10 s, ... 15 min), however
+    many runs want a token, and every run hears the same cause."""
+
+    def __init__(self, first: float = 5.0, most: float = 900.0, clock: Any = time.monotonic):
+        self.first, self.most, self._clock = first, most, clock
+        self.failures = 0
+        self._until = 0.0
+        self._cause = ""
+
+    def check(self) -> None:
+        """Raise the last cause while holding off."""
+        left = self._until - self._clock()
+        if self.failures and left > 0:
+            raise CredentialError(f"{self._cause} (next attempt in {left:.0f} s)", left)
+
+    def failed(self, cause: str) -> CredentialError:
+        self.failures += 1
+        delay = min(self.most, self.first * 2 ** (self.failures - 1))
+        self._until, self._cause = self._clock() + delay, cause
+        log.error(
+            "credentials failing (%d in a row): %s",
+            self.failures,
+            cause,
+            extra={"action": "credentials_failing", "failures": self.failures},
+        )
+        return CredentialError(cause, delay)
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.warning(
+                "credentials work again after %d failures",
+                self.failures,
+                extra={"action": "credentials_recovered"},
+            )
+        self.failures = 0
 
 
 def running_in_azure(env: dict[str, str] | None = None) -> bool:
@@ -84,6 +130,7 @@ class KeyVaultSecret:
         self._client: Any = None
         self._lock = threading.Lock()
         self.reads = 0
+        self.backoff = Backoff(most=settings.credential_backoff_max_seconds, clock=clock)
 
     def _secret_client(self) -> Any:
         if self._client is None:
@@ -112,23 +159,48 @@ class KeyVaultSecret:
         with self._lock:
             expired = self._clock() - self._read_at >= self._settings.secret_cache_seconds
             if self._value is None or fresh or expired:
-                name = self._settings.secret_name
+                self.backoff.check()
                 try:
-                    secret = self._secret_client().get_secret(name)
-                except AzureError as exc:
-                    raise CredentialError(
-                        f"cannot read secret {name!r} from {self._settings.key_vault_url}: "
-                        f"{type(exc).__name__}"
-                    ) from None
-                if not secret.value:
-                    raise CredentialError(
-                        f"secret {name!r} in {self._settings.key_vault_url} is empty"
-                    )
-                self._value = secret.value
-                redaction.register(secret.value)
+                    value = self._read()
+                except CredentialError as exc:
+                    raise self.backoff.failed(str(exc)) from None
+                self.backoff.succeeded()
+                self._value = value
+                redaction.register(value)
                 self._read_at = self._clock()
                 self.reads += 1
             return self._value
+
+    def _read(self) -> str:
+        """The secret's value, or a CredentialError that names the real cause."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        name, vault = self._settings.secret_name, self._settings.key_vault_url
+        try:
+            secret = self._secret_client().get_secret(name)
+        except ClientAuthenticationError:
+            raise CredentialError(
+                f"Entra refused the identity that reads {vault} "
+                f"(VAULT_CREDENTIAL={self._settings.vault_credential})"
+            ) from None
+        except ResourceNotFoundError:
+            raise CredentialError(f"secret {name!r} does not exist in {vault}") from None
+        except HttpResponseError as exc:
+            if exc.status_code == 403:
+                raise CredentialError(
+                    f"{vault} refused to give secret {name!r} to the app's identity (403): "
+                    "grant it the Key Vault Secrets User role"
+                ) from None
+            raise CredentialError(
+                f"cannot read secret {name!r} from {vault}: {exc.status_code} {exc.reason}"
+            ) from None
+        except AzureError as exc:
+            raise CredentialError(
+                f"cannot reach {vault} for secret {name!r}: {type(exc).__name__}"
+            ) from None
+        if not secret.value:
+            raise CredentialError(f"secret {name!r} in {vault} is empty")
+        return str(secret.value)
 
 
 class SecretSource(Protocol):
@@ -157,6 +229,7 @@ class PartnerCenterTokens:
         self._acquired_at = 0.0
         self._lock = threading.Lock()
         self.acquired = 0
+        self.backoff = Backoff(most=settings.credential_backoff_max_seconds)
 
     def _build(self, secret: str) -> Any:
         from azure.identity import ClientSecretCredential
@@ -176,7 +249,12 @@ class PartnerCenterTokens:
                 self._token is None
                 or self._token.expires_on - self._clock() < REFRESH_MARGIN_SECONDS
             ):
-                self._token = self._acquire()
+                self.backoff.check()
+                try:
+                    self._token = self._acquire()
+                except CredentialError as exc:
+                    raise self.backoff.failed(str(exc)) from None
+                self.backoff.succeeded()
             return self._token.token
 
     def invalidate(self) -> None:
@@ -211,11 +289,19 @@ class PartnerCenterTokens:
                     )
                     self._drop_credential()
                     continue
+                code = _aadsts(str(exc))
                 raise CredentialError(
-                    f"Entra refused the client credentials for tenant {self._settings.tenant_id}"
-                    f" and client {self._settings.client_id}"
+                    f"Entra refused the Partner Center app's credentials (tenant "
+                    f"{self._settings.tenant_id}, client {self._settings.client_id}"
+                    f"{', ' + code if code else ''})"
                 ) from None
             self.acquired += 1
             redaction.register(token.token)
             return token
         raise CredentialError("unreachable")  # pragma: no cover
+
+
+def _aadsts(text: str) -> str:
+    """Entra's error code (AADSTS7000215: invalid secret, ...), which says what is wrong."""
+    match = re.search(r"AADSTS\d+|invalid_client|unauthorized_client|invalid_request", text)
+    return match.group(0) if match else ""

@@ -49,6 +49,7 @@ ENV = {
     "package_max_bytes": "PACKAGE_MAX_BYTES",
     "rate_limit_per_minute": "PC_RATE_LIMIT_PER_MINUTE",
     "claim_seconds": "PC_CLAIM_SECONDS",
+    "credential_backoff_max_seconds": "PC_CREDENTIAL_BACKOFF_MAX_SECONDS",
 }
 
 
@@ -89,6 +90,8 @@ class Settings(BaseModel):
     package_max_bytes: int = Field(default=1024**3, gt=0)  # Partner Center's package limit
     rate_limit_per_minute: float | None = Field(default=None, gt=0)
     claim_seconds: float = Field(default=300.0, gt=0)
+    # While credentials fail, an instance tries again after 5 s, 10 s, ... up to this.
+    credential_backoff_max_seconds: float = Field(default=900.0, gt=0)
 
     @field_validator("package_url_hosts", mode="before")
     @classmethod

@@ -119,6 +119,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# A 401 for a token Entra has just issued is not about the token (live-service-2026 §4).
+NOT_ASSOCIATED = (
+    "(a freshly issued token was refused too: the Entra app is not added to the Partner "
+    "Center account, or lacks the Manager role there)"
+)
 
 
 def tls_verify(ca_bundle: str | bool | None) -> ssl.SSLContext | bool:
@@ -274,9 +279,12 @@ class PartnerCenterClient:
             body = response.read()
             status = response.status_code
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            message = service_message(body)
+            if status == 401 and refreshed:
+                message = (message + " " if message else "") + NOT_ASSOCIATED
             err = error_class(status)(
                 status,
-                service_message(body),
+                message,
                 method=method,
                 path=path,
                 request_id=response.headers.get("Request-ID"),

@@ -57,8 +57,9 @@ def _decide(pipeline: Pipeline, run: Run, stage: Stage) -> Outcome:
             return Failed(reason=f"{stage}: {exc}")
         delay = max(exc.retry_after or 0, pipeline.retry_delay_seconds)
         return Retry(delay_seconds=delay, reason=f"{stage}: {exc}")
-    except CredentialError as exc:
-        return Retry(delay_seconds=pipeline.retry_delay_seconds, reason=str(exc))
+    except CredentialError as exc:  # held off for the instance's shared backoff
+        delay = max(exc.retry_after or 0, pipeline.retry_delay_seconds)
+        return Retry(delay_seconds=delay, reason=str(exc))
     except PackageSourceRefused as exc:
         return Failed(reason=str(exc), rejected=True)
     except AzureError as exc:  # package storage unreachable: not the request's fault

@@ -100,3 +100,39 @@ def test_a_token_for_another_audience_is_refused(
     assert "invalid_token" in response.headers["WWW-Authenticate"]
     assert admin.ingestion("GET", "products", "not-a-token").status_code == 401
     assert admin.ingestion("GET", "products").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "fault", "cause"),
+    [
+        ({"secret_name": "no-such-secret"}, None, "'no-such-secret' does not exist"),
+        ({}, {"path": "^/secrets/", "status": 403, "times": None}, "grant it the Key Vault"),
+        ({"vault_client_secret": "wrong-vault-secret"}, None, "Entra refused the identity"),
+    ],
+)
+def test_a_credential_failure_names_its_cause_and_holds_off(
+    settings: Settings,
+    admin: SimulatorClient,
+    closing: list[Any],
+    change: dict[str, Any],
+    fault: dict[str, Any] | None,
+    cause: str,
+) -> None:
+    if fault:
+        admin.set_faults(rules=[fault])
+    secret = KeyVaultSecret(settings.model_copy(update=change))
+    closing.append(secret)
+    since = len(admin.requests())
+    with pytest.raises(CredentialError, match=cause) as first:
+        secret.get()
+    assert first.value.retry_after == 5.0
+
+    def outside_calls() -> int:
+        return sum(1 for r in admin.requests(since) if not r["path"].startswith("/_admin"))
+
+    vault_calls = outside_calls()
+    for _ in range(10):  # every run of the instance hears the same cause, without a call
+        with pytest.raises(CredentialError, match=cause):
+            secret.get()
+    assert outside_calls() == vault_calls
+    assert secret.backoff.failures == 1

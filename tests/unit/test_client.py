@@ -16,6 +16,7 @@ from shared.partnercenter.errors import (
     NotFound,
     ServerError,
     TransportError,
+    Unauthorized,
     service_message,
 )
 from shared.partnercenter.models import Product
@@ -87,6 +88,16 @@ def test_401_refreshes_the_token_once(sim: Simulator) -> None:
     client = make_client(handler, tokens)
     client.get_product(product_id(sim))
     assert tokens.invalidated == 1
+
+
+def test_401_for_a_fresh_token_says_the_app_is_not_associated(sim: Simulator) -> None:
+    tokens = SimTokens(sim)
+    handler, seen = scripted(sim, [httpx.Response(401, json="Unauthorized")] * 2)
+    client = make_client(handler, tokens)
+    with pytest.raises(Unauthorized, match="not added to the Partner Center account"):
+        client.get_product(product_id(sim))
+    assert tokens.invalidated == 1  # one refresh, no hot loop
+    assert len(seen) == 2
 
 
 @pytest.mark.parametrize(
