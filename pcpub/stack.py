@@ -202,6 +202,19 @@ class LocalStack:
                 self.host.kill() if kill else self.host.stop()
             self.start_host()
 
+    def reconfigure_host(self, **values: str | None) -> None:
+        """Change app settings (None removes one) and restart the host with them, as a
+        settings change restarts a function app."""
+        for name, value in values.items():
+            if value is None:
+                self.settings.pop(name, None)
+            else:
+                self.settings[name] = value
+        self.settings_path.write_text(
+            json.dumps({"IsEncrypted": False, "Values": self.settings}, indent=2)
+        )
+        self.restart_host()
+
     def stop(self) -> None:
         self._stopping.set()
         for proc in (self.host, self.simulator, self.azurite):

@@ -3,7 +3,8 @@
 SIGKILL would leave it) at that point with that probability. Unset, as in production, it is a
 single environment lookup.
 
-Points: after_pc_call (a stage called Partner Center, nothing recorded yet),
+Points: after_pc_call (a stage called Partner Center, nothing recorded yet; also
+`after_pc_call:<stage>` for one stage), after_checkpoint (an intent recorded, its call not made),
 after_ledger_write (the run moved on, the hand-off not sent), after_enqueue (the hand-off
 sent, the delivered message not yet deleted); the local host adds before_delete.
 """

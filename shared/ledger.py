@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -23,8 +25,9 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from shared.redaction import scrub
+from shared.tables import Recreating, capped, join_text, split_text
 
+log = logging.getLogger(__name__)
 TABLE_NAME = "pcruns"
 PARTITION = "run"
 LOCKS = "offer-lock"  # one row per product: the run that holds its turn
@@ -117,7 +120,7 @@ class Run:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _MEMORY}
         data["timeline"] = [asdict(s) for s in self.timeline]
         data["status"] = str(self.status)
-        entity = {k: _capped(v) for k, v in data.items() if v is not None and k not in _JSON_FIELDS}
+        entity = {k: capped(v) for k, v in data.items() if v is not None and k not in _JSON_FIELDS}
         for name in _JSON_FIELDS:
             entity.update(split_text(name, json.dumps(data[name])))
         entity["PartitionKey"] = PARTITION
@@ -149,38 +152,7 @@ _JSON_FIELDS = (
     "planned_modules",
     "intents",
 )
-_PART = 30_000
 _MEMORY = ("etag", "fresh", "memo")
-# Plain text properties (reasons, errors) are capped: a row always fits Table storage's limits
-# (64 KiB a property, 1 MiB an entity) whatever a stage or Partner Center said.
-_TEXT_LIMIT = 8_000
-
-
-def _capped(value: Any) -> Any:
-    """Text as stored: no live secret (shared.redaction), at most `_TEXT_LIMIT` characters."""
-    if not isinstance(value, str):
-        return value
-    value = scrub(value)
-    if len(value) > _TEXT_LIMIT:
-        return value[: _TEXT_LIMIT - 14] + " ... (trimmed)"
-    return value
-
-
-def split_text(name: str, text: str) -> dict[str, str]:
-    """A long text as `name`, `name__1`, ...: a property holds 32K UTF-16 characters."""
-    return {
-        (f"{name}__{i // _PART}" if i else name): text[i : i + _PART]
-        for i in range(0, max(len(text), 1), _PART)
-    }
-
-
-def join_text(raw: dict[str, Any], name: str) -> str:
-    parts = [raw.get(name) or ""]
-    i = 1
-    while f"{name}__{i}" in raw:
-        parts.append(raw[f"{name}__{i}"])
-        i += 1
-    return "".join(parts)
 
 
 class LedgerConflict(Exception):
@@ -197,8 +169,27 @@ class Ledger:
 
     def table(self) -> TableClient:
         if self._table is None:
-            self._table = self._service.create_table_if_not_exists(self._table_name)
+            created = self._service.create_table_if_not_exists(self._table_name)
+            self._table = Recreating(created, self._recreate)  # type: ignore[assignment]
+        assert self._table is not None
         return self._table
+
+    def _recreate(self) -> None:
+        """The table itself is gone (deleted by hand, a storage mishap): make it again, so
+        new runs go on and lost ones are reported by their messages (runner)."""
+        log.error(
+            "ledger table %s is gone; recreating it",
+            self._table_name,
+            extra={"action": "ledger_table_recreated"},
+        )
+        for _ in range(30):  # a deleted table's name is refused for a while (409 TableBeingDeleted)
+            try:
+                self._service.create_table_if_not_exists(self._table_name)
+                return
+            except HttpResponseError as exc:
+                if exc.status_code != 409:
+                    raise
+                time.sleep(1)
 
     def create(self, run: Run) -> bool:
         """Insert a new run; False when one with this id exists already."""
@@ -302,7 +293,7 @@ class Ledger:
 
     def record_dead_letter(self, message_id: str, fields: dict[str, Any]) -> None:
         """Upsert a dead letter; its raw `content` (up to a whole message) goes in parts."""
-        row: dict[str, Any] = {k: _capped(v) for k, v in fields.items() if k != "content"}
+        row: dict[str, Any] = {k: capped(v) for k, v in fields.items() if k != "content"}
         row.update(split_text("content", str(fields.get("content") or "")))
         self.table().upsert_entity(
             {"PartitionKey": DEAD_LETTERS, "RowKey": message_id, **row}, mode=UpdateMode.REPLACE

@@ -40,9 +40,11 @@ class StageMessage(_Strict):
     version: Literal[1] = Field(default=1, alias="v")
     run_id: str = Field(alias="runId", pattern=REQUEST_ID_PATTERN)
     stage: Stage
+    offer: str | None = Field(default=None, max_length=200)
+    product_id: str | None = Field(default=None, alias="productId", max_length=100)
 
     def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True)
+        return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
 class EventKind(StrEnum):

@@ -71,13 +71,16 @@ class SimulatorClient:
         token: str = response.json()["access_token"]
         return token
 
-    def ingestion(self, method: str, path: str, token: str | None = None) -> httpx.Response:
-        """Call the ingestion API as the publisher (or with `token`)."""
+    def ingestion(
+        self, method: str, path: str, token: str | None = None, json: Any = None
+    ) -> httpx.Response:
+        """Call the ingestion API as the publisher (or with `token`), as a person would."""
         token = token or self.token(self.config["clientId"], self.config["clientSecret"])
         return self.http.request(
             method,
             f"{self.config['ingestionBaseUrl']}/{path}",
             headers={"Authorization": f"Bearer {token}"},
+            json=json,
         )
 
     def submission_status(self, product_id: str, submission_id: str) -> str:

@@ -115,6 +115,7 @@ class Control:
         product.script = Script(
             validation_failure=bool(body.get("validationFailure")),
             certification_failure=bool(body.get("certificationFailure")),
+            certification_hang=bool(body.get("certificationHang")),
             package_failure=bool(body.get("packageFailure")),
         )
         return json_response(200, vars(product.script))

@@ -512,6 +512,7 @@ class Ingestion:
             request=body,
             release_number=len(product.submissions) + 1,
             fail_certification=product.script.certification_failure,
+            certify_forever=product.script.certification_hang,
         )
         if product.script.validation_failure:
             sub.validation_errors = [

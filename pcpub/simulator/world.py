@@ -115,6 +115,7 @@ class Submission:
     release_number: int
     promoted: float | None = None
     fail_certification: bool = False
+    certify_forever: bool = False  # certification that never ends (a stuck review)
     validation_errors: list[dict[str, Any]] = field(default_factory=list)
 
     def status(self, now: float, profile: Profile) -> tuple[str, str, dict[str, Any]]:
@@ -130,7 +131,7 @@ class Submission:
             return "Published", "Publishing", _pending("Promote", "Running")
         if age < profile.accept:
             return "InProgress", "InDraft", _pending("Create", "Running")
-        if age < profile.accept + profile.certify:
+        if age < profile.accept + profile.certify or self.certify_forever:
             return "InProgress", "Submitted", _pending("Create", "Completed")
         if self.fail_certification:
             return "InProgress", "FailedInCertification", _pending("Create", "Completed")
@@ -260,6 +261,7 @@ class Script:
     validation_failure: bool = False
     certification_failure: bool = False
     package_failure: bool = False
+    certification_hang: bool = False
 
 
 @dataclass
@@ -502,6 +504,7 @@ class World:
         product.script = Script(
             validation_failure=bool(script.get("validationFailure")),
             certification_failure=bool(script.get("certificationFailure")),
+            certification_hang=bool(script.get("certificationHang")),
             package_failure=bool(script.get("packageFailure")),
         )
         self.products[pid] = product

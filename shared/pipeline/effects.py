@@ -59,8 +59,12 @@ class Pipeline:
                 log.warning("could not read the secret to recognise it in requests")
 
 
-def send_stage(pipeline: Pipeline, run_id: str, stage: Stage, delay: float = 0) -> None:
-    body = StageMessage(run_id=run_id, stage=stage).to_json()
+def send_stage(pipeline: Pipeline, run: Run, stage: Stage, delay: float = 0) -> None:
+    """Hand the run to `stage`. The message names the offer too, so a run whose ledger row
+    is lost can still be reported by it."""
+    body = StageMessage(
+        run_id=run.run_id, stage=stage, offer=run.offer or None, product_id=run.product_id
+    ).to_json()
     pipeline.queues.send(STAGE_QUEUES[stage], body, delay_seconds=delay)
 
 
@@ -157,7 +161,7 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
             )
             return ledger.replace(updated)
         updated = ledger.replace(updated)
-        send_stage(pipeline, run.run_id, stage, outcome.delay_seconds)
+        send_stage(pipeline, run, stage, outcome.delay_seconds)
         return updated
     run = _patched(run, outcome.patch)
     if isinstance(outcome, Wait):
@@ -191,7 +195,7 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
             )
         )
         crash_point("after_ledger_write")
-        send_stage(pipeline, run.run_id, outcome.to)
+        send_stage(pipeline, run, outcome.to)
         crash_point("after_enqueue")
         emit(pipeline, EventKind.STAGE_CHANGED, run)
         return run

@@ -43,7 +43,7 @@ def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Ru
             "request accepted",
             extra={"action": "request_accepted", "run_id": run.run_id, "offer": run.offer},
         )
-        send_stage(pipeline, run.run_id, Stage.RESOLVE)
+        send_stage(pipeline, run, Stage.RESOLVE)
         emit(pipeline, EventKind.ACCEPTED, run)
         return run
     existing = pipeline.ledger.get(run.run_id)
@@ -59,7 +59,7 @@ def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Ru
         return existing
     log.info("duplicate request", extra={"action": "request_duplicate", "run_id": run.run_id})
     if existing.status is RunStatus.RUNNING and existing.stage == Stage.RESOLVE:
-        send_stage(pipeline, run.run_id, Stage.RESOLVE)
+        send_stage(pipeline, run, Stage.RESOLVE)
     emit(pipeline, EventKind.DUPLICATE, existing)
     return existing
 

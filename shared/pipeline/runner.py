@@ -18,11 +18,17 @@ from pydantic import ValidationError
 from shared.crashpoints import crash_point
 from shared.credentials import CredentialError
 from shared.ledger import LedgerConflict, Run, RunStatus, parse_stamp, stamp
-from shared.messages import Stage, StageMessage
+from shared.messages import EventKind, Stage, StageMessage
 from shared.packages import PackageSourceRefused
 from shared.partnercenter.client import correlation
 from shared.partnercenter.errors import PartnerCenterError
-from shared.pipeline.effects import Pipeline, apply_outcome, record_checkpoint, send_stage
+from shared.pipeline.effects import (
+    Pipeline,
+    apply_outcome,
+    emit,
+    record_checkpoint,
+    send_stage,
+)
 from shared.pipeline.outcomes import Checkpoint, Failed, Outcome, Retry
 from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
 from shared.pipeline.submission import SubmissionCancelled, withdraw
@@ -42,6 +48,7 @@ def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
         else:
             raise RuntimeError(f"stage {stage} recorded {MAX_CHECKPOINTS} checkpoints in a row")
     crash_point("after_pc_call")
+    crash_point(f"after_pc_call:{stage}")
     return apply_outcome(pipeline, run, stage, outcome, calls[0])
 
 
@@ -99,10 +106,7 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
         return
     run = pipeline.ledger.get(message.run_id)
     if run is None:
-        log.error(
-            "message for unknown run consumed",
-            extra={"action": "unknown_run", "run_id": message.run_id, "stage": stage},
-        )
+        _report_lost(pipeline, message)
         return
     if run.status.terminal or run.stage != stage:
         _resend_if_lost(pipeline, run, stage)
@@ -121,7 +125,7 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
             busy,
             extra={"action": "stage_busy", "run_id": run.run_id, "stage": stage},
         )
-        send_stage(pipeline, run.run_id, stage, busy + 1)
+        send_stage(pipeline, run, stage, busy + 1)
         return
     try:
         # Claim the stage with a conditional write before any call that changes Partner
@@ -141,6 +145,34 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
     except Exception as exc:
         _note_error(pipeline, run.run_id, f"{stage}: {type(exc).__name__}: {exc}")
         raise  # a bug: let the host retry, then poison (and the dead-letter record)
+
+
+def _report_lost(pipeline: Pipeline, message: StageMessage) -> None:
+    """A message for a run the ledger does not have: its row was lost (the table deleted or
+    restored). Nothing can be resumed safely without it: say so loudly, to the operator and
+    to the sender, with what the message knows."""
+    where = f"offer {message.offer or '?'}" + (
+        f", product {message.product_id}" if message.product_id else ""
+    )
+    reason = (
+        f"the ledger has no record of run {message.run_id} ({where}) at stage "
+        f"{message.stage}: it was lost; anything the run made in Partner Center is left as "
+        "it is. Send the request again to publish."
+    )
+    log.error(reason, extra={"action": "unknown_run", "run_id": message.run_id})
+    at = stamp(pipeline.clock())
+    lost = Run(
+        run_id=message.run_id,
+        status=RunStatus.FAILED,
+        stage=message.stage,
+        offer=message.offer or "",
+        product_id=message.product_id,
+        reason=reason,
+        created_at=at,
+        updated_at=at,
+    )
+    pipeline.ledger.create(lost)  # readable again by `pcpub status`
+    emit(pipeline, EventKind.FAILED, lost, reason)
 
 
 def _claimed_for(pipeline: Pipeline, run: Run, stage: Stage) -> float:
@@ -175,7 +207,7 @@ def _resend_if_lost(pipeline: Pipeline, run: Run, stage: Stage) -> None:
             current,
             extra={"action": "handoff_resent", "run_id": run.run_id, "stage": current},
         )
-        send_stage(pipeline, run.run_id, current)
+        send_stage(pipeline, run, current)
 
 
 def poll_due(
@@ -232,7 +264,7 @@ def redrive(pipeline: Pipeline, run: Run, why: str) -> Run:
     updated = pipeline.ledger.replace(
         run.evolve(status=RunStatus.RUNNING, next_check_at=None, claimed_stage=None)
     )
-    send_stage(pipeline, run.run_id, stage)
+    send_stage(pipeline, run, stage)
     log.info(
         "re-drove run at %s (%s)",
         stage,

@@ -1,0 +1,282 @@
+"""Fault rows for exactly-once, for real: a person working in Partner Center beside the
+pipeline, answers that arrive broken, a host killed between a draft write and its record,
+credentials that stay wrong, a deadline that passes, a ledger table lost, a submission
+cancelled in Partner Center. Invariants beside the matrix's own: no submission promoted that
+the run did not create; submitted modules equal the run's changed modules; token and vault
+calls per minute bounded whatever the number of runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from azure.data.tables import TableServiceClient
+
+from pcpub.ops import Storage, enqueue, poison_messages
+from pcpub.simulator.admin import SimulatorClient
+from pcpub.stack import LocalStack
+from shared.ledger import TABLE_NAME, Run, RunStatus
+from tests.faults.test_fault_matrix import (
+    ROWS,
+    admin,
+    check_nothing_lost,
+    report,
+    start_runs,
+    storage,
+    succeeded,
+    wait_quiet,
+)
+
+pytestmark = pytest.mark.faults
+__all__ = ["admin", "report", "storage"]  # the matrix's fixtures, for this module's stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    settings = {
+        "PC_SECRET_CACHE_SECONDS": "2",
+        "PC_RETRY_DELAY_SECONDS": "1",
+        "PC_STALL_SECONDS": "20",
+        "PC_CREDENTIAL_BACKOFF_MAX_SECONDS": "4",
+    }
+    with LocalStack(
+        tmp_path_factory.mktemp("ownership"),
+        profile="fast",
+        lease_seconds=4,
+        extra_settings=settings,
+        keep_host_alive=True,
+    ) as running:
+        yield running
+
+
+def request(name: str, **extra: Any) -> str:
+    body = {"schemaVersion": 1, "requestId": f"req-{name}", "offer": {"externalId": name}}
+    return json.dumps({**body, "target": "live", **extra})
+
+
+def submissions(admin: SimulatorClient, product: str) -> list[dict[str, Any]]:
+    return list(admin.ingestion("GET", f"products/{product}/submissions").json()["value"])
+
+
+def promoted(admin: SimulatorClient, product: str, submission: str) -> int:
+    return sum(
+        1
+        for r in admin.requests()
+        if r["method"] == "POST"
+        and r["path"].endswith(f"{product}/submissions/{submission}/promote")
+    )
+
+
+def person_submits(admin: SimulatorClient, product: str) -> str:
+    """What a person does in Partner Center: submit the offer's current listing draft."""
+    branches = admin.ingestion(
+        "GET", f"products/{product}/branches/getByModule(module=Listing)"
+    ).json()["value"]
+    instance = next(b for b in branches if not b.get("variantID"))["currentDraftInstanceID"]
+    answer = admin.ingestion(
+        "POST",
+        f"products/{product}/submissions",
+        json={
+            "resourceType": "SubmissionCreationRequest",
+            "targets": [{"type": "Scope", "value": "preview"}],
+            "resources": [{"type": "Listing", "value": instance}],
+            "variantResources": [],
+            "publishOption": {"isManualPublish": True, "isAutoPromote": False},
+        },
+    )
+    assert answer.status_code in (200, 201, 202), answer.text
+    return str(answer.json()["id"])
+
+
+def test_a_submission_someone_starts_during_the_draft_stage_is_never_taken_over(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    products = {f"foreign-{i}": admin.add_offer(f"foreign-{i}", ["basic"])["id"] for i in range(2)}
+    admin.set_faults(rules=[{"method": "PUT", "path": "/listings/", "delay": 3, "times": 2}])
+    try:
+        for name in products:
+            enqueue(storage, request(name, changes={"listing": {"title": f"Ours {name}"}}))
+        time.sleep(2)  # our draft writes are under way (and slow)
+        theirs = {name: person_submits(admin, pid) for name, pid in products.items()}
+    finally:
+        admin.clear_faults()
+    done = wait_quiet(storage, {f"req-{n}": p for n, p in products.items()})
+    for name, product in products.items():
+        run = done[f"req-{name}"]
+        assert run.status is RunStatus.SUCCEEDED, run.reason
+        assert run.submission_id and run.submission_id != theirs[name]
+        assert promoted(admin, product, theirs[name]) == 0
+        assert promoted(admin, product, run.submission_id) == 1
+        [ours] = [s for s in submissions(admin, product) if s["id"] == run.submission_id]
+        assert sorted(r["type"] for r in ours["resources"]) == ["Listing"]
+    ROWS.append(
+        {
+            "fault": "foreign-submission-during-draft",
+            "runs": len(products),
+            "succeeded": len(products),
+            "foreign_promoted": 0,
+            "poison_left": len(poison_messages(storage)),
+        }
+    )
+
+
+def test_host_killed_between_a_draft_write_and_its_record(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    stack.reconfigure_host(PCPUB_CRASH_AT="after_pc_call:update_draft=0.6")
+    try:
+        runs = {}
+        for i in range(4):
+            name = f"draft-crash-{i}"
+            runs[f"req-{name}"] = admin.add_offer(name, ["basic"])["id"]
+            enqueue(storage, request(name, changes={"listing": {"title": f"Crash {i}"}}))
+        done = wait_quiet(storage, runs, timeout=180)
+    finally:
+        stack.reconfigure_host(PCPUB_CRASH_AT=None)
+    for rid, product in runs.items():
+        run = done[rid]
+        assert run.status is RunStatus.SUCCEEDED, run.reason
+        assert run.changed_modules == ["Listing"]  # not every module, after a redelivery
+        [ours] = submissions(admin, product)
+        assert sorted(r["type"] for r in ours["resources"]) == ["Listing"]
+        assert ours["variantResources"] == []
+    check_nothing_lost("host-killed-after-draft-write", stack, storage, admin, runs, succeeded)
+
+
+def test_broken_answers_after_a_create(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    admin.set_faults(
+        rules=[
+            {"method": "POST", "path": "/submissions$", "after": True, "rawBody": "", "times": 2},
+            {
+                "method": "POST",
+                "path": "/submissions$",
+                "after": True,
+                "rawBody": '{"id": "12',
+                "times": 2,
+            },
+        ]
+    )
+    try:
+        runs = start_runs(storage, admin, "broken-2xx")
+        check_nothing_lost("empty-and-truncated-2xx", stack, storage, admin, runs, succeeded)
+    finally:
+        admin.clear_faults()
+
+
+def _credential_calls(admin: SimulatorClient, since: int) -> int:
+    return sum(
+        1
+        for r in admin.requests(since)
+        if r["path"].endswith("/oauth2/v2.0/token") or r["path"].startswith("/secrets/")
+    )
+
+
+def test_credentials_wrong_for_a_long_time_then_fixed(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    admin.admin_put("tokens", {"lifetimeSeconds": 3})
+    original = admin.config
+    since = len(admin.requests())
+    try:
+        admin.put_secret(stack.sim_config["secretName"], "a-wrong-secret-for-a-while")
+        runs = start_runs(storage, admin, "bad-creds", count=8)
+        time.sleep(20)
+        during = _credential_calls(admin, since)
+        stuck = [r for r in map(storage.ledger.get, runs) if r and r.status.terminal]
+        assert stuck == [], "runs must wait for credentials, not fail"
+        admin.put_secret(stack.sim_config["secretName"], original["clientSecret"])
+        check_nothing_lost("credentials-wrong-then-fixed", stack, storage, admin, runs, succeeded)
+    finally:
+        admin.put_secret(stack.sim_config["secretName"], original["clientSecret"])
+        admin.admin_put("tokens", {"lifetimeSeconds": 3600})
+    per_minute = during * 60 / 20
+    ROWS[-1]["credential_calls_per_minute_while_wrong"] = round(per_minute, 1)
+    # Eight runs, one backoff for the instance: a handful of attempts, not eight loops.
+    assert per_minute <= 60, per_minute
+    host_log = (stack.workdir / "host.log").read_text()
+    assert "Entra refused the Partner Center app" in host_log
+    assert '"action": "credentials_failing"' in host_log
+
+
+def test_a_deadline_with_certification_that_never_ends(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    product = admin.add_offer("stuck-review", ["basic"])["id"]
+    admin.admin_put(f"products/{product}/script", {"certificationHang": True})
+    stack.reconfigure_host(PC_DEADLINE_HOURS=str(12 / 3600))
+    try:
+        enqueue(storage, request("stuck-review"))
+        [first] = wait_quiet(storage, {"req-stuck-review": product}, timeout=90).values()
+    finally:
+        stack.reconfigure_host(PC_DEADLINE_HOURS=None)
+    assert first.status is RunStatus.FAILED
+    assert "deadline" in (first.reason or "")
+    assert f"submission {first.submission_id}" in (first.reason or "")
+    assert "was deleted" in (first.reason or "")
+    assert submissions(admin, product) == []  # nothing left in flight to block the offer
+    admin.admin_put(f"products/{product}/script", {})
+    enqueue(storage, request("stuck-review", requestId="req-stuck-review-2"))
+    [second] = wait_quiet(storage, {"req-stuck-review-2": product}).values()
+    assert second.status is RunStatus.SUCCEEDED, second.reason
+    ROWS.append({"fault": "deadline-then-second-request", "runs": 2, "succeeded": 1})
+
+
+def test_a_submission_cancelled_in_partner_center(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    product = admin.add_offer("cancelled-there", ["basic"])["id"]
+    admin.admin_put(f"products/{product}/script", {"certificationHang": True})
+    enqueue(storage, request("cancelled-there"))
+    deadline = time.monotonic() + 60
+    run: Run | None = None
+    while time.monotonic() < deadline:
+        run = storage.ledger.get("req-cancelled-there")
+        if run is not None and run.submission_id:
+            break
+        time.sleep(0.3)
+    assert run is not None and run.submission_id
+    deleted = admin.ingestion("DELETE", f"products/{product}/submissions/{run.submission_id}")
+    assert deleted.status_code in (200, 204), deleted.text
+    [ended] = wait_quiet(storage, {"req-cancelled-there": product}, timeout=60).values()
+    assert ended.status is RunStatus.CANCELLED
+    assert "cancelled in Partner Center" in (ended.reason or "")
+    ROWS.append({"fault": "submission-cancelled-in-partner-center", "runs": 1, "cancelled": 1})
+
+
+def test_the_ledger_table_deleted_mid_run(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    admin.set_faults(latencyMs=100)
+    try:
+        runs = start_runs(storage, admin, "lost-ledger")
+        time.sleep(2.5)
+        TableServiceClient.from_connection_string(stack.connection_string).delete_table(TABLE_NAME)
+    finally:
+        admin.clear_faults()
+    time.sleep(8)
+    found = {rid: storage.ledger.get(rid) for rid in runs}
+    reported = [r for r in found.values() if r and "it was lost" in (r.reason or "")]
+    # The table is back, and each offer publishes again (nothing blocks it for ever).
+    again = {}
+    for rid, product in runs.items():
+        enqueue(storage, request(rid.removeprefix("req-"), requestId=f"{rid}-again"))
+        again[f"{rid}-again"] = product
+    done = wait_quiet(storage, again, timeout=180)
+    assert all(r.status is RunStatus.SUCCEEDED for r in done.values()), {
+        rid: (r.status, r.reason) for rid, r in done.items()
+    }
+    assert poison_messages(storage) == []
+    ROWS.append(
+        {
+            "fault": "ledger-table-deleted",
+            "runs": len(runs),
+            "reported_lost": len(reported),
+            "rows_gone_unreported": sum(1 for r in found.values() if r is None),
+            "offers_published_again": len(done),
+        }
+    )
