@@ -27,9 +27,12 @@ class SimulatorClient:
         value: list[dict[str, Any]] = response.json()["value"]
         return value
 
-    def put_secret(self, name: str, value: str) -> None:
+    def put_secret(self, name: str, value: str, *, rotate_app: bool = True) -> None:
+        """Set a vault secret; by default the app's credential in Entra changes with it (a
+        rotation), otherwise the vault just holds a value Entra will refuse."""
         self.http.put(
-            f"{self.config['adminUrl']}/secrets/{name}", json={"value": value}
+            f"{self.config['adminUrl']}/secrets/{name}",
+            json={"value": value, "rotateApp": rotate_app},
         ).raise_for_status()
 
     def advance_clock(self, seconds: float) -> None:
