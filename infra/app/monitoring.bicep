@@ -68,6 +68,18 @@ var alerts = [
     severity: 2
     query: 'traces | where message startswith "run stalled"'
   }
+  {
+    name: 'credentials-failing'
+    description: 'The app cannot get its Partner Center credentials (the message names the cause); runs wait.'
+    severity: 1
+    query: 'traces | where message startswith "credentials failing"'
+  }
+  {
+    name: 'run-lost'
+    description: 'A stage message named a run the ledger does not have (its row was lost).'
+    severity: 1
+    query: 'traces | where message startswith "the ledger has no record of run"'
+  }
 ]
 
 resource rules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for alert in alerts: {

@@ -147,6 +147,8 @@ def test_alert_queries_match_what_the_app_logs() -> None:
         "Moving message to queue": root / "pcpub/host/runtime.py",  # the host's own words
         "dead-lettered": root / "shared/pipeline/deadletter.py",
         "run stalled": root / "shared/pipeline/runner.py",
+        "credentials failing": root / "shared/credentials.py",
+        "the ledger has no record of run": root / "shared/pipeline/runner.py",
     }
     queries = " ".join(a["query"] for a in alerts)
     for phrase, source in sources.items():
