@@ -37,6 +37,7 @@ def app_settings(
         "POLL_SCHEDULE": poll_schedule,
         "DEADLETTER_SCHEDULE": "*/2 * * * * *",
         "PC_API_URL": sim["ingestionBaseUrl"],
+        "PC_PRODUCT_INGESTION_URL": sim["productIngestionUrl"],
         "PC_AUTHORITY_HOST": sim["authorityHost"],
         "PC_TENANT_ID": sim["tenantId"],
         "PC_CLIENT_ID": sim["clientId"],

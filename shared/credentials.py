@@ -216,9 +216,12 @@ class PartnerCenterTokens:
         secret: SecretSource,
         clock: Any = time.time,
         credential_for: Callable[[str], Any] | None = None,
+        scope: str = PARTNER_CENTER_SCOPE,
     ) -> None:
         """`credential_for(secret)` builds the token credential (ClientSecretCredential
-        unless given, e.g. by a benchmark that counts tokens)."""
+        unless given, e.g. by a benchmark that counts tokens); `scope` is the audience (one
+        provider, and one cache, per audience)."""
+        self.scope = scope
         self._settings = settings
         self._credential_for = credential_for or self._build
         self._secret = secret
@@ -279,7 +282,7 @@ class PartnerCenterTokens:
                 self._credential = self._credential_for(secret)
                 self._credential_secret = secret
             try:
-                token: AccessToken = self._credential.get_token(PARTNER_CENTER_SCOPE)
+                token: AccessToken = self._credential.get_token(self.scope)
             except ClientAuthenticationError as exc:
                 rejected = "invalid_client" in str(exc) or "AADSTS7000215" in str(exc)
                 if rejected and not fresh_secret:

@@ -32,6 +32,7 @@ TABLE_NAME = "pcruns"
 PARTITION = "run"
 LOCKS = "offer-lock"  # one row per product: the run that holds its turn
 DEAD_LETTERS = "dead-letter"
+OFFERS = "offer"  # one row per offer id: the product id runs found for it
 
 
 class RunStatus(StrEnum):
@@ -290,6 +291,18 @@ class Ledger:
                 etag=lock.metadata["etag"],
                 match_condition=MatchConditions.IfNotModified,
             )
+
+    def remember_product(self, offer_id: str, product_id: str) -> None:
+        """Later runs of the offer skip the lookup (which may need the Product Ingestion API)."""
+        self.table().upsert_entity(
+            {"PartitionKey": OFFERS, "RowKey": offer_id, "product_id": product_id}
+        )
+
+    def product_for(self, offer_id: str) -> str | None:
+        try:
+            return str(self.table().get_entity(OFFERS, offer_id)["product_id"])
+        except ResourceNotFoundError:
+            return None
 
     def record_dead_letter(self, message_id: str, fields: dict[str, Any]) -> None:
         """Upsert a dead letter; its raw `content` (up to a whole message) goes in parts."""

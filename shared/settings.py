@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 PARTNER_CENTER_RESOURCE = "https://api.partner.microsoft.com"
 PARTNER_CENTER_SCOPE = f"{PARTNER_CENTER_RESOURCE}/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"  # the Product Ingestion API's audience
 
 # Environment variable names, defined once (infra declares the same names).
 ENV = {
@@ -26,6 +27,7 @@ ENV = {
     "storage_table_uri": "AzureWebJobsStorage__tableServiceUri",
     "storage_blob_uri": "AzureWebJobsStorage__blobServiceUri",
     "partner_center_api_url": "PC_API_URL",
+    "product_ingestion_url": "PC_PRODUCT_INGESTION_URL",
     "authority_host": "PC_AUTHORITY_HOST",
     "tenant_id": "PC_TENANT_ID",
     "client_id": "PC_CLIENT_ID",
@@ -67,6 +69,7 @@ class Settings(BaseModel):
     storage_table_uri: str | None = None
     storage_blob_uri: str | None = None
     partner_center_api_url: str = "https://api.partner.microsoft.com/v1.0/ingestion"
+    product_ingestion_url: str = "https://graph.microsoft.com/rp/product-ingestion"
     authority_host: str = "https://login.microsoftonline.com"
     tenant_id: str = Field(min_length=1)
     client_id: str = Field(min_length=1)
@@ -112,7 +115,9 @@ class Settings(BaseModel):
                 raise ValueError(f"must be a JSON object, e.g. {example}") from None
         return value
 
-    @field_validator("partner_center_api_url", "authority_host", "key_vault_url")
+    @field_validator(
+        "partner_center_api_url", "product_ingestion_url", "authority_host", "key_vault_url"
+    )
     @classmethod
     def _https(cls, value: str) -> str:
         if not value.startswith("https://"):

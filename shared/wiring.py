@@ -14,11 +14,12 @@ from shared.credentials import KeyVaultSecret, PartnerCenterTokens
 from shared.ledger import Ledger
 from shared.packages import BlobPackageFiles
 from shared.partnercenter.client import PartnerCenterClient
+from shared.partnercenter.lookup import ProductIngestionLookup
 from shared.partnercenter.ratelimit import RateLimiter
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.stages import StageDeps
 from shared.queues import QueueSender
-from shared.settings import Settings, get_settings
+from shared.settings import GRAPH_SCOPE, Settings, get_settings
 from shared.storage import queue_client, table_service
 
 if TYPE_CHECKING:
@@ -43,6 +44,14 @@ def build_pipeline(settings: Settings) -> Pipeline:
         extra_headers=settings.extra_headers,
         rate_limiter=limiter,
     )
+    lookup = ProductIngestionLookup(
+        PartnerCenterClient(
+            settings.product_ingestion_url,
+            PartnerCenterTokens(settings, secret, scope=GRAPH_SCOPE),
+            verify=settings.ca_bundle or True,
+            rate_limiter=limiter,
+        )
+    )
     ledger = Ledger(table_service(settings))
     return Pipeline(
         ledger=ledger,
@@ -53,6 +62,8 @@ def build_pipeline(settings: Settings) -> Pipeline:
             offer_lock=ledger.acquire_lock,
             files=BlobPackageFiles(settings),
             foreign_submission=settings.foreign_submission,
+            lookup=lookup,
+            known_product=ledger.product_for,
         ),
         retry_delay_seconds=settings.retry_delay_seconds,
         stall_seconds=settings.stall_seconds,

@@ -15,6 +15,7 @@ from pcpub.simulator.seed import DEFAULT_SEED
 from pcpub.simulator.world import Profile, World
 from shared.ledger import Run
 from shared.partnercenter.client import PartnerCenterClient, RetryPolicy
+from shared.partnercenter.lookup import ProductIngestionLookup
 from shared.pipeline.outcomes import Checkpoint, Outcome, Patch
 from shared.pipeline.stages import StageDeps
 
@@ -24,8 +25,9 @@ BASE = "https://pc.test"
 class SimTokens:
     """Gets real tokens from the simulator's Entra endpoint, through the same transport."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, scope: str = "https://api.partner.microsoft.com") -> None:
         self.sim = sim
+        self.scope = scope
         self.issued = 0
         self.invalidated = 0
         self._token: str | None = None
@@ -41,7 +43,7 @@ class SimTokens:
                         "grant_type": "client_credentials",
                         "client_id": app.client_id,
                         "client_secret": app.secret,
-                        "scope": "https://api.partner.microsoft.com/.default",
+                        "scope": f"{self.scope}/.default",
                     },
                 )
             )
@@ -68,10 +70,12 @@ def sim() -> Simulator:
     return Simulator(world, BASE)
 
 
-def make_client(handler: Any, tokens: Any, **kwargs: Any) -> PartnerCenterClient:
+def make_client(
+    handler: Any, tokens: Any, base: str = f"{BASE}/v1.0/ingestion", **kwargs: Any
+) -> PartnerCenterClient:
     sleeps: list[float] = []
     client = PartnerCenterClient(
-        f"{BASE}/v1.0/ingestion",
+        base,
         tokens,
         transport=httpx.MockTransport(handler),
         retry=kwargs.pop("retry", RetryPolicy(initial_backoff=0.01, max_backoff=0.02)),
@@ -90,8 +94,21 @@ def pc(sim: Simulator) -> Iterator[PartnerCenterClient]:
 
 
 @pytest.fixture
-def deps(pc: PartnerCenterClient) -> StageDeps:
-    return StageDeps(pc=pc, poll_seconds=5)
+def lookup(sim: Simulator) -> Iterator[ProductIngestionLookup]:
+    """The Product Ingestion API lookup, with Graph-audience tokens from the same app."""
+    client = make_client(
+        sim.transport,
+        SimTokens(sim, "https://graph.microsoft.com"),
+        base=f"{BASE}/rp/product-ingestion",
+    )
+    found = ProductIngestionLookup(client)
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def deps(pc: PartnerCenterClient, lookup: ProductIngestionLookup) -> StageDeps:
+    return StageDeps(pc=pc, poll_seconds=5, lookup=lookup)
 
 
 def settle(fn: Any, run: Run, deps: StageDeps) -> tuple[Outcome, Run]:

@@ -35,6 +35,21 @@ class SimulatorClient:
             json={"value": value, "rotateApp": rotate_app},
         ).raise_for_status()
 
+    def set_live(self, **behaviour: Any) -> dict[str, Any]:
+        """Pin live-service behaviours (pcpub.simulator.live), e.g. offerListing="v1";
+        returns them as they were before, to put back."""
+        before = self.http.get(f"{self.config['adminUrl']}/live")
+        before.raise_for_status()
+        self.http.put(f"{self.config['adminUrl']}/live", json=behaviour).raise_for_status()
+        result: dict[str, Any] = before.json()
+        return result
+
+    def associate(self, client_id: str, associated: bool) -> None:
+        self.http.put(
+            f"{self.config['adminUrl']}/apps/{client_id}/association",
+            json={"associated": associated},
+        ).raise_for_status()
+
     def advance_clock(self, seconds: float) -> None:
         self.http.post(
             f"{self.config['adminUrl']}/clock", json={"advanceSeconds": seconds}

@@ -23,6 +23,7 @@ from pcpub.simulator.control import Control
 from pcpub.simulator.faults import Faults
 from pcpub.simulator.identity import Identity
 from pcpub.simulator.ingestion import INGESTION, Ingestion, Refusal
+from pcpub.simulator.live import LiveBehaviour, ProductIngestion
 from pcpub.simulator.seed import PARTNER_CENTER_AUDIENCE
 from pcpub.simulator.wire import json_response
 from pcpub.simulator.world import World
@@ -50,6 +51,7 @@ class Simulator:
         self.faults = Faults()
         self.identity = Identity(self)
         self.ingestion = Ingestion(self)
+        self.live = LiveBehaviour()
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
         self._inflight = 0
@@ -57,7 +59,8 @@ class Simulator:
         self._throttled = 0
         self._calls: Counter[str] = Counter()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        for surface in (Control(self), self.identity, Blobs(self), self.ingestion):
+        surfaces = (Control(self), self.identity, Blobs(self), self.ingestion)
+        for surface in (*surfaces, ProductIngestion(self)):
             for method, pattern, handler in surface.routes():
                 self._routes.append((method, re.compile(pattern + "$", re.IGNORECASE), handler))
 
@@ -185,7 +188,9 @@ class Simulator:
             or (PARTNER_CENTER_AUDIENCE not in app.audiences)
         ):
             return self.error(
-                403, "Forbidden: the application has no access to this Partner Center account."
+                self.live.unassociated_status,
+                "Unauthorized: the application is not associated with this Partner Center "
+                "account or lacks the Manager role.",
             )
         decision = self.faults.decide(
             request.method,

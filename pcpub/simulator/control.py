@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from pcpub.simulator.faults import Faults
+from pcpub.simulator.seed import PARTNER_CENTER_AUDIENCE
 from pcpub.simulator.wire import json_response
 from pcpub.simulator.world import Profile, Script
 
@@ -38,7 +39,31 @@ class Control:
             ("PUT", a + r"/paging", self.paging),
             ("POST", a + r"/offers", self.add_offer),
             ("PUT", a + r"/products/(?P<pid>[^/]+)/script", self.script),
+            ("GET", a + r"/live", self.get_live),
+            ("PUT", a + r"/live", self.put_live),
+            ("PUT", a + r"/apps/(?P<client_id>[^/]+)/association", self.associate),
         ]
+
+    def get_live(self, request: httpx.Request) -> httpx.Response:
+        return json_response(200, self.sim.live.to_json())
+
+    def put_live(self, request: httpx.Request) -> httpx.Response:
+        try:
+            self.sim.live.update(self._body(request))
+        except ValueError as exc:
+            return json_response(400, str(exc))
+        return json_response(200, self.sim.live.to_json())
+
+    def associate(self, request: httpx.Request, client_id: str) -> httpx.Response:
+        """Add the app to (or remove it from) the Partner Center account."""
+        app = self.sim.world.apps.get(client_id)
+        if app is None:
+            return json_response(404, f"no app {client_id}")
+        wanted = bool(self._body(request).get("associated", True))
+        app.audiences = [a for a in app.audiences if a != PARTNER_CENTER_AUDIENCE]
+        if wanted:
+            app.audiences.append(PARTNER_CENTER_AUDIENCE)
+        return json_response(200, {"clientId": client_id, "associated": wanted})
 
     @staticmethod
     def _body(request: httpx.Request) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from pcpub.simulator.live import ICH50400, RESELLER_MISSING, lists_reseller, reseller_branch
 from pcpub.simulator.seed import derived_id
 from pcpub.simulator.wire import json_response
 from pcpub.simulator.world import Draft, ListingImage, Package, Product, Submission
@@ -170,8 +171,11 @@ class Ingestion:
     # -- products -------------------------------------------------------------------------
 
     def list_products(self, request: httpx.Request) -> httpx.Response:
-        products = list(self.world.products.values())
+        live = self.sim.live
+        products = [p for p in self.world.products.values() if not live.migrated(p.resource_type)]
         flt = _param(request, "$filter")
+        if flt and live.offer_listing == "ich50400" and "externalid" in flt.lower():
+            return self.error(400, ICH50400)
         if flt:
             matched = filter_products(products, flt)
             if matched is None:
@@ -222,6 +226,8 @@ class Ingestion:
     def branches(self, request: httpx.Request, pid: str, module: str) -> httpx.Response:
         product = self.product(pid)
         found = [b.body() for b in product.branches if b.module.lower() == module.lower()]
+        if module.lower() == "resellerconfiguration":  # not in the document; live has it
+            found.append(reseller_branch(product.id))
         return json_response(200, {"value": found})
 
     def variants(self, request: httpx.Request, pid: str) -> httpx.Response:
@@ -498,6 +504,8 @@ class Ingestion:
         if refused is not None:
             return refused
         running = self.world.in_flight(product)
+        if running is None and self.sim.live.failed_drafts_block:
+            running = next((s for s in product.submissions if s.validation_errors), None)
         if running is not None:
             return self.error(
                 409,
@@ -514,7 +522,9 @@ class Ingestion:
             fail_certification=product.script.certification_failure,
             certify_forever=product.script.certification_hang,
         )
-        if product.script.validation_failure:
+        if self.sim.live.reseller_required and not lists_reseller(body):
+            sub.validation_errors = [dict(RESELLER_MISSING)]
+        elif product.script.validation_failure:
             sub.validation_errors = [
                 {
                     "errorCode": "ListingContactMissing",

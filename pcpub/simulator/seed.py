@@ -13,6 +13,7 @@ from typing import Any
 NAMESPACE = uuid.UUID("5b0e6c55-8f5e-4b53-9c1a-3b1f2d7c9e10")
 PARTNER_CENTER_AUDIENCE = "https://api.partner.microsoft.com"
 VAULT_AUDIENCE = "https://vault.azure.net"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
 
 
 def derived_id(*parts: str) -> str:

@@ -19,6 +19,7 @@ import anyio.to_thread
 import httpx
 
 from pcpub.simulator.app import INGESTION, ConnectionReset, Simulator
+from pcpub.simulator.live import PRODUCT_INGESTION
 from pcpub.simulator.seed import DEFAULT_SEED
 from pcpub.simulator.world import Profile, World
 
@@ -119,6 +120,7 @@ def describe(simulator: Simulator, base_url: str, ca_path: Path | None) -> dict[
     )
     return {
         "ingestionBaseUrl": f"{base_url}{INGESTION}",
+        "productIngestionUrl": f"{base_url}{PRODUCT_INGESTION}",
         "authorityHost": base_url,
         "vaultUrl": base_url,
         "adminUrl": f"{base_url}/_admin",

@@ -50,6 +50,10 @@ class PackageFiles(Protocol):
     def upload(self, sas_uri: str, data: bytes) -> None: ...
 
 
+class OfferLookup(Protocol):
+    def product_ids(self, offer_id: str) -> list[str]: ...
+
+
 # (product id, run id) -> the other run holding the offer's turn, if any
 OfferLock = Callable[[str, str], "str | None"]
 
@@ -61,6 +65,10 @@ class StageDeps:
     offer_lock: OfferLock | None = None
     files: PackageFiles | None = None
     foreign_submission: Literal["wait", "fail"] = "wait"
+    # The Product Ingestion API, asked for an offer's product when v1's listing fails.
+    lookup: OfferLookup | None = None
+    # offer id -> the product id a run of that offer found before (the ledger remembers)
+    known_product: Callable[[str], str | None] | None = None
 
 
 StageFn = Callable[[Run, StageDeps], Outcome]

@@ -163,6 +163,8 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         updated = ledger.replace(updated)
         send_stage(pipeline, run, stage, outcome.delay_seconds)
         return updated
+    if outcome.patch.product_id and run.offer_external_id and not run.product_id:
+        _remember(pipeline, run.offer_external_id, outcome.patch.product_id)
     run = _patched(run, outcome.patch)
     if isinstance(outcome, Wait):
         if outcome.check == stage:
@@ -241,6 +243,13 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
     }.get(status, EventKind.FAILED)
     emit(pipeline, kind, run, outcome.reason)
     return run
+
+
+def _remember(pipeline: Pipeline, offer_id: str, product_id: str) -> None:
+    try:
+        pipeline.ledger.remember_product(offer_id, product_id)
+    except Exception:  # a convenience: the next run looks the offer up again
+        log.exception("could not remember the offer's product", extra={"offer": offer_id})
 
 
 def _release(pipeline: Pipeline, run: Run) -> None:

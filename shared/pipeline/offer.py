@@ -3,9 +3,12 @@ start beside a submission in flight."""
 
 from __future__ import annotations
 
+import contextlib
+
 from shared.ledger import Run
 from shared.messages import Stage
-from shared.partnercenter.errors import NotFound
+from shared.partnercenter.errors import BadRequest, NotFound
+from shared.partnercenter.models import Product
 from shared.partnercenter.status import in_flight
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
@@ -16,25 +19,10 @@ from shared.publish_request import DraftChanges
 def resolve(run: Run, deps: StageDeps) -> Outcome:
     """Find the product and plans, take the offer's turn, and refuse to start while another
     submission is in flight (waiting for it, or failing, as configured)."""
-    if run.product_id:
-        try:
-            product = deps.pc.get_product(run.product_id)
-        except NotFound:
-            return Failed(reason=f"unknown offer: no product {run.product_id}", rejected=True)
-    else:
-        assert run.offer_external_id
-        found = deps.pc.find_products(run.offer_external_id)
-        if not found:
-            return Failed(
-                reason=f"unknown offer: no product has offer id {run.offer_external_id!r}",
-                rejected=True,
-            )
-        if len(found) > 1:
-            return Failed(
-                reason=f"offer id {run.offer_external_id!r} matches {len(found)} products",
-                rejected=True,
-            )
-        product = found[0]
+    found = _product(run, deps)
+    if isinstance(found, Failed):
+        return found
+    product = found
     changes = DraftChanges.model_validate(run.changes)
     plans: dict[str, str] = {}
     if changes.plans:
@@ -76,3 +64,42 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
             product_id=product.id, plans=plans, baseline_submission_id=latest.id if latest else ""
         ),
     )
+
+
+def _product(run: Run, deps: StageDeps) -> Product | Failed:
+    """The run's product: by its GUID; or by offer id, from what an earlier run of the offer
+    found, else v1's listing, else (the listing is empty or refused, as for offers moved to
+    the new backend in 2026) the Product Ingestion API. The offer id is checked here after
+    every lookup, whatever a filter did."""
+    if run.product_id:
+        try:
+            return deps.pc.get_product(run.product_id)
+        except NotFound:
+            return Failed(reason=f"unknown offer: no product {run.product_id}", rejected=True)
+    offer_id = run.offer_external_id
+    assert offer_id
+    known = deps.known_product(offer_id) if deps.known_product else None
+    if known:
+        with contextlib.suppress(NotFound):
+            product = deps.pc.get_product(known)
+            if product.offer_id == offer_id:
+                return product
+    try:
+        found = [p for p in deps.pc.find_products(offer_id) if p.offer_id == offer_id]
+    except BadRequest:  # ICH50400 and friends: the listing is broken, not the request
+        found = []
+    if not found and deps.lookup is not None:
+        found = [
+            p
+            for pid in deps.lookup.product_ids(offer_id)
+            if (p := deps.pc.get_product(pid)).offer_id == offer_id
+        ]
+    if not found:
+        return Failed(
+            reason=f"unknown offer: no product has offer id {offer_id!r} (v1 and the "
+            "Product Ingestion API were asked)",
+            rejected=True,
+        )
+    if len(found) > 1:
+        return Failed(reason=f"offer id {offer_id!r} matches {len(found)} products", rejected=True)
+    return found[0]

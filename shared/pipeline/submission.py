@@ -17,6 +17,7 @@ from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, 
 
 # Modules a submission publishes, offer level and per plan.
 SUBMITTED_MODULES = ("Availability", "Listing", "Property", "Package")
+ALWAYS_SUBMITTED = ("ResellerConfiguration",)
 
 
 def submit_preview(run: Run, deps: StageDeps) -> Outcome:
@@ -272,13 +273,17 @@ class SubmissionCancelled(LookupError):
 
 def _submission_request(product_id: str, deps: StageDeps, changed: set[str]) -> dict[str, Any]:
     """A submission to preview of the modules the run changed (modular publishing), or of
-    every module's current draft instance when it changed none."""
+    every module's current draft instance when it changed none; and always the modules the
+    live service requires where the offer has them (ResellerConfiguration: without it the
+    submission fails validation with Resell-20007)."""
     resources: list[dict[str, str]] = []
     per_plan: dict[str, list[dict[str, str]]] = {}
-    for module in SUBMITTED_MODULES:
+    named = {key.split("@")[0] for key in changed}
+    modules = [m for m in SUBMITTED_MODULES if not changed or m in named]
+    for module in (*modules, *ALWAYS_SUBMITTED):
         for branch in deps.pc.branches(product_id, module):
             key = f"{module}@{branch.variant_id}" if branch.variant_id else module
-            if changed and key not in changed:
+            if changed and key not in changed and module not in ALWAYS_SUBMITTED:
                 continue
             ref = {"type": module, "value": branch.current_draft_instance_id}
             if branch.variant_id:

@@ -111,7 +111,7 @@ def test_a_submission_someone_starts_during_the_draft_stage_is_never_taken_over(
         assert promoted(admin, product, theirs[name]) == 0
         assert promoted(admin, product, run.submission_id) == 1
         [ours] = [s for s in submissions(admin, product) if s["id"] == run.submission_id]
-        assert sorted(r["type"] for r in ours["resources"]) == ["Listing"]
+        assert sorted(r["type"] for r in ours["resources"]) == ["Listing", "ResellerConfiguration"]
     ROWS.append(
         {
             "fault": "foreign-submission-during-draft",
@@ -141,7 +141,7 @@ def test_host_killed_between_a_draft_write_and_its_record(
         assert run.status is RunStatus.SUCCEEDED, run.reason
         assert run.changed_modules == ["Listing"]  # not every module, after a redelivery
         [ours] = submissions(admin, product)
-        assert sorted(r["type"] for r in ours["resources"]) == ["Listing"]
+        assert sorted(r["type"] for r in ours["resources"]) == ["Listing", "ResellerConfiguration"]
         assert ours["variantResources"] == []
     check_nothing_lost("host-killed-after-draft-write", stack, storage, admin, runs, succeeded)
 

@@ -18,6 +18,7 @@ from pcpub.processes import Managed, wait_until
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import app_settings
 from shared.partnercenter.client import PartnerCenterClient
+from shared.partnercenter.lookup import ProductIngestionLookup
 from shared.pipeline.effects import Pipeline
 from shared.queues import ALL_QUEUES
 from shared.settings import Settings
@@ -82,3 +83,5 @@ def pipeline(settings: Settings) -> Iterator[Pipeline]:
     pc = built.stage_deps.pc
     if isinstance(pc, PartnerCenterClient):
         pc.close()
+    if isinstance(built.stage_deps.lookup, ProductIngestionLookup):
+        built.stage_deps.lookup.close()

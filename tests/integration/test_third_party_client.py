@@ -38,9 +38,20 @@ def test_curl_script_publishes_to_live(sim_config: dict[str, Any], tmp_path: Pat
         "CA": sim_config["caCertPath"],
         "TMPDIR": str(tmp_path),
     }
-    done = subprocess.run(
-        ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120
-    )
+    # The script follows the 2022 document: against the 2026 service it cannot even find the
+    # offer (the listing hides migrated offers), as such clients found that April.
+    live = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True)
+    assert live.returncode == 1
+    assert "offer curl-offer not found" in live.stderr
+    admin = SimulatorClient(sim_config)
+    before = admin.set_live(offerListing="v1", resellerRequired=False)
+    try:
+        done = subprocess.run(
+            ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        admin.set_live(**before)
+        admin.close()
     assert done.returncode == 0, done.stderr
     submission_id, status = done.stdout.split()
     assert submission_id.isdigit()

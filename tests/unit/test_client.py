@@ -135,6 +135,7 @@ def test_conflict_names_the_running_submission() -> None:
 
 def test_paging_follows_relative_next_links_and_stops_on_a_404(sim: Simulator) -> None:
     sim.world.page_size = 1
+    sim.live.offer_listing = "v1"  # the document's listing, which pages
     client = make_client(sim.transport, SimTokens(sim))
     products = list(client._paged("products", Product))
     assert len(products) == len(sim.world.products)

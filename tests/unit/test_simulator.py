@@ -150,7 +150,7 @@ def test_scripted_package_failure_has_validation_items(
 def submit(http: httpx.Client, product: Product) -> httpx.Response:
     instances = [
         {"type": b["module"], "value": b["currentDraftInstanceID"]}
-        for m in ("Listing", "Property")
+        for m in ("Listing", "Property", "ResellerConfiguration")
         for b in http.get(f"products/{product.id}/branches/getByModule(module={m})").json()["value"]
         if "variantID" not in b
     ]
@@ -217,7 +217,11 @@ def test_validation_and_certification_failures(
     assert http.get(f"{url}/workflowdetails").json()["value"] == []
     product.script.validation_failure = False
     product.script.certification_failure = True
-    sub = submit(http, product).json()  # the failed one is not in flight
+    stuck = submit(http, product)  # live: a failed draft blocks until it is deleted
+    assert stuck.status_code == 409
+    assert sub["id"] in stuck.json()
+    assert http.delete(url).status_code == 204
+    sub = submit(http, product).json()
     sim.world.clock.offset += 60
     url = f"products/{product.id}/submissions/{sub['id']}"
     assert http.get(url).json()["substate"] == "FailedInCertification"
@@ -253,6 +257,10 @@ def test_auth_failures(sim: Simulator, product: Product) -> None:
         "resource": "https://api.partner.microsoft.com",
     }
     token = client.post(f"{BASE}/other-tenant/oauth2/token", data=form).json()["access_token"]
+    # Live: 401 for a valid token of an app that is not added to the account (the document
+    # reads 403; the switch keeps that variant).
+    assert client.get("products", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    sim.live.unassociated_status = 403
     assert client.get("products", headers={"Authorization": f"Bearer {token}"}).status_code == 403
 
 
@@ -292,6 +300,7 @@ def test_reset_after_the_work_was_done(
 
 
 def test_paging_and_a_next_link_that_404s(http: httpx.Client, sim: Simulator) -> None:
+    sim.live.offer_listing = "v1"  # the document's listing (live: migrated offers are hidden)
     sim.world.page_size = 2
     first = http.get("products").json()
     assert first["nextLink"].startswith("v1.0/ingestion/products?")
@@ -303,7 +312,8 @@ def test_paging_and_a_next_link_that_404s(http: httpx.Client, sim: Simulator) ->
     assert http.get(f"{BASE}/{first['nextLink']}").status_code == 404
 
 
-def test_filters(http: httpx.Client) -> None:
+def test_filters(http: httpx.Client, sim: Simulator) -> None:
+    sim.live.offer_listing = "v1"
     flt = "ExternalIDs/Any(i:i/Type eq 'AzureOfferId' and i/Value eq 'contoso-backup')"
     assert len(http.get("products", params={"$filter": flt}).json()["value"]) == 1
     both = f"ResourceType eq 'AzureApplication' and {flt}"
@@ -364,3 +374,50 @@ def test_listing_images(http: httpx.Client, product: Product, sim: Simulator) ->
     assert "fileSasUri" in http.get(base, params={"$expand": "FileSasUri"}).json()["value"][0]
     assert http.delete(url).status_code == 204
     assert http.get(base).json()["value"] == []
+
+
+def test_the_2026_offer_lookup(http: httpx.Client, sim: Simulator) -> None:
+    flt = "ExternalIDs/Any(i:i/Type eq 'AzureOfferId' and i/Value eq 'contoso-backup')"
+    assert http.get("products", params={"$filter": flt}).json()["value"] == []  # migrated
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    assert http.get(f"products/{product.id}").status_code == 200  # by id: still works
+    sim.live.offer_listing = "ich50400"
+    refused = http.get("products", params={"$filter": flt})
+    assert refused.status_code == 400
+    assert refused.json().startswith("ICH50400")
+    graph = SimTokens(sim, "https://graph.microsoft.com").token()
+    lookup = httpx.Client(transport=httpx.MockTransport(sim.transport), base_url=BASE)
+    found = lookup.get(
+        "/rp/product-ingestion/product",
+        params={"externalId": "contoso-backup"},
+        headers={"Authorization": f"Bearer {graph}"},
+    )
+    assert [item["id"] for item in found.json()["value"]] == [f"product/{product.id}"]
+    wrong_audience = lookup.get(
+        "/rp/product-ingestion/product",
+        params={"externalId": "contoso-backup"},
+        headers={"Authorization": f"Bearer {SimTokens(sim).token()}"},
+    )
+    assert wrong_audience.status_code == 401
+
+
+def test_a_submission_without_the_reseller_module_fails_validation(
+    http: httpx.Client, product: Product, sim: Simulator
+) -> None:
+    branches = http.get(
+        f"products/{product.id}/branches/getByModule(module=ResellerConfiguration)"
+    ).json()["value"]
+    assert [b["module"] for b in branches] == ["ResellerConfiguration"]
+    listing = http.get(f"products/{product.id}/branches/getByModule(module=Listing)").json()
+    instance = next(b for b in listing["value"] if "variantID" not in b)
+    sub = http.post(
+        f"products/{product.id}/submissions",
+        json={
+            "resourceType": "SubmissionCreationRequest",
+            "targets": [{"type": "Scope", "value": "preview"}],
+            "resources": [{"type": "Listing", "value": instance["currentDraftInstanceID"]}],
+        },
+    ).json()
+    assert sub["pendingUpdateInfo"]["status"] == "Failed"
+    items = http.get(f"products/{product.id}/submissions/{sub['id']}/validations").json()
+    assert items["value"][0]["errorCode"] == "Resell-20007"

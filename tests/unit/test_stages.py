@@ -75,7 +75,12 @@ def test_submit_twice_creates_one_submission(sim: Simulator, deps: StageDeps) ->
     assert second.patch.submission_id == made.id
     assert posts(sim, "/submissions") == 1
     request = sim.world.products[run.product_id or ""].submissions[0].request
-    assert {r["type"] for r in request["resources"]} == {"Availability", "Listing", "Property"}
+    assert {r["type"] for r in request["resources"]} == {
+        "Availability",
+        "Listing",
+        "Property",
+        "ResellerConfiguration",
+    }
     assert len(request["variantResources"]) == 1
 
 
@@ -266,6 +271,7 @@ def test_a_full_request_with_drafts_and_a_package(sim: Simulator, deps: StageDep
         "Availability",
         "Listing",
         "Property",
+        "ResellerConfiguration",
     ]
     assert sorted(r["type"] for r in request["variantResources"][0]["resources"]) == [
         "Availability",
@@ -390,3 +396,27 @@ def test_a_submission_deleted_in_partner_center_cancels_the_run(
     sim.world.products[run.product_id or ""].submissions.clear()  # cancelled by a person
     with pytest.raises(SubmissionCancelled, match="cancelled in Partner Center"):
         await_preview(run, deps)
+
+
+@pytest.mark.parametrize("listing", ["empty", "ich50400", "v1"])
+def test_resolve_finds_a_migrated_offer_whatever_the_listing_does(
+    sim: Simulator, deps: StageDeps, listing: str
+) -> None:
+    sim.live.offer_listing = listing  # type: ignore[assignment]
+    outcome = resolve(new_run(), deps)
+    assert isinstance(outcome, Advance)
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    assert outcome.patch.product_id == product.id
+    asked_graph = any("/rp/product-ingestion/" in r["path"] for r in sim.request_log())
+    assert asked_graph is (listing != "v1")
+
+
+def test_resolve_uses_the_product_an_earlier_run_found(sim: Simulator, deps: StageDeps) -> None:
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    remembered = replace(deps, known_product=lambda offer: product.id)
+    outcome = resolve(new_run(), remembered)
+    assert isinstance(outcome, Advance)
+    assert outcome.patch.product_id == product.id
+    assert not [r for r in sim.request_log() if r["path"].endswith("/products")]
+    wrong = replace(deps, known_product=lambda offer: "00000000-0000-0000-0000-000000000000")
+    assert isinstance(resolve(new_run(), wrong), Advance)  # a stale memory: looked up again
