@@ -85,7 +85,7 @@ class Settings(BaseModel):
     status_poll_seconds: float = Field(default=60.0, gt=0)
     retry_delay_seconds: float = Field(default=30.0, ge=0)
     extra_headers: dict[str, str] = Field(default_factory=dict)
-    foreign_submission: Literal["wait", "fail"] = "wait"
+    foreign_submission: Literal["wait", "fail", "delete"] = "wait"
     stall_seconds: float = Field(default=900.0, gt=0)
     deadline_hours: float = Field(default=14 * 24.0, gt=0)
     package_staging_container: str = "package-staging"

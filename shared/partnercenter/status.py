@@ -38,3 +38,18 @@ def phase_of(submission: Submission) -> Phase:
 def in_flight(submission: Submission) -> bool:
     """Whether Partner Center would refuse a new submission while this one exists."""
     return phase_of(submission) in (Phase.RUNNING, Phase.PUBLISHING)
+
+
+def stuck(submission: Submission) -> bool:
+    """A submission that failed automated validation and stays InProgress (InDraft with a
+    failed pendingUpdateInfo, or Failed): it blocks new submissions until it is deleted."""
+    return (
+        submission.state.lower() == "inprogress"
+        and submission.substate.lower() in ("indraft", "failed")
+        and phase_of(submission) is Phase.FAILED
+    )
+
+
+def blocking(submission: Submission) -> bool:
+    """Whether Partner Center refuses a new submission while this one exists."""
+    return in_flight(submission) or stuck(submission)

@@ -64,7 +64,7 @@ class StageDeps:
     poll_seconds: float = 60.0
     offer_lock: OfferLock | None = None
     files: PackageFiles | None = None
-    foreign_submission: Literal["wait", "fail"] = "wait"
+    foreign_submission: Literal["wait", "fail", "delete"] = "wait"
     # The Product Ingestion API, asked for an offer's product when v1's listing fails.
     lookup: OfferLookup | None = None
     # offer id -> the product id a run of that offer found before (the ledger remembers)

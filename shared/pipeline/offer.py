@@ -8,8 +8,8 @@ import contextlib
 from shared.ledger import Run
 from shared.messages import Stage
 from shared.partnercenter.errors import BadRequest, NotFound
-from shared.partnercenter.models import Product
-from shared.partnercenter.status import in_flight
+from shared.partnercenter.models import Product, Submission
+from shared.partnercenter.status import blocking, stuck
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
 from shared.pipeline.submission import newest_submission
@@ -46,23 +46,49 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
                 reason=f"waiting for run {holder}, which is publishing this offer",
                 patch=patch,
             )
-    latest = newest_submission(deps.pc.submissions(product.id))
-    if latest is not None and in_flight(latest):
-        reason = f"submission {latest.id} started elsewhere is in flight ({latest.status})"
-        if deps.foreign_submission == "fail":
-            return Failed(reason=reason + "; not starting another", patch=patch)
-        return Wait(
-            check=Stage.RESOLVE,
-            delay_seconds=deps.poll_seconds,
-            reason=reason + "; waiting for it",
-            patch=patch,
-        )
+    subs = deps.pc.submissions(product.id)
+    latest = newest_submission(subs)
+    held = _blocked(deps, product.id, subs, patch)
+    if held is not None:
+        return held
     next_stage = Stage.UPLOAD_PACKAGE if changes.package_plans else Stage.UPDATE_DRAFT
     return Advance(
         to=next_stage,
         patch=Patch(
             product_id=product.id, plans=plans, baseline_submission_id=latest.id if latest else ""
         ),
+    )
+
+
+def _blocked(
+    deps: StageDeps, product_id: str, subs: list[Submission], patch: Patch
+) -> Wait | Failed | None:
+    """A submission started elsewhere that Partner Center would refuse ours beside: one in
+    flight is waited for (or failed on); one stuck after failed validation never clears by
+    itself, so PC_FOREIGN_SUBMISSION=delete deletes it, and otherwise the reason says how."""
+    for sub in sorted(subs, key=lambda s: s.id):
+        if stuck(sub) and deps.foreign_submission == "delete":
+            deps.pc.delete_submission(product_id, sub.id)
+    holder = newest_submission(
+        [s for s in subs if blocking(s) and not (stuck(s) and deps.foreign_submission == "delete")]
+    )
+    if holder is None:
+        return None
+    if stuck(holder):
+        reason = (
+            f"submission {holder.id} started elsewhere failed validation ({holder.status}) "
+            "and blocks the offer until it is deleted (in Partner Center, or set "
+            "PC_FOREIGN_SUBMISSION=delete)"
+        )
+    else:
+        reason = f"submission {holder.id} started elsewhere is in flight ({holder.status})"
+    if deps.foreign_submission == "fail":
+        return Failed(reason=reason + "; not starting another", patch=patch)
+    return Wait(
+        check=Stage.RESOLVE,
+        delay_seconds=deps.poll_seconds,
+        reason=reason + "; waiting for it",
+        patch=patch,
     )
 
 

@@ -10,7 +10,7 @@ from shared.ledger import Run
 from shared.messages import Stage
 from shared.partnercenter.errors import Conflict, NotFound, PartnerCenterError
 from shared.partnercenter.models import Submission
-from shared.partnercenter.status import Phase, in_flight, phase_of
+from shared.partnercenter.status import Phase, blocking, phase_of, stuck
 from shared.pipeline import intents
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Wait
@@ -84,7 +84,7 @@ def _foreign(run: Run, deps: StageDeps, exc: Conflict) -> Outcome:
     """Partner Center refused our (definitely first) attempt: someone else's submission is
     in flight. Name it; wait for it or fail, as configured; never adopt it."""
     assert run.product_id is not None
-    busy = [s for s in deps.pc.submissions(run.product_id) if in_flight(s)]
+    busy = [s for s in deps.pc.submissions(run.product_id) if blocking(s)]
     holder = newest_submission(busy)
     named = f"submission {holder.id} ({holder.status})" if holder else "another submission"
     reason = f"{named} started elsewhere is in flight; Partner Center refused ours: {exc}"
@@ -217,7 +217,15 @@ def _failed(run: Run, sub: Submission, deps: StageDeps, patch: Patch) -> Failed:
             cancelled=True,
             patch=patch,
         )
-    return Failed(reason=failure_reason(run, sub, deps), patch=patch)
+    reason = failure_reason(run, sub, deps)
+    if stuck(sub):  # ours, and it would block the offer's next run: delete it
+        try:
+            assert run.product_id
+            deps.pc.delete_submission(run.product_id, sub.id)
+            reason += f"; submission {sub.id} was deleted so it does not block the offer"
+        except PartnerCenterError as exc:
+            reason += f"; submission {sub.id} is left in Partner Center and blocks it ({exc})"
+    return Failed(reason=reason, patch=patch)
 
 
 def failure_reason(run: Run, sub: Submission, deps: StageDeps) -> str:

@@ -420,3 +420,40 @@ def test_resolve_uses_the_product_an_earlier_run_found(sim: Simulator, deps: Sta
     assert not [r for r in sim.request_log() if r["path"].endswith("/products")]
     wrong = replace(deps, known_product=lambda offer: "00000000-0000-0000-0000-000000000000")
     assert isinstance(resolve(new_run(), wrong), Advance)  # a stale memory: looked up again
+
+
+def test_our_own_failed_draft_is_deleted_so_it_blocks_nothing(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    product.script.validation_failure = True
+    run = patched(new_run(), resolve(new_run(), deps))
+    run = patched(run, submit_preview(run, deps))
+    outcome = await_preview(run, deps)
+    assert isinstance(outcome, Failed)
+    assert "ListingContactMissing" in outcome.reason
+    assert "was deleted so it does not block the offer" in outcome.reason
+    assert product.submissions == []
+    product.script.validation_failure = False
+    assert isinstance(resolve(new_run(), deps), Advance)
+
+
+@pytest.mark.parametrize("policy", ["wait", "fail", "delete"])
+def test_a_stuck_draft_started_elsewhere(sim: Simulator, deps: StageDeps, policy: str) -> None:
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    product.script.validation_failure = True
+    person = settled(stages.submit_preview)(
+        patched(replace(new_run(), run_id="person"), resolve(new_run(), deps)), deps
+    )
+    assert isinstance(person, Wait)
+    product.script.validation_failure = False
+    stuck_id = person.patch.submission_id or ""
+    outcome = resolve(new_run(), replace(deps, foreign_submission=policy))  # type: ignore[arg-type]
+    if policy == "delete":
+        assert isinstance(outcome, Advance)
+        assert [s.id for s in product.submissions] == []
+        return
+    assert isinstance(outcome, Wait if policy == "wait" else Failed)
+    assert f"submission {stuck_id}" in outcome.reason
+    assert "failed validation" in outcome.reason
+    assert "PC_FOREIGN_SUBMISSION=delete" in outcome.reason
