@@ -303,8 +303,14 @@ class Ingestion:
             if refused is not None:
                 return refused
         merged = {k: v for k, v in incoming.items() if k not in ("id", "@odata.etag")}
+        expand = _param(request, "$expand").lower()
         for key in EXPANDABLE:  # parts not expanded on read are kept, not wiped
-            if key in draft.body and key not in merged:
+            ignored = (
+                draft.collection == "featureavailabilities"
+                and self.sim.live.expand_on_put
+                and key.lower() not in expand
+            )  # live: without $expand on the PUT, market (etc.) changes are silently dropped
+            if key in draft.body and (key not in merged or ignored):
                 merged[key] = draft.body[key]
         draft.body = merged
         draft.version += 1

@@ -10,6 +10,8 @@ a switch (the live one by default) that a test can pin through `PUT /_admin/live
   validation (`Resell-20007`); every offer has an offer-level ResellerConfiguration branch.
 - `failedDraftsBlock`: a submission that failed validation (InProgress/InDraft with a failed
   pendingUpdateInfo) blocks new submissions (409 naming it) until it is deleted.
+- `expandOnPut`: a FeatureAvailability PUT without `$expand=MarketStates,...` answers 200
+  and silently keeps the old markets (price schedules, trial).
 - The Product Ingestion API's `GET /rp/product-ingestion/product?externalId=` lookup (with a
   Graph-audience token) always works: it is how Microsoft's own clients find such offers.
 """
@@ -41,6 +43,7 @@ class LiveBehaviour:
     unassociated_status: int = 401
     reseller_required: bool = True
     failed_drafts_block: bool = True
+    expand_on_put: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +51,7 @@ class LiveBehaviour:
             "unassociatedStatus": self.unassociated_status,
             "resellerRequired": self.reseller_required,
             "failedDraftsBlock": self.failed_drafts_block,
+            "expandOnPut": self.expand_on_put,
         }
 
     def update(self, data: dict[str, Any]) -> None:
@@ -62,6 +66,8 @@ class LiveBehaviour:
             self.reseller_required = bool(data["resellerRequired"])
         if "failedDraftsBlock" in data:
             self.failed_drafts_block = bool(data["failedDraftsBlock"])
+        if "expandOnPut" in data:
+            self.expand_on_put = bool(data["expandOnPut"])
 
     def migrated(self, resource_type: str) -> bool:
         return self.offer_listing != "v1" and resource_type.lower() in MIGRATED_TYPES

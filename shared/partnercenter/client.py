@@ -376,14 +376,21 @@ class PartnerCenterClient:
         )
 
     def put_draft(
-        self, product_id: str, collection: str, draft: Draft, changes: Mapping[str, Any]
+        self,
+        product_id: str,
+        collection: str,
+        draft: Draft,
+        changes: Mapping[str, Any],
+        expand: str | None = None,
     ) -> Draft:
-        """Replace a draft resource, conditional on the ETag it was read with (verbatim)."""
+        """Replace a draft resource, conditional on the ETag it was read with (verbatim).
+        `expand` goes on the PUT too: without it the live service drops market changes."""
         path = DRAFT_COLLECTIONS[collection.lower()][1]
         body = {**draft.body, **changes}
         response = self.request(
             "PUT",
             f"products/{segment(product_id)}/{path}/{segment(draft.id)}",
+            params={"$expand": expand} if expand else None,
             json=body,
             if_match=draft.etag,
         )

@@ -13,7 +13,7 @@ from shared.messages import Stage
 from shared.partnercenter.errors import Conflict, PreconditionFailed
 from shared.partnercenter.models import Draft
 from shared.pipeline.deps import StageDeps
-from shared.pipeline.drafts import converge, differences, instance_of, pick
+from shared.pipeline.drafts import converge, differences, instance_of, pick, write
 from shared.pipeline.outcomes import Advance, Checkpoint, Outcome, Patch
 from shared.publish_request import DraftChanges
 
@@ -64,7 +64,7 @@ def update_draft(run: Run, deps: StageDeps) -> Outcome:
         for edit in run.memo:
             t = edit.target
             try:
-                deps.pc.put_draft(pid, t.collection, edit.draft, edit.changes)
+                write(deps.pc, pid, t.collection, edit.instance, edit.draft, edit.changes, t.expand)
             except (PreconditionFailed, Conflict):  # written meanwhile: compare again
                 converge(deps.pc, pid, t.collection, edit.instance, t.desired, t.expand)
     else:  # a redelivery: converge (PUT only where still different)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from shared.partnercenter.errors import Conflict, PreconditionFailed
+from shared.partnercenter.errors import Conflict, PartnerCenterError, PreconditionFailed
 from shared.partnercenter.models import Branch, Draft
 
 STALE_RETRIES = 3
@@ -19,7 +19,12 @@ class DraftApi(Protocol):
         self, product_id: str, collection: str, instance_id: str, expand: str | None = None
     ) -> list[Draft]: ...
     def put_draft(
-        self, product_id: str, collection: str, draft: Draft, changes: Mapping[str, Any]
+        self,
+        product_id: str,
+        collection: str,
+        draft: Draft,
+        changes: Mapping[str, Any],
+        expand: str | None = None,
     ) -> Draft: ...
 
 
@@ -62,7 +67,7 @@ def converge(
         if not changes:
             return False
         try:
-            api.put_draft(product_id, collection, current, changes)
+            write(api, product_id, collection, instance_id, current, changes, expand)
         except (PreconditionFailed, Conflict):
             continue  # written meanwhile: read again, compare again
         return True
@@ -74,6 +79,36 @@ def converge(
         request_id=None,
         client_request_id=None,
     )
+
+
+class NotApplied(PartnerCenterError):
+    """Partner Center answered a draft write with success but did not store what was asked
+    (as the live service does with market changes sent without `$expand`): never reported as
+    a success."""
+
+
+def write(
+    api: DraftApi,
+    product_id: str,
+    collection: str,
+    instance_id: str,
+    current: Draft,
+    changes: Mapping[str, Any],
+    expand: str | None,
+) -> None:
+    """PUT the changes, then check what was stored: the answer, and for modules with expanded
+    parts (where silent no-ops are known) a fresh read of the module."""
+    stored = api.put_draft(product_id, collection, current, changes, expand)
+    if expand:
+        stored = pick(api.drafts(product_id, collection, instance_id, expand))
+    missing = differences(stored.body, changes)
+    if missing:
+        raise NotApplied(
+            f"Partner Center accepted the {collection} write but did not store "
+            f"{', '.join(sorted(missing))} (draft instance {instance_id})",
+            method="PUT",
+            path=collection,
+        )
 
 
 def pick(resources: list[Draft]) -> Draft:

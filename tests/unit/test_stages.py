@@ -14,6 +14,7 @@ from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.partnercenter.errors import MalformedAnswer, Throttled
 from shared.pipeline import stages
+from shared.pipeline.drafts import NotApplied, instance_of, pick, write
 from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Outcome, Wait
 from shared.pipeline.stages import STAGES, StageDeps
 from shared.pipeline.submission import SubmissionCancelled, withdraw
@@ -457,3 +458,39 @@ def test_a_stuck_draft_started_elsewhere(sim: Simulator, deps: StageDeps, policy
     assert f"submission {stuck_id}" in outcome.reason
     assert "failed validation" in outcome.reason
     assert "PC_FOREIGN_SUBMISSION=delete" in outcome.reason
+
+
+def test_market_changes_are_sent_with_expand_and_read_back(sim: Simulator, deps: StageDeps) -> None:
+    changes = {"plans": {"basic": {"availability": {"markets": ["US", "FR"]}}}}
+    run = patched(run_with_changes(changes), resolve(run_with_changes(changes), deps))
+    assert isinstance(update_draft(run, deps), Advance)
+    product = sim.world.products[run.product_id or ""]
+    [availability] = [
+        d
+        for d in product.drafts.values()
+        if d.collection == "featureavailabilities" and d.body.get("marketStates")
+    ]
+    enabled = {
+        m["marketCode"] for m in availability.body["marketStates"] if m["state"] == "Enabled"
+    }
+    assert enabled == {"US", "FR"}
+    puts = [
+        r
+        for r in sim.request_log()
+        if r["method"] == "PUT" and "featureavailabilities" in r["path"]
+    ]
+    assert all("MarketStates" in r["query"] for r in puts)
+
+
+def test_a_silently_ignored_write_is_never_a_success(sim: Simulator, deps: StageDeps) -> None:
+    run = patched(new_run(), resolve(new_run(), deps))
+    variant = next(iter(sim.world.products[run.product_id or ""].variants)).id
+    instance = instance_of(deps.pc, run.product_id or "", "Availability", variant)
+    current = pick(deps.pc.drafts(run.product_id or "", "featureavailabilities", instance))
+    wanted = {"marketStates": [{"marketCode": "DE", "state": "Enabled"}]}
+    with pytest.raises(NotApplied, match="did not store marketStates"):
+        # As a client that leaves $expand off the PUT: the live service answers 200 and
+        # keeps the old markets.
+        write(
+            deps.pc, run.product_id or "", "featureavailabilities", instance, current, wanted, None
+        )
