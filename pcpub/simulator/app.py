@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -146,7 +147,10 @@ class Simulator:
             with self._log_lock:
                 self._calls[f"{method} {handler.__name__}"] += 1
             if path.lower().startswith(INGESTION):
-                return self._ingestion_call(request, handler, match.groupdict())
+                answer = self._ingestion_call(request, handler, match.groupdict())
+                answer.headers["Request-ID"] = str(uuid.uuid4())
+                answer.headers["ms-correlation-x"] = str(uuid.uuid4())
+                return answer
             if not path.startswith("/_admin/"):  # Entra, Key Vault, blobs: scripted rules
                 decision = self.faults.decide_rules(
                     request.method, path, request.url.query.decode()

@@ -540,7 +540,7 @@ class Ingestion:
                 }
             ]
         product.submissions.append(sub)
-        return json_response(201, self._view_sub(request, sub))
+        return json_response(self.sim.live.create_status, self._view_sub(request, sub))
 
     def _check_resources(self, product: Product, body: dict[str, Any]) -> httpx.Response | None:
         known = self.world.instance_modules(product)
@@ -595,7 +595,14 @@ class Ingestion:
 
     def workflow_details(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
         found = self._submission(pid, sid)
-        return json_response(200, {"value": found[1].workflow(self.now(), self.world.profile)})
+        sub = found[1]
+        state, substate, _ = sub.status(self.now(), self.world.profile)
+        if self.sim.live.workflow_404_in_preview and (state, substate) == (
+            "Published",
+            "ReadyToPublish",
+        ):  # seen live in 2026: the details vanish while the preview waits
+            return self.error(404, f"Workflow details for submission {sid} were not found.")
+        return json_response(200, {"value": sub.workflow(self.now(), self.world.profile)})
 
     def validations(self, request: httpx.Request, pid: str, sid: str) -> httpx.Response:
         found = self._submission(pid, sid)

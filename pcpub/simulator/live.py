@@ -12,6 +12,9 @@ a switch (the live one by default) that a test can pin through `PUT /_admin/live
   pendingUpdateInfo) blocks new submissions (409 naming it) until it is deleted.
 - `expandOnPut`: a FeatureAvailability PUT without `$expand=MarketStates,...` answers 200
   and silently keeps the old markets (price schedules, trial).
+- `workflow404InPreview`: workflowdetails answers 404 while a submission waits in preview.
+- `createStatus`: submission create answers 202 (seen live) rather than the document's 201.
+- Every ingestion answer carries `Request-ID` and `ms-correlation-x`.
 - The Product Ingestion API's `GET /rp/product-ingestion/product?externalId=` lookup (with a
   Graph-audience token) always works: it is how Microsoft's own clients find such offers.
 """
@@ -44,6 +47,8 @@ class LiveBehaviour:
     reseller_required: bool = True
     failed_drafts_block: bool = True
     expand_on_put: bool = True
+    workflow_404_in_preview: bool = True
+    create_status: int = 202
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +57,8 @@ class LiveBehaviour:
             "resellerRequired": self.reseller_required,
             "failedDraftsBlock": self.failed_drafts_block,
             "expandOnPut": self.expand_on_put,
+            "workflow404InPreview": self.workflow_404_in_preview,
+            "createStatus": self.create_status,
         }
 
     def update(self, data: dict[str, Any]) -> None:
@@ -68,6 +75,10 @@ class LiveBehaviour:
             self.failed_drafts_block = bool(data["failedDraftsBlock"])
         if "expandOnPut" in data:
             self.expand_on_put = bool(data["expandOnPut"])
+        if "workflow404InPreview" in data:
+            self.workflow_404_in_preview = bool(data["workflow404InPreview"])
+        if "createStatus" in data:
+            self.create_status = int(data["createStatus"])
 
     def migrated(self, resource_type: str) -> bool:
         return self.offer_listing != "v1" and resource_type.lower() in MIGRATED_TYPES

@@ -194,11 +194,14 @@ class Submission:
             if preview_done
             else "InProgress"
         )
+        preview_end = self.created + profile.accept + profile.certify
         flows = [
             {
                 "type": "Push",
                 "targetEnvironment": "Preview",
                 "state": "Success" if state == "Published" else cert,
+                "startDateTimeInUtc": iso(self.created),
+                "completeDateTimeInUtc": iso(preview_end) if preview_done else NEVER,
                 "workflowSteps": [
                     {"name": "Automated validation", "state": "Success"},
                     {"name": "Certification", "state": cert},
@@ -209,19 +212,33 @@ class Submission:
                 ],
             }
         ]
-        if self.promoted is not None:
-            live = "Success" if substate == "InStore" else "InProgress"
-            flows.append(
-                {
-                    "type": "Push",
-                    "targetEnvironment": "Live",
-                    "state": live,
-                    "workflowSteps": [
-                        {"name": "Publisher Signoff", "state": "Success"},
-                        {"name": "Publish", "state": live},
-                    ],
-                }
-            )
+        # Live: the Live flow is listed from the start (clients expect exactly two entries).
+        live = (
+            "NotStarted"
+            if self.promoted is None
+            else "Success"
+            if substate == "InStore"
+            else "InProgress"
+        )
+        done = self.promoted is not None and substate == "InStore"
+        flows.append(
+            {
+                "type": "Push",
+                "targetEnvironment": "Live",
+                "state": live,
+                "startDateTimeInUtc": iso(self.promoted) if self.promoted else NEVER,
+                "completeDateTimeInUtc": (
+                    iso((self.promoted or 0) + profile.publish) if done else NEVER
+                ),
+                "workflowSteps": [
+                    {
+                        "name": "Publisher Signoff",
+                        "state": "Success" if self.promoted else "NotStarted",
+                    },
+                    {"name": "Publish", "state": live},
+                ],
+            }
+        )
         return flows
 
 

@@ -290,6 +290,7 @@ class PartnerCenterClient:
                 request_id=response.headers.get("Request-ID"),
                 client_request_id=crid,
                 retry_after=retry_after,
+                correlation_id=response.headers.get("ms-correlation-x"),
             )
             if status == 401 and not refreshed:
                 refreshed = True

@@ -71,16 +71,19 @@ class StatusError(PartnerCenterError):
         request_id: str | None,
         client_request_id: str | None,
         retry_after: float | None = None,
+        correlation_id: str | None = None,
     ) -> None:
         text = f"{method} {path} -> {status}"
         if service_message:
             text += f": {service_message}"
         if request_id:
-            text += f" (Request-ID {request_id})"
+            text += f" (Request-ID {request_id}"
+            text += f", ms-correlation-x {correlation_id})" if correlation_id else ")"
         super().__init__(text, method=method, path=path, client_request_id=client_request_id)
         self.status = status
         self.service_message = service_message
         self.request_id = request_id
+        self.correlation_id = correlation_id
         self.retry_after = retry_after
 
 

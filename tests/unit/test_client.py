@@ -164,3 +164,16 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+
+
+def test_errors_record_the_service_ids(sim: Simulator) -> None:
+    answer = httpx.Response(
+        400, json="nope", headers={"Request-ID": "req-123", "ms-correlation-x": "corr-456"}
+    )
+    handler, _ = scripted(sim, [answer])
+    client = make_client(handler, SimTokens(sim))
+    with pytest.raises(BadRequest) as caught:
+        client.get_product(product_id(sim))
+    assert caught.value.request_id == "req-123"
+    assert caught.value.correlation_id == "corr-456"
+    assert "Request-ID req-123, ms-correlation-x corr-456" in str(caught.value)

@@ -168,7 +168,8 @@ def test_submission_state_machine_and_one_in_flight(
     http: httpx.Client, product: Product, sim: Simulator
 ) -> None:
     created = submit(http, product)
-    assert created.status_code == 201
+    assert created.status_code == 202  # as seen live; the document says 201
+    assert created.headers["Request-ID"] and created.headers["ms-correlation-x"]
     sid = created.json()["id"]
     url = f"products/{product.id}/submissions/{sid}"
     seen = []
@@ -186,6 +187,15 @@ def test_submission_state_machine_and_one_in_flight(
         ("InProgress", "Submitted"),
         ("Published", "ReadyToPublish"),
     ]
+    flows = http.get(f"{url}/workflowdetails")
+    assert flows.status_code == 404  # live, while the preview waits for its promote
+    sim.live.workflow_404_in_preview = False
+    flows = http.get(f"{url}/workflowdetails").json()["value"]
+    assert [(f["targetEnvironment"], f["state"]) for f in flows] == [
+        ("Preview", "Success"),
+        ("Live", "NotStarted"),  # both entries from the start, as clients expect
+    ]
+    assert all("startDateTimeInUtc" in f and "completeDateTimeInUtc" in f for f in flows)
     assert http.post(f"{url}/promote").status_code == 200
     assert http.get(url).json()["substate"] == "Publishing"
     sim.world.clock.offset += 30
