@@ -55,6 +55,8 @@ class EventKind(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    INCIDENT_OPENED = "incident-opened"  # requestId is the incident's id
+    INCIDENT_CLOSED = "incident-closed"
 
 
 class Event(_Strict):

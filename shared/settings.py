@@ -52,6 +52,7 @@ ENV = {
     "rate_limit_per_minute": "PC_RATE_LIMIT_PER_MINUTE",
     "claim_seconds": "PC_CLAIM_SECONDS",
     "credential_backoff_max_seconds": "PC_CREDENTIAL_BACKOFF_MAX_SECONDS",
+    "incident_max_probe_seconds": "PC_INCIDENT_MAX_PROBE_SECONDS",
 }
 
 
@@ -95,6 +96,8 @@ class Settings(BaseModel):
     claim_seconds: float = Field(default=300.0, gt=0)
     # While credentials fail, an instance tries again after 5 s, 10 s, ... up to this.
     credential_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    # While an incident holds every run, Partner Center is probed after 10 s, 20 s, ... up to this.
+    incident_max_probe_seconds: float = Field(default=600.0, gt=0)
 
     @field_validator("package_url_hosts", mode="before")
     @classmethod

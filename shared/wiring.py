@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from shared import redaction
 from shared.credentials import KeyVaultSecret, PartnerCenterTokens
+from shared.incidents import BreakerPolicy, Incidents
 from shared.ledger import Ledger
 from shared.packages import BlobPackageFiles
 from shared.partnercenter.client import PartnerCenterClient
@@ -70,6 +71,13 @@ def build_pipeline(settings: Settings) -> Pipeline:
         claim_seconds=settings.claim_seconds,
         deadline_seconds=settings.deadline_hours * 3600,
         package_url_hosts=settings.package_url_hosts,
+        incidents=Incidents(
+            ledger,
+            BreakerPolicy(
+                first_probe_seconds=min(10.0, settings.incident_max_probe_seconds),
+                max_probe_seconds=settings.incident_max_probe_seconds,
+            ),
+        ),
         secret_probe=secret.get,
     )
 

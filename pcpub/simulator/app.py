@@ -24,7 +24,7 @@ from pcpub.simulator.control import Control
 from pcpub.simulator.faults import Faults
 from pcpub.simulator.identity import Identity
 from pcpub.simulator.ingestion import INGESTION, Ingestion, Refusal
-from pcpub.simulator.live import LiveBehaviour, ProductIngestion
+from pcpub.simulator.live import REGRESSION, LiveBehaviour, ProductIngestion
 from pcpub.simulator.seed import PARTNER_CENTER_AUDIENCE
 from pcpub.simulator.wire import json_response
 from pcpub.simulator.world import World
@@ -196,6 +196,8 @@ class Simulator:
                 "Unauthorized: the application is not associated with this Partner Center "
                 "account or lacks the Manager role.",
             )
+        if self.live.regression_until > self.world.clock.now():
+            return self.error(400, REGRESSION)
         decision = self.faults.decide(
             request.method,
             request.url.path,

@@ -48,8 +48,14 @@ class Control:
         return json_response(200, self.sim.live.to_json())
 
     def put_live(self, request: httpx.Request) -> httpx.Response:
+        body = self._body(request)
+        if "regressionSeconds" in body:
+            seconds = float(body.pop("regressionSeconds"))
+            self.sim.live.regression_until = self.sim.world.clock.now() + seconds
+        if "regressionUntil" in body:
+            self.sim.live.regression_until = float(body.pop("regressionUntil"))
         try:
-            self.sim.live.update(self._body(request))
+            self.sim.live.update(body)
         except ValueError as exc:
             return json_response(400, str(exc))
         return json_response(200, self.sim.live.to_json())

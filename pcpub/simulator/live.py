@@ -14,6 +14,8 @@ a switch (the live one by default) that a test can pin through `PUT /_admin/live
   and silently keeps the old markets (price schedules, trial).
 - `workflow404InPreview`: workflowdetails answers 404 while a submission waits in preview.
 - `createStatus`: submission create answers 202 (seen live) rather than the document's 201.
+- `regressionSeconds`: a service-wide regression from now on for that long: every ingestion
+  call answers 400 with the `x-ms-publisherId` body of June 2026.
 - Every ingestion answer carries `Request-ID` and `ms-correlation-x`.
 - The Product Ingestion API's `GET /rp/product-ingestion/product?externalId=` lookup (with a
   Graph-audience token) always works: it is how Microsoft's own clients find such offers.
@@ -34,6 +36,12 @@ if TYPE_CHECKING:
 
 PRODUCT_INGESTION = "/rp/product-ingestion"
 MIGRATED_TYPES = frozenset({"azureapplication"})
+REGRESSION = (
+    "Microsoft.Ingestion.Shared.WebApi.Client.ErrorHandler.RestClientException: Product "
+    "request failed, API=GetProduct, HttpStatusCode=BadRequest, ResponseContent="
+    '{"errors":{"x-ms-publisherId":["PublisherId is a required header, and must be a '
+    'positive number."]}}'
+)
 ICH50400 = (
     'ICH50400 - Unable to complete request. {"faultCode":50400,"faultReason":"Unable to '
     'complete request.","faultDetails":"Request failed."}'
@@ -49,6 +57,7 @@ class LiveBehaviour:
     expand_on_put: bool = True
     workflow_404_in_preview: bool = True
     create_status: int = 202
+    regression_until: float = 0.0  # simulator clock time until which every call answers 400
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +68,7 @@ class LiveBehaviour:
             "expandOnPut": self.expand_on_put,
             "workflow404InPreview": self.workflow_404_in_preview,
             "createStatus": self.create_status,
+            "regressionUntil": self.regression_until,
         }
 
     def update(self, data: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.crashpoints import crash_point
+from shared.incidents import Incidents
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Event, EventKind, Stage, StageMessage
 from shared.pipeline.outcomes import (
@@ -48,6 +49,7 @@ class Pipeline:
     claim_seconds: float = 300.0
     clock: Callable[[], datetime] = now_utc
     package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)
+    incidents: Incidents | None = None  # the tenant's circuit breaker (shared.incidents)
     # Reads the live secrets once, so redaction knows them (a failure here is not intake's).
     secret_probe: Callable[[], object] | None = None
 

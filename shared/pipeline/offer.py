@@ -12,7 +12,7 @@ from shared.partnercenter.models import Product, Submission
 from shared.partnercenter.status import blocking, stuck
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
-from shared.pipeline.submission import newest_submission
+from shared.pipeline.submission import holding, newest_submission
 from shared.publish_request import DraftChanges
 
 
@@ -74,14 +74,7 @@ def _blocked(
     )
     if holder is None:
         return None
-    if stuck(holder):
-        reason = (
-            f"submission {holder.id} started elsewhere failed validation ({holder.status}) "
-            "and blocks the offer until it is deleted (in Partner Center, or set "
-            "PC_FOREIGN_SUBMISSION=delete)"
-        )
-    else:
-        reason = f"submission {holder.id} started elsewhere is in flight ({holder.status})"
+    reason = holding(holder)
     if deps.foreign_submission == "fail":
         return Failed(reason=reason + "; not starting another", patch=patch)
     return Wait(

@@ -21,6 +21,7 @@ class Patch:
     changed_modules: list[str] | None = None
     planned_modules: list[str] | None = None
     intents: dict[str, dict[str, str]] | None = None
+    held_seconds: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

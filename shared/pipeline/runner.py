@@ -22,6 +22,7 @@ from shared.messages import EventKind, Stage, StageMessage
 from shared.packages import PackageSourceRefused
 from shared.partnercenter.client import correlation
 from shared.partnercenter.errors import PartnerCenterError
+from shared.pipeline import holds
 from shared.pipeline.effects import (
     Pipeline,
     apply_outcome,
@@ -38,15 +39,20 @@ log = logging.getLogger(__name__)
 
 def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
     """Execute `stage` for `run` and apply its outcome (raises LedgerConflict on a race).
-    A Checkpoint is recorded at once and the stage runs again, knowing what it recorded."""
+    A hold (an open incident) parks the run first; a Checkpoint is recorded at once and the
+    stage runs again, knowing what it recorded."""
+    gate = holds.before(pipeline, run, stage)
+    if gate.held is not None:
+        return apply_outcome(pipeline, run, stage, gate.held, 0)
     with correlation(run.run_id) as calls:
         for _ in range(MAX_CHECKPOINTS):
-            outcome = _decide(pipeline, run, stage)
+            outcome, error = _decide(pipeline, run, stage)
             if not isinstance(outcome, Checkpoint):
                 break
             run = record_checkpoint(pipeline, run, outcome)
         else:
             raise RuntimeError(f"stage {stage} recorded {MAX_CHECKPOINTS} checkpoints in a row")
+    outcome = holds.after(pipeline, run, outcome, error, gate)
     crash_point("after_pc_call")
     crash_point(f"after_pc_call:{stage}")
     return apply_outcome(pipeline, run, stage, outcome, calls[0])
@@ -55,29 +61,29 @@ def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
 MAX_CHECKPOINTS = 20
 
 
-def _decide(pipeline: Pipeline, run: Run, stage: Stage) -> Outcome:
+def _decide(
+    pipeline: Pipeline, run: Run, stage: Stage
+) -> tuple[Outcome, PartnerCenterError | None]:
     """The stage's outcome; the errors it raises, classified once for every stage."""
     try:
-        return STAGES[stage](run, pipeline.stage_deps)
+        return STAGES[stage](run, pipeline.stage_deps), None
     except PartnerCenterError as exc:
         if not exc.transient:
-            return Failed(reason=f"{stage}: {exc}")
+            return Failed(reason=f"{stage}: {exc}"), exc
         delay = max(exc.retry_after or 0, pipeline.retry_delay_seconds)
-        return Retry(delay_seconds=delay, reason=f"{stage}: {exc}")
+        return Retry(delay_seconds=delay, reason=f"{stage}: {exc}"), exc
     except CredentialError as exc:  # held off for the instance's shared backoff
         delay = max(exc.retry_after or 0, pipeline.retry_delay_seconds)
-        return Retry(delay_seconds=delay, reason=str(exc))
+        return Retry(delay_seconds=delay, reason=str(exc)), None
     except PackageSourceRefused as exc:
-        return Failed(reason=str(exc), rejected=True)
+        return Failed(reason=str(exc), rejected=True), None
     except AzureError as exc:  # package storage unreachable: not the request's fault
-        return Retry(
-            delay_seconds=pipeline.retry_delay_seconds,
-            reason=f"{stage}: storage: {type(exc).__name__}",
-        )
+        reason = f"{stage}: storage: {type(exc).__name__}"
+        return Retry(delay_seconds=pipeline.retry_delay_seconds, reason=reason), None
     except SubmissionCancelled as exc:
-        return Failed(reason=str(exc), cancelled=True)
+        return Failed(reason=str(exc), cancelled=True), None
     except LookupError as exc:  # a module or draft the offer does not have
-        return Failed(reason=f"{stage}: {exc}")
+        return Failed(reason=f"{stage}: {exc}"), None
 
 
 def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) -> None:
@@ -277,12 +283,13 @@ def redrive(pipeline: Pipeline, run: Run, why: str) -> Run:
 def _past_deadline(pipeline: Pipeline, run: Run, now: datetime) -> bool:
     """Fail a run that has been going longer than the deadline, saying where it stood."""
     if not run.created_at or now - parse_stamp(run.created_at) < timedelta(
-        seconds=pipeline.deadline_seconds
+        seconds=pipeline.deadline_seconds + run.held_seconds
     ):
         return False
     hours = pipeline.deadline_seconds / 3600
+    held = f" (not counting {run.held_seconds:.0f} s held by incidents)" if run.held_seconds else ""
     reason = (
-        f"deadline of {hours:g} h passed at stage {run.stage}"
+        f"deadline of {hours:g} h passed at stage {run.stage}{held}"
         + (f" ({run.reason})" if run.reason else "")
         + (f"; Partner Center state {run.pc_status}" if run.pc_status else "")
         + withdraw(run, pipeline.stage_deps)

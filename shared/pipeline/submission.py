@@ -86,8 +86,11 @@ def _foreign(run: Run, deps: StageDeps, exc: Conflict) -> Outcome:
     assert run.product_id is not None
     busy = [s for s in deps.pc.submissions(run.product_id) if blocking(s)]
     holder = newest_submission(busy)
-    named = f"submission {holder.id} ({holder.status})" if holder else "another submission"
-    reason = f"{named} started elsewhere is in flight; Partner Center refused ours: {exc}"
+    if holder is not None and stuck(holder) and deps.foreign_submission == "delete":
+        deps.pc.delete_submission(run.product_id, holder.id)
+        return intents.intend(run, SUBMISSION, body=run.intents[SUBMISSION]["body"])
+    named = holding(holder) if holder else "another submission started elsewhere blocks it"
+    reason = f"{named}; Partner Center refused ours: {exc}"
     patch = Patch(intents=intents.record(run, SUBMISSION, intents.REFUSED))
     if deps.foreign_submission == "fail":
         return Failed(reason=reason + "; not waiting (PC_FOREIGN_SUBMISSION=fail)", patch=patch)
@@ -97,6 +100,17 @@ def _foreign(run: Run, deps: StageDeps, exc: Conflict) -> Outcome:
         reason=reason + "; waiting for it",
         patch=patch,
     )
+
+
+def holding(holder: Submission) -> str:
+    """Why a submission started elsewhere holds the offer, and what clears it."""
+    if stuck(holder):
+        return (
+            f"submission {holder.id} started elsewhere failed validation ({holder.status}) "
+            "and blocks the offer until it is deleted (in Partner Center, or set "
+            "PC_FOREIGN_SUBMISSION=delete)"
+        )
+    return f"submission {holder.id} started elsewhere is in flight ({holder.status})"
 
 
 def _number(submission_id: str) -> int:

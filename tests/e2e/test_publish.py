@@ -76,7 +76,11 @@ def test_publish_to_live_with_draft_changes_and_a_package(
     sub = admin.ingestion(
         "GET", f"products/{run.product_id}/submissions/{run.submission_id}"
     ).json()
-    assert sorted(r["type"] for r in sub["resources"]) == ["Listing", "Property"]
+    assert sorted(r["type"] for r in sub["resources"]) == [
+        "Listing",
+        "Property",
+        "ResellerConfiguration",  # the live service requires it in every submission
+    ]
     assert sorted(r["type"] for r in sub["variantResources"][0]["resources"]) == [
         "Availability",
         "Listing",

@@ -71,18 +71,25 @@ def promoted(admin: SimulatorClient, product: str, submission: str) -> int:
 
 
 def person_submits(admin: SimulatorClient, product: str) -> str:
-    """What a person does in Partner Center: submit the offer's current listing draft."""
-    branches = admin.ingestion(
-        "GET", f"products/{product}/branches/getByModule(module=Listing)"
-    ).json()["value"]
-    instance = next(b for b in branches if not b.get("variantID"))["currentDraftInstanceID"]
+    """What a person does in Partner Center: submit the offer's current listing draft (the
+    portal adds the ResellerConfiguration module)."""
+
+    def instance(module: str) -> str:
+        branches = admin.ingestion(
+            "GET", f"products/{product}/branches/getByModule(module={module})"
+        ).json()["value"]
+        return str(next(b for b in branches if not b.get("variantID"))["currentDraftInstanceID"])
+
     answer = admin.ingestion(
         "POST",
         f"products/{product}/submissions",
         json={
             "resourceType": "SubmissionCreationRequest",
             "targets": [{"type": "Scope", "value": "preview"}],
-            "resources": [{"type": "Listing", "value": instance}],
+            "resources": [
+                {"type": "Listing", "value": instance("Listing")},
+                {"type": "ResellerConfiguration", "value": instance("ResellerConfiguration")},
+            ],
             "variantResources": [],
             "publishOption": {"isManualPublish": True, "isAutoPromote": False},
         },

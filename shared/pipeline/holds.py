@@ -1,0 +1,92 @@
+"""Holds: "this run may not call Partner Center yet, because ...", in one place.
+
+Today a hold is an open incident breaker (shared.incidents); an operator's pause, a go-live
+waiting for approval and a scheduled go-live are holds of the same shape. A held run waits at
+the stage it was about to run, with the hold's reason, and the time it spends held does not
+count against its deadline (the deadline's reason says how much was held).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.incidents import Breaker, signature
+from shared.ledger import Run
+from shared.messages import Event, EventKind, Stage
+from shared.partnercenter.errors import PartnerCenterError
+from shared.pipeline.effects import Pipeline, fitted, log
+from shared.pipeline.outcomes import Outcome, Patch, Retry, Wait
+from shared.queues import EVENTS
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the holds said before a stage: wait (with the outcome to record), or go, and
+    whether this delivery is the incident's probe."""
+
+    held: Wait | None
+    probing: bool
+
+
+def before(pipeline: Pipeline, run: Run, stage: Stage) -> Gate:
+    incidents = pipeline.incidents
+    if incidents is None:
+        return Gate(None, False)
+    now = pipeline.clock()
+    breaker = incidents.read()
+    if not breaker.open:
+        return Gate(None, False)
+    held = incidents.hold(now)
+    if held is None:
+        return Gate(None, True)  # the probe
+    breaker, seconds = held
+    return Gate(
+        Wait(
+            check=stage,
+            delay_seconds=seconds,
+            reason=f"held: Partner Center incident since {breaker.opened_at}: {breaker.message}",
+            patch=Patch(held_seconds=run.held_seconds + seconds),
+        ),
+        False,
+    )
+
+
+def after(
+    pipeline: Pipeline, run: Run, outcome: Outcome, error: PartnerCenterError | None, gate: Gate
+) -> Outcome:
+    """Count the stage's failure toward an incident (or close one the probe found over), and
+    hold instead of failing a run on an error that speaks of the service, not the request."""
+    incidents = pipeline.incidents
+    if incidents is None:
+        return outcome
+    now = pipeline.clock()
+    sig = signature(error) if error is not None else None
+    if sig is None:
+        if gate.probing and (closed := incidents.close(now)) is not None:
+            _announce(pipeline, EventKind.INCIDENT_CLOSED, closed)
+        return outcome
+    assert error is not None
+    opened = incidents.observe(now, run.offer or run.run_id, error)
+    if opened is not None:
+        _announce(pipeline, EventKind.INCIDENT_OPENED, opened)
+    if isinstance(outcome, Retry):
+        return outcome
+    # A 4xx the request cannot have caused is the service's trouble: try again later.
+    return Retry(
+        delay_seconds=pipeline.retry_delay_seconds,
+        reason=f"{outcome.reason if hasattr(outcome, 'reason') else ''} (counted toward an "
+        "incident: the same failure across offers holds every run)".strip(),
+    )
+
+
+def _announce(pipeline: Pipeline, kind: EventKind, breaker: Breaker) -> None:
+    event = Event(
+        kind=kind,
+        request_id=breaker.incident,
+        reason=breaker.message,
+        at=breaker.opened_at,
+    )
+    try:
+        pipeline.queues.send(EVENTS, fitted(event))
+    except Exception:
+        log.exception("could not announce the incident", extra={"incident": breaker.incident})
