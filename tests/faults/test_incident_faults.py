@@ -5,12 +5,14 @@ account is told so and held, not hot-looped."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
 
 from pcpub.ops import Storage
 from pcpub.simulator.admin import SimulatorClient
@@ -49,6 +51,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 def _events(storage: Storage) -> list[dict[str, Any]]:
     client = storage.queue("pc-events")
+    with contextlib.suppress(ResourceExistsError):
+        client.create_queue()
     found = []
     while batch := list(client.receive_messages(max_messages=32, visibility_timeout=30)):
         for message in batch:
