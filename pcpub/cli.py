@@ -243,23 +243,33 @@ def _enqueue(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from pcpub.ops import dumps, format_status, status_dict
+    from pcpub.ops import dumps, format_status, incident_line, open_incident, status_dict
 
-    run = _storage(args).ledger.get(args.request_id)
+    storage = _storage(args)
+    incident = open_incident(storage)
+    run = storage.ledger.get(args.request_id)
     if run is None:
         print(f"pcpub: no run {args.request_id}", file=sys.stderr)
         return 1
-    print(dumps(status_dict(run)) if args.json else format_status(run))
+    if args.json:
+        print(dumps({**status_dict(run), "incident": incident}))
+    else:
+        if incident:
+            print(incident_line(incident))
+        print(format_status(run))
     return 0
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from pcpub.ops import dumps, status_dict
+    from pcpub.ops import dumps, incident_line, open_incident, status_dict
 
-    runs = list(_storage(args).ledger.runs(status=args.state, offer=args.offer))
+    storage = _storage(args)
+    runs = list(storage.ledger.runs(status=args.state, offer=args.offer))
     if args.json:
         print(dumps([status_dict(r) for r in runs]))
     else:
+        if incident := open_incident(storage):
+            print(incident_line(incident))
         for run in runs:
             print(f"{run.run_id:<40} {run.status:<10} {run.stage:<15} {run.offer}")
     return 0

@@ -12,6 +12,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient
 
+from shared.incidents import Incidents
 from shared.ledger import Ledger, Run
 from shared.pipeline.deadletter import describe_body, reopen
 from shared.publish_request import PublishRequest, parse_publish_request
@@ -241,6 +242,19 @@ def drop(storage: Storage, message_id: str) -> bool:
             )
             return True
     return False
+
+
+def open_incident(storage: Storage) -> dict[str, Any] | None:
+    """The open Partner Center incident that holds every run, if there is one."""
+    breaker = Incidents(storage.ledger).read()
+    return Incidents.describe(breaker) if breaker.open else None
+
+
+def incident_line(incident: dict[str, Any]) -> str:
+    return (
+        f"INCIDENT {incident['incident']} (since {incident['since']}; next probe "
+        f"{incident['nextProbeAt']}): every run is held. {incident['message']}"
+    )
 
 
 def dumps(data: Any) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pcpub.ops import Storage, incident_line, open_incident
 from shared.incidents import BreakerPolicy, Incidents, signature
 from shared.ledger import now_utc
 from shared.partnercenter.errors import BadRequest, Conflict, ServerError
 from shared.pipeline.effects import Pipeline
+from shared.settings import Settings
 
 
 def regression(path: str = "products/1") -> BadRequest:
@@ -67,4 +69,17 @@ def test_failures_outside_the_window_do_not_add_up(pipeline: Pipeline) -> None:
     assert incidents.observe(start, "offer:a", regression()) is None
     assert incidents.observe(start + timedelta(seconds=90), "offer:b", regression()) is None
     assert not incidents.read().open
+    incidents.clear()
+
+
+def test_pcpub_status_shows_an_open_incident(pipeline: Pipeline, settings: Settings) -> None:
+    incidents = Incidents(pipeline.ledger, BreakerPolicy(threshold=1))
+    incidents.clear()
+    storage = Storage(settings.storage_connection)
+    assert open_incident(storage) is None
+    incidents.observe(now_utc(), "offer:a", regression())
+    shown = open_incident(storage)
+    assert shown is not None
+    assert "every run is held" in incident_line(shown)
+    assert "x-ms-publisherId" in incident_line(shown)
     incidents.clear()
