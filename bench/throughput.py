@@ -25,9 +25,12 @@ from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
-# A no-change publish to live needs: find the product, list its submissions (in-flight
-# guard), read 4 modules' branches, create the submission, promote it; plus status polls.
-MINIMAL_CALLS = 8
+# A no-change publish to live of an offer never seen before, on the 2026 service, needs: find
+# the product (v1's listing comes back empty for a migrated offer, so the Product Ingestion API
+# is asked, and the product read by id), list its submissions (in-flight guard), read 4
+# modules' branches and the ResellerConfiguration branch, create the submission, promote it;
+# plus status polls. (A later run of the same offer skips the two lookups: 9.)
+MINIMAL_CALLS = 11
 POLL_PATH = re.compile(r"/submissions/\d+$")
 
 

@@ -18,7 +18,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from pcpub.ops import Storage, drop, poison_messages, redrive
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
-from shared.ledger import Run, RunStatus
+from shared.ledger import RunStatus
 from shared.messages import Stage
 from shared.pipeline.intake import rejected_run_id
 from shared.publish_request import MAX_REASON, readable_request_id
@@ -49,16 +49,6 @@ def ingestion_calls(admin: SimulatorClient) -> int:
     return sum(1 for r in admin.requests() if "/v1.0/ingestion" in r["path"])
 
 
-def wait_run(storage: Storage, run_id: str, timeout: float = 60) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = storage.ledger.get(run_id)
-        if run is not None and run.status.terminal:
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"no terminal run {run_id}")
-
-
 def test_every_bad_body_is_rejected_readably_and_calls_nothing(
     storage: Storage, admin: SimulatorClient, stack: LocalStack
 ) -> None:
@@ -78,7 +68,7 @@ def test_every_bad_body_is_rejected_readably_and_calls_nothing(
     for case, message_id in sent:
         # A body refused before it is parsed has no readable id: its run is the message's.
         readable = None if case.level == "decode" else _readable_id(case.body)
-        run = wait_run(storage, readable or rejected_run_id(message_id))
+        run = wait_terminal(storage, readable or rejected_run_id(message_id))
         assert run.status is RunStatus.REJECTED, case.name
         assert run.reason and case.reason in run.reason, (case.name, run.reason)
         assert len(run.reason) <= MAX_REASON
@@ -113,7 +103,7 @@ def test_a_missing_staged_package_leaves_no_package_behind(
 ) -> None:
     [case] = [c for c in bad_bodies("hostile-stage", []) if c.level == "stage"]
     send_raw(storage, base64.b64encode(case.body).decode())
-    run = wait_run(storage, json.loads(case.body)["requestId"])
+    run = wait_terminal(storage, json.loads(case.body)["requestId"])
     assert run.status is RunStatus.REJECTED
     assert run.stage == "upload_package"
     assert "does not exist" in (run.reason or "")

@@ -35,17 +35,33 @@ JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
 LEGAL_BACKSTEP = {(Stage.PROMOTE, Stage.AWAIT_PREVIEW)}  # promote refused as early
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    settings = {
+def fault_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    keep_host_alive: bool = False,
+    **settings: str,
+) -> Iterator[LocalStack]:
+    """A whole stack for one module of fault rows: short leases and retries, and `settings`
+    on top of the matrix's own."""
+    values = {
         "PC_SECRET_CACHE_SECONDS": "2",
         "PC_RETRY_DELAY_SECONDS": "1",
         "PC_STALL_SECONDS": "20",
+        **settings,
     }
     with LocalStack(
-        tmp_path_factory.mktemp("faults"), profile="fast", lease_seconds=4, extra_settings=settings
+        tmp_path_factory.mktemp(name),
+        profile="fast",
+        lease_seconds=4,
+        extra_settings=values,
+        keep_host_alive=keep_host_alive,
     ) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from fault_stack(tmp_path_factory, "faults")
 
 
 @pytest.fixture(scope="module", autouse=True)

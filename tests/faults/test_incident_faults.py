@@ -22,6 +22,7 @@ from tests.faults.test_fault_matrix import (
     ROWS,
     admin,
     check_nothing_lost,
+    fault_stack,
     report,
     start_runs,
     storage,
@@ -35,18 +36,9 @@ REGRESSION_SECONDS = 40  # scaled down from the ten days of June 2026
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    settings = {
-        "PC_RETRY_DELAY_SECONDS": "1",
-        "PC_STALL_SECONDS": "30",
-        "PC_INCIDENT_MAX_PROBE_SECONDS": "8",
-    }
-    with LocalStack(
-        tmp_path_factory.mktemp("incidents"),
-        profile="fast",
-        lease_seconds=4,
-        extra_settings=settings,
-    ) as running:
-        yield running
+    yield from fault_stack(
+        tmp_path_factory, "incidents", PC_STALL_SECONDS="30", PC_INCIDENT_MAX_PROBE_SECONDS="8"
+    )
 
 
 def _events(storage: Storage) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from tests.faults.test_fault_matrix import (
     ROWS,
     admin,
     check_nothing_lost,
+    fault_stack,
     report,
     start_runs,
     storage,
@@ -36,20 +37,9 @@ __all__ = ["admin", "report", "storage"]  # the matrix's fixtures, for this modu
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    settings = {
-        "PC_SECRET_CACHE_SECONDS": "2",
-        "PC_RETRY_DELAY_SECONDS": "1",
-        "PC_STALL_SECONDS": "20",
-        "PC_CREDENTIAL_BACKOFF_MAX_SECONDS": "4",
-    }
-    with LocalStack(
-        tmp_path_factory.mktemp("ownership"),
-        profile="fast",
-        lease_seconds=4,
-        extra_settings=settings,
-        keep_host_alive=True,
-    ) as running:
-        yield running
+    yield from fault_stack(
+        tmp_path_factory, "ownership", keep_host_alive=True, PC_CREDENTIAL_BACKOFF_MAX_SECONDS="4"
+    )
 
 
 def request(name: str, **extra: Any) -> str:
