@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -43,12 +44,16 @@ class ConnectionReset(Exception):
         self.done = done
 
 
+_CALLED: ContextVar[str | None] = ContextVar("simulator_called_base", default=None)
+
+
 class Simulator:
-    """Serves the world; `base_url` is how clients reach it (used in links it hands out)."""
+    """Serves the world. Links it hands out (token endpoints, issuers, SAS URIs, reports) use
+    the host the client called, as the live service's do; `base_url` outside a request."""
 
     def __init__(self, world: World, base_url: str = "https://localhost") -> None:
         self.world = world
-        self.base_url = base_url.rstrip("/")
+        self._base_url = base_url.rstrip("/")
         self.faults = Faults()
         self.identity = Identity(self)
         self.ingestion = Ingestion(self)
@@ -98,7 +103,18 @@ class Simulator:
         except ConnectionReset as exc:
             raise httpx.RemoteProtocolError(str(exc), request=request) from None
 
+    @property
+    def base_url(self) -> str:
+        return _CALLED.get() or self._base_url
+
     def handle(self, request: httpx.Request) -> httpx.Response:
+        token = _CALLED.set(f"{request.url.scheme}://{request.url.netloc.decode()}")
+        try:
+            return self._handle(request)
+        finally:
+            _CALLED.reset(token)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         started = time.time()
         with self._log_lock:
             self._inflight += 1

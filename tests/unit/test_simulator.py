@@ -431,3 +431,18 @@ def test_a_submission_without_the_reseller_module_fails_validation(
     assert sub["pendingUpdateInfo"]["status"] == "Failed"
     items = http.get(f"products/{product.id}/submissions/{sub['id']}/validations").json()
     assert items["value"][0]["errorCode"] == "Resell-20007"
+
+
+def test_links_use_the_host_the_client_called(sim: Simulator, product: Product) -> None:
+    other = "https://127.0.0.1:8443"
+    client = httpx.Client(transport=httpx.MockTransport(sim.transport), base_url=other)
+    token = SimTokens(sim).token()
+    created = client.post(
+        f"/v1.0/ingestion/products/{product.id}/packages",
+        json={"resourceType": "AzureApplicationPackage", "fileName": "app.zip"},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    assert created["fileSasUri"].startswith(other + "/")
+    discovery = client.get(f"/{sim.world.tenant_id}/v2.0/.well-known/openid-configuration")
+    assert discovery.json()["token_endpoint"].startswith(other + "/")
+    assert sim.base_url == BASE  # outside a request: the configured base
