@@ -33,6 +33,7 @@ PARTITION = "run"
 LOCKS = "offer-lock"  # one row per product: the run that holds its turn
 DEAD_LETTERS = "dead-letter"
 OFFERS = "offer"  # one row per offer id: the product id runs found for it
+SUBMISSIONS = "submission"  # one row per submission pc-publisher created: its run
 
 
 class RunStatus(StrEnum):
@@ -298,6 +299,24 @@ class Ledger:
         self.table().upsert_entity(
             {"PartitionKey": OFFERS, "RowKey": offer_id, "product_id": product_id}
         )
+
+    def remember_submission(self, product_id: str, submission_id: str, run_id: str) -> None:
+        """So a later run of the offer knows a submission in its way is pc-publisher's."""
+        self.table().upsert_entity(
+            {
+                "PartitionKey": SUBMISSIONS,
+                "RowKey": f"{product_id}:{submission_id}",
+                "run_id": run_id,
+            }
+        )
+
+    def submission_owner(self, product_id: str, submission_id: str) -> tuple[str, bool] | None:
+        try:
+            row = self.table().get_entity(SUBMISSIONS, f"{product_id}:{submission_id}")
+        except ResourceNotFoundError:
+            return None
+        run = self.get(str(row["run_id"]))
+        return str(row["run_id"]), run is None or run.status.terminal
 
     def product_for(self, offer_id: str) -> str | None:
         try:

@@ -65,6 +65,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
             foreign_submission=settings.foreign_submission,
             lookup=lookup,
             known_product=ledger.product_for,
+            submission_owner=ledger.submission_owner,
         ),
         retry_delay_seconds=settings.retry_delay_seconds,
         stall_seconds=settings.stall_seconds,

@@ -69,6 +69,9 @@ class StageDeps:
     lookup: OfferLookup | None = None
     # offer id -> the product id a run of that offer found before (the ledger remembers)
     known_product: Callable[[str], str | None] | None = None
+    # (product id, submission id) -> (the pc-publisher run that created it, whether that run
+    # is over), or None for a submission started elsewhere
+    submission_owner: Callable[[str, str], tuple[str, bool] | None] | None = None
 
 
 StageFn = Callable[[Run, StageDeps], Outcome]

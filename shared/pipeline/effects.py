@@ -166,7 +166,14 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         send_stage(pipeline, run, stage, outcome.delay_seconds)
         return updated
     if outcome.patch.product_id and run.offer_external_id and not run.product_id:
-        _remember(pipeline, run.offer_external_id, outcome.patch.product_id)
+        _remember(pipeline.ledger.remember_product, run.offer_external_id, outcome.patch.product_id)
+    if outcome.patch.submission_id and run.product_id:
+        _remember(
+            pipeline.ledger.remember_submission,
+            run.product_id,
+            outcome.patch.submission_id,
+            run.run_id,
+        )
     run = _patched(run, outcome.patch)
     if isinstance(outcome, Wait):
         if outcome.check == stage:
@@ -247,11 +254,13 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
     return run
 
 
-def _remember(pipeline: Pipeline, offer_id: str, product_id: str) -> None:
+def _remember(write: Callable[..., None], *facts: str) -> None:
+    """Remember a fact for later runs of the offer (its product, our submissions); a failure
+    only costs a later run a lookup."""
     try:
-        pipeline.ledger.remember_product(offer_id, product_id)
-    except Exception:  # a convenience: the next run looks the offer up again
-        log.exception("could not remember the offer's product", extra={"offer": offer_id})
+        write(*facts)
+    except Exception:
+        log.exception("could not remember %s", facts, extra={"action": "remember_failed"})
 
 
 def _release(pipeline: Pipeline, run: Run) -> None:

@@ -63,15 +63,29 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
 def _blocked(
     deps: StageDeps, product_id: str, subs: list[Submission], patch: Patch
 ) -> Wait | Failed | None:
-    """A submission started elsewhere that Partner Center would refuse ours beside: one in
+    """A submission Partner Center would refuse ours beside. One an earlier pc-publisher run
+    made and left behind (its run is over) is deleted: it is ours. One started elsewhere and in
     flight is waited for (or failed on); one stuck after failed validation never clears by
     itself, so PC_FOREIGN_SUBMISSION=delete deletes it, and otherwise the reason says how."""
-    for sub in sorted(subs, key=lambda s: s.id):
-        if stuck(sub) and deps.foreign_submission == "delete":
+    blockers = sorted((s for s in subs if blocking(s)), key=lambda s: s.id)
+    left: list[Submission] = []
+    for sub in blockers:
+        owner = deps.submission_owner(product_id, sub.id) if deps.submission_owner else None
+        deletable = sub.state.lower() == "inprogress"  # Partner Center deletes no other
+        left_behind = owner is not None and owner[1] and deletable
+        if left_behind or (stuck(sub) and deps.foreign_submission == "delete"):
             deps.pc.delete_submission(product_id, sub.id)
-    holder = newest_submission(
-        [s for s in subs if blocking(s) and not (stuck(s) and deps.foreign_submission == "delete")]
-    )
+        elif owner is not None:  # ours: its run still going, or it is already publishing
+            return Wait(
+                check=Stage.RESOLVE,
+                delay_seconds=deps.poll_seconds,
+                reason=f"submission {sub.id} of pc-publisher run {owner[0]} is in flight "
+                f"({sub.status}); waiting for it",
+                patch=patch,
+            )
+        else:
+            left.append(sub)
+    holder = newest_submission(left)
     if holder is None:
         return None
     reason = holding(holder)

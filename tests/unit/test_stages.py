@@ -494,3 +494,20 @@ def test_a_silently_ignored_write_is_never_a_success(sim: Simulator, deps: Stage
         write(
             deps.pc, run.product_id or "", "featureavailabilities", instance, current, wanted, None
         )
+
+
+def test_a_submission_an_earlier_run_left_behind_is_known_as_ours(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    first = patched(new_run(), resolve(new_run(), deps))
+    first = patched(first, submit_preview(first, deps))  # then the run died, say
+    left = first.submission_id or ""
+    running = replace(deps, submission_owner=lambda pid, sid: ("r-1", False))
+    waiting = resolve(replace(new_run(), run_id="r-2"), running)
+    assert isinstance(waiting, Wait)
+    assert f"submission {left} of pc-publisher run r-1" in waiting.reason
+    assert "started elsewhere" not in waiting.reason
+    over = replace(deps, submission_owner=lambda pid, sid: ("r-1", True))
+    assert isinstance(resolve(replace(new_run(), run_id="r-2"), over), Advance)
+    assert [s.id for s in product.submissions] == []  # ours, abandoned: deleted
