@@ -25,12 +25,13 @@ from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
-# A no-change publish to live of an offer never seen before, on the 2026 service, needs: find
-# the product (v1's listing comes back empty for a migrated offer, so the Product Ingestion API
-# is asked, and the product read by id), list its submissions (in-flight guard), read 4
-# modules' branches and the ResellerConfiguration branch, create the submission, promote it;
-# plus status polls. (A later run of the same offer skips the two lookups: 9.)
-MINIMAL_CALLS = 11
+# A no-change publish to live of an offer never seen before, on the 2026 service, needs these
+# v1 calls: find the product (the listing comes back empty for a migrated offer, so the
+# product is then read by the id the Product Ingestion API gave: one call to that other API,
+# not counted here), list its submissions (in-flight guard), read 4 modules' branches and the
+# ResellerConfiguration branch, create the submission, promote it; plus status polls. A later
+# run of the same offer reads the remembered product directly: 9.
+MINIMAL_CALLS = 10
 POLL_PATH = re.compile(r"/submissions/\d+$")
 
 
