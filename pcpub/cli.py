@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--write-config", help="write the JSON that clients drive it with")
     sim.add_argument("--state-dir", help="where the generated CA and certificate go")
     sim.add_argument("--token-lifetime", type=int, default=3600)
+    sim.add_argument(
+        "--contract", help="the OpenAPI document: check every answer against it (/_admin/contract)"
+    )
 
     host = sub.add_parser("host", help="run the function app against Azurite")
     host.add_argument("--app-dir", default=".")
@@ -147,6 +150,7 @@ def _simulator(args: argparse.Namespace) -> int:
         write_config=args.write_config,
         state_dir=args.state_dir,
         token_lifetime=args.token_lifetime,
+        contract=args.contract,
     )
     return 0
 

@@ -66,6 +66,7 @@ class LocalStack:
         poll_seconds: float = 1.0,
         lease_seconds: float = 600.0,
         retry_seconds: float | None = None,
+        contract: Path | None = None,
         app_dir: Path = PROJECT_ROOT,
         extra_settings: dict[str, str] | None = None,
         keep_host_alive: bool = False,
@@ -83,6 +84,7 @@ class LocalStack:
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.retry_seconds = retry_seconds
+        self.contract = contract  # the OpenAPI document the simulator checks its answers with
         self.app_dir = app_dir
         self.azurite: Managed | None = None
         self.ports: AzuritePorts | None = None
@@ -145,6 +147,7 @@ class LocalStack:
                 str(config_path),
                 "--state-dir",
                 str(self.workdir / "tls"),
+                *(["--contract", str(self.contract)] if self.contract else []),
             ],
             self.workdir / "simulator.log",
             cwd=self.app_dir,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from pcpub.simulator.admin import SimulatorClient
 from pcpub.simulator.app import Simulator
+from pcpub.simulator.contract import Contract
 from pcpub.simulator.seed import DEFAULT_SEED
 from pcpub.simulator.world import Profile, World
 from shared.ledger import Run
@@ -20,6 +23,8 @@ from shared.pipeline.outcomes import Checkpoint, Outcome, Patch
 from shared.pipeline.stages import StageDeps
 
 BASE = "https://pc.test"
+# The ingestion API's OpenAPI document, beside the project (absent in some checkouts).
+REFERENCE = Path(__file__).resolve().parents[2] / "shared/reference/partner-ingestion-openapi.json"
 
 
 class SimTokens:
@@ -64,10 +69,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(getattr(pytest.mark, tier))
 
 
+def reference() -> Path | None:
+    """The OpenAPI document, for simulators to check their answers with (when it is there)."""
+    return REFERENCE if REFERENCE.exists() else None
+
+
+def assert_conforms(sim_config: dict[str, Any]) -> None:
+    """A subprocess simulator's answers all matched the document (it checks as it answers)."""
+    admin = SimulatorClient(sim_config)
+    try:
+        report = admin.contract()
+    finally:
+        admin.close()
+    assert report["problems"] == [], report["problems"]
+
+
 @pytest.fixture
-def sim() -> Simulator:
+def sim() -> Iterator[Simulator]:
+    """An in-process simulator whose every ingestion answer is checked against the OpenAPI
+    document (when it is there): a test fails if the simulator contradicts the contract."""
     world = World(json.loads(json.dumps(DEFAULT_SEED)), Profile(accept=1, certify=10, publish=10))
-    return Simulator(world, BASE)
+    contract = Contract(REFERENCE) if REFERENCE.exists() else None
+    simulator = Simulator(world, BASE, contract)
+    yield simulator
+    if contract is not None:
+        assert contract.found == [], contract.found
 
 
 def make_client(

@@ -44,6 +44,13 @@ class SimulatorClient:
         result: dict[str, Any] = before.json()
         return result
 
+    def contract(self) -> dict[str, Any]:
+        """{"checking", "checked", "problems"}: answers that contradicted the document."""
+        answer = self.http.get(f"{self.config['adminUrl']}/contract")
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
+
     def associate(self, client_id: str, associated: bool) -> None:
         self.http.put(
             f"{self.config['adminUrl']}/apps/{client_id}/association",

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from pcpub.simulator.blobs import Blobs
+from pcpub.simulator.contract import Contract
 from pcpub.simulator.control import Control
 from pcpub.simulator.faults import Faults
 from pcpub.simulator.identity import Identity
@@ -51,9 +52,12 @@ class Simulator:
     """Serves the world. Links it hands out (token endpoints, issuers, SAS URIs, reports) use
     the host the client called, as the live service's do; `base_url` outside a request."""
 
-    def __init__(self, world: World, base_url: str = "https://localhost") -> None:
+    def __init__(
+        self, world: World, base_url: str = "https://localhost", contract: Contract | None = None
+    ) -> None:
         self.world = world
         self._base_url = base_url.rstrip("/")
+        self.contract = contract  # checks every ingestion answer against the document
         self.faults = Faults()
         self.identity = Identity(self)
         self.ingestion = Ingestion(self)
@@ -123,6 +127,9 @@ class Simulator:
         try:
             response = self._dispatch(request)
             status = response.status_code
+            if self.contract is not None:
+                body = response.read()
+                self.contract.observe(request.method, request.url.path, status, body)
             return response
         except ConnectionReset:
             status = -1

@@ -39,10 +39,20 @@ class Control:
             ("PUT", a + r"/paging", self.paging),
             ("POST", a + r"/offers", self.add_offer),
             ("PUT", a + r"/products/(?P<pid>[^/]+)/script", self.script),
+            ("GET", a + r"/contract", self.contract),
             ("GET", a + r"/live", self.get_live),
             ("PUT", a + r"/live", self.put_live),
             ("PUT", a + r"/apps/(?P<client_id>[^/]+)/association", self.associate),
         ]
+
+    def contract(self, request: httpx.Request) -> httpx.Response:
+        """What of the simulator's answers contradicted the OpenAPI document so far."""
+        checker = self.sim.contract
+        if checker is None:
+            return json_response(200, {"checking": False, "checked": 0, "problems": []})
+        return json_response(
+            200, {"checking": True, "checked": checker.checked, "problems": list(checker.found)}
+        )
 
     def get_live(self, request: httpx.Request) -> httpx.Response:
         return json_response(200, self.sim.live.to_json())

@@ -19,6 +19,7 @@ import anyio.to_thread
 import httpx
 
 from pcpub.simulator.app import INGESTION, ConnectionReset, Simulator
+from pcpub.simulator.contract import Contract
 from pcpub.simulator.live import PRODUCT_INGESTION
 from pcpub.simulator.seed import DEFAULT_SEED
 from pcpub.simulator.world import Profile, World
@@ -156,6 +157,7 @@ def serve(
     state_dir: str | None = None,
     ready: threading.Event | None = None,
     token_lifetime: int = 3600,
+    contract: str | None = None,
 ) -> None:
     """Run the simulator in the foreground until interrupted."""
     import uvicorn
@@ -173,7 +175,8 @@ def serve(
     else:
         ca_path, cert_path, key_path = make_tls(directory)
     base_url = f"https://localhost:{port}"
-    simulator = Simulator(World(load_seed(seed_path), Profile.named(profile)), base_url)
+    checker = Contract(Path(contract)) if contract else None
+    simulator = Simulator(World(load_seed(seed_path), Profile.named(profile)), base_url, checker)
     simulator.token_lifetime = token_lifetime
     logging.getLogger("uvicorn.error").addFilter(_QuietResets())
     config = uvicorn.Config(

@@ -16,13 +16,17 @@ from pcpub.ops import Storage, enqueue
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import Run
+from tests.conftest import assert_conforms, reference
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     # A short lease, so a killed host's messages come back in seconds (Azure: 10 minutes).
-    with LocalStack(tmp_path_factory.mktemp("stack"), profile="fast", lease_seconds=4) as running:
+    with LocalStack(
+        tmp_path_factory.mktemp("stack"), profile="fast", lease_seconds=4, contract=reference()
+    ) as running:
         yield running
+        assert_conforms(running.sim_config)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from shared.messages import Stage
 from shared.pipeline.intake import rejected_run_id
 from shared.publish_request import MAX_REASON, readable_request_id
 from shared.queues import PUBLISH_REQUESTS, STAGE_QUEUES, TRIGGERED_QUEUES, poison_queue
+from tests.conftest import assert_conforms, reference
 from tests.corpus import Case, bad_bodies, base
 from tests.e2e.conftest import events_for, publish, wait_terminal
 
@@ -31,9 +32,14 @@ from tests.e2e.conftest import events_for, publish, wait_terminal
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     # Failed deliveries come back after 1 s, not host.json's 30 s: five of them poison a message.
     with LocalStack(
-        tmp_path_factory.mktemp("hostile"), profile="fast", lease_seconds=4, retry_seconds=1
+        tmp_path_factory.mktemp("hostile"),
+        profile="fast",
+        lease_seconds=4,
+        retry_seconds=1,
+        contract=reference(),
     ) as running:
         yield running
+        assert_conforms(running.sim_config)
 
 
 def secrets_of(stack: LocalStack) -> list[str]:

@@ -25,6 +25,7 @@ from pcpub.stack import LocalStack
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.pipeline.stages import ORDER
+from tests.conftest import assert_conforms, reference
 
 pytestmark = pytest.mark.faults
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
@@ -55,8 +56,10 @@ def fault_stack(
         lease_seconds=4,
         extra_settings=values,
         keep_host_alive=keep_host_alive,
+        contract=reference(),
     ) as running:
         yield running
+        assert_conforms(running.sim_config)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from shared.pipeline.effects import Pipeline
 from shared.queues import ALL_QUEUES
 from shared.settings import Settings
 from shared.wiring import build_pipeline
+from tests.conftest import assert_conforms, reference
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,13 +50,18 @@ def sim_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             str(config),
             "--state-dir",
             str(workdir),
+            *(["--contract", str(doc)] if (doc := reference()) else []),
         ],
         workdir / "simulator.log",
         cwd=ROOT,
     )
     wait_until(config.exists, 30, "the simulator", proc)
-    yield json.loads(config.read_text())
-    proc.stop()
+    loaded = json.loads(config.read_text())
+    yield loaded
+    try:
+        assert_conforms(loaded)
+    finally:
+        proc.stop()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from pcpub.simulator.admin import SimulatorClient
+from tests.conftest import reference
 
 SCRIPT = Path(__file__).parent / "thirdparty" / "curl_publish.sh"
 
@@ -49,9 +50,13 @@ def test_curl_script_publishes_to_live(sim_config: dict[str, Any], tmp_path: Pat
         done = subprocess.run(
             ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120
         )
+        report = admin.contract()
     finally:
         admin.set_live(**before)
         admin.close()
+    if reference() is not None:  # every answer the script got was checked against the document
+        assert report["checking"] and report["checked"] > 20
+        assert report["problems"] == []
     assert done.returncode == 0, done.stderr
     submission_id, status = done.stdout.split()
     assert submission_id.isdigit()

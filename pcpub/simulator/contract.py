@@ -1,0 +1,133 @@
+"""Checks the simulator's answers against the ingestion API's OpenAPI document, so a
+behaviour added to the simulator cannot drift from what the service's contract says unnoticed.
+
+Given the document (`pcpub simulator --contract FILE`), every ingestion answer is checked as it
+is sent, and `GET /_admin/contract` lists what contradicted it. Allowed, because the live
+service does it (live-service-2026.md): `nextLink` beside (or instead of) `@odata.nextLink`;
+error bodies as JSON strings, objects or nothing; 202 on submission create; 404 on
+workflowdetails during preview; the ResellerConfiguration module, which the document omits;
+availability audiences as `{type, values}` objects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+PREFIX = "/v1.0/ingestion"
+# (method, path pattern) -> statuses the live service answers that the document lacks, and
+# the documented status whose body they carry.
+LIVE_STATUSES = {
+    ("POST", re.compile(r"^/products/[^/]+/submissions$", re.I)): {202: "201"},
+    ("GET", re.compile(r"^/products/[^/]+/submissions/[^/]+/workflowdetails$", re.I)): {404: ""},
+}
+
+
+# Values the live service uses that the document's enums lack.
+LIVE_VALUES = frozenset({"ResellerConfiguration"})
+
+
+class Contract:
+    """The OpenAPI document, and what contradicted it so far."""
+
+    def __init__(self, document: Path) -> None:
+        self.doc: dict[str, Any] = json.loads(document.read_text())
+        self.checked = 0
+        self.found: list[str] = []
+        self._lock = threading.Lock()
+
+    def observe(self, method: str, path: str, status: int, body: bytes) -> None:
+        problems = self.problems(method, path, status, body)
+        with self._lock:
+            self.checked += 1
+            self.found.extend(p for p in problems if p not in self.found)
+            del self.found[200:]
+
+    def problems(self, method: str, path: str, status: int, body: bytes) -> list[str]:
+        """What in this response contradicts the document (empty when it conforms)."""
+        return problems(self.doc, method, path, status, body)
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
+    key = id(doc)
+    if key not in _OPERATIONS:
+        _OPERATIONS[key] = _compile(doc)
+    return _OPERATIONS[key]
+
+
+_OPERATIONS: dict[int, list[tuple[re.Pattern[str], str, dict[str, Any]]]] = {}
+
+
+def _compile(doc: dict[str, Any]) -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
+    found = []
+    for template, item in doc["paths"].items():
+        escaped = re.escape(template)
+        pattern = (
+            re.sub(r"\\\{[^}]+\\\}", r"[^/]+", escaped.replace(r"\(", "(").replace(r"\)", ")"))
+            .replace("(", r"\(")
+            .replace(")", r"\)")
+        )
+        for method, operation in item.items():
+            found.append((re.compile(f"^{pattern}$", re.IGNORECASE), method.upper(), operation))
+    return found
+
+
+def _deref(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def problems(doc: dict[str, Any], method: str, path: str, status: int, body: bytes) -> list[str]:
+    """What in this response contradicts the document (empty when it conforms)."""
+    if not path.lower().startswith(PREFIX):
+        return []
+    rel = path[len(PREFIX) :]
+    matches = [
+        (-len(pattern.pattern.replace("[^/]+", "")), op)
+        for pattern, m, op in _operations(doc)
+        if m == method and pattern.match(rel)
+    ]
+    if not matches:
+        return [f"{method} {rel}: not an operation of the document"]
+    # The most specific template wins: getByInstanceID(...) over {packageConfigurationID}.
+    operation = min(matches, key=lambda found: found[0])[1]
+    responses = operation.get("responses", {})
+    live = next((s for (m, p), s in LIVE_STATUSES.items() if m == method and p.match(rel)), {})
+    if str(status) not in responses and status in live:
+        if not live[status]:
+            return []
+        declared = responses.get(live[status])
+    else:
+        declared = responses.get(str(status)) or responses.get("default")
+    if declared is None:
+        return [f"{method} {rel}: status {status} not declared"]
+    if status >= 400:
+        return []  # error bodies: string per the document; object or empty seen live
+    content = _deref(doc, declared).get("content", {}).get("application/json")
+    if content is None or not body:
+        return []
+    schema = {**content["schema"], "components": doc["components"]}
+    data = json.loads(body)
+    validator = jsonschema.Draft4Validator(schema)
+    return [
+        f"{method} {rel} {status}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(data)
+        if not (e.validator == "enum" and e.instance in LIVE_VALUES) and not _live_shape(e)
+    ]
+
+
+def _live_shape(error: Any) -> bool:
+    """Shapes the document gets wrong and the live service (and every client) uses: an
+    availability audience is `{"type": "PreviewMarketplaceGroup", "values": [...]}`, not a
+    bare array of strings."""
+    path = list(error.absolute_path)
+    return "audiences" in path and isinstance(error.instance, dict) and "type" in error.instance
