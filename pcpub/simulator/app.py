@@ -23,6 +23,7 @@ import httpx
 from pcpub.simulator.blobs import Blobs
 from pcpub.simulator.contract import Contract
 from pcpub.simulator.control import Control
+from pcpub.simulator.extras import Extras
 from pcpub.simulator.faults import Faults
 from pcpub.simulator.identity import Identity
 from pcpub.simulator.ingestion import INGESTION, Ingestion, Refusal
@@ -70,7 +71,7 @@ class Simulator:
         self._calls: Counter[str] = Counter()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         surfaces = (Control(self), self.identity, Blobs(self), self.ingestion)
-        for surface in (*surfaces, ProductIngestion(self)):
+        for surface in (*surfaces, Extras(self, self.ingestion), ProductIngestion(self)):
             for method, pattern, handler in surface.routes():
                 self._routes.append((method, re.compile(pattern + "$", re.IGNORECASE), handler))
 

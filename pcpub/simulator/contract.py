@@ -73,8 +73,20 @@ def _compile(doc: dict[str, Any]) -> list[tuple[re.Pattern[str], str, dict[str, 
             .replace(")", r"\)")
         )
         for method, operation in item.items():
-            found.append((re.compile(f"^{pattern}$", re.IGNORECASE), method.upper(), operation))
+            tagged = {**operation, "x-template": template}
+            found.append((re.compile(f"^{pattern}$", re.IGNORECASE), method.upper(), tagged))
     return found
+
+
+def operation_of(doc: dict[str, Any], method: str, path: str) -> str | None:
+    """The document's template for a call (the most specific match), or None."""
+    rel = path[len(PREFIX) :] if path.lower().startswith(PREFIX) else path
+    matches = [
+        (-len(pattern.pattern.replace("[^/]+", "")), str(op["x-template"]))
+        for pattern, m, op in _operations(doc)
+        if m == method and pattern.match(rel)
+    ]
+    return min(matches)[1] if matches else None
 
 
 def _deref(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

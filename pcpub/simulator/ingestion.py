@@ -118,7 +118,7 @@ class Ingestion:
             self.refuse(400, "A JSON object is required.")
         return data
 
-    def _check_if_match(
+    def check_if_match(
         self, request: httpx.Request, etag: str, what: str, required: bool = True
     ) -> httpx.Response | None:
         """Missing If-Match: 400 (when required). Stale: 412, or 409 when so configured."""
@@ -287,7 +287,7 @@ class Ingestion:
     ) -> httpx.Response:
         product = self.product(pid)
         draft = self._draft(product, collection, rid)
-        refused = self._check_if_match(request, draft.etag, f"The resource {rid}")
+        refused = self.check_if_match(request, draft.etag, f"The resource {rid}")
         if refused is not None:
             return refused
         body = self.body(request)
@@ -388,7 +388,7 @@ class Ingestion:
     def put_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
         found = self._image(pid, lid, img)
         image = found[1]
-        refused = self._check_if_match(request, image.etag, f"Image {img}") or (
+        refused = self.check_if_match(request, image.etag, f"Image {img}") or (
             self._mark_uploaded(request, image, "image")
         )
         if refused is not None:
@@ -468,7 +468,7 @@ class Ingestion:
         package = self._package(product, pkg)
         # If-Match is optional here (peers both send and omit it); checked when sent.
         etag = self._package_view(package)["@odata.etag"]
-        refused = self._check_if_match(request, etag, f"Package {pkg}", required=False) or (
+        refused = self.check_if_match(request, etag, f"Package {pkg}", required=False) or (
             self._mark_uploaded(request, package, "package")
         )
         if refused is not None:
