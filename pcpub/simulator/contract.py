@@ -143,3 +143,27 @@ def _live_shape(error: Any) -> bool:
     bare array of strings."""
     path = list(error.absolute_path)
     return "audiences" in path and isinstance(error.instance, dict) and "type" in error.instance
+
+
+def schema_for(doc: dict[str, Any], resource_type: str) -> dict[str, Any] | None:
+    """The document's schema of a resource by its resourceType (e.g. AzureListing)."""
+    schemas: dict[str, Any] = doc["components"]["schemas"]
+    for name, schema in schemas.items():
+        if name.rsplit(".", 1)[-1] == resource_type:
+            return {**schema, "components": doc["components"]}
+    return None
+
+
+def write_problems(doc: dict[str, Any], body: dict[str, Any]) -> list[str]:
+    """What in a body written to the service has the wrong type or value for its resource
+    (as the service refuses it: a string for a boolean, an unknown enum value)."""
+    import jsonschema
+
+    schema = schema_for(doc, str(body.get("resourceType", "")))
+    if schema is None:
+        return []
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}"[:300]
+        for e in jsonschema.Draft4Validator(schema).iter_errors(body)
+        if not (e.validator == "enum" and e.instance in LIVE_VALUES) and not _live_shape(e)
+    ][:5]

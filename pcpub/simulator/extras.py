@@ -91,7 +91,9 @@ class Extras:
             self.api.refuse(
                 400, "The resourceType in the request body doesn't match the actual resource type."
             )
-        return canonical(body, resource_type)
+        fixed = canonical(body, resource_type)
+        self.api.check_written({k: v for k, v in fixed.items() if k != "@odata.etag"})
+        return fixed
 
     def _etagged(self, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "@odata.etag": f'"{uuid.uuid4()}"'}

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from pcpub.simulator.contract import write_problems
 from pcpub.simulator.live import ICH50400, RESELLER_MISSING, lists_reseller, reseller_branch
 from pcpub.simulator.seed import derived_id
 from pcpub.simulator.wire import json_response
@@ -27,6 +28,9 @@ DRAFTS = (
     r"(?P<collection>listings|properties|productavailabilities|featureavailabilities|"
     r"packageconfigurations)"
 )
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Fields the live service checks as GUIDs on write ("Enter a valid GUID").
+GUID_FIELDS = frozenset({"publicAzureTenantID", "azureGovernmentTenantID", "leadGenID"})
 EXPANDABLE = ("marketStates", "priceSchedules", "trial")
 
 
@@ -102,6 +106,18 @@ class Ingestion:
     def refuse(self, status: int, message: str) -> NoReturn:
         """Answer with an error from anywhere in a handler (the dispatcher sends it)."""
         raise Refusal(self.error(status, message))
+
+    def check_written(self, body: dict[str, Any]) -> None:
+        """Refuse a write the service refuses: wrong types or values for the resource (checked
+        against the document when the simulator has it), and ids that must be GUIDs."""
+        for key in GUID_FIELDS & set(body):
+            value = body[key]
+            if value not in (None, "") and not GUID.fullmatch(str(value)):
+                self.refuse(400, f"{key}: Enter a valid GUID")
+        if self.sim.contract is not None:
+            problems = write_problems(self.sim.contract.doc, body)
+            if problems:
+                self.refuse(400, "The request is invalid. " + "; ".join(problems))
 
     def product(self, pid: str) -> Product:
         for product in self.world.products.values():
@@ -303,6 +319,7 @@ class Ingestion:
             if refused is not None:
                 return refused
         merged = {k: v for k, v in incoming.items() if k not in ("id", "@odata.etag")}
+        self.check_written({**merged, "id": draft.id})
         expand = _param(request, "$expand").lower()
         for key in EXPANDABLE:  # parts not expanded on read are kept, not wiped
             ignored = (

@@ -12,7 +12,7 @@ import pytest
 from pcpub.simulator.app import Simulator
 from pcpub.simulator.faults import FaultRule, Faults
 from pcpub.simulator.world import Product
-from tests.conftest import BASE, SimTokens
+from tests.conftest import BASE, REFERENCE, SimTokens
 
 API = f"{BASE}/v1.0/ingestion"
 
@@ -446,3 +446,28 @@ def test_links_use_the_host_the_client_called(sim: Simulator, product: Product) 
     discovery = client.get(f"/{sim.world.tenant_id}/v2.0/.well-known/openid-configuration")
     assert discovery.json()["token_endpoint"].startswith(other + "/")
     assert sim.base_url == BASE  # outside a request: the configured base
+
+
+def test_writes_are_validated_like_the_service_does(http: httpx.Client, product: Product) -> None:
+    def config() -> httpx.Response:
+        branches = http.get(f"products/{product.id}/branches/getByModule(module=Package)").json()
+        instance = next(b for b in branches["value"] if b.get("variantID"))
+        [found] = http.get(
+            f"products/{product.id}/packageConfigurations/getByInstanceID("
+            f"instanceID={instance['currentDraftInstanceID']})"
+        ).json()["value"]
+        return http.get(f"products/{product.id}/packageconfigurations/{found['id']}")
+
+    current = config()
+    url = f"products/{product.id}/packageconfigurations/{current.json()['id']}"
+    headers = {"If-Match": current.json()["@odata.etag"]}
+    bad_guid = http.put(url, json={**current.json(), "publicAzureTenantID": "me"}, headers=headers)
+    assert bad_guid.status_code == 400
+    assert "Enter a valid GUID" in bad_guid.json()
+    if REFERENCE.exists():  # types and values, from the document
+        stringly = http.put(url, json={**current.json(), "allowJitAccess": "true"}, headers=headers)
+        assert stringly.status_code == 400
+        assert "allowJitAccess" in stringly.json()
+    fine = http.put(url, json={**current.json(), "allowJitAccess": True}, headers=headers)
+    assert fine.status_code == 200
+    assert fine.json()["allowJitAccess"] is True
