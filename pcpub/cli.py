@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--contract", help="the OpenAPI document: check every answer against it (/_admin/contract)"
     )
+    sim.add_argument(
+        "--blob-connection-string",
+        help="a blob store (Azurite) for package uploads: fileSasUri is then a real SAS there",
+    )
 
     host = sub.add_parser("host", help="run the function app against Azurite")
     host.add_argument("--app-dir", default=".")
@@ -151,6 +155,7 @@ def _simulator(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         token_lifetime=args.token_lifetime,
         contract=args.contract,
+        blob_connection_string=args.blob_connection_string,
     )
     return 0
 

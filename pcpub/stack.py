@@ -148,6 +148,9 @@ class LocalStack:
                 "--state-dir",
                 str(self.workdir / "tls"),
                 *(["--contract", str(self.contract)] if self.contract else []),
+                # Package uploads go to Azurite, on a real SAS, as in Azure.
+                "--blob-connection-string",
+                self.connection_string,
             ],
             self.workdir / "simulator.log",
             cwd=self.app_dir,

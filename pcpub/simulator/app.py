@@ -28,6 +28,7 @@ from pcpub.simulator.faults import Faults
 from pcpub.simulator.identity import Identity
 from pcpub.simulator.ingestion import INGESTION, Ingestion, Refusal
 from pcpub.simulator.live import REGRESSION, LiveBehaviour, ProductIngestion
+from pcpub.simulator.sas_store import SasStore
 from pcpub.simulator.seed import PARTNER_CENTER_AUDIENCE
 from pcpub.simulator.wire import json_response
 from pcpub.simulator.world import World
@@ -59,6 +60,7 @@ class Simulator:
         self.world = world
         self._base_url = base_url.rstrip("/")
         self.contract = contract  # checks every ingestion answer against the document
+        self.sas_store: SasStore | None = None  # package blobs in a real blob store
         self.faults = Faults()
         self.identity = Identity(self)
         self.ingestion = Ingestion(self)

@@ -159,6 +159,9 @@ class Ingestion:
         body = self.body(request)
         state = next((v for k, v in body.items() if k.lower() == "state"), None)
         if state == "Uploaded" and item.marked_uploaded is None:
+            store = self.sim.sas_store
+            if isinstance(item, Package) and item.sas_uri and store is not None:
+                item.uploaded = store.size(item.product_id, item.id, item.file_name)
             if not item.uploaded:
                 return self.error(400, f"The {what} file has not been uploaded to its fileSasUri.")
             item.marked_uploaded = self.now()
@@ -472,6 +475,8 @@ class Ingestion:
             sas_signature=hashlib.sha256(f"{pkg_id}{uuid.uuid4()}".encode()).hexdigest()[:32],
             fail=product.script.package_failure,
         )
+        if self.sim.sas_store is not None:
+            package.sas_uri = self.sim.sas_store.sas_uri(product.id, pkg_id, file_name)
         product.packages[pkg_id] = package
         return json_response(201, self._package_view(package))
 

@@ -21,6 +21,7 @@ import httpx
 from pcpub.simulator.app import INGESTION, ConnectionReset, Simulator
 from pcpub.simulator.contract import Contract
 from pcpub.simulator.live import PRODUCT_INGESTION
+from pcpub.simulator.sas_store import SasStore
 from pcpub.simulator.seed import DEFAULT_SEED
 from pcpub.simulator.world import Profile, World
 
@@ -158,6 +159,7 @@ def serve(
     ready: threading.Event | None = None,
     token_lifetime: int = 3600,
     contract: str | None = None,
+    blob_connection_string: str | None = None,
 ) -> None:
     """Run the simulator in the foreground until interrupted."""
     import uvicorn
@@ -178,6 +180,8 @@ def serve(
     checker = Contract(Path(contract)) if contract else None
     simulator = Simulator(World(load_seed(seed_path), Profile.named(profile)), base_url, checker)
     simulator.token_lifetime = token_lifetime
+    if blob_connection_string:
+        simulator.sas_store = SasStore(blob_connection_string)
     logging.getLogger("uvicorn.error").addFilter(_QuietResets())
     config = uvicorn.Config(
         AsgiAdapter(simulator),

@@ -312,6 +312,7 @@ class Package:
     fail: bool = False
     blocks: dict[str, bytes] = field(default_factory=dict)
     version: int = 1
+    sas_uri: str | None = None  # a real blob store's SAS (pcpub.simulator.sas_store), if any
 
     def state(self, now: float, profile: Profile) -> str:
         if self.marked_uploaded is None:
@@ -329,7 +330,8 @@ class Package:
             "state": state,
             "isEmpty": self.uploaded in (None, 0),
             "fileSize": self.uploaded or 0,
-            "fileSasUri": (
+            "fileSasUri": self.sas_uri
+            or (
                 f"{base_url}/_blobs/{self.product_id}/{self.id}/{self.file_name}"
                 f"?sv=2020-08-04&sr=b&sp=cw&sig={self.sas_signature}"
             ),

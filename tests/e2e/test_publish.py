@@ -73,6 +73,11 @@ def test_publish_to_live_with_draft_changes_and_a_package(
     ).json()
     assert package["state"] == "Processed"
     assert package["fileSize"] == 300_004  # uploaded in blocks by the Storage SDK
+    # A real SAS on a real blob endpoint (Azurite, in the local stack), as the service hands out.
+    assert stack.ports is not None
+    assert package["fileSasUri"].startswith(f"http://127.0.0.1:{stack.ports.blob}/")
+    assert "sig=" in package["fileSasUri"]
+    assert not [r for r in admin.requests() if r["path"].startswith("/_blobs/")]
     sub = admin.ingestion(
         "GET", f"products/{run.product_id}/submissions/{run.submission_id}"
     ).json()
