@@ -4,8 +4,9 @@ its counts (bench/results/faults.json).
 
 "Nothing lost", checked after every row: every accepted request has exactly one run; every
 run is finished, or failed or rejected with a reason; no run made more than one submission or
-one promote at Partner Center; every run's stages moved forward only; no poison message or
-dead letter is left; no secret or token appears in any log line."""
+one promote at Partner Center, and none promoted a submission it did not create; a run that
+changed modules submitted exactly those; every run's stages moved forward only; no poison
+message or dead letter is left; no secret or token appears in any log line."""
 
 from __future__ import annotations
 
@@ -155,6 +156,27 @@ def check_nothing_lost(
         for p in runs.values()
     ]
     promotes = [accepted(p, "/promote") for p in runs.values()]
+    for request_id, product in runs.items():
+        run = done[request_id]
+        # No submission promoted that the run did not create.
+        promoted = {
+            r["path"].split("/submissions/")[1].split("/")[0]
+            for r in log
+            if r["method"] == "POST"
+            and product in r["path"]
+            and r["path"].endswith("/promote")
+            and 200 <= r["status"] < 300
+        }
+        assert promoted <= {run.submission_id}, (row, request_id, promoted)
+        # Submitted modules are the run's changed modules (and what the service requires).
+        if run.changed_modules and run.submission_id:
+            sub = admin.ingestion("GET", f"products/{product}/submissions/{run.submission_id}")
+            listed = {
+                f"{r['type']}@{v['variantID']}"
+                for v in sub.json()["variantResources"]
+                for r in v["resources"]
+            } | {r["type"] for r in sub.json()["resources"]}
+            assert listed - {"ResellerConfiguration"} == set(run.changed_modules), (row, listed)
     for run in done.values():
         stages = [Stage(s.stage) for s in run.timeline]
         for before, after in itertools.pairwise(stages):

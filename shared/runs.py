@@ -1,0 +1,136 @@
+"""A publish run as the ledger records it: its status, stage, timeline and what it learned,
+and how it is stored in a table row (JSON fields in parts, text capped and scrubbed)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.tables import capped, join_text, split_text
+
+PARTITION = "run"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"  # a stage message is on its way
+    WAITING = "waiting"  # the poller checks Partner Center at next_check_at
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"  # the request was invalid; nothing was called
+    CANCELLED = "cancelled"  # its submission was cancelled (in Partner Center, or by us)
+
+    @property
+    def terminal(self) -> bool:
+        return self in (
+            RunStatus.SUCCEEDED,
+            RunStatus.FAILED,
+            RunStatus.REJECTED,
+            RunStatus.CANCELLED,
+        )
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(when: datetime) -> str:
+    """Fixed-width UTC text, so string comparison in table queries is time order."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+@dataclass(kw_only=True)
+class StageRecord:
+    stage: str
+    started: str
+    ended: str | None = None
+    calls: int = 0
+    result: str | None = None
+
+
+@dataclass(kw_only=True)
+class Run:
+    run_id: str
+    status: RunStatus
+    stage: str
+    target: str = ""
+    offer: str = ""
+    offer_external_id: str | None = None
+    product_id: str | None = None
+    submission_id: str | None = None
+    baseline_submission_id: str | None = None
+    pc_status: str | None = None
+    reason: str | None = None
+    requested_by: str | None = None
+    fingerprint: str | None = None  # hash of the accepted request (shared.publish_request)
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: str = ""
+    updated_at: str = ""
+    next_check_at: str | None = None
+    timeline: list[StageRecord] = field(default_factory=list)
+    changes: dict[str, Any] = field(default_factory=dict)  # the request's draft changes
+    plans: dict[str, str] = field(default_factory=dict)  # plan id -> variant id
+    packages: dict[str, str] = field(default_factory=dict)  # plan id -> package id
+    changed_modules: list[str] = field(default_factory=list)
+    # Modules the draft stage found differing, recorded before it wrote any of them.
+    planned_modules: list[str] | None = None
+    # Non-idempotent calls this run made or is making: key -> {"state": sent|done|refused, ...}
+    intents: dict[str, dict[str, str]] = field(default_factory=dict)
+    last_error: str | None = None
+    dead_letter: str | None = None
+    claimed_at: str | None = None  # when a delivery last claimed the current stage
+    claimed_stage: str | None = None
+    attempts: int = 0  # deliveries that claimed the current stage; >1 means reconcile first
+    held_seconds: float = 0.0  # time held by incidents (not counted against the deadline)
+    etag: str | None = None
+    # Never stored: the intents this very invocation recorded, and what it read before its
+    # checkpoint (shared.pipeline.outcomes.Checkpoint).
+    fresh: tuple[str, ...] = ()
+    memo: Any = None
+
+    def evolve(self, **changes: Any) -> Run:
+        return replace(self, **changes)
+
+    def to_entity(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _MEMORY}
+        data["timeline"] = [asdict(s) for s in self.timeline]
+        data["status"] = str(self.status)
+        entity = {k: capped(v) for k, v in data.items() if v is not None and k not in _JSON_FIELDS}
+        for name in _JSON_FIELDS:
+            entity.update(split_text(name, json.dumps(data[name])))
+        entity["PartitionKey"] = PARTITION
+        entity["RowKey"] = self.run_id
+        return entity
+
+    @classmethod
+    def from_entity(cls, entity: Any) -> Run:
+        names = set(cls.__dataclass_fields__)
+        raw = dict(entity)
+        data = {k: v for k, v in raw.items() if k in names and k not in _JSON_FIELDS}
+        data["status"] = RunStatus(data["status"])
+        for name in _JSON_FIELDS:
+            text = join_text(raw, name)
+            if text:
+                data[name] = json.loads(text)
+        data["timeline"] = [StageRecord(**s) for s in data.get("timeline", [])]
+        data["etag"] = entity.metadata.get("etag")
+        return cls(**data)
+
+
+_JSON_FIELDS = (
+    "timeline",
+    "labels",
+    "changes",
+    "plans",
+    "packages",
+    "changed_modules",
+    "planned_modules",
+    "intents",
+)
+_MEMORY = ("etag", "fresh", "memo")
