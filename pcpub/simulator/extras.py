@@ -317,12 +317,13 @@ class Extras:
 
 def canonical(body: dict[str, Any], resource_type: str) -> dict[str, Any]:
     """Property names as the service answers them: camelCase whatever the client sent."""
-    fixed = {_camel(k): v for k, v in body.items()}
+    fixed = {camel(k): v for k, v in body.items()}
     fixed["resourceType"] = resource_type
     return {k: v for k, v in fixed.items() if k.lower() != "resourcetype" or k == "resourceType"}
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
+    """A property name as the service spells it: camelCase (`ID` -> `id`)."""
     if name.isupper():  # "ID" -> "id"
         return name.lower()
     return name[:1].lower() + name[1:]

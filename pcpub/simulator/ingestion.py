@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from pcpub.simulator.contract import write_problems
+from pcpub.simulator.extras import camel
 from pcpub.simulator.live import ICH50400, RESELLER_MISSING, lists_reseller, reseller_branch
 from pcpub.simulator.seed import derived_id
 from pcpub.simulator.wire import json_response
@@ -311,7 +312,8 @@ class Ingestion:
             return refused
         body = self.body(request)
         known = {k.lower(): k for k in draft.body}
-        incoming = {known.get(k.lower(), k): v for k, v in body.items()}
+        # Stored and answered in the service's spelling, whatever case the client used.
+        incoming = {known.get(k.lower(), camel(k)): v for k, v in body.items()}
         if str(incoming.get("id", rid)).lower() != draft.id.lower():
             return self.error(400, "The id in the body does not match the URL.")
         rtype = incoming.get("resourceType", draft.body["resourceType"])

@@ -471,3 +471,20 @@ def test_writes_are_validated_like_the_service_does(http: httpx.Client, product:
     fine = http.put(url, json={**current.json(), "allowJitAccess": True}, headers=headers)
     assert fine.status_code == 200
     assert fine.json()["allowJitAccess"] is True
+
+
+def test_answers_use_the_services_spelling(http: httpx.Client, product: Product) -> None:
+    branches = http.get(f"products/{product.id}/branches/getByModule(module=Listing)").json()
+    instance = next(b for b in branches["value"] if "variantID" not in b)
+    [listing] = http.get(
+        f"products/{product.id}/listings/getByInstanceID("
+        f"instanceID={instance['currentDraftInstanceID']})"
+    ).json()["value"]
+    body = {k: v for k, v in listing.items() if k != "title"}
+    answer = http.put(
+        f"products/{product.id}/listings/{listing['id']}",
+        json={**body, "Title": "Shouted", "PrivacyPolicyUri": "https://contoso.example/p"},
+        headers={"If-Match": listing["@odata.etag"]},
+    ).json()
+    assert answer["title"] == "Shouted" and "Title" not in answer
+    assert answer["privacyPolicyUri"] == "https://contoso.example/p"
