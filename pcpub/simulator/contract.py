@@ -167,3 +167,29 @@ def write_problems(doc: dict[str, Any], body: dict[str, Any]) -> list[str]:
         for e in jsonschema.Draft4Validator(schema).iter_errors(body)
         if not (e.validator == "enum" and e.instance in LIVE_VALUES) and not _live_shape(e)
     ][:5]
+
+
+def _properties(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A schema's properties, through allOf and $ref."""
+    found: dict[str, Any] = {}
+    stack = [schema]
+    while stack:
+        node = _deref(doc, stack.pop())
+        found.update(node.get("properties", {}))
+        stack.extend(node.get("allOf", []))
+    return found
+
+
+def coerced(doc: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The body as the service's model binding reads it: `"true"`/`"false"` for a boolean
+    property become real booleans (and are answered so)."""
+    schema = schema_for(doc, str(body.get("resourceType", "")))
+    if schema is None:
+        return body
+    props = _properties(doc, schema)
+    fixed = dict(body)
+    for name, value in body.items():
+        kind = props.get(name, {}).get("type")
+        if kind == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
+            fixed[name] = value.lower() == "true"
+    return fixed

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
-from pcpub.simulator.contract import write_problems
+from pcpub.simulator.contract import coerced, write_problems
 from pcpub.simulator.extras import camel
 from pcpub.simulator.live import ICH50400, RESELLER_MISSING, lists_reseller, reseller_branch
 from pcpub.simulator.seed import derived_id
@@ -324,6 +324,8 @@ class Ingestion:
             if refused is not None:
                 return refused
         merged = {k: v for k, v in incoming.items() if k not in ("id", "@odata.etag")}
+        if self.sim.contract is not None:
+            merged = coerced(self.sim.contract.doc, merged)
         self.check_written({**merged, "id": draft.id})
         expand = _param(request, "$expand").lower()
         for key in EXPANDABLE:  # parts not expanded on read are kept, not wiped
