@@ -99,3 +99,31 @@ def events_for(storage: Storage, request_id: str) -> list[dict[str, Any]]:
             _seen_events.setdefault(event["requestId"], []).append(event)
             client.delete_message(message)
     return list(_seen_events.get(request_id, []))
+
+
+def person_submits(admin: SimulatorClient, product: str) -> str:
+    """What a person does in Partner Center: submit the offer's current listing draft (the
+    portal adds the ResellerConfiguration module)."""
+
+    def instance(module: str) -> str:
+        branches = admin.ingestion(
+            "GET", f"products/{product}/branches/getByModule(module={module})"
+        ).json()["value"]
+        return str(next(b for b in branches if not b.get("variantID"))["currentDraftInstanceID"])
+
+    answer = admin.ingestion(
+        "POST",
+        f"products/{product}/submissions",
+        json={
+            "resourceType": "SubmissionCreationRequest",
+            "targets": [{"type": "Scope", "value": "preview"}],
+            "resources": [
+                {"type": "Listing", "value": instance("Listing")},
+                {"type": "ResellerConfiguration", "value": instance("ResellerConfiguration")},
+            ],
+            "variantResources": [],
+            "publishOption": {"isManualPublish": True, "isAutoPromote": False},
+        },
+    )
+    assert answer.status_code in (200, 201, 202), answer.text
+    return str(answer.json()["id"])

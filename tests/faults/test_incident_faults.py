@@ -31,7 +31,7 @@ from tests.faults.test_fault_matrix import (
 
 pytestmark = pytest.mark.faults
 __all__ = ["admin", "report", "storage"]  # the matrix's fixtures, for this module's stack
-REGRESSION_SECONDS = 40  # scaled down from the ten days of June 2026
+REGRESSION_SECONDS = 120  # two minutes (the June 2026 one lasted about ten days)
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +71,8 @@ def test_a_service_wide_regression_holds_every_run_until_it_is_over(
     ]
     check_nothing_lost("service-wide-regression", stack, storage, admin, runs, succeeded)
     ROWS[-1]["ingestion_calls_during_incident"] = len(during)
-    # Twenty runs, each retrying every second on its own, would make about 800 calls.
-    assert len(during) <= 120, len(during)
+    # Twenty runs, each retrying every second on its own, would make about 2,400 calls.
+    assert len(during) <= 150, len(during)
     kinds = [e["kind"] for e in _events(storage)]
     assert "incident-opened" in kinds and "incident-closed" in kinds
 

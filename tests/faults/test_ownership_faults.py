@@ -19,6 +19,7 @@ from pcpub.ops import Storage, enqueue, poison_messages
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import TABLE_NAME, Run, RunStatus
+from tests.e2e.conftest import person_submits
 from tests.faults.test_fault_matrix import (
     ROWS,
     admin,
@@ -58,34 +59,6 @@ def promoted(admin: SimulatorClient, product: str, submission: str) -> int:
         if r["method"] == "POST"
         and r["path"].endswith(f"{product}/submissions/{submission}/promote")
     )
-
-
-def person_submits(admin: SimulatorClient, product: str) -> str:
-    """What a person does in Partner Center: submit the offer's current listing draft (the
-    portal adds the ResellerConfiguration module)."""
-
-    def instance(module: str) -> str:
-        branches = admin.ingestion(
-            "GET", f"products/{product}/branches/getByModule(module={module})"
-        ).json()["value"]
-        return str(next(b for b in branches if not b.get("variantID"))["currentDraftInstanceID"])
-
-    answer = admin.ingestion(
-        "POST",
-        f"products/{product}/submissions",
-        json={
-            "resourceType": "SubmissionCreationRequest",
-            "targets": [{"type": "Scope", "value": "preview"}],
-            "resources": [
-                {"type": "Listing", "value": instance("Listing")},
-                {"type": "ResellerConfiguration", "value": instance("ResellerConfiguration")},
-            ],
-            "variantResources": [],
-            "publishOption": {"isManualPublish": True, "isAutoPromote": False},
-        },
-    )
-    assert answer.status_code in (200, 201, 202), answer.text
-    return str(answer.json()["id"])
 
 
 def test_a_submission_someone_starts_during_the_draft_stage_is_never_taken_over(
