@@ -12,7 +12,7 @@ from shared.partnercenter.models import Product, Submission
 from shared.partnercenter.status import blocking, stuck
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
-from shared.pipeline.submission import holding, newest_submission
+from shared.pipeline.submission import holding, newest_submission, wait_or_fail
 from shared.publish_request import DraftChanges
 
 
@@ -88,15 +88,7 @@ def _blocked(
     holder = newest_submission(left)
     if holder is None:
         return None
-    reason = holding(holder)
-    if deps.foreign_submission == "fail":
-        return Failed(reason=reason + "; not starting another", patch=patch)
-    return Wait(
-        check=Stage.RESOLVE,
-        delay_seconds=deps.poll_seconds,
-        reason=reason + "; waiting for it",
-        patch=patch,
-    )
+    return wait_or_fail(deps, Stage.RESOLVE, holding(holder), patch)
 
 
 def _product(run: Run, deps: StageDeps) -> Product | Failed:
