@@ -151,10 +151,11 @@ class Incidents:
                 return None
         return None
 
-    def hold(self, now: datetime) -> tuple[Breaker, float] | None:
+    def hold(self, now: datetime, breaker: Breaker | None = None) -> tuple[Breaker, float] | None:
         """While the breaker is open: (breaker, seconds to hold) for a delivery that must
-        wait, or None for the one delivery let through as the probe (claimed here)."""
-        breaker = self.read()
+        wait, or None for the one delivery let through as the probe (claimed here).
+        `breaker`: the state just read, when the caller has it."""
+        breaker = breaker or self.read()
         if not breaker.open:
             return None
         due = parse_stamp(breaker.next_probe_at)

@@ -86,7 +86,6 @@ class Run:
     dead_letter: str | None = None
     claimed_at: str | None = None  # when a delivery last claimed the current stage
     claimed_stage: str | None = None
-    attempts: int = 0  # deliveries that claimed the current stage; >1 means reconcile first
     held_seconds: float = 0.0  # time held by incidents (not counted against the deadline)
     etag: str | None = None
     # Never stored: the intents this very invocation recorded, and what it read before its

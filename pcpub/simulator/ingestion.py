@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 import httpx
 
-from pcpub.simulator.contract import coerced, write_problems
 from pcpub.simulator.extras import camel
 from pcpub.simulator.live import ICH50400, RESELLER_MISSING, lists_reseller, reseller_branch
 from pcpub.simulator.seed import derived_id
@@ -116,7 +115,7 @@ class Ingestion:
             if value not in (None, "") and not GUID.fullmatch(str(value)):
                 self.refuse(400, f"{key}: Enter a valid GUID")
         if self.sim.contract is not None:
-            problems = write_problems(self.sim.contract.doc, body)
+            problems = self.sim.contract.write_problems(body)
             if problems:
                 self.refuse(400, "The request is invalid. " + "; ".join(problems))
 
@@ -325,7 +324,7 @@ class Ingestion:
                 return refused
         merged = {k: v for k, v in incoming.items() if k not in ("id", "@odata.etag")}
         if self.sim.contract is not None:
-            merged = coerced(self.sim.contract.doc, merged)
+            merged = self.sim.contract.coerced(merged)
         self.check_written({**merged, "id": draft.id})
         expand = _param(request, "$expand").lower()
         for key in EXPANDABLE:  # parts not expanded on read are kept, not wiped

@@ -8,15 +8,18 @@ count against its deadline (the deadline's reason says how much was held).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from shared.incidents import Breaker, signature
 from shared.ledger import Run
 from shared.messages import Event, EventKind, Stage
 from shared.partnercenter.errors import PartnerCenterError
-from shared.pipeline.effects import Pipeline, fitted, log
+from shared.pipeline.effects import Pipeline, fitted
 from shared.pipeline.outcomes import Outcome, Patch, Retry, Wait
 from shared.queues import EVENTS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def before(pipeline: Pipeline, run: Run, stage: Stage) -> Gate:
     breaker = incidents.read()
     if not breaker.open:
         return Gate(None, False)
-    held = incidents.hold(now)
+    held = incidents.hold(now, breaker)
     if held is None:
         return Gate(None, True)  # the probe
     breaker, seconds = held
@@ -74,8 +77,8 @@ def after(
     # A 4xx the request cannot have caused is the service's trouble: try again later.
     return Retry(
         delay_seconds=pipeline.retry_delay_seconds,
-        reason=f"{outcome.reason if hasattr(outcome, 'reason') else ''} (counted toward an "
-        "incident: the same failure across offers holds every run)".strip(),
+        reason=f"{getattr(outcome, 'reason', '')} (counted toward an incident: the same "
+        "failure across offers holds every run)".strip(),
     )
 
 

@@ -138,9 +138,8 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
         # Center: of two deliveries that read the run at once, only one gets past this line;
         # a later one sees the fresh claim above. A claim older than `claim_seconds` (its
         # delivery crashed) is simply claimed again.
-        attempts = run.attempts + 1 if run.claimed_stage == stage else 1
         run = pipeline.ledger.replace(
-            run.evolve(claimed_at=stamp(pipeline.clock()), claimed_stage=stage, attempts=attempts)
+            run.evolve(claimed_at=stamp(pipeline.clock()), claimed_stage=stage)
         )
         run_stage(pipeline, run, stage)
     except LedgerConflict:

@@ -155,9 +155,7 @@ def promote(run: Run, deps: StageDeps) -> Outcome:
     refusal is read again before the run is failed."""
     assert run.product_id
     assert run.submission_id
-    if intents.state(run, SUBMISSION) != "done" or intents.made(run, SUBMISSION) != (
-        run.submission_id
-    ):
+    if not _created(run):
         return Failed(reason=f"submission {run.submission_id} is not one this run created")
     match intents.state(run, PROMOTE):
         case "done":
@@ -238,13 +236,8 @@ def _failed(run: Run, sub: Submission, deps: StageDeps, patch: Patch) -> Failed:
             patch=patch,
         )
     reason = failure_reason(run, sub, deps)
-    if stuck(sub):  # ours, and it would block the offer's next run: delete it
-        try:
-            assert run.product_id
-            deps.pc.delete_submission(run.product_id, sub.id)
-            reason += f"; submission {sub.id} was deleted so it does not block the offer"
-        except PartnerCenterError as exc:
-            reason += f"; submission {sub.id} is left in Partner Center and blocks it ({exc})"
+    if stuck(sub):  # ours, and it would block the offer's next run
+        reason += _delete(run, deps, sub)
     return Failed(reason=reason, patch=patch)
 
 
@@ -330,17 +323,26 @@ def _submission_request(product_id: str, deps: StageDeps, changed: set[str]) -> 
 def withdraw(run: Run, deps: StageDeps) -> str:
     """A run that ends early deletes its own submission while it is still in progress, so
     the offer is not left blocked; says what it did (or why it could not), for the reason."""
-    if not run.product_id or not run.submission_id:
-        return ""
-    if intents.state(run, SUBMISSION) != "done" or intents.made(run, SUBMISSION) != (
-        run.submission_id
-    ):
+    if not run.product_id or not run.submission_id or not _created(run):
         return ""
     try:
         sub = deps.pc.get_submission(run.product_id, run.submission_id)
-        if phase_of(sub) is not Phase.RUNNING:
-            return ""
-        deps.pc.delete_submission(run.product_id, run.submission_id)
     except PartnerCenterError as exc:
         return f"; its submission {run.submission_id} is left in Partner Center ({exc})"
-    return f"; its submission {run.submission_id} ({sub.status}) was deleted"
+    return _delete(run, deps, sub) if phase_of(sub) is Phase.RUNNING else ""
+
+
+def _created(run: Run) -> bool:
+    """Whether the run's submission is one it created (its intent says so)."""
+    done = intents.state(run, SUBMISSION) == "done"
+    return done and intents.made(run, SUBMISSION) == run.submission_id
+
+
+def _delete(run: Run, deps: StageDeps, sub: Submission) -> str:
+    """Delete our submission so it does not block the offer; the words for the reason."""
+    assert run.product_id
+    try:
+        deps.pc.delete_submission(run.product_id, sub.id)
+    except PartnerCenterError as exc:
+        return f"; submission {sub.id} is left in Partner Center and blocks it ({exc})"
+    return f"; submission {sub.id} ({sub.status}) was deleted so it does not block the offer"

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 import pytest
 
 from pcpub.simulator.app import Simulator
-from pcpub.simulator.contract import operation_of
+from pcpub.simulator.contract import Contract
 from tests.conftest import BASE, REFERENCE, SimTokens
 
 pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="../shared/reference absent")
@@ -26,12 +25,13 @@ class Caller:
             base_url=f"{BASE}/v1.0/ingestion",
             headers={"Authorization": f"Bearer {token}"},
         )
-        self.doc = json.loads(REFERENCE.read_text())
+        self.contract = Contract(REFERENCE)
+        self.doc = self.contract.doc
         self.served: set[tuple[str, str]] = set()
 
     def __call__(self, method: str, path: str, **kw: Any) -> httpx.Response:
         answer = self.http.request(method, path, **kw)
-        template = operation_of(self.doc, method, f"/v1.0/ingestion/{path}")
+        template = self.contract.operation_of(method, f"/v1.0/ingestion/{path}")
         assert template is not None, (method, path)
         assert answer.status_code not in (404, 405) or "was not found" in answer.text, (
             method,
