@@ -16,48 +16,41 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from shared.redaction import carries_secret, scrub, strings_in
-from shared.strictjson import JsonRefused, Limits, loads_strict
+from shared.request_base import (
+    EXTERNAL_ID_PATTERN,
+    GUID_PATTERN,
+    LIMITS,
+    MAX_REASON,
+    MAX_REQUEST_BYTES,
+    PRINTABLE,
+    REQUEST_ID_PATTERN,
+    STAGED_PATTERN,
+    URL_PATTERN,
+    Strict,
+    exactly_one,
+)
+from shared.request_changes import DraftChanges, PackageSource
+from shared.strictjson import JsonRefused, loads_strict
 
-# A queue message is at most 64 KiB encoded; base64 leaves 48 KiB of payload.
-MAX_REQUEST_BYTES = 48 * 1024
-LIMITS = Limits(max_bytes=MAX_REQUEST_BYTES, max_depth=12, max_keys=2000, max_string=40_000)
-MAX_REASON = 2000
-REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
-GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-# Partner Center's offer and plan ids: 3-50 lowercase letters, digits, '-' and '_'.
-EXTERNAL_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{2,49}$"
-# Path segments that cannot be '.', '..', empty, absolute or use backslashes.
-STAGED_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}){0,9}$"
-# https, a host name (no user:password@), an optional port, no fragment or backslash.
-URL_PATTERN = r"^https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[^\s#\\]*)?$"
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, strict=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nulls(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            nulls = sorted(str(k)[:40] for k, v in data.items() if v is None)
-            if nulls:
-                raise ValueError(f"null is not a value (leave the field out): {', '.join(nulls)}")
-        return data
+__all__ = [
+    "MAX_REASON",
+    "MAX_REQUEST_BYTES",
+    "REQUEST_ID_PATTERN",
+    "DraftChanges",
+    "PackageSource",
+    "PublishRequest",
+    "RequestRejected",
+    "parse_publish_request",
+]
 
 
-def _exactly_one(*names: str) -> dict[str, Any]:
-    """JSON Schema for the model validators' 'give exactly one of ...' rule."""
-    return {"oneOf": [{"required": [n]} for n in names]}
-
-
-class OfferRef(_Request):
+class OfferRef(Strict):
     """The offer to publish: its Partner Center product id or the publisher's own offer id."""
 
-    model_config = ConfigDict(json_schema_extra=_exactly_one("productId", "externalId"))
+    model_config = ConfigDict(json_schema_extra=exactly_one("productId", "externalId"))
     product_id: str | None = Field(default=None, alias="productId", pattern=GUID_PATTERN)
     external_id: str | None = Field(default=None, alias="externalId", pattern=EXTERNAL_ID_PATTERN)
 
@@ -73,101 +66,11 @@ class OfferRef(_Request):
         return f"product:{self.product_id}" if self.product_id else f"offer:{self.external_id}"
 
 
-Text = Annotated[str, Field(max_length=5000)]
-Short = Annotated[str, Field(min_length=1, max_length=200)]
-PlanId = Annotated[str, Field(pattern=EXTERNAL_ID_PATTERN)]
-
-
-class ListingChanges(_Request):
-    """Listing fields to set (offer or plan listing, en-us)."""
-
-    title: Short | None = None
-    summary: Text | None = None
-    short_description: Text | None = Field(default=None, alias="shortDescription")
-    description: Annotated[str, Field(max_length=30000)] | None = None
-    keywords: list[Short] | None = Field(default=None, max_length=10)
-
-    def fields(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
-
-
-class PropertyChanges(_Request):
-    app_version: Short | None = Field(default=None, alias="appVersion")
-    categories: list[Short] | None = Field(default=None, max_length=50)
-    industries: list[Short] | None = Field(default=None, max_length=50)
-    terms_of_use: Annotated[str, Field(max_length=30000)] | None = Field(
-        default=None, alias="termsOfUse"
-    )
-    use_enterprise_contract: bool | None = Field(default=None, alias="useEnterpriseContract")
-
-    def fields(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
-
-
-class PlanAvailability(_Request):
-    visibility: Literal["Public", "Private"] | None = None
-    markets: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] | None = Field(
-        default=None, min_length=1, max_length=250
-    )
-
-
-class PackageSource(_Request):
-    """Where the package file is: a blob URL the app can read (on an allowed host), or a blob
-    staged in the app's own `package-staging` container."""
-
-    model_config = ConfigDict(json_schema_extra=_exactly_one("url", "staged"))
-    url: Annotated[str, Field(pattern=URL_PATTERN, max_length=2000)] | None = None
-    staged: Annotated[str, Field(pattern=STAGED_PATTERN, max_length=200)] | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> PackageSource:
-        if (self.url is None) == (self.staged is None):
-            raise ValueError("give exactly one of url or staged")
-        return self
-
-    @property
-    def file_name(self) -> str:
-        name = (self.staged or urlsplit(self.url or "").path).rsplit("/", 1)[-1]
-        return "".join(c if c.isalnum() or c in "._-" else "-" for c in name) or "package.zip"
-
-
-class TechnicalConfiguration(_Request):
-    version: Annotated[str, Field(pattern=r"^\d{1,9}\.\d{1,9}\.\d{1,9}$")] | None = None
-    package: PackageSource | None = None
-
-
-class PlanChanges(_Request):
-    listing: ListingChanges | None = None
-    availability: PlanAvailability | None = None
-    technical_configuration: TechnicalConfiguration | None = Field(
-        default=None, alias="technicalConfiguration"
-    )
-
-
-class DraftChanges(_Request):
-    """What the offer's draft should look like before it is submitted."""
-
-    listing: ListingChanges | None = None
-    properties: PropertyChanges | None = None
-    preview_audience: list[Annotated[str, Field(pattern=GUID_PATTERN)]] | None = Field(
-        default=None, alias="previewAudience", max_length=100
-    )
-    plans: dict[PlanId, PlanChanges] = Field(default_factory=dict, max_length=50)
-
-    @property
-    def package_plans(self) -> dict[str, PackageSource]:
-        return {
-            plan: change.technical_configuration.package
-            for plan, change in self.plans.items()
-            if change.technical_configuration and change.technical_configuration.package
-        }
-
-
 LabelKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 LabelValue = Annotated[str, Field(max_length=256, pattern=PRINTABLE)]
 
 
-class PublishRequest(_Request):
+class PublishRequest(Strict):
     """A publish request, schema version 1."""
 
     schema_version: Literal[1] = Field(alias="schemaVersion")
@@ -241,13 +144,13 @@ def check_policy(request: PublishRequest, *, url_hosts: tuple[str, ...]) -> None
             request.request_id,
         )
     changes = request.changes
-    for plan, source in sorted((changes.package_plans if changes else {}).items()):
+    for where, source in sorted((changes.package_sources() if changes else {}).items()):
         if source.url is not None:
             host = (urlsplit(source.url).hostname or "").lower()
             if not host_allowed(host, url_hosts):
                 raise RequestRejected(
-                    f"changes.plans.{plan}.technicalConfiguration.package.url: host "
-                    f"{host[:100]!r} is not an allowed package host (PACKAGE_URL_HOSTS)",
+                    f"changes.{where}.url: host {host[:100]!r} is not an allowed package "
+                    "host (PACKAGE_URL_HOSTS)",
                     request.request_id,
                 )
 

@@ -75,8 +75,10 @@ class Run:
     next_check_at: str | None = None
     timeline: list[StageRecord] = field(default_factory=list)
     changes: dict[str, Any] = field(default_factory=dict)  # the request's draft changes
+    offer_type: str = ""  # the product's resourceType (shared.offer_types)
     plans: dict[str, str] = field(default_factory=dict)  # plan id -> variant id
-    packages: dict[str, str] = field(default_factory=dict)  # plan id -> package id
+    plan_types: dict[str, str] = field(default_factory=dict)  # plan id -> subType
+    packages: dict[str, str] = field(default_factory=dict)  # package slot -> package id
     changed_modules: list[str] = field(default_factory=list)
     # Modules the draft stage found differing, recorded before it wrote any of them.
     planned_modules: list[str] | None = None
@@ -127,6 +129,7 @@ _JSON_FIELDS = (
     "labels",
     "changes",
     "plans",
+    "plan_types",
     "packages",
     "changed_modules",
     "planned_modules",

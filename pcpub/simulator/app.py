@@ -28,6 +28,7 @@ from pcpub.simulator.faults import Faults
 from pcpub.simulator.identity import Identity
 from pcpub.simulator.ingestion import INGESTION, Ingestion, Refusal
 from pcpub.simulator.live import REGRESSION, LiveBehaviour, ProductIngestion
+from pcpub.simulator.packages import Packages
 from pcpub.simulator.sas_store import SasStore
 from pcpub.simulator.seed import PARTNER_CENTER_AUDIENCE
 from pcpub.simulator.wire import json_response
@@ -64,6 +65,7 @@ class Simulator:
         self.faults = Faults()
         self.identity = Identity(self)
         self.ingestion = Ingestion(self)
+        self.packages = Packages(self, self.ingestion)
         self.live = LiveBehaviour()
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
@@ -72,7 +74,7 @@ class Simulator:
         self._throttled = 0
         self._calls: Counter[str] = Counter()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        surfaces = (Control(self), self.identity, Blobs(self), self.ingestion)
+        surfaces = (Control(self), self.identity, Blobs(self), self.ingestion, self.packages)
         for surface in (*surfaces, Extras(self, self.ingestion), ProductIngestion(self)):
             for method, pattern, handler in surface.routes():
                 self._routes.append((method, re.compile(pattern + "$", re.IGNORECASE), handler))

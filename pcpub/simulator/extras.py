@@ -17,7 +17,7 @@ import httpx
 
 from pcpub.simulator.seed import derived_id
 from pcpub.simulator.wire import json_response
-from pcpub.simulator.world import PLAN_MODULES, Branch, Draft, Variant, initial_draft
+from pcpub.simulator.world import Draft
 
 if TYPE_CHECKING:
     from pcpub.simulator.app import Route, Simulator
@@ -122,24 +122,10 @@ class Extras:
             return self.api.error(400, "externalID and friendlyName are required.")
         if any(v.plan_id == plan_id for v in product.variants):
             return self.api.error(409, f"A plan with id {plan_id} already exists.")
-        variant = Variant(
-            id=derived_id("variant", product.id, plan_id),
-            plan_id=plan_id,
-            name=str(body["friendlyName"]),
-        )
-        product.variants.append(variant)
-        for module in PLAN_MODULES:
-            branch = Branch(
-                id=derived_id("branch", product.id, plan_id, module),
-                module=module,
-                draft_instance_id=derived_id("draft", product.id, plan_id, module),
-                variant_id=variant.id,
-            )
-            product.branches.append(branch)
-            draft = initial_draft(product, branch)
-            if draft is not None:
-                did = derived_id("resource", branch.draft_instance_id)
-                product.drafts[did] = Draft(did, draft[0], branch.draft_instance_id, draft[1])
+        sub_type = str(body.get("subType") or "managed-application")
+        if sub_type not in ("managed-application", "solution-template"):
+            return self.api.error(400, "subType must be managed-application or solution-template.")
+        variant = self.api.world.add_plan(product, plan_id, str(body["friendlyName"]), sub_type)
         return json_response(201, variant.body(), {"ETag": variant.body()["@odata.etag"]})
 
     def put_variant(self, request: httpx.Request, pid: str, vid: str) -> httpx.Response:

@@ -5,7 +5,6 @@ paths and property names, quoted `@odata.etag` values, If-Match on draft PUTs.""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import uuid
@@ -14,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
+from pcpub.simulator import shapes
 from pcpub.simulator.extras import camel
 from pcpub.simulator.live import ICH50400, RESELLER_MISSING, lists_reseller, reseller_branch
 from pcpub.simulator.seed import derived_id
@@ -76,11 +76,6 @@ class Ingestion:
             ),
             ("GET", pid + r"/resellerconfiguration", self.get_reseller),
             ("POST", pid + r"/resellerconfiguration", self.post_reseller),
-            ("GET", pid + r"/packages", self.list_packages),
-            ("POST", pid + r"/packages", self.create_package),
-            ("GET", pid + r"/packages/(?P<pkg>[^/]+)", self.get_package),
-            ("PUT", pid + r"/packages/(?P<pkg>[^/]+)", self.put_package),
-            ("DELETE", pid + r"/packages/(?P<pkg>[^/]+)", self.delete_package),
             ("GET", pid + r"/submissions", self.list_submissions),
             ("POST", pid + r"/submissions", self.create_submission),
             ("GET", sub, self.get_submission),
@@ -152,7 +147,7 @@ class Ingestion:
             )
         return None
 
-    def _mark_uploaded(
+    def mark_uploaded(
         self, request: httpx.Request, item: Package | ListingImage, what: str
     ) -> httpx.Response | None:
         """`state: Uploaded` starts processing, once the file is in the blob."""
@@ -238,6 +233,11 @@ class Ingestion:
                 "sellingOption": "ListingOnly",
                 "enableTestDrive": False,
                 "channelStates": [{"type": "Reseller", "value": "Enabled"}],
+                **(
+                    {"packageType": product.package_type}
+                    if product.resource_type == shapes.BUSINESS_CENTRAL
+                    else {}
+                ),
                 "id": derived_id("setup", product.id),
             },
         )
@@ -319,9 +319,7 @@ class Ingestion:
         if rtype != draft.body["resourceType"]:
             return self.error(400, f"resourceType must be {draft.body['resourceType']}.")
         if draft.collection == "packageconfigurations":
-            refused = self._check_package_refs(product, incoming)
-            if refused is not None:
-                return refused
+            self.sim.packages.check_configuration(product, incoming)
         merged = {k: v for k, v in incoming.items() if k not in ("id", "@odata.etag")}
         if self.sim.contract is not None:
             merged = self.sim.contract.coerced(merged)
@@ -338,19 +336,6 @@ class Ingestion:
         draft.body = merged
         draft.version += 1
         return json_response(200, self._view(request, draft))
-
-    def _check_package_refs(self, product: Product, body: dict[str, Any]) -> httpx.Response | None:
-        for ref in body.get("packageReferences") or []:
-            package = product.packages.get(str(ref.get("value", "")))
-            if package is None:
-                return self.error(400, f"Package {ref.get('value')} does not exist.")
-            state = package.state(self.now(), self.world.profile)
-            if state != "Processed":
-                return self.error(
-                    400,
-                    f"Package {package.id} is {state}; only a processed package can be referenced.",
-                )
-        return None
 
     # -- listing images -------------------------------------------------------------------
 
@@ -412,7 +397,7 @@ class Ingestion:
         found = self._image(pid, lid, img)
         image = found[1]
         refused = self.check_if_match(request, image.etag, f"Image {img}") or (
-            self._mark_uploaded(request, image, "image")
+            self.mark_uploaded(request, image, "image")
         )
         if refused is not None:
             return refused
@@ -446,65 +431,6 @@ class Ingestion:
             "tenantIds": lowered.get("tenantids", []),
         }
         return self.get_reseller(request, pid)
-
-    # -- packages -------------------------------------------------------------------------
-
-    def _package(self, product: Product, pkg: str) -> Package:
-        package = product.packages.get(pkg)
-        if package is None:
-            self.refuse(404, f"Package {pkg} was not found.")
-        return package
-
-    def _package_view(self, package: Package) -> dict[str, Any]:
-        return package.view(self.now(), self.world.profile, self.sim.base_url)
-
-    def list_packages(self, request: httpx.Request, pid: str) -> httpx.Response:
-        product = self.product(pid)
-        return self.page(request, [self._package_view(p) for p in product.packages.values()])
-
-    def create_package(self, request: httpx.Request, pid: str) -> httpx.Response:
-        product = self.product(pid)
-        body = self.body(request)
-        lowered = {k.lower(): v for k, v in body.items()}
-        file_name = str(lowered.get("filename") or "")
-        if not re.fullmatch(r"[\w.-]{1,200}", file_name):
-            return self.error(400, "fileName is required (letters, digits, . _ -).")
-        pkg_id = str(uuid.uuid4())
-        package = Package(
-            id=pkg_id,
-            product_id=product.id,
-            file_name=file_name,
-            resource_type=str(lowered.get("resourcetype", "AzureApplicationPackage")),
-            sas_signature=hashlib.sha256(f"{pkg_id}{uuid.uuid4()}".encode()).hexdigest()[:32],
-            fail=product.script.package_failure,
-        )
-        if self.sim.sas_store is not None:
-            package.sas_uri = self.sim.sas_store.sas_uri(product.id, pkg_id, file_name)
-        product.packages[pkg_id] = package
-        return json_response(201, self._package_view(package))
-
-    def get_package(self, request: httpx.Request, pid: str, pkg: str) -> httpx.Response:
-        product = self.product(pid)
-        package = self._package(product, pkg)
-        return json_response(200, self._package_view(package))
-
-    def put_package(self, request: httpx.Request, pid: str, pkg: str) -> httpx.Response:
-        product = self.product(pid)
-        package = self._package(product, pkg)
-        # If-Match is optional here (peers both send and omit it); checked when sent.
-        etag = self._package_view(package)["@odata.etag"]
-        refused = self.check_if_match(request, etag, f"Package {pkg}", required=False) or (
-            self._mark_uploaded(request, package, "package")
-        )
-        if refused is not None:
-            return refused
-        return json_response(200, self._package_view(package))
-
-    def delete_package(self, request: httpx.Request, pid: str, pkg: str) -> httpx.Response:
-        product = self.product(pid)
-        if product.packages.pop(pkg, None) is None:
-            return self.error(404, f"Package {pkg} was not found.")
-        return httpx.Response(204)
 
     # -- submissions ----------------------------------------------------------------------
 

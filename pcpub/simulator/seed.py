@@ -54,5 +54,27 @@ DEFAULT_SEED: dict[str, Any] = {
             "resourceType": "AzureApplication",
             "plans": ["team", "enterprise"],
         },
+        {
+            "offerId": "contoso-landing-zone",
+            "name": "Contoso Landing Zone",
+            "resourceType": "AzureApplication",
+            "plans": [{"planId": "blueprint", "subType": "solution-template"}],
+        },
+        {
+            "offerId": "contoso-timesheets",
+            "name": "Contoso Timesheets",
+            "resourceType": "AzureDynamics365BusinessCentral",
+        },
+        {
+            "offerId": "contoso-connector",
+            "name": "Contoso Connector",
+            "resourceType": "AzureDynamics365BusinessCentral",
+            "packageType": "Connect",
+        },
+        {
+            "offerId": "contoso-gateway-vm",
+            "name": "Contoso Gateway VM",
+            "resourceType": "AzureThirdPartyVirtualMachine",
+        },
     ],
 }

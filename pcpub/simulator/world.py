@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pcpub.simulator import shapes
 from pcpub.simulator.seed import derived_id
 
-OFFER_MODULES = ("Availability", "Listing", "Property")
-PLAN_MODULES = ("Availability", "Listing", "Package")
 NEVER = "1601-01-01T00:00:00Z"
 
 
@@ -92,6 +91,7 @@ class Variant:
     id: str
     plan_id: str
     name: str
+    sub_type: str = "managed-application"
 
     def body(self) -> dict[str, Any]:
         return {
@@ -101,7 +101,7 @@ class Variant:
             "friendlyName": self.name,
             "externalID": self.plan_id,
             "cloudAvailabilities": ["public-azure"],
-            "subType": "managed-application",
+            "subType": self.sub_type,
             "@odata.etag": f'"{derived_id("etag", self.id)}"',
         }
 
@@ -260,6 +260,7 @@ class Product:
     images: dict[str, ListingImage] = field(default_factory=dict)
     reseller: dict[str, Any] = field(default_factory=dict)
     script: Script = field(default_factory=lambda: Script())
+    package_type: str = "AddOn"  # Business Central: AddOn, or Connect (no packages)
 
     def body(self) -> dict[str, Any]:
         return {
@@ -313,11 +314,12 @@ class Package:
     blocks: dict[str, bytes] = field(default_factory=dict)
     version: int = 1
     sas_uri: str | None = None  # a real blob store's SAS (pcpub.simulator.sas_store), if any
+    instant: bool = False  # processed as the upload is marked (Business Central packages)
 
     def state(self, now: float, profile: Profile) -> str:
         if self.marked_uploaded is None:
             return "PendingUpload"
-        if now - self.marked_uploaded < profile.process_package:
+        if not self.instant and now - self.marked_uploaded < profile.process_package:
             return "InProcessing"
         return "ProcessFailed" if self.fail else "Processed"
 
@@ -395,61 +397,6 @@ class ListingImage:
         return body
 
 
-def initial_draft(product: Product, branch: Branch) -> tuple[str, dict[str, Any]] | None:
-    """The resource a module's draft instance holds when the offer is created."""
-    plan = branch.variant_id is not None
-    if branch.module == "Listing":
-        return "listings", {
-            "resourceType": "AzureListing",
-            "languageCode": "en-us",
-            "title": product.name,
-            "summary": f"{product.name} summary",
-            "shortDescription": product.name,
-            "description": f"{product.name} description",
-            "publisherName": "Contoso",
-            "keywords": [],
-            "listingUris": [],
-            "listingContacts": [],
-        }
-    if branch.module == "Property":
-        return "properties", {
-            "resourceType": "AzureProperty",
-            "industries": [],
-            "categories": [],
-            "leveledCategories": {},
-            "termsOfUse": "Standard terms",
-            "appVersion": "1.0.0",
-            "useEnterpriseContract": False,
-        }
-    if branch.module == "Availability" and not plan:
-        return "productavailabilities", {
-            "resourceType": "ProductAvailability",
-            "visibility": "Public",
-            "enterpriseLicensing": "Online",
-            "audiences": [{"type": "PreviewMarketplaceGroup", "values": []}],
-        }
-    if branch.module == "Availability":
-        return "featureavailabilities", {
-            "resourceType": "FeatureAvailability",
-            "visibility": "Public",
-            "marketStates": [{"marketCode": "US", "state": "Enabled"}],
-            "priceSchedules": [],
-            "trial": {"type": "NoTrial"},
-            "subscriptionAudiences": [],
-            "tenantAudiences": [],
-            "isHidden": False,
-        }
-    if branch.module == "Package":
-        return "packageconfigurations", {
-            "resourceType": "AzureManagedApplicationPackageConfiguration",
-            "version": "1.0.0",
-            "packageReferences": [],
-            "allowJitAccess": False,
-            "publicAzureAuthorizations": [],
-        }
-    return None
-
-
 class World:
     """All simulator state, guarded by one lock."""
 
@@ -491,34 +438,15 @@ class World:
             name=spec.get("name", offer_id),
             resource_type=spec.get("resourceType", "AzureApplication"),
         )
-        for module in OFFER_MODULES:
-            product.branches.append(
-                Branch(
-                    id=derived_id("branch", pid, module),
-                    module=module,
-                    draft_instance_id=derived_id("draft", pid, module),
-                )
+        offer_modules, _ = shapes.modules(product.resource_type)
+        for module in offer_modules:
+            self._add_branch(product, module, None, spec.get("listing", {}))
+        for plan in spec.get("plans", []):
+            plan_id, sub_type = (
+                (plan, None) if isinstance(plan, str) else (plan["planId"], plan.get("subType"))
             )
-        for plan_id in spec.get("plans", []):
-            vid = derived_id("variant", pid, plan_id)
-            product.variants.append(Variant(id=vid, plan_id=plan_id, name=plan_id.title()))
-            for module in PLAN_MODULES:
-                product.branches.append(
-                    Branch(
-                        id=derived_id("branch", pid, plan_id, module),
-                        module=module,
-                        draft_instance_id=derived_id("draft", pid, plan_id, module),
-                        variant_id=vid,
-                    )
-                )
-        for branch in product.branches:
-            draft = initial_draft(product, branch)
-            if draft is not None:
-                collection, body = draft
-                if collection == "listings" and branch.variant_id is None:
-                    body.update(spec.get("listing", {}))
-                did = derived_id("resource", branch.draft_instance_id)
-                product.drafts[did] = Draft(did, collection, branch.draft_instance_id, body)
+            self.add_plan(product, plan_id, plan_id.title(), sub_type or "managed-application")
+        product.package_type = str(spec.get("packageType", "AddOn"))
         script = spec.get("script", {})
         product.script = Script(
             validation_failure=bool(script.get("validationFailure")),
@@ -528,6 +456,40 @@ class World:
         )
         self.products[pid] = product
         return product
+
+    def add_plan(self, product: Product, plan_id: str, name: str, sub_type: str) -> Variant:
+        variant = Variant(
+            id=derived_id("variant", product.id, plan_id),
+            plan_id=plan_id,
+            name=name,
+            sub_type=sub_type,
+        )
+        product.variants.append(variant)
+        for module in shapes.modules(product.resource_type)[1]:
+            self._add_branch(product, module, variant, {})
+        return variant
+
+    def _add_branch(
+        self, product: Product, module: str, variant: Variant | None, listing: dict[str, Any]
+    ) -> None:
+        parts = (product.id, variant.plan_id, module) if variant else (product.id, module)
+        branch = Branch(
+            id=derived_id("branch", *parts),
+            module=module,
+            draft_instance_id=derived_id("draft", *parts),
+            variant_id=variant.id if variant else None,
+        )
+        product.branches.append(branch)
+        sub_type = variant.sub_type if variant else None
+        draft = shapes.initial_draft(
+            product.resource_type, product.name, module, sub_type, plan=variant is not None
+        )
+        if draft is not None:
+            collection, body = draft
+            if collection == "listings" and variant is None:
+                body.update(listing)
+            did = derived_id("resource", branch.draft_instance_id)
+            product.drafts[did] = Draft(did, collection, branch.draft_instance_id, body)
 
     def new_submission_id(self) -> str:
         self._next_submission += 1

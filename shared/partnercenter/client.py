@@ -43,6 +43,7 @@ from shared.partnercenter.models import (
     Draft,
     Package,
     Product,
+    ProductSetup,
     Submission,
     ValidationItem,
     Variant,
@@ -350,6 +351,9 @@ class PartnerCenterClient:
         quoted = offer_id.replace("'", "''")
         flt = f"ExternalIDs/Any(i:i/Type eq 'AzureOfferId' and i/Value eq '{quoted}')"
         return list(self._paged("products", Product, {"$filter": flt}))
+
+    def setup(self, product_id: str) -> ProductSetup:
+        return self._get(f"products/{segment(product_id)}/setup", ProductSetup)
 
     def branches(self, product_id: str, module: str) -> list[Branch]:
         return list(

@@ -132,6 +132,14 @@ class Variant(Resource):
     external_id: str = Field(default="", alias="externalID")
     friendly_name: str = Field(default="", alias="friendlyName")
     state: str = ""
+    sub_type: str = Field(default="", alias="subType")
+
+
+class ProductSetup(Resource):
+    """How an offer is sold; for Business Central, whether it is an add-on or a Connect app."""
+
+    package_type: str = Field(default="", alias="packageType")
+    selling_option: str = Field(default="", alias="sellingOption")
 
 
 class Draft(Resource):

@@ -10,11 +10,18 @@ from typing import Any
 
 from shared.ledger import Run
 from shared.messages import Stage
+from shared.offer_types import of_run
 from shared.partnercenter.errors import Conflict, PreconditionFailed
 from shared.partnercenter.models import Draft
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.drafts import converge, differences, instance_of, pick, write
-from shared.pipeline.outcomes import Advance, Checkpoint, Outcome, Patch
+from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Outcome, Patch
+from shared.pipeline.package_config import (
+    offer_configuration,
+    plan_configuration,
+    version_regression,
+)
+from shared.pipeline.packaging import APP, LIBRARIES
 from shared.publish_request import DraftChanges
 
 
@@ -28,6 +35,12 @@ class Target:
     variant: str | None
     desired: Callable[[Draft], dict[str, Any]]
     expand: str | None = None
+    # Why the draft as read rules the change out (a Business Central version going back).
+    guard: Callable[[Draft], str | None] | None = None
+
+
+class DraftRefused(Exception):
+    """The draft as Partner Center holds it rules the request out; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +65,10 @@ def update_draft(run: Run, deps: StageDeps) -> Outcome:
     pid = run.product_id
     targets = _targets(run)
     if run.planned_modules is None:
-        edits = [edit for t in targets if (edit := _read(deps, pid, t)) is not None]
+        try:
+            edits = [edit for t in targets if (edit := _read(deps, pid, t)) is not None]
+        except DraftRefused as exc:
+            return Failed(reason=str(exc))
         planned = sorted({e.target.key for e in edits})
         if not planned:
             return Advance(
@@ -81,19 +97,38 @@ def _read(deps: StageDeps, pid: str, target: Target) -> Edit | None:
     if not resources:
         raise LookupError(f"draft instance {instance} has no {target.collection}")
     current = pick(resources)
+    refused = target.guard(current) if target.guard else None
+    if refused:
+        raise DraftRefused(refused)
     changes = differences(current.body, target.desired(current))
     return Edit(target, instance, current, changes) if changes else None
 
 
 def _targets(run: Run) -> list[Target]:
     changes = DraftChanges.model_validate(run.changes)
+    kind = of_run(run.offer_type)
     targets: list[Target] = []
     if changes.listing:
         fields = changes.listing.fields()
         targets.append(Target("Listing", "Listing", "listings", None, partial(_given, fields)))
     if changes.properties:
         props = changes.properties.fields()
-        targets.append(Target("Property", "Property", "properties", None, partial(_given, props)))
+        version = changes.properties.app_version
+        guard = (
+            partial(version_regression, wanted=version) if version and kind.offer_packages else None
+        )
+        targets.append(
+            Target("Property", "Property", "properties", None, partial(_given, props), guard=guard)
+        )
+    if changes.package and kind.offer_packages:
+        desired = partial(
+            offer_configuration,
+            kind=kind,
+            package=changes.package,
+            app_id=run.packages[APP],
+            library_id=run.packages.get(LIBRARIES),
+        )
+        targets.append(Target("Package", "Package", "packageconfigurations", None, desired))
     if changes.preview_audience is not None:
         audience = list(changes.preview_audience)
         targets.append(
@@ -130,14 +165,14 @@ def _targets(run: Run) -> list[Target]:
                 )
             )
         tech = plan_changes.technical_configuration
-        if tech and (tech.version or tech.package):
+        if tech and tech.given():
             targets.append(
                 Target(
                     f"Package@{variant}",
                     "Package",
                     "packageconfigurations",
                     variant,
-                    partial(_technical, tech=tech, package_id=run.packages.get(plan)),
+                    partial(plan_configuration, tech=tech, package_id=run.packages.get(plan)),
                 )
             )
     return targets
@@ -167,13 +202,4 @@ def _availability(draft: Draft, wanted: Any) -> dict[str, Any]:
         desired["marketStates"] = [
             {"marketCode": c, "state": "Enabled" if c in enabled else "Disabled"} for c in codes
         ]
-    return desired
-
-
-def _technical(draft: Draft, tech: Any, package_id: str | None) -> dict[str, Any]:
-    desired: dict[str, Any] = {}
-    if tech.version:
-        desired["version"] = tech.version
-    if package_id:
-        desired["packageReferences"] = [{"type": "AzureApplicationPackage", "value": package_id}]
     return desired

@@ -4,13 +4,16 @@ start beside a submission in flight."""
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 from shared.ledger import Run
 from shared.messages import Stage
+from shared.offer_types import OfferType, UnsupportedOffer, offer_type
 from shared.partnercenter.errors import BadRequest, NotFound
 from shared.partnercenter.models import Product, Submission
 from shared.partnercenter.status import blocking, stuck
 from shared.pipeline.deps import StageDeps
+from shared.pipeline.offer_fit import misfit
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
 from shared.pipeline.submission import holding, newest_submission, wait_or_fail
 from shared.publish_request import DraftChanges
@@ -23,11 +26,16 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
     if isinstance(found, Failed):
         return found
     product = found
+    try:
+        kind = offer_type(product.resource_type)
+    except UnsupportedOffer as exc:
+        return Failed(reason=str(exc), rejected=True, patch=Patch(product_id=product.id))
     changes = DraftChanges.model_validate(run.changes)
     plans: dict[str, str] = {}
-    if changes.plans:
-        by_plan = {v.external_id: v.id for v in deps.pc.variants(product.id)}
-        unknown = sorted(set(changes.plans) - set(by_plan))
+    plan_types: dict[str, str] = {}
+    if changes.plans and kind.has_plans:
+        variants = {v.external_id: v for v in deps.pc.variants(product.id)}
+        unknown = sorted(set(changes.plans) - set(variants))
         if unknown:
             return Failed(
                 reason=f"unknown plan(s) {', '.join(unknown)} in offer "
@@ -35,8 +43,14 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
                 rejected=True,
                 patch=Patch(product_id=product.id),
             )
-        plans = {plan: by_plan[plan] for plan in changes.plans}
-    patch = Patch(product_id=product.id, plans=plans)
+        plans = {plan: variants[plan].id for plan in changes.plans}
+        plan_types = {plan: variants[plan].sub_type for plan in changes.plans}
+    refused = misfit(kind, changes, plan_types) or _connect_app(deps, product.id, kind, changes)
+    if refused:
+        return Failed(reason=refused, rejected=True, patch=Patch(product_id=product.id))
+    patch = Patch(
+        product_id=product.id, offer_type=kind.resource_type, plans=plans, plan_types=plan_types
+    )
     if deps.offer_lock is not None:
         holder = deps.offer_lock(product.id, run.run_id)
         if holder is not None:
@@ -51,13 +65,24 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
     held = _blocked(deps, product.id, subs, patch)
     if held is not None:
         return held
-    next_stage = Stage.UPLOAD_PACKAGE if changes.package_plans else Stage.UPDATE_DRAFT
+    next_stage = Stage.UPLOAD_PACKAGE if changes.package_sources() else Stage.UPDATE_DRAFT
     return Advance(
         to=next_stage,
-        patch=Patch(
-            product_id=product.id, plans=plans, baseline_submission_id=latest.id if latest else ""
-        ),
+        patch=replace(patch, baseline_submission_id=latest.id if latest else ""),
     )
+
+
+def _connect_app(
+    deps: StageDeps, product_id: str, kind: OfferType, changes: DraftChanges
+) -> str | None:
+    """A Business Central Connect app has no package to replace (Partner Center keeps only
+    a link to it): refused before any package is created."""
+    if not (kind.offer_packages and changes.package):
+        return None
+    setup = deps.pc.setup(product_id)
+    if setup.package_type.lower() == "connect":
+        return f"offer is a {kind.label} Connect app; it takes no package (changes.package)"
+    return None
 
 
 def _blocked(

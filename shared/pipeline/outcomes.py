@@ -16,7 +16,9 @@ class Patch:
     submission_id: str | None = None
     baseline_submission_id: str | None = None
     pc_status: str | None = None
+    offer_type: str | None = None
     plans: dict[str, str] | None = None
+    plan_types: dict[str, str] | None = None
     packages: dict[str, str] | None = None
     changed_modules: list[str] | None = None
     planned_modules: list[str] | None = None

@@ -8,16 +8,13 @@ from typing import Any
 
 from shared.ledger import Run
 from shared.messages import Stage
+from shared.offer_types import OfferType, of_run
 from shared.partnercenter.errors import Conflict, NotFound, PartnerCenterError
 from shared.partnercenter.models import Submission
 from shared.partnercenter.status import Phase, blocking, phase_of, stuck
 from shared.pipeline import intents
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Wait
-
-# Modules a submission publishes, offer level and per plan.
-SUBMITTED_MODULES = ("Availability", "Listing", "Property", "Package")
-ALWAYS_SUBMITTED = ("ResellerConfiguration",)
 
 
 def submit_preview(run: Run, deps: StageDeps) -> Outcome:
@@ -34,7 +31,8 @@ def submit_preview(run: Run, deps: StageDeps) -> Outcome:
         case "done":
             return _certifying(run, deps, intents.made(run, SUBMISSION))
         case "none" | "refused":
-            body = _submission_request(pid, deps, set(run.changed_modules))
+            kind = of_run(run.offer_type)
+            body = _submission_request(pid, deps, kind, set(run.changed_modules))
             return intents.intend(run, SUBMISSION, body=json.dumps(body))
         case "unknown":
             mine = _reconciled(run, deps)
@@ -292,19 +290,24 @@ class SubmissionCancelled(LookupError):
     """Our submission no longer exists: someone cancelled (deleted) it in Partner Center."""
 
 
-def _submission_request(product_id: str, deps: StageDeps, changed: set[str]) -> dict[str, Any]:
+def _submission_request(
+    product_id: str, deps: StageDeps, kind: OfferType, changed: set[str]
+) -> dict[str, Any]:
     """A submission to preview of the modules the run changed (modular publishing), or of
-    every module's current draft instance when it changed none; and always the modules the
-    live service requires where the offer has them (ResellerConfiguration: without it the
-    submission fails validation with Resell-20007)."""
+    every module's current draft instance when it changed none; and what the offer type lists
+    beside them: modules the live service requires (an Azure Application's
+    ResellerConfiguration: without it validation fails with Resell-20007) and offer-level
+    modules that go with a plan's (its Package branch, as Microsoft's CLIs submit it)."""
     resources: list[dict[str, str]] = []
     per_plan: dict[str, list[dict[str, str]]] = {}
-    named = {key.split("@")[0] for key in changed}
-    modules = [m for m in SUBMITTED_MODULES if not changed or m in named]
-    for module in (*modules, *ALWAYS_SUBMITTED):
+    beside = kind.submitted_beside(changed)
+    named = {key.split("@")[0] for key in changed} | beside
+    every = dict.fromkeys((*kind.offer_modules, *kind.plan_modules, *kind.always_submitted))
+    for module in (m for m in every if not changed or m in named):
         for branch in deps.pc.branches(product_id, module):
             key = f"{module}@{branch.variant_id}" if branch.variant_id else module
-            if changed and key not in changed and module not in ALWAYS_SUBMITTED:
+            offer_level = branch.variant_id is None and module in beside
+            if changed and key not in changed and not offer_level:
                 continue
             ref = {"type": module, "value": branch.current_draft_instance_id}
             if branch.variant_id:

@@ -83,6 +83,7 @@ def test_publish_to_live_with_draft_changes_and_a_package(
     ).json()
     assert sorted(r["type"] for r in sub["resources"]) == [
         "Listing",
+        "Package",  # the offer-level branch goes with the plan's, as Microsoft's CLIs send it
         "Property",
         "ResellerConfiguration",  # the live service requires it in every submission
     ]

@@ -80,6 +80,7 @@ def test_submit_twice_creates_one_submission(sim: Simulator, deps: StageDeps) ->
         "Availability",
         "Listing",
         "Property",
+        "Package",  # the offer-level branch, as Microsoft's CLIs submit it
         "ResellerConfiguration",
     }
     assert len(request["variantResources"]) == 1
@@ -271,6 +272,7 @@ def test_a_full_request_with_drafts_and_a_package(sim: Simulator, deps: StageDep
     assert sorted(r["type"] for r in request["resources"]) == [
         "Availability",
         "Listing",
+        "Package",  # offer level, beside the plan's package
         "Property",
         "ResellerConfiguration",
     ]
