@@ -20,6 +20,7 @@ PRODUCT_INGESTION = "the Product Ingestion API (graph.microsoft.com/rp/product-i
 # Request fields of a plan's technicalConfiguration, by what they mean to Partner Center.
 COMMON_TECHNICAL = frozenset({"version", "package"})
 MANAGED_TECHNICAL = COMMON_TECHNICAL | {
+    "tenantId",
     "authorizations",
     "allowJitAccess",
     "deploymentMode",

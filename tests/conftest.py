@@ -170,3 +170,14 @@ def crashed_after_call(fn: Any, run: Run, deps: StageDeps) -> Run:
     the result: its checkpoints are there, nothing after them."""
     _, recorded = settle(fn, run, deps)
     return replace(recorded, fresh=(), memo=None)
+
+
+@pytest.fixture
+def http(sim: Simulator) -> Iterator[httpx.Client]:
+    """A plain client of the in-process simulator's ingestion API, signed in."""
+    with httpx.Client(
+        transport=httpx.MockTransport(sim.transport),
+        base_url=f"{BASE}/v1.0/ingestion",
+        headers={"Authorization": f"Bearer {SimTokens(sim).token()}"},
+    ) as client:
+        yield client

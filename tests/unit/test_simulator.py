@@ -3,7 +3,6 @@ submission state machines, auth, and each fault on demand."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,17 +14,6 @@ from pcpub.simulator.world import Product
 from tests.conftest import BASE, REFERENCE, SimTokens
 
 API = f"{BASE}/v1.0/ingestion"
-
-
-@pytest.fixture
-def http(sim: Simulator) -> Iterator[httpx.Client]:
-    tokens = SimTokens(sim)
-    with httpx.Client(
-        transport=httpx.MockTransport(sim.transport),
-        base_url=API,
-        headers={"Authorization": f"Bearer {tokens.token()}"},
-    ) as client:
-        yield client
 
 
 @pytest.fixture
