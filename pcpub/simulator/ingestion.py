@@ -479,7 +479,9 @@ class Ingestion:
             fail_certification=product.script.certification_failure,
             certify_forever=product.script.certification_hang,
         )
-        if self.sim.live.reseller_required and not lists_reseller(body):
+        # Live: Business Central submissions of Package (and Property) alone are accepted.
+        needs_reseller = product.resource_type != shapes.BUSINESS_CENTRAL
+        if self.sim.live.reseller_required and needs_reseller and not lists_reseller(body):
             sub.validation_errors = [dict(RESELLER_MISSING)]
         elif product.script.validation_failure:
             sub.validation_errors = [
