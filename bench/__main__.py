@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench import cold_start, credentials, throughput
+from bench import cold_start, credentials, offer_types, throughput
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -26,6 +26,14 @@ def main() -> None:
         args.offers, latency_ms=100, rate_per_minute=1200, certify=5.0, publish=5.0, headroom=0.95
     )
     (RESULTS / "throughput.json").write_text(json.dumps(tp, indent=2))
+    types = offer_types.run()
+    (RESULTS / "offer_types.json").write_text(json.dumps(types, indent=2))
+    per_type = "".join(
+        f"| calls per run, {case} (first run to live) | {t['calls_excluding_polls']} without "
+        f"polls ({t['calls']} in all); minimal {t['minimal']}: excess **{t['excess']}** "
+        "| 0 excess |\n"
+        for case, t in types.items()
+    )
     report = f"""# pc-publisher benchmarks
 
 | measure | result | target |
@@ -47,7 +55,7 @@ expired sent | one per lifetime |
 | cold start (import + index) | median {cold["median_s"]:.3f} s, worst {cold["max_s"]:.3f} s \
 | <= 0.5 s |
 | local host peak memory under the throughput run | {tp["host_peak_rss_mib"]} MiB | reported |
-
+{per_type}
 Settings: {json.dumps(tp["settings"])}. Calls of one run by kind:
 {json.dumps(tp["calls_by_kind_one_run"], indent=1)}
 """

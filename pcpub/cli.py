@@ -3,7 +3,7 @@
 pcpub simulator   run the Partner Center simulator with its Entra and Key Vault stand-ins
 pcpub host        run the function app's functions against Azurite (the local functions host)
 pcpub up          run the whole local stack until interrupted
-pcpub demo        publish a sample offer to live on the local stack and show how it went
+pcpub demo        publish sample offers (Azure Application, Business Central) to live locally
 pcpub enqueue     send a publish request
 pcpub status      a run's state and timeline, by request id
 pcpub runs        list runs
@@ -97,9 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--profile", choices=["fast", "realistic"], default="fast")
     up.add_argument("--workdir")
 
-    demo = sub.add_parser("demo", help="publish a sample offer to live on the local stack")
+    demo = sub.add_parser("demo", help="publish sample offers to live on the local stack")
     demo.add_argument("--profile", choices=["fast", "realistic"], default="fast")
-    demo.add_argument("--offer", help="offer id from the simulator's seed")
+    demo.add_argument("--offer", help="Azure Application offer id from the simulator's seed")
     demo.add_argument("--timeout", type=float, default=300.0)
 
     enq = sub.add_parser("enqueue", help="send a publish request (JSON file, or - for stdin)")

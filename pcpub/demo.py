@@ -1,15 +1,63 @@
-"""`make demo`: the whole local stack, one publish request to live, its progress, a summary."""
+"""`make demo`: the whole local stack; an Azure Application offer and a Business Central app
+(main app, a library app, a new version) published to live side by side; their progress; a
+summary of each."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import BlobServiceClient
 
 from pcpub.ops import Storage, enqueue, format_status
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
-from shared.ledger import RunStatus
+from shared.ledger import Run, RunStatus
+
+BC_OFFER = "contoso-timesheets"
+BC_FILES = {"demo/timesheets_2.0.0.0.app": b"NAVX main", "demo/timesheets-base.app": b"NAVX lib"}
+
+
+def _requests(stamp: str, azure_offer: str) -> list[dict[str, Any]]:
+    common = {"schemaVersion": 1, "target": "live", "requestedBy": "make demo"}
+    return [
+        {
+            **common,
+            "requestId": f"demo-{stamp}-azure",
+            "offer": {"externalId": azure_offer},
+            # One draft change: the run reads, compares and writes one module with its ETag
+            # and submits just that module.
+            "changes": {"listing": {"title": f"{azure_offer} (published by pc-publisher)"}},
+            "labels": {"source": "demo", "type": "azure-application"},
+        },
+        {
+            **common,
+            "requestId": f"demo-{stamp}-bc",
+            "offer": {"externalId": BC_OFFER},
+            "changes": {
+                "properties": {"appVersion": "2.0.0.0"},
+                "package": {
+                    "app": {"staged": "demo/timesheets_2.0.0.0.app"},
+                    "libraries": [{"staged": "demo/timesheets-base.app"}],
+                },
+            },
+            "labels": {"source": "demo", "type": "business-central"},
+        },
+    ]
+
+
+def _stage_files(connection_string: str) -> None:
+    """Put the Business Central app files where a build pipeline would."""
+    with BlobServiceClient.from_connection_string(connection_string) as service:
+        container = service.get_container_client("package-staging")
+        with contextlib.suppress(ResourceExistsError):
+            container.create_container()
+        for name, data in BC_FILES.items():
+            container.upload_blob(name, data, overwrite=True)
 
 
 def run_demo(
@@ -27,7 +75,7 @@ def run_demo(
     )
     with LocalStack(workdir, profile=profile) as stack:
         sim = stack.sim_config
-        target_offer = offer or sim["offers"][0]["offerId"]
+        azure_offer = offer or sim["offers"][0]["offerId"]
         print(
             f"  Azurite      {stack.connection_string.split('QueueEndpoint=')[1].split(';')[0]}"
             f" (queues)\n  simulator    {sim['ingestionBaseUrl']}\n"
@@ -36,53 +84,60 @@ def run_demo(
             flush=True,
         )
         storage = Storage(stack.connection_string)
-        request_id = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-        request = {
-            "schemaVersion": 1,
-            "requestId": request_id,
-            "offer": {"externalId": target_offer},
-            "target": "live",
-            # One draft change, so the run reads, compares and writes a module with its ETag
-            # and submits just that module.
-            "changes": {"listing": {"title": f"{target_offer} (published by pc-publisher)"}},
-            "requestedBy": "make demo",
-            "labels": {"source": "demo"},
-        }
-        enqueue(storage, json.dumps(request))
-        print(f"enqueued publish request {request_id}: offer {target_offer!r} -> live", flush=True)
-        seen: tuple[str, str, str | None] | None = None
-        deadline = time.monotonic() + timeout
-        run = None
-        while time.monotonic() < deadline:
-            run = storage.ledger.get(request_id)
-            if run is not None:
-                now = (str(run.status), run.stage, run.pc_status)
-                if now != seen:
-                    seen = now
-                    pc = f"  [Partner Center: {run.pc_status}]" if run.pc_status else ""
-                    print(
-                        f"  {time.monotonic() - started:6.1f}s  {run.stage:<15} {run.status}{pc}",
-                        flush=True,
-                    )
-                if run.status.terminal:
-                    break
-            time.sleep(0.2)
-        if run is None or not run.status.terminal:
-            print(f"the run did not finish within {timeout:.0f}s; logs in {stack.workdir}")
+        _stage_files(stack.connection_string)
+        requests = _requests(time.strftime("%Y%m%d-%H%M%S"), azure_offer)
+        for request in requests:
+            enqueue(storage, json.dumps(request))
+            print(
+                f"enqueued publish request {request['requestId']}: offer "
+                f"{request['offer']['externalId']!r} -> live",
+                flush=True,
+            )
+        runs = _follow(storage, [r["requestId"] for r in requests], started, timeout)
+        if runs is None:
+            print(f"the runs did not finish within {timeout:.0f}s; logs in {stack.workdir}")
             return 1
-        print("\nsummary\n" + format_status(run))
         admin = SimulatorClient(sim)
-        live = "unknown"
-        if run.product_id and run.submission_id:
-            live = admin.submission_status(run.product_id, run.submission_id)
-        print(f"  on the simulator: submission {run.submission_id} is {live}")
+        ok = True
+        for run in runs:
+            print(f"\nsummary of {run.run_id}\n" + format_status(run))
+            live = "unknown"
+            if run.product_id and run.submission_id:
+                live = admin.submission_status(run.product_id, run.submission_id)
+            print(f"  on the simulator: submission {run.submission_id} is {live}")
+            ok = ok and run.status is RunStatus.SUCCEEDED and live == "Published/InStore"
         log = admin.requests()
-        mine = [r for r in log if (r.get("clientRequestId") or "").startswith(request_id + ".")]
+        ids = tuple(r.run_id + "." for r in runs)
+        mine = [r for r in log if (r.get("clientRequestId") or "").startswith(ids)]
         print(
-            f"  the simulator saw {len(mine)} Partner Center calls tagged with this run "
+            f"\nthe simulator saw {len(mine)} Partner Center calls tagged with these runs "
             f"({len(log)} requests in all, token and Key Vault requests included)"
         )
         admin.close()
         print(f"done in {time.monotonic() - started:.1f}s; stopping everything", flush=True)
-        ok = run.status is RunStatus.SUCCEEDED and live == "Published/InStore"
     return 0 if ok else 1
+
+
+def _follow(storage: Storage, ids: list[str], started: float, timeout: float) -> list[Run] | None:
+    """Print each run's stage as it changes, until every run ends (None on timeout)."""
+    seen: dict[str, tuple[str, str, str | None]] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [storage.ledger.get(i) for i in ids]
+        for run in runs:
+            if run is None:
+                continue
+            now = (str(run.status), run.stage, run.pc_status)
+            if seen.get(run.run_id) != now:
+                seen[run.run_id] = now
+                pc = f"  [Partner Center: {run.pc_status}]" if run.pc_status else ""
+                print(
+                    f"  {time.monotonic() - started:6.1f}s  {run.run_id.rsplit('-', 1)[-1]:<6}"
+                    f"{run.stage:<15} {run.status}{pc}",
+                    flush=True,
+                )
+        finished = [r for r in runs if r is not None and r.status.terminal]
+        if len(finished) == len(ids):
+            return finished
+        time.sleep(0.2)
+    return None

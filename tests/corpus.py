@@ -49,6 +49,19 @@ def _package(source: dict[str, Any]) -> dict[str, Any]:
     return {"plans": {"premium": {"technicalConfiguration": {"package": source}}}}
 
 
+def _tech(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"plans": {"premium": {"technicalConfiguration": {"tenantId": GUID, **fields}}}}
+
+
+def _auth(principal: Any, role: Any = GUID) -> dict[str, Any]:
+    return {"principalId": principal, "roleDefinitionId": role}
+
+
+def _bc(app: Any, libraries: Any = None) -> dict[str, Any]:
+    package = {"app": app} if libraries is None else {"app": app, "libraries": libraries}
+    return {"properties": {"appVersion": "2.0.0.0"}, "package": package}
+
+
 def good_bodies(prefix: str = "good") -> list[bytes]:
     return [
         _b(base(f"{prefix}-1")),
@@ -69,6 +82,9 @@ def good_bodies(prefix: str = "good") -> list[bytes]:
             )
         ),
         _b(base(f"{prefix}-9", changes={"previewAudience": [GUID]})),
+        _b(base(f"{prefix}-11", "contoso-timesheets", changes=_bc({"staged": "main.app"}))),
+        _b(base(f"{prefix}-12", changes=_tech({"authorizations": [_auth(GUID)]}))),
+        _b(base(f"{prefix}-13", changes=_tech({"deploymentMode": "Complete"}))),
         # Non-ASCII text, an emoji (a surrogate pair escaped) and whitespace are fine.
         b'{ "schemaVersion" : 1, "requestId": "' + prefix.encode() + b'-10", "offer": '
         b'{"externalId": "contoso-analytics"}, "target": "preview", "changes": {"listing": '
@@ -193,6 +209,66 @@ def bad_bodies(prefix: str, secrets: list[str]) -> list[Case]:
             "version",
         ),
         Case("plans-list", _b(base(f"{p}-pl", changes={"plans": []})), "model", "plans"),
+        # Offer types' fields
+        Case(
+            "authorization-not-guid",
+            _b(base(f"{p}-ag", changes=_tech({"authorizations": [_auth("Owner")]}))),
+            "model",
+            "must be a GUID",
+        ),
+        Case(
+            "authorization-extra",
+            _b(base(f"{p}-ax", changes=_tech({"authorizations": [{**_auth(GUID), "x": 1}]}))),
+            "model",
+            "unknown field",
+        ),
+        Case(
+            "deployment-mode",
+            _b(base(f"{p}-dm", changes=_tech({"deploymentMode": "incremental"}))),
+            "model",
+            "deploymentMode",
+        ),
+        Case(
+            "jit-string",
+            _b(base(f"{p}-js", changes=_tech({"allowJitAccess": "true"}))),
+            "model",
+            "allowJitAccess",
+        ),
+        Case(
+            "action-with-space",
+            _b(base(f"{p}-as", changes=_tech({"allowedDataActions": ["Microsoft.X/* ; rm"]}))),
+            "model",
+            "allowedDataActions",
+        ),
+        Case(
+            "bc-package-without-app",
+            _b(base(f"{p}-bn", changes={"package": {"libraries": []}})),
+            "model",
+            "app",
+        ),
+        Case(
+            "bc-too-many-libraries",
+            _b(base(f"{p}-bl", changes=_bc({"staged": "a.app"}, [{"staged": "l.app"}] * 21))),
+            "model",
+            "libraries",
+        ),
+        Case(
+            "bc-library-elsewhere",
+            _b(
+                base(
+                    f"{p}-be",
+                    changes=_bc({"staged": "a.app"}, [{"url": "https://evil.example/l.app"}]),
+                )
+            ),
+            "policy",
+            "changes.package.libraries.0.url: host 'evil.example' is not an allowed",
+        ),
+        Case(
+            "bc-library-climbs",
+            _b(base(f"{p}-bc", changes=_bc({"staged": "a.app"}, [{"staged": "../l.app"}]))),
+            "model",
+            "staged",
+        ),
         Case("null-field", _b(base(f"{p}-nf", requestedBy=None)), "model", "null"),
         Case(
             "null-offer-id",

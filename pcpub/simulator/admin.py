@@ -72,9 +72,11 @@ class SimulatorClient:
     def admin_put(self, what: str, body: dict[str, Any]) -> None:
         self.http.put(f"{self.config['adminUrl']}/{what}", json=body).raise_for_status()
 
-    def add_offer(self, offer_id: str, plans: list[str]) -> dict[str, Any]:
+    def add_offer(self, offer_id: str, plans: list[Any], **spec: Any) -> dict[str, Any]:
+        """Seed an offer (spec as in pcpub.simulator.seed: resourceType, packageType...)."""
         response = self.http.post(
-            f"{self.config['adminUrl']}/offers", json={"offerId": offer_id, "plans": plans}
+            f"{self.config['adminUrl']}/offers",
+            json={**spec, "offerId": offer_id, "plans": plans},
         )
         response.raise_for_status()
         product: dict[str, Any] = response.json()

@@ -1,5 +1,5 @@
-"""`make demo`'s command, as a newcomer runs it: everything up, one offer to live, a summary,
-everything stopped."""
+"""`make demo`'s command, as a newcomer runs it: everything up, an Azure Application offer and
+a Business Central app to live, a summary of each, everything stopped."""
 
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ def test_demo_publishes_to_live_and_cleans_up() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert "summary" in out
-    assert "succeeded at complete" in out
-    assert "is Published/InStore" in out
+    # An Azure Application offer and a Business Central app, both live.
+    assert "summary of demo-" in out and "-bc\n" in out and "-azure\n" in out
+    assert out.count("succeeded at complete") == 2
+    assert out.count("is Published/InStore") == 2
     for stage in (
         "resolve",
+        "upload_package",
         "update_draft",
         "submit_preview",
         "await_preview",
