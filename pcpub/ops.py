@@ -87,6 +87,7 @@ def status_dict(run: Run) -> dict[str, Any]:
         "status": str(run.status),
         "stage": run.stage,
         "offer": run.offer,
+        "offerType": run.offer_type or None,
         "target": run.target,
         "productId": run.product_id,
         "submissionId": run.submission_id,
@@ -121,6 +122,8 @@ def format_status(run: Run) -> str:
         f"{data['requestId']}: {data['status']} at {data['stage']}"
         f" (offer {data['offer'] or '?'}, target {data['target'] or '?'})"
     ]
+    if data["offerType"]:
+        lines.append(f"  offer type: {data['offerType']}")
     if data["submissionId"]:
         lines.append(f"  submission {data['submissionId']}: {data['partnerCenterState']}")
     if data["reason"]:

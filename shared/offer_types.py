@@ -57,6 +57,9 @@ class OfferType:
     always_submitted: tuple[str, ...] = ()
     # Offer-level modules listed whenever a plan's module of the same name is.
     with_plan_modules: tuple[str, ...] = ()
+    # Markets are set on the offer (its Availability instance's FeatureAvailability), not
+    # per plan.
+    offer_markets: bool = False
 
     @property
     def has_plans(self) -> bool:
@@ -107,6 +110,7 @@ OFFER_TYPES: Mapping[str, OfferType] = MappingProxyType(
             ),
             offer_configuration="Dynamics365BusinessCentralPackageConfiguration",
             processed_on_upload=True,
+            offer_markets=True,
         ),
     }
 )

@@ -143,6 +143,8 @@ class DraftChanges(Strict):
         default=None, alias="previewAudience", max_length=100
     )
     package: OfferPackage | None = None
+    # Offer-level visibility and markets (Business Central; Azure Applications set them per plan).
+    availability: PlanAvailability | None = None
     plans: dict[PlanId, PlanChanges] = Field(default_factory=dict, max_length=50)
 
     @property

@@ -97,13 +97,19 @@ def initial_draft(
             "audiences": [{"type": "PreviewMarketplaceGroup", "values": []}],
         }
     if module == "Availability":
-        return "featureavailabilities", _feature_availability()
+        return "featureavailabilities", feature_availability()
     if module == "Package":
         return "packageconfigurations", _configuration(product_type, sub_type, plan)
     return None
 
 
-def _feature_availability() -> dict[str, Any]:
+def offer_markets(product_type: str) -> bool:
+    """Business Central keeps its market states on the offer-level Availability instance
+    (read with featureAvailabilities/getByInstanceID), beside its ProductAvailability."""
+    return product_type.lower() == BUSINESS_CENTRAL.lower()
+
+
+def feature_availability() -> dict[str, Any]:
     return {
         "resourceType": "FeatureAvailability",
         "visibility": "Public",

@@ -490,6 +490,16 @@ class World:
                 body.update(listing)
             did = derived_id("resource", branch.draft_instance_id)
             product.drafts[did] = Draft(did, collection, branch.draft_instance_id, body)
+        if (
+            module == "Availability"
+            and variant is None
+            and shapes.offer_markets(product.resource_type)
+        ):
+            did = derived_id("resource", branch.draft_instance_id, "featureavailabilities")
+            body = shapes.feature_availability()
+            product.drafts[did] = Draft(
+                did, "featureavailabilities", branch.draft_instance_id, body
+            )
 
     def new_submission_id(self) -> str:
         self._next_submission += 1

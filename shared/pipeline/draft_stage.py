@@ -24,6 +24,9 @@ from shared.pipeline.package_config import (
 from shared.pipeline.packaging import APP, LIBRARIES
 from shared.publish_request import DraftChanges
 
+# Sent on the read and on the PUT: without it the live service ignores market changes.
+MARKET_EXPAND = "MarketStates,PriceSchedules,Trial"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -120,6 +123,17 @@ def _targets(run: Run) -> list[Target]:
         targets.append(
             Target("Property", "Property", "properties", None, partial(_given, props), guard=guard)
         )
+    if changes.availability and kind.offer_markets:
+        targets.append(
+            Target(
+                "Availability",
+                "Availability",
+                "featureavailabilities",
+                None,
+                partial(_availability, wanted=changes.availability),
+                expand=MARKET_EXPAND,
+            )
+        )
     if changes.package and kind.offer_packages:
         desired = partial(
             offer_configuration,
@@ -161,7 +175,7 @@ def _targets(run: Run) -> list[Target]:
                     "featureavailabilities",
                     variant,
                     partial(_availability, wanted=plan_changes.availability),
-                    expand="MarketStates,PriceSchedules,Trial",
+                    expand=MARKET_EXPAND,
                 )
             )
         tech = plan_changes.technical_configuration

@@ -16,6 +16,8 @@ def misfit(kind: OfferType, changes: DraftChanges, plan_types: dict[str, str]) -
     version = changes.properties.app_version if changes.properties else None
     if version and kind.offer_packages and version_key(version) is None:
         return f"{label} need appVersion as 2 to 4 numbers with dots (such as 1.0.0.0)"
+    if changes.availability is not None and not kind.offer_markets:
+        return f"{label} set markets per plan (changes.plans.<plan>.availability)"
     if changes.package is not None and not kind.offer_packages:
         return (
             f"{label} take packages per plan (changes.plans.<plan>.technicalConfiguration"

@@ -54,6 +54,7 @@ def test_types_the_v1_api_cannot_publish_name_the_api_that_can() -> None:
         (BC, {"plans": {"main": {"listing": {"title": "x"}}}}, {}, "have no plans"),
         (AZURE, {"package": {"app": {"staged": "a.app"}}}, {}, "packages per plan"),
         (BC, {"properties": {"appVersion": "two"}}, {}, "such as 1.0.0.0"),
+        (AZURE, {"availability": {"markets": ["US"]}}, {}, "markets per plan"),
         (
             AZURE,
             {"plans": {"blueprint": {"technicalConfiguration": {"allowJitAccess": True}}}},
@@ -270,3 +271,18 @@ def test_simulator_refuses_what_the_service_refuses(sim: Simulator, http: httpx.
     )
     assert refused.status_code == 400
     assert "Enter a valid GUID" in refused.text and "publicAzureTenantID: Missing" in refused.text
+
+
+def test_business_central_markets_are_set_on_the_offer(sim: Simulator, deps: StageDeps) -> None:
+    run = bc_run({"availability": {"markets": ["US", "DK"]}})
+    run = patched(run, resolve(run, deps))
+    outcome = update_draft(run, deps)
+    assert isinstance(outcome, Advance) and outcome.patch.changed_modules == ["Availability"]
+    product = sim.world.products[run.product_id or ""]
+    [markets] = [d for d in product.drafts.values() if d.collection == "featureavailabilities"]
+    assert {m["marketCode"]: m["state"] for m in markets.body["marketStates"]} == {
+        "DK": "Enabled",
+        "US": "Enabled",
+    }
+    puts = [r for r in sim.request_log() if r["method"] == "PUT"]
+    assert len(puts) == 1 and "MarketStates" in puts[0]["query"]  # $expand on the PUT too
