@@ -1,4 +1,4 @@
-"""Publish requests from other systems -> the intake stage."""
+"""Publish requests and releases from other systems -> the intake stage."""
 
 from __future__ import annotations
 
@@ -13,6 +13,6 @@ bp = func.Blueprint()
 @bp.queue_trigger(arg_name="msg", queue_name=PUBLISH_REQUESTS, connection="AzureWebJobsStorage")
 def intake(msg: func.QueueMessage) -> None:
     from shared import wiring  # on first invocation: SDKs stay out of indexing (cold start)
-    from shared.pipeline.intake import accept_request
+    from shared.pipeline.intake import accept
 
-    accept_request(wiring.pipeline(), msg.get_body(), msg.id or "unknown")
+    accept(wiring.pipeline(), msg.get_body(), msg.id or "unknown")

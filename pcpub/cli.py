@@ -8,6 +8,10 @@ pcpub enqueue     send a publish request
 pcpub status      a run's state and timeline, by request id
 pcpub runs        list runs
 pcpub poison      list or re-drive messages in the poison queues
+pcpub release     send (and follow), show or re-drive a release of many offers
+pcpub approve     approve a go-live (a run or a release); pcpub reject refuses it
+pcpub cancel      stop a run or a release at its next step
+pcpub pause       hold everything (or one offer); pcpub resume lets it go on
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from pcpub.control_cli import handlers, register
 
 
 def _storage_args(parser: argparse.ArgumentParser) -> None:
@@ -121,12 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     poison.add_argument("action", choices=["list", "redrive", "drop"])
     poison.add_argument("ids", nargs="*", help="message ids (redrive: only these; drop: required)")
     _storage_args(poison)
+    register(sub, _storage_args)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = COMMANDS[args.command]
+    handler = {**COMMANDS, **handlers(_storage)}[args.command]
     return handler(args)
 
 
@@ -260,11 +267,16 @@ def _status(args: argparse.Namespace) -> int:
     if run is None:
         print(f"pcpub: no run {args.request_id}", file=sys.stderr)
         return 1
+    from pcpub.controls import pauses
+
+    held = [p.describe() for p in pauses(storage)]
     if args.json:
-        print(dumps({**status_dict(run), "incident": incident}))
+        print(dumps({**status_dict(run), "incident": incident, "pauses": held}))
     else:
         if incident:
             print(incident_line(incident))
+        for line in held:
+            print(f"PAUSED: {line} (pcpub resume)")
         print(format_status(run))
     return 0
 

@@ -88,6 +88,11 @@ def status_dict(run: Run) -> dict[str, Any]:
         "stage": run.stage,
         "offer": run.offer,
         "offerType": run.offer_type or None,
+        "release": run.release_id or None,
+        "goLive": run.go_live,
+        "notBefore": run.not_before,
+        "approval": run.approval or None,
+        "cancel": run.cancel or None,
         "target": run.target,
         "productId": run.product_id,
         "submissionId": run.submission_id,
@@ -124,6 +129,13 @@ def format_status(run: Run) -> str:
     ]
     if data["offerType"]:
         lines.append(f"  offer type: {data['offerType']}")
+    if data["release"]:
+        lines.append(f"  release: {data['release']}")
+    if data["approval"]:
+        a = data["approval"]
+        lines.append(f"  go-live {a['state']} by {a['by']} at {a['at']}")
+    if data["cancel"]:
+        lines.append(f"  cancel asked by {data['cancel']['by']} at {data['cancel']['at']}")
     if data["submissionId"]:
         lines.append(f"  submission {data['submissionId']}: {data['partnerCenterState']}")
     if data["reason"]:

@@ -1,14 +1,28 @@
-"""The publish request's JSON Schema, generated from the model (schemas/ holds the published
-copy for producers in other languages; a test keeps the two equal)."""
+"""The publish and release requests' JSON Schemas, generated from the models (schemas/ holds
+the published copies for producers in other languages; a test keeps them equal).
+
+    python -m pcpub.schema      rewrite schemas/*.v1.json from the models
+
+The release schema describes the shape; intake also checks what JSON Schema cannot say:
+offer names used once, dependencies on known names, no cycles."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from shared.publish_request import PublishRequest
+from pydantic import BaseModel
 
-SCHEMA_ID = "https://pc-publisher.dev/schemas/publish-request.v1.json"
+from shared.publish_request import PublishRequest
+from shared.release_request import ReleaseRequest
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+# file name -> (model, title)
+PUBLISHED: dict[str, tuple[type[BaseModel], str]] = {
+    "publish-request.v1.json": (PublishRequest, "pc-publisher publish request, schema version 1"),
+    "release-request.v1.json": (ReleaseRequest, "pc-publisher release request, schema version 1"),
+}
 
 
 def _without_nulls(node: Any) -> Any:
@@ -34,19 +48,22 @@ def _without_nulls(node: Any) -> Any:
     return out
 
 
-def publish_request_schema() -> dict[str, Any]:
-    schema = _without_nulls(PublishRequest.model_json_schema(by_alias=True, mode="validation"))
+def schema_of(name: str) -> dict[str, Any]:
+    model, title = PUBLISHED[name]
+    schema = _without_nulls(model.model_json_schema(by_alias=True, mode="validation"))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "pc-publisher publish request, schema version 1",
+        "$id": f"https://pc-publisher.dev/schemas/{name}",
+        "title": title,
         **schema,
     }
 
 
-def render() -> str:
-    return json.dumps(publish_request_schema(), indent=2, sort_keys=True) + "\n"
+def render(name: str = "publish-request.v1.json") -> str:
+    return json.dumps(schema_of(name), indent=2, sort_keys=True) + "\n"
 
 
 if __name__ == "__main__":
-    print(render(), end="")
+    for file_name in PUBLISHED:
+        (SCHEMAS / file_name).write_text(render(file_name))
+        print(f"wrote schemas/{file_name}")

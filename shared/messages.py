@@ -19,12 +19,14 @@ class Stage(StrEnum):
     """The stages of a publish run, in order (see shared.pipeline.stages for the table)."""
 
     INTAKE = "intake"
+    AWAIT_RELEASE = "await_release"  # a release's offer waits for what it depends on
     RESOLVE = "resolve"
     UPLOAD_PACKAGE = "upload_package"
     AWAIT_PACKAGE = "await_package"
     UPDATE_DRAFT = "update_draft"
     SUBMIT_PREVIEW = "submit_preview"
     AWAIT_PREVIEW = "await_preview"
+    AWAIT_GO_LIVE = "await_go_live"  # approval, notBefore, dependencies live
     PROMOTE = "promote"
     AWAIT_LIVE = "await_live"
     COMPLETE = "complete"
@@ -55,6 +57,13 @@ class EventKind(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    UNCHANGED = "unchanged"  # onlyChanged and nothing to change: no submission
+    APPROVAL_WAITING = "approval-waiting"  # in preview, waiting for go-live approval (repeats)
+    RELEASE_ACCEPTED = "release-accepted"  # requestId is the release's id (so for all release-*)
+    RELEASE_READY = "release-ready"
+    RELEASE_SUCCEEDED = "release-succeeded"
+    RELEASE_FAILED = "release-failed"
+    RELEASE_CANCELLED = "release-cancelled"
     INCIDENT_OPENED = "incident-opened"  # requestId is the incident's id
     INCIDENT_CLOSED = "incident-closed"
 

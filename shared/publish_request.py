@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.redaction import carries_secret, scrub, strings_in
 from shared.request_base import (
@@ -29,6 +29,7 @@ from shared.request_base import (
     REQUEST_ID_PATTERN,
     STAGED_PATTERN,
     URL_PATTERN,
+    UTC_TIME_PATTERN,
     Strict,
     exactly_one,
 )
@@ -66,12 +67,28 @@ class OfferRef(Strict):
         return f"product:{self.product_id}" if self.product_id else f"offer:{self.external_id}"
 
 
+M = TypeVar("M", bound=BaseModel)
+GoLive = Literal["auto", "approval"]
 LabelKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 LabelValue = Annotated[str, Field(max_length=256, pattern=PRINTABLE)]
 
 
 class PublishRequest(Strict):
     """A publish request, schema version 1."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"target": {"const": "preview"}}},
+            "then": {
+                "not": {
+                    "anyOf": [
+                        {"required": ["notBefore"]},
+                        {"required": ["goLive"], "properties": {"goLive": {"const": "approval"}}},
+                    ]
+                }
+            },
+        }
+    )
 
     schema_version: Literal[1] = Field(alias="schemaVersion")
     request_id: str = Field(alias="requestId", pattern=REQUEST_ID_PATTERN)
@@ -84,6 +101,21 @@ class PublishRequest(Strict):
     # At most 20 labels of 64 + 256 printable characters: every event that carries them fits
     # a queue message.
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=20)
+    # Go-live control (target live): promote as soon as the preview is ready ("auto", the
+    # default), or only once someone approves; and never before `notBefore`. Left out when
+    # not given, so earlier requests keep their fingerprints.
+    go_live: GoLive | None = Field(default=None, alias="goLive")
+    not_before: Annotated[str, Field(pattern=UTC_TIME_PATTERN)] | None = Field(
+        default=None, alias="notBefore"
+    )
+    # Nothing differs and no package: end `unchanged`, with no submission.
+    only_changed: bool | None = Field(default=None, alias="onlyChanged")
+
+    @model_validator(mode="after")
+    def _go_live_needs_live(self) -> PublishRequest:
+        if self.target != "live" and (self.go_live == "approval" or self.not_before):
+            raise ValueError("goLive approval and notBefore need target live")
+        return self
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)
@@ -115,6 +147,11 @@ def bounded(text: str, limit: int = MAX_REASON) -> str:
 
 def parse_publish_request(body: str | bytes) -> PublishRequest:
     """Validate a raw request body or raise RequestRejected with a readable, bounded reason."""
+    return validated(PublishRequest, load_body(body))
+
+
+def load_body(body: str | bytes) -> dict[str, Any]:
+    """A request body as strict, bounded JSON: an object of schema version 1."""
     try:
         data: Any = loads_strict(body, LIMITS)
     except JsonRefused as exc:
@@ -128,10 +165,14 @@ def parse_publish_request(body: str | bytes) -> PublishRequest:
         raise RequestRejected(
             f"unsupported schemaVersion{shown}; this service accepts the number 1", request_id
         )
+    return data
+
+
+def validated(model: type[M], data: dict[str, Any]) -> M:
     try:
-        return PublishRequest.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise RequestRejected(describe(exc), request_id) from None
+        raise RequestRejected(describe(exc), readable_request_id(data)) from None
 
 
 def check_policy(request: PublishRequest, *, url_hosts: tuple[str, ...]) -> None:
@@ -160,9 +201,10 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
 
 
 def readable_request_id(data: Any) -> str | None:
-    """The request id, if the body carries a usable one (so the rejection is readable by it)."""
+    """The request (or release) id, if the body carries a usable one (so the rejection is
+    readable by it)."""
     if isinstance(data, dict):
-        value = data.get("requestId")
+        value = data.get("requestId", data.get("releaseId"))
         if isinstance(value, str) and re.fullmatch(REQUEST_ID_PATTERN[1:-1], value):
             return value
     return None

@@ -21,6 +21,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"  # the request was invalid; nothing was called
     CANCELLED = "cancelled"  # its submission was cancelled (in Partner Center, or by us)
+    UNCHANGED = "unchanged"  # onlyChanged, and nothing differed: no submission was made
 
     @property
     def terminal(self) -> bool:
@@ -29,6 +30,7 @@ class RunStatus(StrEnum):
             RunStatus.FAILED,
             RunStatus.REJECTED,
             RunStatus.CANCELLED,
+            RunStatus.UNCHANGED,
         )
 
 
@@ -89,6 +91,18 @@ class Run:
     claimed_at: str | None = None  # when a delivery last claimed the current stage
     claimed_stage: str | None = None
     held_seconds: float = 0.0  # time held by incidents (not counted against the deadline)
+    # Go-live control: "auto" or "approval"; not promoted before `not_before` (ISO UTC).
+    go_live: str = "auto"
+    not_before: str | None = None
+    only_changed: bool = False  # nothing differs and no package: end unchanged, no submission
+    # {"state": approved|rejected, "by", "at", "reason"} once someone decided.
+    approval: dict[str, str] = field(default_factory=dict)
+    cancel: dict[str, str] = field(default_factory=dict)  # {"by", "at", "reason"} when asked
+    # A release's offer: its release, its name there, what it waits for.
+    release_id: str = ""
+    release_name: str = ""
+    depends_on: list[str] = field(default_factory=list)
+    needs: str = ""
     etag: str | None = None
     # Never stored: the intents this very invocation recorded, and what it read before its
     # checkpoint (shared.pipeline.outcomes.Checkpoint).
@@ -134,5 +148,8 @@ _JSON_FIELDS = (
     "changed_modules",
     "planned_modules",
     "intents",
+    "approval",
+    "cancel",
+    "depends_on",
 )
 _MEMORY = ("etag", "fresh", "memo")

@@ -53,6 +53,8 @@ ENV = {
     "claim_seconds": "PC_CLAIM_SECONDS",
     "credential_backoff_max_seconds": "PC_CREDENTIAL_BACKOFF_MAX_SECONDS",
     "incident_max_probe_seconds": "PC_INCIDENT_MAX_PROBE_SECONDS",
+    "approval_timeout_hours": "PC_APPROVAL_TIMEOUT_HOURS",
+    "approval_remind_seconds": "PC_APPROVAL_REMIND_SECONDS",
 }
 
 
@@ -98,6 +100,10 @@ class Settings(BaseModel):
     credential_backoff_max_seconds: float = Field(default=900.0, gt=0)
     # While an incident holds every run, Partner Center is probed after 10 s, 20 s, ... up to this.
     incident_max_probe_seconds: float = Field(default=600.0, gt=0)
+    # A go-live waiting for approval fails after this long; a reminder event goes out at
+    # this interval while it waits.
+    approval_timeout_hours: float = Field(default=7 * 24.0, gt=0)
+    approval_remind_seconds: float = Field(default=24 * 3600.0, gt=0)
 
     @field_validator("package_url_hosts", mode="before")
     @classmethod

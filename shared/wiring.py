@@ -17,9 +17,11 @@ from shared.packages import BlobPackageFiles
 from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.lookup import ProductIngestionLookup
 from shared.partnercenter.ratelimit import RateLimiter
+from shared.pauses import Pauses
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.stages import StageDeps
 from shared.queues import QueueSender
+from shared.releases import Releases
 from shared.settings import GRAPH_SCOPE, Settings, get_settings
 from shared.storage import queue_client, table_service
 
@@ -54,6 +56,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         )
     )
     ledger = Ledger(table_service(settings))
+    releases = Releases(ledger)
     return Pipeline(
         ledger=ledger,
         queues=QueueSender(lambda name: queue_client(settings, name)),
@@ -66,6 +69,9 @@ def build_pipeline(settings: Settings) -> Pipeline:
             lookup=lookup,
             known_product=ledger.product_for,
             submission_owner=ledger.submission_owner,
+            releases=releases,
+            approval_timeout_seconds=settings.approval_timeout_hours * 3600,
+            approval_remind_seconds=settings.approval_remind_seconds,
         ),
         retry_delay_seconds=settings.retry_delay_seconds,
         stall_seconds=settings.stall_seconds,
@@ -80,6 +86,8 @@ def build_pipeline(settings: Settings) -> Pipeline:
             ),
         ),
         secret_probe=secret.get,
+        pauses=Pauses(ledger),
+        releases=releases,
     )
 
 

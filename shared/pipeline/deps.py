@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from shared.ledger import Run
+from shared.ledger import Run, now_utc
 from shared.partnercenter.models import (
     CertificationReport,
     Package,
@@ -21,6 +22,9 @@ from shared.partnercenter.models import (
 from shared.pipeline.drafts import DraftApi
 from shared.pipeline.outcomes import Outcome
 from shared.publish_request import PackageSource
+
+if TYPE_CHECKING:
+    from shared.releases import Releases
 
 
 class PartnerCenterApi(DraftApi, Protocol):
@@ -74,6 +78,11 @@ class StageDeps:
     # (product id, submission id) -> (the pc-publisher run that created it, whether that run
     # is over), or None for a submission started elsewhere
     submission_owner: Callable[[str, str], tuple[str, bool] | None] | None = None
+    # Releases in the ledger (the gates read them; shared.releases).
+    releases: Releases | None = None
+    now: Callable[[], datetime] = now_utc
+    approval_timeout_seconds: float = 7 * 24 * 3600.0
+    approval_remind_seconds: float = 24 * 3600.0
 
 
 StageFn = Callable[[Run, StageDeps], Outcome]

@@ -15,7 +15,7 @@ from shared.partnercenter.errors import Conflict, PreconditionFailed
 from shared.partnercenter.models import Draft
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.drafts import converge, differences, instance_of, pick, write
-from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Outcome, Patch
+from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Finished, Outcome, Patch
 from shared.pipeline.package_config import (
     offer_configuration,
     plan_configuration,
@@ -73,6 +73,8 @@ def update_draft(run: Run, deps: StageDeps) -> Outcome:
         except DraftRefused as exc:
             return Failed(reason=str(exc))
         planned = sorted({e.target.key for e in edits})
+        if not planned and run.only_changed and not run.packages:
+            return Finished(unchanged=True, reason="nothing to change (onlyChanged)")
         if not planned:
             return Advance(
                 to=Stage.SUBMIT_PREVIEW, patch=Patch(planned_modules=[], changed_modules=[])

@@ -17,6 +17,7 @@ from shared.crashpoints import crash_point
 from shared.incidents import Incidents
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Event, EventKind, Stage, StageMessage
+from shared.pauses import Pauses
 from shared.pipeline.outcomes import (
     Advance,
     Checkpoint,
@@ -30,6 +31,8 @@ from shared.pipeline.outcomes import (
 from shared.pipeline.stages import POLLED_STAGES, StageDeps
 from shared.publish_request import MAX_REQUEST_BYTES as MAX_EVENT_BYTES, bounded
 from shared.queues import EVENTS, STAGE_QUEUES, QueueSender
+from shared.release_events import note
+from shared.releases import Releases
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ class Pipeline:
     clock: Callable[[], datetime] = now_utc
     package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)
     incidents: Incidents | None = None  # the tenant's circuit breaker (shared.incidents)
+    pauses: Pauses | None = None  # operators' pauses (shared.pauses)
+    releases: Releases | None = None  # release rows, for their events (shared.releases)
     # Reads the live secrets once, so redaction knows them (a failure here is not intake's).
     secret_probe: Callable[[], object] | None = None
 
@@ -192,6 +197,9 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         )
         if outcome.check != stage:
             emit(pipeline, EventKind.STAGE_CHANGED, run)
+            _note_release(pipeline, run)
+        if outcome.event is not None:
+            emit(pipeline, outcome.event, run, outcome.reason)
         return run
     if isinstance(outcome, Advance):
         timeline = _close(run, stage, at, calls, "ok")
@@ -209,19 +217,23 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         send_stage(pipeline, run, outcome.to)
         crash_point("after_enqueue")
         emit(pipeline, EventKind.STAGE_CHANGED, run)
+        _note_release(pipeline, run)
         return run
     if isinstance(outcome, Finished):
+        done = RunStatus.UNCHANGED if outcome.unchanged else RunStatus.SUCCEEDED
         run = ledger.replace(
             run.evolve(
-                status=RunStatus.SUCCEEDED,
+                status=done,
                 next_check_at=None,
                 timeline=_close(run, stage, at, calls, "ok"),
-                reason=None,
+                reason=outcome.reason or None,
             )
         )
-        log.info("run succeeded", extra={"action": "run_succeeded", "run_id": run.run_id})
+        log.info("run %s", done, extra={"action": f"run_{done}", "run_id": run.run_id})
         _release(pipeline, run)
-        emit(pipeline, EventKind.SUCCEEDED, run)
+        kind = EventKind.UNCHANGED if outcome.unchanged else EventKind.SUCCEEDED
+        emit(pipeline, kind, run, outcome.reason or None)
+        _note_release(pipeline, run)
         return run
     assert isinstance(outcome, Failed), outcome
     status = (
@@ -251,7 +263,14 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         RunStatus.CANCELLED: EventKind.CANCELLED,
     }.get(status, EventKind.FAILED)
     emit(pipeline, kind, run, outcome.reason)
+    _note_release(pipeline, run)
     return run
+
+
+def _note_release(pipeline: Pipeline, run: Run) -> None:
+    """A release's run moved: the release may now be ready, or over (its events, once)."""
+    if run.release_id and pipeline.releases is not None:
+        note(pipeline.releases, run, pipeline.queues, lambda: stamp(pipeline.clock()))
 
 
 def _remember(write: Callable[..., None], *facts: str) -> None:

@@ -1,9 +1,10 @@
 """Holds: "this run may not call Partner Center yet, because ...", in one place.
 
-Today a hold is an open incident breaker (shared.incidents); an operator's pause, a go-live
-waiting for approval and a scheduled go-live are holds of the same shape. A held run waits at
-the stage it was about to run, with the hold's reason, and the time it spends held does not
-count against its deadline (the deadline's reason says how much was held).
+A hold is an operator's pause (shared.pauses: everything, or one offer) or an open incident
+breaker (shared.incidents); a go-live waiting for approval or its schedule is the same shape,
+kept at its own gate stage (shared.pipeline.gates). A held run waits at the stage it was about
+to run, with the hold's reason, and the time it spends held does not count against its
+deadline (the deadline's reason says how much was held).
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ class Gate:
 
 
 def before(pipeline: Pipeline, run: Run, stage: Stage) -> Gate:
+    paused = pipeline.pauses.holding(run) if pipeline.pauses is not None else None
+    if paused is not None:
+        seconds = pipeline.stage_deps.poll_seconds
+        return Gate(
+            Wait(
+                check=stage,
+                delay_seconds=seconds,
+                reason=f"held: {paused.describe()}",
+                patch=Patch(held_seconds=run.held_seconds + seconds),
+            ),
+            False,
+        )
     incidents = pipeline.incidents
     if incidents is None:
         return Gate(None, False)

@@ -14,12 +14,15 @@ import logging
 from shared.ledger import Run, RunStatus, StageRecord, stamp
 from shared.messages import EventKind, Stage
 from shared.pipeline.effects import Pipeline, emit, send_stage
+from shared.pipeline.release_intake import accept_release
 from shared.publish_request import (
     PublishRequest,
     RequestRejected,
     check_policy,
     parse_publish_request,
 )
+from shared.release_request import ReleaseRequest, parse_request
+from shared.releases import Release
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +31,34 @@ def rejected_run_id(message_id: str) -> str:
     return f"rejected-{message_id}"
 
 
-def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Run:
-    """Open (or find) the run for a request; returns the run as recorded."""
+def accept(pipeline: Pipeline, body: str | bytes, message_id: str) -> Run | Release | None:
+    """A body from the request queue: a single request (its run) or a release (its record,
+    or None when it was refused as a conflicting duplicate)."""
     at = stamp(pipeline.clock())
     pipeline.know_secrets()  # so a request carrying the live secret is recognised
+    try:
+        request = parse_request(body)
+        if isinstance(request, ReleaseRequest):
+            return accept_release(pipeline, request, at)
+        check_policy(request, url_hosts=pipeline.package_url_hosts)
+    except RequestRejected as exc:
+        return _reject(pipeline, exc, message_id, at)
+    return _open(pipeline, request, at)
+
+
+def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Run:
+    """Open (or find) the run for a single request; returns the run as recorded."""
+    at = stamp(pipeline.clock())
+    pipeline.know_secrets()
     try:
         request = parse_publish_request(body)
         check_policy(request, url_hosts=pipeline.package_url_hosts)
     except RequestRejected as exc:
         return _reject(pipeline, exc, message_id, at)
+    return _open(pipeline, request, at)
+
+
+def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
     run = _new_run(request, at)
     if pipeline.ledger.create(run):
         log.info(
@@ -79,6 +101,9 @@ def _new_run(request: PublishRequest, at: str) -> Run:
         if request.changes
         else {},
         fingerprint=request.fingerprint(),
+        go_live=request.go_live or "auto",
+        not_before=request.not_before,
+        only_changed=bool(request.only_changed),
         created_at=at,
         updated_at=at,
         timeline=[

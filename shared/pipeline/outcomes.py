@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.messages import Stage
+from shared.messages import EventKind, Stage
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,11 +42,14 @@ class Wait:
     delay_seconds: float
     reason: str = ""
     patch: Patch = field(default_factory=Patch)
+    event: EventKind | None = None  # announce this wait (an approval reminder)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Finished:
     patch: Patch = field(default_factory=Patch)
+    unchanged: bool = False  # onlyChanged and nothing to change: no submission was made
+    reason: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,9 +30,10 @@ from shared.pipeline.effects import (
     record_checkpoint,
     send_stage,
 )
+from shared.pipeline.endings import ended
 from shared.pipeline.outcomes import Checkpoint, Failed, Outcome, Retry
 from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
-from shared.pipeline.submission import SubmissionCancelled, withdraw
+from shared.pipeline.submission import SubmissionCancelled
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,8 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
     if run.status.terminal or run.stage != stage:
         _resend_if_lost(pipeline, run, stage)
         return
-    if _past_deadline(pipeline, run, pipeline.clock()):
-        return  # the deadline holds whatever the run is doing (retrying included)
+    if ended(pipeline, run, pipeline.clock()):
+        return  # cancelled, or past its deadline, whatever it was doing (retrying included)
     if stage in POLLED_STAGES:
         return
     busy = _claimed_for(pipeline, run, stage)
@@ -227,7 +228,7 @@ def poll_due(
 
     def check(run: Run) -> None:
         try:
-            if _past_deadline(pipeline, run, now):
+            if ended(pipeline, run, now):
                 return
             stage = Stage(run.stage)
             if stage in POLLED_STAGES:
@@ -241,7 +242,7 @@ def poll_due(
 
     def unstick(run: Run) -> None:
         try:
-            if not _past_deadline(pipeline, run, now):
+            if not ended(pipeline, run, now):
                 log.warning(
                     "run stalled at %s; re-driving it",
                     run.stage,
@@ -277,21 +278,3 @@ def redrive(pipeline: Pipeline, run: Run, why: str) -> Run:
         extra={"action": "run_redriven", "run_id": run.run_id, "stage": stage},
     )
     return updated
-
-
-def _past_deadline(pipeline: Pipeline, run: Run, now: datetime) -> bool:
-    """Fail a run that has been going longer than the deadline, saying where it stood."""
-    if not run.created_at or now - parse_stamp(run.created_at) < timedelta(
-        seconds=pipeline.deadline_seconds + run.held_seconds
-    ):
-        return False
-    hours = pipeline.deadline_seconds / 3600
-    held = f" (not counting {run.held_seconds:.0f} s held by incidents)" if run.held_seconds else ""
-    reason = (
-        f"deadline of {hours:g} h passed at stage {run.stage}{held}"
-        + (f" ({run.reason})" if run.reason else "")
-        + (f"; Partner Center state {run.pc_status}" if run.pc_status else "")
-        + withdraw(run, pipeline.stage_deps)
-    )
-    apply_outcome(pipeline, run, Stage(run.stage), Failed(reason=reason), 0)
-    return True

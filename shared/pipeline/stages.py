@@ -1,8 +1,11 @@
 """The stages of a publish run, each `(run, deps) -> Outcome`, and their order in one table.
 
-    intake -> resolve -> upload_package -> [await_package] -> update_draft -> submit_preview
-           -> [await_preview] -> promote -> [await_live] -> complete
-    (no package: resolve -> update_draft; target preview: [await_preview] -> complete)
+    intake -> [await_release] -> resolve -> upload_package -> [await_package] -> update_draft
+           -> submit_preview -> [await_preview] -> [await_go_live] -> promote -> [await_live]
+           -> complete
+    (no package: resolve -> update_draft; target preview: [await_preview] -> complete;
+     await_release only for a release's offers; await_go_live only with approval, notBefore
+     or dependencies; onlyChanged with nothing to change: update_draft ends `unchanged`)
 
 Bracketed stages are checks the timer poller runs; the others are queue-triggered. A stage only
 talks to Partner Center through `deps.pc`; recording and hand-off are shared.pipeline.effects'.
@@ -12,6 +15,7 @@ Each stage is safe to run twice: it reads Partner Center's state before any call
 from shared.messages import Stage
 from shared.pipeline.deps import PackageFiles, PartnerCenterApi, StageDeps, StageFn
 from shared.pipeline.draft_stage import update_draft
+from shared.pipeline.gates import GATES, await_go_live, await_release
 from shared.pipeline.offer import resolve
 from shared.pipeline.packaging import await_package, package_file_name, upload_package
 from shared.pipeline.submission import (
@@ -45,25 +49,29 @@ __all__ = [
 
 # The stage table: which function runs each stage, and which stages the poller runs.
 STAGES: dict[Stage, StageFn] = {
+    Stage.AWAIT_RELEASE: await_release,
     Stage.RESOLVE: resolve,
     Stage.UPLOAD_PACKAGE: upload_package,
     Stage.AWAIT_PACKAGE: await_package,
     Stage.UPDATE_DRAFT: update_draft,
     Stage.SUBMIT_PREVIEW: submit_preview,
     Stage.AWAIT_PREVIEW: await_preview,
+    Stage.AWAIT_GO_LIVE: await_go_live,
     Stage.PROMOTE: promote,
     Stage.AWAIT_LIVE: await_live,
     Stage.COMPLETE: complete,
 }
-POLLED_STAGES = frozenset({Stage.AWAIT_PACKAGE, Stage.AWAIT_PREVIEW, Stage.AWAIT_LIVE})
+POLLED_STAGES = frozenset({Stage.AWAIT_PACKAGE, Stage.AWAIT_PREVIEW, Stage.AWAIT_LIVE, *GATES})
 ORDER = (
     Stage.INTAKE,
+    Stage.AWAIT_RELEASE,
     Stage.RESOLVE,
     Stage.UPLOAD_PACKAGE,
     Stage.AWAIT_PACKAGE,
     Stage.UPDATE_DRAFT,
     Stage.SUBMIT_PREVIEW,
     Stage.AWAIT_PREVIEW,
+    Stage.AWAIT_GO_LIVE,
     Stage.PROMOTE,
     Stage.AWAIT_LIVE,
     Stage.COMPLETE,

@@ -14,6 +14,7 @@ from shared.partnercenter.models import Submission
 from shared.partnercenter.status import Phase, blocking, phase_of, stuck
 from shared.pipeline import intents
 from shared.pipeline.deps import StageDeps
+from shared.pipeline.gates import gated
 from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Wait
 
 
@@ -137,6 +138,8 @@ def await_preview(run: Run, deps: StageDeps) -> Outcome:
         )
     if run.target == "preview":
         return Advance(to=Stage.COMPLETE, patch=patch)
+    if phase is Phase.PREVIEW_READY and gated(run):  # approval, a schedule, dependencies
+        return Wait(check=Stage.AWAIT_GO_LIVE, delay_seconds=0, reason="in preview", patch=patch)
     if phase is Phase.PREVIEW_READY:
         return Advance(to=Stage.PROMOTE, patch=patch)
     return Wait(

@@ -1,0 +1,151 @@
+"""`pcpub` commands for releases and go-live control (the handlers behind pcpub.cli):
+
+pcpub release send FILE [--wait preview|live]   send a release; follow it and gate a CI job
+pcpub release status ID                         the release as a table of its offers
+pcpub release redrive ID                        run its failed (and blocked) offers again
+pcpub approve ID / pcpub reject ID              decide a go-live (a run, or a whole release)
+pcpub cancel ID                                 stop a run or a release at its next step
+pcpub pause [--offer X] / pcpub resume          hold everything (or one offer) / go on
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def actor() -> str:
+    """Who is acting: as the CI system or the shell names them."""
+    return (
+        os.environ.get("PCPUB_ACTOR")
+        or os.environ.get("GITHUB_ACTOR")
+        or os.environ.get("BUILD_REQUESTEDFOR")
+        or os.environ.get("USER")
+        or "operator"
+    )
+
+
+def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    release = sub.add_parser("release", help="send, follow, show or re-drive a release")
+    release.add_argument("action", choices=["send", "status", "redrive"])
+    release.add_argument("target", help="send: the release JSON file (- for stdin); else its id")
+    release.add_argument("--wait", choices=["preview", "live"], help="send: follow it until then")
+    release.add_argument("--timeout", type=float, help="--wait: give up after this many seconds")
+    release.add_argument("--json", action="store_true")
+    release.add_argument("--by", default=None)
+    storage_args(release)
+    for name, text in (
+        ("approve", "approve the go-live of a run or a release"),
+        ("reject", "reject the go-live of a run or a release"),
+        ("cancel", "stop a run or a release at its next step"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("target", help="a request id or a release id")
+        cmd.add_argument("--by", default=None, help="who (default: $PCPUB_ACTOR, CI user, $USER)")
+        cmd.add_argument("--reason", default="")
+        storage_args(cmd)
+    for name, text in (
+        ("pause", "hold every run (or one offer's) at its next Partner Center call"),
+        ("resume", "lift a pause"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--offer", help="an offer id or product id (default: everything)")
+        cmd.add_argument("--reason", default="")
+        cmd.add_argument("--by", default=None)
+        storage_args(cmd)
+
+
+def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]:
+    from pcpub import controls
+
+    def release(args: argparse.Namespace) -> int:
+        store = storage(args)
+        try:
+            if args.action == "send":
+                source = args.target
+                body = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+                request = controls.send_release(store, body)
+                print(f"sent release {request.release_id} ({len(request.offers)} offers)")
+                if args.wait:
+                    return controls.follow(
+                        store, request.release_id, args.wait, timeout=args.timeout
+                    )
+                return 0
+            if args.action == "redrive":
+                again = controls.redrive_release(store, args.target, args.by or actor())
+                print(f"re-driving {len(again)} offer(s): {', '.join(again) or 'none failed'}")
+                return 0
+            view = controls.release_view(store, args.target)
+        except controls.NotFound:
+            print(f"pcpub: no release {args.target}", file=sys.stderr)
+            return 1
+        except (OSError, ValueError) as exc:
+            print(f"pcpub: not sent: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+            return 2
+        if args.json:
+            from pcpub.ops import dumps
+
+            print(dumps(view))
+        else:
+            print(controls.format_release(view))
+        return 0
+
+    def decision(approve: bool) -> Handler:
+        def run(args: argparse.Namespace) -> int:
+            try:
+                done = controls.decide(
+                    storage(args),
+                    args.target,
+                    args.by or actor(),
+                    approve=approve,
+                    reason=args.reason,
+                )
+            except controls.NotFound:
+                print(f"pcpub: no run or release {args.target}", file=sys.stderr)
+                return 1
+            word = "approved" if approve else "rejected"
+            print(
+                f"{word} the go-live of {len(done)} run(s)"
+                + (f": {', '.join(done)}" if done else "")
+            )
+            return 0
+
+        return run
+
+    def cancel(args: argparse.Namespace) -> int:
+        try:
+            done = controls.cancel(storage(args), args.target, args.by or actor(), args.reason)
+        except controls.NotFound:
+            print(f"pcpub: no run or release {args.target}", file=sys.stderr)
+            return 1
+        print(
+            f"asked {len(done)} run(s) to stop at their next step"
+            + (f": {', '.join(done)}" if done else "")
+        )
+        return 0
+
+    def pause(args: argparse.Namespace) -> int:
+        held = controls.pause(storage(args), args.offer, args.by or actor(), args.reason)
+        print(f"paused: {held.describe()}")
+        return 0
+
+    def resume(args: argparse.Namespace) -> int:
+        lifted = controls.resume(storage(args), args.offer)
+        what = f"offer {args.offer}" if args.offer else "everything"
+        print(f"resumed {what}" if lifted else f"{what} was not paused")
+        return 0
+
+    return {
+        "release": release,
+        "approve": decision(True),
+        "reject": decision(False),
+        "cancel": cancel,
+        "pause": pause,
+        "resume": resume,
+    }

@@ -1,0 +1,169 @@
+"""Gates: stages that call no one and only decide whether a run may go on.
+
+    await_release  before resolve: the offers this one depends on have reached what it
+                   needs (preview or live), and its release has room in flight
+    await_go_live  before promote: approved (goLive approval), past notBefore, and the
+                   offers it depends on are live
+
+Time at a gate is a hold: it does not count against the run's deadline (the patch adds it to
+`held_seconds` on leaving). An approval that never comes expires; while it waits a reminder
+event goes out at each check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.ledger import Run, parse_stamp
+from shared.messages import EventKind, Stage
+from shared.pipeline.deps import StageDeps
+from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
+from shared.releases import FAILED, LIVE, UNCHANGED, reached, state_of
+
+GATES = frozenset({Stage.AWAIT_RELEASE, Stage.AWAIT_GO_LIVE})
+
+
+def gated(run: Run) -> bool:
+    """Whether a run that reached preview stops at await_go_live before promoting."""
+    return run.go_live == "approval" or bool(run.not_before) or bool(run.depends_on)
+
+
+def await_release(run: Run, deps: StageDeps) -> Outcome:
+    release = deps.releases.get(run.release_id) if deps.releases and run.release_id else None
+    if release is None or deps.releases is None:  # nothing to wait for (or the row is lost)
+        return Advance(to=Stage.RESOLVE, patch=_left(run, deps))
+    runs = deps.releases.runs(release)
+    needs = run.needs or "preview"
+    failed = [d for d in run.depends_on if state_of(runs.get(d)) == FAILED]
+    if failed:
+        return Failed(reason=f"blocked: {_failures(failed, runs)}; not submitted")
+    pending = [d for d in run.depends_on if not reached(runs.get(d), needs)]
+    if pending:
+        where = ", ".join(f"{d} ({state_of(runs.get(d))})" for d in pending)
+        return _wait(run, deps, Stage.AWAIT_RELEASE, f"waiting for {where} to reach {needs}")
+    if not deps.releases.admit(release.release_id, run.run_id):
+        return _wait(
+            run,
+            deps,
+            Stage.AWAIT_RELEASE,
+            f"waiting for room: {release.max_in_flight} offers of release "
+            f"{release.release_id} are in flight (maxInFlight)",
+        )
+    return Advance(to=Stage.RESOLVE, patch=_left(run, deps))
+
+
+def await_go_live(run: Run, deps: StageDeps) -> Outcome:
+    now = deps.now()
+    if run.go_live == "approval":
+        decided = _approval(run, deps, now)
+        if decided is not None:
+            return decided
+    if run.not_before and now < parse_stamp(_stamp(run.not_before)):
+        seconds = (parse_stamp(_stamp(run.not_before)) - now).total_seconds()
+        return _wait(
+            run,
+            deps,
+            Stage.AWAIT_GO_LIVE,
+            f"scheduled: goes live at {run.not_before}",
+            delay=min(seconds, deps.approval_remind_seconds),
+        )
+    release = deps.releases.get(run.release_id) if deps.releases and run.release_id else None
+    if release is not None and deps.releases is not None and run.depends_on:
+        held = _dependencies_live(run, deps.releases.runs(release))
+        if held is not None:
+            return held if isinstance(held, Failed) else _wait(run, deps, Stage.AWAIT_GO_LIVE, held)
+    return Advance(to=Stage.PROMOTE, patch=_left(run, deps))
+
+
+def _approval(run: Run, deps: StageDeps, now: datetime) -> Outcome | None:
+    """None when approved; otherwise the run's fate: rejected, expired, or still waiting."""
+    approval = run.approval or {}
+    state = approval.get("state", "pending")
+    if state == "approved":
+        return None
+    if state == "rejected":
+        return Failed(
+            reason=f"go-live rejected by {approval.get('by', '?')} at {approval.get('at', '?')}"
+            + (f": {approval['reason']}" if approval.get("reason") else "")
+            + f"; submission {run.submission_id} stays in preview",
+        )
+    since = _gate_started(run) or now
+    waited = (now - since).total_seconds()
+    limit = deps.approval_timeout_seconds
+    if waited >= limit:
+        return Failed(
+            reason=f"no approval within {limit / 3600:g} h (waiting since "
+            f"{since:%Y-%m-%dT%H:%M:%SZ}); submission {run.submission_id} stays in preview"
+        )
+    who = run.release_id or run.run_id
+    return _wait(
+        run,
+        deps,
+        Stage.AWAIT_GO_LIVE,
+        f"in preview, waiting for approval since {since:%Y-%m-%dT%H:%M:%SZ} "
+        f"(pcpub approve {who}); expires after {limit / 3600:g} h",
+        delay=min(deps.approval_remind_seconds, limit - waited),
+        event=EventKind.APPROVAL_WAITING,
+    )
+
+
+def _dependencies_live(run: Run, runs: dict[str, Run | None]) -> str | Failed | None:
+    failed = [d for d in run.depends_on if state_of(runs.get(d)) == FAILED]
+    if failed:
+        return Failed(reason=f"blocked: {_failures(failed, runs)}; not promoted")
+    pending = [d for d in run.depends_on if state_of(runs.get(d)) not in (LIVE, UNCHANGED)]
+    if pending:
+        where = ", ".join(f"{d} ({state_of(runs.get(d))})" for d in pending)
+        return f"in preview, waiting for {where} to go live first"
+    return None
+
+
+def _failures(names: list[str], runs: dict[str, Run | None]) -> str:
+    return "; ".join(
+        f"{name} {r.status if (r := runs.get(name)) else 'failed'}"
+        + (f" ({(r.reason or '')[:200]})" if r and r.reason else "")
+        for name in names
+    )
+
+
+def _wait(
+    run: Run,
+    deps: StageDeps,
+    stage: Stage,
+    reason: str,
+    *,
+    delay: float | None = None,
+    event: EventKind | None = None,
+) -> Wait:
+    return Wait(
+        check=stage,
+        delay_seconds=max(0.0, deps.poll_seconds if delay is None else delay),
+        reason=reason,
+        event=event,
+    )
+
+
+def _gate_started(run: Run) -> datetime | None:
+    last = run.timeline[-1] if run.timeline else None
+    if last is not None and last.ended is None and last.stage in GATES:
+        return parse_stamp(last.started)
+    return None
+
+
+def _left(run: Run, deps: StageDeps) -> Patch:
+    """Leaving a gate: the time spent there was held, not worked."""
+    started = _gate_started(run)
+    if started is None:
+        return Patch()
+    return Patch(held_seconds=run.held_seconds + (deps.now() - started).total_seconds())
+
+
+def _stamp(text: str) -> str:
+    """A notBefore as the ledger's fixed-width stamp (seconds and fraction filled in)."""
+    base = text.rstrip("Z")
+    if base.count(":") == 1:
+        base += ":00"
+    if "." not in base:
+        base += ".0"
+    whole, frac = base.split(".")
+    return f"{whole}.{frac.ljust(6, '0')[:6]}Z"

@@ -1,0 +1,126 @@
+"""Intake of a release: validate every offer's request as a single one would be, record the
+release, and open one run per offer, parked at the `await_release` gate (the poller lets each
+through when what it depends on is ready and the release has room in flight).
+
+Idempotent like single requests: the same releaseId with the same payload re-opens any run a
+crashed delivery did not create and is reported as a duplicate; with another payload it is
+refused and the first release stands.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from shared.ledger import Run, RunStatus, StageRecord
+from shared.messages import Event, EventKind, Stage
+from shared.pipeline.effects import Pipeline, fitted
+from shared.publish_request import PublishRequest, RequestRejected, bounded, check_policy
+from shared.queues import EVENTS
+from shared.release_request import ReleaseOffer, ReleaseRequest
+from shared.releases import Release, Releases
+
+log = logging.getLogger(__name__)
+
+
+def accept_release(pipeline: Pipeline, request: ReleaseRequest, at: str) -> Release | None:
+    """Record the release and open its runs; None when it was refused (and said so)."""
+    assert pipeline.releases is not None, "releases need the ledger's release rows"
+    releases: Releases = pipeline.releases
+    members = [(entry, request.member(entry)) for entry in request.offers]
+    for entry, single in members:
+        try:
+            check_policy(single, url_hosts=pipeline.package_url_hosts)
+        except RequestRejected as exc:  # the release is refused as a whole, by its own id
+            raise RequestRejected(f"offer {entry.name}: {exc.reason}", request.release_id) from None
+    release = Release(
+        release_id=request.release_id,
+        target=request.target,
+        go_live=request.go_live,
+        fingerprint=request.fingerprint(),
+        max_in_flight=request.max_in_flight,
+        members={
+            entry.name: {
+                "run": single.request_id,
+                "dependsOn": list(entry.depends_on),
+                "needs": entry.needs,
+                "attempt": 1,
+            }
+            for entry, single in members
+        },
+        requested_by=request.requested_by,
+        labels=dict(request.labels),
+        created_at=at,
+        updated_at=at,
+    )
+    if not releases.create(release):
+        existing = releases.get(release.release_id)
+        assert existing is not None
+        if existing.fingerprint != release.fingerprint:
+            _announce(
+                pipeline,
+                EventKind.REJECTED,
+                release.release_id,
+                f"releaseId {release.release_id} was already accepted with a different "
+                "payload; send a new releaseId for a new release",
+                at,
+            )
+            return None
+        release = existing
+        kind = EventKind.DUPLICATE
+    else:
+        kind = EventKind.RELEASE_ACCEPTED
+    for entry, single in members:  # a crashed delivery may have opened only some of them
+        run_id = release.members[entry.name]["run"]  # (a re-driven offer has a newer run)
+        pipeline.ledger.create(member_run(single, request.release_id, entry, at, run_id))
+    log.info(
+        "release %s accepted (%d offers)",
+        release.release_id,
+        len(members),
+        extra={"action": "release_accepted", "release_id": release.release_id},
+    )
+    _announce(pipeline, kind, release.release_id, f"{len(members)} offers", at)
+    return release
+
+
+def member_run(
+    single: PublishRequest, release_id: str, entry: ReleaseOffer, at: str, run_id: str
+) -> Run:
+    """A release's offer as a run, parked at the gate (due at once)."""
+    return Run(
+        run_id=run_id,
+        status=RunStatus.WAITING,
+        stage=Stage.AWAIT_RELEASE,
+        target=single.target,
+        offer=single.offer.key,
+        product_id=single.offer.product_id,
+        offer_external_id=single.offer.external_id,
+        requested_by=single.requested_by,
+        labels=dict(single.labels),
+        changes=single.changes.model_dump(by_alias=True, exclude_none=True)
+        if single.changes
+        else {},
+        fingerprint=single.fingerprint(),
+        go_live=single.go_live or "auto",
+        not_before=single.not_before,
+        only_changed=bool(single.only_changed),
+        release_id=release_id,
+        release_name=entry.name,
+        depends_on=list(entry.depends_on),
+        needs=entry.needs,
+        created_at=at,
+        updated_at=at,
+        next_check_at=at,
+        reason="waiting for its turn in the release",
+        timeline=[
+            StageRecord(stage=Stage.INTAKE, started=at, ended=at, result="ok"),
+            StageRecord(stage=Stage.AWAIT_RELEASE, started=at),
+        ],
+    )
+
+
+def _announce(pipeline: Pipeline, kind: EventKind, release_id: str, reason: str, at: str) -> None:
+    event = Event(kind=kind, request_id=release_id, reason=bounded(reason), at=at)
+    try:
+        pipeline.queues.send(EVENTS, fitted(event))
+    except Exception:
+        log.exception("could not announce the release", extra={"release_id": release_id})

@@ -1,0 +1,76 @@
+"""A release's own events, sent once each as its runs move: `release-ready` when every offer
+is in preview (or unchanged), then `release-succeeded` or `release-failed` when every offer has
+ended, naming per offer what happened and what a failure blocked.
+
+Called after each ledger write of a release's run. "Once" is a conditional write of the
+release row (its `announced` list) before the event is sent; a crash between the two loses
+an event, never sends one twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from shared.ledger import LedgerConflict, Run
+from shared.messages import Event, EventKind
+from shared.publish_request import bounded
+from shared.queues import EVENTS, QueueSender
+from shared.releases import Releases, summarize
+
+log = logging.getLogger(__name__)
+Send = Callable[[EventKind, str, str], None]  # kind, release id, reason
+
+
+def note(releases: Releases, run: Run, queues: QueueSender, now: Callable[[], str]) -> None:
+    """After a move of one of its runs: record the release's state and send what is due.
+    Never fails the run's own write (the record catches up at the next move)."""
+
+    def send(kind: EventKind, release_id: str, reason: str) -> None:
+        event = Event(kind=kind, request_id=release_id, reason=bounded(reason), at=now())
+        queues.send(EVENTS, event.to_json())
+
+    try:
+        announce(releases, run, send)
+    except Exception:
+        log.exception("could not update release", extra={"release_id": run.release_id})
+
+
+def announce(releases: Releases, run: Run, send: Send) -> None:
+    for _ in range(5):
+        release = releases.get(run.release_id)
+        if release is None:
+            return
+        summary = summarize(release, releases.runs(release))
+        due: list[EventKind] = []
+        if summary.state in ("ready", "succeeded") and "ready" not in release.announced:
+            due.append(EventKind.RELEASE_READY)
+        if summary.state in ("succeeded", "failed") and summary.state not in release.announced:
+            due.append(
+                EventKind.RELEASE_SUCCEEDED
+                if summary.state == "succeeded"
+                else EventKind.RELEASE_FAILED
+            )
+        status = summary.state if release.status != "cancelled" else release.status
+        if not due and status == release.status:
+            return
+        marks = [_mark(kind) for kind in due]
+        try:
+            releases.replace(
+                replace(release, status=status, announced=[*release.announced, *marks])
+            )
+        except LedgerConflict:
+            continue  # another run of the release moved at the same time: look again
+        for kind in due:
+            send(kind, release.release_id, summary.describe())
+        return
+    log.warning("release %s kept changing; its events wait for the next move", run.release_id)
+
+
+def _mark(kind: EventKind) -> str:
+    return {
+        EventKind.RELEASE_READY: "ready",
+        EventKind.RELEASE_SUCCEEDED: "succeeded",
+        EventKind.RELEASE_FAILED: "failed",
+    }[kind]

@@ -1,0 +1,189 @@
+"""Releases in the ledger: one row per release (partition 'release' of the runs table) naming
+its offers' runs, their dependencies and which of them were admitted; and what the runs add
+up to (shared.releases.summarize), for `pcpub release status` and the release's events.
+
+A release's offers are ordinary runs (`<releaseId>.<name>`), held at the `await_release` gate
+until what they depend on has reached the state they need and the release has room in flight.
+Admission is a conditional write on the release row, so two pollers never admit past the cap.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.ledger import Ledger, LedgerConflict, Run, RunStatus, now_utc, stamp
+from shared.messages import Stage
+from shared.tables import capped, join_text, split_text
+
+PARTITION = "release"
+_JSON = ("members", "admitted", "announced", "labels")
+# Where a run stands, as its dependants and the release see it.
+WAITING, IN_FLIGHT, PREVIEW, LIVE, UNCHANGED, FAILED = (
+    "waiting",
+    "in flight",
+    "in preview",
+    "live",
+    "unchanged",
+    "failed",
+)
+_PREVIEW_STAGES = {Stage.AWAIT_GO_LIVE, Stage.PROMOTE, Stage.AWAIT_LIVE, Stage.COMPLETE}
+
+
+@dataclass(kw_only=True)
+class Release:
+    release_id: str
+    target: str
+    go_live: str
+    fingerprint: str
+    max_in_flight: int
+    # name -> {"run": run id, "dependsOn": [names], "needs": "preview"|"live", "attempt": n}
+    members: dict[str, dict[str, Any]]
+    admitted: list[str] = field(default_factory=list)  # run ids let past the gate
+    announced: list[str] = field(default_factory=list)  # release events already sent
+    status: str = "running"  # running | ready | succeeded | failed | cancelled
+    requested_by: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: str = ""
+    updated_at: str = ""
+    etag: str | None = None
+
+    def to_entity(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "etag"}
+        entity = {k: capped(v) for k, v in data.items() if v is not None and k not in _JSON}
+        for name in _JSON:
+            entity.update(split_text(name, json.dumps(data[name])))
+        return {**entity, "PartitionKey": PARTITION, "RowKey": self.release_id}
+
+    @classmethod
+    def from_entity(cls, entity: Any) -> Release:
+        raw = dict(entity)
+        names = set(cls.__dataclass_fields__) - {"etag", *_JSON}
+        data: dict[str, Any] = {k: v for k, v in raw.items() if k in names}
+        for name in _JSON:
+            text = join_text(raw, name)
+            if text:
+                data[name] = json.loads(text)
+        return cls(**data, etag=entity.metadata.get("etag"))
+
+
+def state_of(run: Run | None) -> str:
+    if run is None:
+        return WAITING
+    if run.status is RunStatus.UNCHANGED:
+        return UNCHANGED
+    if run.status is RunStatus.SUCCEEDED:
+        return LIVE if run.target == "live" else PREVIEW
+    if run.status.terminal:
+        return FAILED
+    if run.stage == Stage.AWAIT_RELEASE:
+        return WAITING
+    return PREVIEW if run.stage in _PREVIEW_STAGES else IN_FLIGHT
+
+
+def reached(run: Run | None, needs: str) -> bool:
+    state = state_of(run)
+    return state in (LIVE, UNCHANGED) or (needs == "preview" and state == PREVIEW)
+
+
+@dataclass(frozen=True)
+class Summary:
+    state: str  # running | ready | succeeded | failed
+    states: dict[str, str]  # name -> where its run stands
+    blocked: dict[str, list[str]]  # failed name -> the offers it holds back
+
+    def describe(self) -> str:
+        parts = [f"{name}: {state}" for name, state in sorted(self.states.items())]
+        held = [f"{n} blocks {', '.join(b)}" for n, b in sorted(self.blocked.items()) if b]
+        return "; ".join(parts + held)
+
+
+def summarize(release: Release, runs: dict[str, Run | None]) -> Summary:
+    states = {name: state_of(runs.get(name)) for name in release.members}
+    failed = [n for n, s in states.items() if s == FAILED]
+    blocked = {n: dependants(release, n) for n in failed}
+    done = all(r is not None and r.status.terminal for r in runs.values())
+    if done:
+        state = "failed" if failed else "succeeded"
+    elif all(s in (PREVIEW, LIVE, UNCHANGED) for s in states.values()):
+        state = "ready"
+    else:
+        state = "running"
+    return Summary(state, states, blocked)
+
+
+def dependants(release: Release, name: str) -> list[str]:
+    """Every offer that depends on `name`, directly or not."""
+    found: list[str] = []
+    frontier = [name]
+    while frontier:
+        current = frontier.pop()
+        for other, info in sorted(release.members.items()):
+            if current in info.get("dependsOn", []) and other not in found:
+                found.append(other)
+                frontier.append(other)
+    return sorted(found)
+
+
+class Releases:
+    """Release rows beside the runs (same table, partition 'release')."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def _table(self) -> TableClient:
+        return self.ledger.table()
+
+    def create(self, release: Release) -> bool:
+        try:
+            self._table().create_entity(release.to_entity())
+        except ResourceExistsError:
+            return False
+        return True
+
+    def get(self, release_id: str) -> Release | None:
+        try:
+            return Release.from_entity(self._table().get_entity(PARTITION, release_id))
+        except ResourceNotFoundError:
+            return None
+
+    def replace(self, release: Release) -> Release:
+        release = replace(release, updated_at=stamp(now_utc()))
+        try:
+            meta = self._table().update_entity(
+                release.to_entity(),
+                mode=UpdateMode.REPLACE,
+                etag=release.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            raise LedgerConflict(f"release {release.release_id} changed concurrently") from exc
+        return replace(release, etag=meta.get("etag"))
+
+    def runs(self, release: Release) -> dict[str, Run | None]:
+        return {name: self.ledger.get(info["run"]) for name, info in release.members.items()}
+
+    def admit(self, release_id: str, run_id: str) -> bool:
+        """Let `run_id` past the gate if the release has room in flight; a conditional write,
+        retried when another admission raced it."""
+        for _ in range(5):
+            release = self.get(release_id)
+            if release is None:
+                return True  # the row is lost: do not hold the run forever
+            if run_id in release.admitted:
+                return True
+            runs = {info["run"]: self.ledger.get(info["run"]) for info in release.members.values()}
+            busy = sum(1 for r in release.admitted if state_of(runs.get(r)) == IN_FLIGHT)
+            if busy >= release.max_in_flight:
+                return False
+            try:
+                self.replace(replace(release, admitted=[*release.admitted, run_id]))
+                return True
+            except LedgerConflict:
+                continue
+        return False
