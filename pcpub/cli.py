@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--profile", choices=["fast", "realistic"], default="fast")
     demo.add_argument("--offer", help="Azure Application offer id from the simulator's seed")
     demo.add_argument("--timeout", type=float, default=300.0)
+    demo.add_argument(
+        "--release", action="store_true", help="a release of four offers, approved, then live"
+    )
 
     enq = sub.add_parser("enqueue", help="send a publish request (JSON file, or - for stdin)")
     enq.add_argument("file")
@@ -231,7 +234,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     _stop_on_terminate()
     try:
-        return run_demo(profile=args.profile, timeout=args.timeout, offer=args.offer)
+        return run_demo(
+            profile=args.profile, timeout=args.timeout, offer=args.offer, release=args.release
+        )
     except KeyboardInterrupt:
         print("interrupted; everything the demo started is stopped", file=sys.stderr)
         return 130

@@ -66,6 +66,7 @@ def run_demo(
     timeout: float = 300.0,
     workdir: Path | None = None,
     offer: str | None = None,
+    release: bool = False,
 ) -> int:
     started = time.monotonic()
     print(
@@ -85,6 +86,12 @@ def run_demo(
         )
         storage = Storage(stack.connection_string)
         _stage_files(stack.connection_string)
+        if release:
+            from pcpub.demo_release import run_release
+
+            ok = run_release(stack, storage, timeout)
+            print(f"done in {time.monotonic() - started:.1f}s; stopping everything", flush=True)
+            return 0 if ok else 1
         requests = _requests(time.strftime("%Y%m%d-%H%M%S"), azure_offer)
         for request in requests:
             enqueue(storage, json.dumps(request))

@@ -85,6 +85,13 @@ def good_bodies(prefix: str = "good") -> list[bytes]:
         _b(base(f"{prefix}-11", "contoso-timesheets", changes=_bc({"staged": "main.app"}))),
         _b(base(f"{prefix}-12", changes=_tech({"authorizations": [_auth(GUID)]}))),
         _b(base(f"{prefix}-13", changes=_tech({"deploymentMode": "Complete"}))),
+        _b(
+            {
+                **base(f"{prefix}-14", goLive="approval", notBefore="2026-12-01T09:00Z"),
+                "target": "live",
+                "onlyChanged": True,
+            }
+        ),
         # Non-ASCII text, an emoji (a surrogate pair escaped) and whitespace are fine.
         b'{ "schemaVersion" : 1, "requestId": "' + prefix.encode() + b'-10", "offer": '
         b'{"externalId": "contoso-analytics"}, "target": "preview", "changes": {"listing": '
@@ -209,6 +216,21 @@ def bad_bodies(prefix: str, secrets: list[str]) -> list[Case]:
             "version",
         ),
         Case("plans-list", _b(base(f"{p}-pl", changes={"plans": []})), "model", "plans"),
+        # Go-live control
+        Case(
+            "approval-on-preview",
+            _b(base(f"{p}-ap", goLive="approval")),
+            "model",
+            "goLive approval and notBefore need target live",
+        ),
+        Case("go-live-other", _b(base(f"{p}-go", goLive="manual")), "model", "goLive"),
+        Case(
+            "not-before-local-time",
+            _b({**base(f"{p}-nb", notBefore="2026-12-01T09:00:00"), "target": "live"}),
+            "model",
+            "notBefore",
+        ),
+        Case("only-changed-string", _b(base(f"{p}-oc", onlyChanged="yes")), "model", "onlyChanged"),
         # Offer types' fields
         Case(
             "authorization-not-guid",

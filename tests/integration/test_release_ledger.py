@@ -1,0 +1,68 @@
+"""Releases in the ledger with the real SDKs on Azurite: intake is idempotent (a crashed
+delivery's missing runs are opened by the redelivery), a conflicting payload is refused, and
+admission never lets more than maxInFlight of a release past the gate, however many pollers
+race for it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from shared.ledger import RunStatus
+from shared.messages import Stage
+from shared.pipeline.effects import Pipeline
+from shared.pipeline.intake import accept
+from shared.releases import Release, Releases
+
+
+def body(release_id: str, count: int, **extra: Any) -> str:
+    offers = [{"name": f"o{i}", "offer": {"externalId": f"offer-{i:03d}"}} for i in range(count)]
+    return json.dumps(
+        {
+            "schemaVersion": 1,
+            "releaseId": release_id,
+            "target": "preview",
+            "offers": offers,
+            **extra,
+        }
+    )
+
+
+def test_a_release_delivered_twice_is_one_release_with_every_run(pipeline: Pipeline) -> None:
+    release_id = f"rel-{uuid.uuid4().hex[:8]}"
+    first = accept(pipeline, body(release_id, 3), "m1")
+    assert isinstance(first, Release)
+    pipeline.ledger.table().delete_entity("run", f"{release_id}.o1")  # as if it crashed midway
+    again = accept(pipeline, body(release_id, 3), "m2")
+    assert isinstance(again, Release) and again.fingerprint == first.fingerprint
+    runs = [pipeline.ledger.get(f"{release_id}.o{i}") for i in range(3)]
+    assert all(r is not None and r.stage == Stage.AWAIT_RELEASE for r in runs)
+    assert all(r is not None and r.status is RunStatus.WAITING for r in runs)
+
+
+def test_a_release_id_reused_with_another_payload_is_refused(pipeline: Pipeline) -> None:
+    release_id = f"rel-{uuid.uuid4().hex[:8]}"
+    accept(pipeline, body(release_id, 2), "m1")
+    refused = accept(pipeline, body(release_id, 3), "m2")
+    assert refused is None
+    assert pipeline.ledger.get(f"{release_id}.o2") is None  # the first release stands
+
+
+def test_admission_never_exceeds_max_in_flight(pipeline: Pipeline) -> None:
+    release_id = f"rel-{uuid.uuid4().hex[:8]}"
+    accept(pipeline, body(release_id, 8, maxInFlight=3), "m1")
+    books = Releases(pipeline.ledger)
+    ids = [f"{release_id}.o{i}" for i in range(8)]
+    # What admitted runs look like to the count: on their way (not at the gate any more).
+    for run_id in ids:
+        run = pipeline.ledger.get(run_id)
+        assert run is not None
+        pipeline.ledger.replace(replace(run, stage=Stage.RESOLVE, status=RunStatus.RUNNING))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        admitted = list(pool.map(lambda rid: books.admit(release_id, rid), ids))
+    assert sum(admitted) == 3
+    release = books.get(release_id)
+    assert release is not None and len(release.admitted) == 3
