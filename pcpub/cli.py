@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--write-config", help="write endpoints, credentials and queue names here")
     up.add_argument("--profile", choices=["fast", "realistic"], default="fast")
     up.add_argument("--workdir")
+    up.add_argument(
+        "--hosts", type=int, default=1, help="instances of the function app on the one stack"
+    )
 
     demo = sub.add_parser("demo", help="publish sample offers to live on the local stack")
     demo.add_argument("--profile", choices=["fast", "realistic"], default="fast")
@@ -196,7 +199,9 @@ def _up(args: argparse.Namespace) -> int:
     from pcpub.simulator.server import write_json_atomic
     from pcpub.stack import LocalStack
 
-    stack = LocalStack(Path(args.workdir) if args.workdir else None, profile=args.profile)
+    stack = LocalStack(
+        Path(args.workdir) if args.workdir else None, profile=args.profile, hosts=args.hosts
+    )
     _stop_on_terminate()
     stack.start()
     try:

@@ -71,6 +71,7 @@ class LocalStack:
         extra_settings: dict[str, str] | None = None,
         keep_host_alive: bool = False,
         persist_storage: bool = False,
+        hosts: int = 1,
     ) -> None:
         self.persist_storage = persist_storage  # Azurite on disk, so it can be restarted
         self.extra_settings = dict(extra_settings or {})
@@ -89,7 +90,8 @@ class LocalStack:
         self.azurite: Managed | None = None
         self.ports: AzuritePorts | None = None
         self.simulator: Managed | None = None
-        self.host: Managed | None = None
+        self.host_count = hosts  # instances of the function app, as Azure scales out
+        self.hosts: list[Managed] = []
         self.sim_config: dict[str, Any] = {}
         self.settings: dict[str, str] = {}
 
@@ -99,6 +101,11 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def host(self) -> Managed | None:
+        """The first instance (the only one, unless `hosts` says otherwise)."""
+        return self.hosts[0] if self.hosts else None
 
     @property
     def connection_string(self) -> str:
@@ -164,8 +171,15 @@ class LocalStack:
             admin.close()
 
     def start_host(self) -> None:
-        self.host = Managed(
-            "host",
+        """Start every instance (again, after a stop)."""
+        for index in range(self.host_count):
+            self._start_instance(index)
+
+    def _start_instance(self, index: int) -> None:
+        log_path = self.workdir / ("host.log" if index == 0 else f"host-{index + 1}.log")
+        log_path.unlink(missing_ok=True)
+        started = Managed(
+            "host" if index == 0 else f"host-{index + 1}",
             [
                 sys.executable,
                 "-m",
@@ -179,22 +193,28 @@ class LocalStack:
                 str(self.lease_seconds),
                 *(["--retry-seconds", str(self.retry_seconds)] if self.retry_seconds else []),
             ],
-            self.workdir / "host.log",
+            log_path,
             cwd=self.app_dir,
         )
-        ready = self.workdir / "host.log"
+        if index < len(self.hosts):
+            self.hosts[index] = started
+        else:
+            self.hosts.append(started)
         wait_until(
-            lambda: b'"host_started"' in ready.read_bytes(), 30, "the host to start", self.host
+            lambda: log_path.exists() and b'"host_started"' in log_path.read_bytes(),
+            30,
+            "the host to start",
+            started,
         )
 
     def _watch_host(self) -> None:
         while not self._stopping.wait(0.2):
             with self._host_lock:
-                host = self.host
-                if host is not None and host.popen.poll() is not None:
-                    self.host_restarts += 1
-                    host.stop()
-                    self.start_host()
+                for index, host in enumerate(self.hosts):
+                    if host.popen.poll() is not None:
+                        self.host_restarts += 1
+                        host.stop()
+                        self._start_instance(index)
 
     def restart_azurite(self, down_seconds: float = 0.0) -> None:
         """Stop Azurite and start it again on the same ports and data (an outage)."""
@@ -203,11 +223,19 @@ class LocalStack:
         time.sleep(down_seconds)
         self.azurite, _ = start_azurite(self.workdir, ports=self.ports, persist=True)
 
-    def restart_host(self, *, kill: bool = False) -> None:
+    def restart_host(self, *, kill: bool = False, index: int = 0) -> None:
+        """Stop (or kill) one instance and start it again."""
         with self._host_lock:
-            if self.host is not None:
-                self.host.kill() if kill else self.host.stop()
-            self.start_host()
+            if index < len(self.hosts):
+                host = self.hosts[index]
+                host.kill() if kill else host.stop()
+            self._start_instance(index)
+
+    def kill_host(self, index: int) -> None:
+        """Kill one instance and leave it dead (the others carry on, or the watcher
+        restarts it when `keep_host_alive` is set)."""
+        with self._host_lock:
+            self.hosts[index].kill()
 
     def reconfigure_host(self, **values: str | None) -> None:
         """Change app settings (None removes one) and restart the host with them, as a
@@ -220,11 +248,12 @@ class LocalStack:
         self.settings_path.write_text(
             json.dumps({"IsEncrypted": False, "Values": self.settings}, indent=2)
         )
-        self.restart_host()
+        for index in range(len(self.hosts)):
+            self.restart_host(index=index)
 
     def stop(self) -> None:
         self._stopping.set()
-        for proc in (self.host, self.simulator, self.azurite):
+        for proc in (*self.hosts, self.simulator, self.azurite):
             if proc is not None:
                 proc.stop()
 

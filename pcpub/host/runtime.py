@@ -10,7 +10,8 @@ What it reproduces of the real host:
   message has been dequeued maxDequeueCount times; polling backs off to maxPollingInterval;
 - queue output bindings (`func.Out[str]`) are sent after the function returns;
 - timer triggers fire on their NCRONTAB schedule (seconds first, UTC), never overlapping, and
-  at start when runOnStartup is set.
+  at start when runOnStartup is set; on one instance at a time (the holder of the timer's
+  listener lease, as the Functions host does it; pcpub.host.singleton).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from azure.functions.timer import TimerRequest as TriggerTimer
 from azure.storage.queue import QueueClient, QueueMessage
 
 from pcpub.host.settings import QueueSettings, read_host_json
+from pcpub.host.singleton import ListenerLease
 from shared.crashpoints import crash_point
 
 log = logging.getLogger("pcpub.host")
@@ -354,17 +356,31 @@ class LocalHost:
         fields = schedule.split()
         six = len(fields) == 6
         it = croniter(schedule, datetime.now(UTC), second_at_beginning=six)
-        if trigger.get("runOnStartup"):
+        lease = self._listener_lease(spec)
+        if trigger.get("runOnStartup") and lease.hold():
             self._invoke_timer(spec, past_due=False)
         while not self._stop.is_set():
             due: datetime = it.get_next(datetime)
             wait = (due - datetime.now(UTC)).total_seconds()
             if wait > 0 and self._stop.wait(wait):
                 return
+            if not lease.hold():
+                continue  # another instance holds this timer's listener lease
             late = (datetime.now(UTC) - due).total_seconds()
             self._invoke_timer(spec, past_due=late > 1.0)
             if late > 1.0:  # like the host: one catch-up run, not one per missed occurrence
                 it = croniter(schedule, datetime.now(UTC), second_at_beginning=six)
+
+    def _listener_lease(self, spec: FunctionSpec) -> ListenerLease:
+        """One instance at a time runs a timer: the one holding its listener lease."""
+        host_id = (
+            self.env.get("AzureFunctionsJobHost__id")
+            or self.env.get("WEBSITE_SITE_NAME")
+            or "pcpub-local"
+        )
+        return ListenerLease(
+            self._connection("AzureWebJobsStorage"), host_id, spec.name, self._stop
+        )
 
     def _invoke_timer(self, spec: FunctionSpec, *, past_due: bool) -> None:
         ok = False

@@ -42,6 +42,7 @@ def fault_stack(
     tmp_path_factory: pytest.TempPathFactory,
     name: str,
     keep_host_alive: bool = False,
+    hosts: int = 1,
     **settings: str,
 ) -> Iterator[LocalStack]:
     """A whole stack for one module of fault rows: short leases and retries, and `settings`
@@ -59,6 +60,7 @@ def fault_stack(
         extra_settings=values,
         keep_host_alive=keep_host_alive,
         contract=reference(),
+        hosts=hosts,
     ) as running:
         yield running
         assert_conforms(running.sim_config)
