@@ -55,6 +55,7 @@ ENV = {
     "incident_max_probe_seconds": "PC_INCIDENT_MAX_PROBE_SECONDS",
     "approval_timeout_hours": "PC_APPROVAL_TIMEOUT_HOURS",
     "approval_remind_seconds": "PC_APPROVAL_REMIND_SECONDS",
+    "max_poll_seconds": "PC_STATUS_POLL_MAX_SECONDS",
 }
 
 
@@ -94,7 +95,9 @@ class Settings(BaseModel):
     package_staging_container: str = "package-staging"
     package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)
     package_max_bytes: int = Field(default=1024**3, gt=0)  # Partner Center's package limit
-    rate_limit_per_minute: float | None = Field(default=None, gt=0)
+    # The ceiling of the tenant's shared, adaptive call budget (shared.partnercenter.budget);
+    # on by default, since Partner Center does not publish its limit.
+    rate_limit_per_minute: float | None = Field(default=600.0, gt=0)
     claim_seconds: float = Field(default=300.0, gt=0)
     # While credentials fail, an instance tries again after 5 s, 10 s, ... up to this.
     credential_backoff_max_seconds: float = Field(default=900.0, gt=0)
@@ -104,6 +107,8 @@ class Settings(BaseModel):
     # this interval while it waits.
     approval_timeout_hours: float = Field(default=7 * 24.0, gt=0)
     approval_remind_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # The longest interval between status polls of one waiting run (see StageDeps.poll_delay).
+    max_poll_seconds: float = Field(default=900.0, gt=0)
 
     @field_validator("package_url_hosts", mode="before")
     @classmethod

@@ -14,9 +14,9 @@ from shared.credentials import KeyVaultSecret, PartnerCenterTokens
 from shared.incidents import BreakerPolicy, Incidents
 from shared.ledger import Ledger
 from shared.packages import BlobPackageFiles
+from shared.partnercenter.budget import TenantBudget
 from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.lookup import ProductIngestionLookup
-from shared.partnercenter.ratelimit import RateLimiter
 from shared.pauses import Pauses
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.stages import StageDeps
@@ -37,8 +37,11 @@ def build_pipeline(settings: Settings) -> Pipeline:
     redaction.register(settings.vault_client_secret)
     secret = KeyVaultSecret(settings)
     tokens = PartnerCenterTokens(settings, secret)
+    ledger = Ledger(table_service(settings))
     limiter = (
-        RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
+        TenantBudget(ledger, settings.rate_limit_per_minute)
+        if settings.rate_limit_per_minute
+        else None
     )
     pc = PartnerCenterClient(
         settings.partner_center_api_url,
@@ -55,7 +58,6 @@ def build_pipeline(settings: Settings) -> Pipeline:
             rate_limiter=limiter,
         )
     )
-    ledger = Ledger(table_service(settings))
     releases = Releases(ledger)
     return Pipeline(
         ledger=ledger,
@@ -72,6 +74,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
             releases=releases,
             approval_timeout_seconds=settings.approval_timeout_hours * 3600,
             approval_remind_seconds=settings.approval_remind_seconds,
+            max_poll_seconds=settings.max_poll_seconds,
         ),
         retry_delay_seconds=settings.retry_delay_seconds,
         stall_seconds=settings.stall_seconds,

@@ -21,8 +21,11 @@ param pollSchedule string
 @description('NCRONTAB schedule of the sweep that records poison messages as dead letters.')
 param deadLetterSchedule string = '30 */1 * * * *'
 
-@description('Upper bound on instances per function: with small batches, the rate limiter')
+@description('Upper bound on instances per function; they share one adaptive Partner Center call budget.')
 param maximumInstanceCount int = 40
+
+@description('Ceiling of the tenant-wide Partner Center call budget (calls per minute); the budget halves on a 429 and climbs back.')
+param partnerCenterRateCeiling int = 600
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225:Zone redundancy on Flex needs always-ready instances; losing an instance only redelivers queue messages, which every stage tolerates.
@@ -125,6 +128,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'PC_STATUS_POLL_SECONDS'
           value: '60'
+        }
+        {
+          name: 'PC_RATE_LIMIT_PER_MINUTE'
+          value: string(partnerCenterRateCeiling)
         }
       ]
     }

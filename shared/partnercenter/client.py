@@ -50,7 +50,7 @@ from shared.partnercenter.models import (
     WorkflowDetail,
 )
 from shared.partnercenter.paths import UnsafePath, check_within, segment
-from shared.partnercenter.ratelimit import RateLimiter
+from shared.partnercenter.ratelimit import Pace
 
 # Draft collections: (path for getByInstanceID, path for one resource), spelled as documented.
 DRAFT_COLLECTIONS = {
@@ -180,7 +180,7 @@ class PartnerCenterClient:
         extra_headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Any = time.sleep,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: Pace | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -293,6 +293,8 @@ class PartnerCenterClient:
                 retry_after=retry_after,
                 correlation_id=response.headers.get("ms-correlation-x"),
             )
+            if status == 429 and self._limiter is not None:
+                self._limiter.throttled(retry_after)  # every instance slows down
             if status == 401 and not refreshed:
                 refreshed = True
                 self._tokens.invalidate()

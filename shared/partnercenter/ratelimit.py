@@ -1,12 +1,19 @@
 """A client-side pace for Partner Center calls: the service limits each tenant per minute, so
-calls are spaced to stay under it instead of bursting into 429s. Per process: with several
-instances, give each its share (the setting divided by the instance cap)."""
+calls are spaced to stay under it instead of bursting into 429s. This one is per process (for
+tools and tests); the function app shares one adaptive budget among its instances
+(shared.partnercenter.budget). Both have the `Pace` shape the client uses."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Pace(Protocol):
+    def acquire(self) -> None: ...
+    def throttled(self, retry_after: float | None) -> None: ...
 
 
 class RateLimiter:
@@ -37,3 +44,6 @@ class RateLimiter:
         if delay > 0:
             self.waited += delay
             self._sleep(delay)
+
+    def throttled(self, retry_after: float | None) -> None:
+        """A fixed pace does not learn."""

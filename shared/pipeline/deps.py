@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from shared.ledger import Run, now_utc
+from shared.ledger import Run, now_utc, parse_stamp
 from shared.partnercenter.models import (
     CertificationReport,
     Package,
@@ -83,6 +83,19 @@ class StageDeps:
     now: Callable[[], datetime] = now_utc
     approval_timeout_seconds: float = 7 * 24 * 3600.0
     approval_remind_seconds: float = 24 * 3600.0
+    # Status polls start at poll_seconds and stretch to a tenth of the time already waited,
+    # up to this: certification takes hours to days.
+    max_poll_seconds: float = 900.0
+
+    def poll_delay(self, run: Run) -> float:
+        """When to look again at a run waiting on Partner Center."""
+        last = run.timeline[-1] if run.timeline else None
+        if last is None or last.ended is not None or last.stage != run.stage:
+            return self.poll_seconds
+        waited = (self.now() - parse_stamp(last.started)).total_seconds()
+        return min(
+            max(self.poll_seconds, waited / 10), max(self.max_poll_seconds, self.poll_seconds)
+        )
 
 
 StageFn = Callable[[Run, StageDeps], Outcome]

@@ -8,6 +8,7 @@ attempts; only real bugs reach the poison queue.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from shared.credentials import CredentialError
 from shared.ledger import LedgerConflict, Run, RunStatus, parse_stamp, stamp
 from shared.messages import EventKind, Stage, StageMessage
 from shared.packages import PackageSourceRefused
+from shared.partnercenter.budget import low_priority
 from shared.partnercenter.client import correlation
 from shared.partnercenter.errors import PartnerCenterError
 from shared.pipeline import holds
@@ -45,7 +47,8 @@ def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
     gate = holds.before(pipeline, run, stage)
     if gate.held is not None:
         return apply_outcome(pipeline, run, stage, gate.held, 0)
-    with correlation(run.run_id) as calls:
+    polling = low_priority() if stage in POLLED_STAGES else contextlib.nullcontext()
+    with correlation(run.run_id) as calls, polling:  # status polls spend the budget last
         for _ in range(MAX_CHECKPOINTS):
             outcome, error = _decide(pipeline, run, stage)
             if not isinstance(outcome, Checkpoint):

@@ -132,7 +132,7 @@ def await_preview(run: Run, deps: StageDeps) -> Outcome:
     if phase is Phase.RUNNING:
         return Wait(
             check=Stage.AWAIT_PREVIEW,
-            delay_seconds=deps.poll_seconds,
+            delay_seconds=deps.poll_delay(run),
             reason="certification for preview",
             patch=patch,
         )
@@ -144,7 +144,7 @@ def await_preview(run: Run, deps: StageDeps) -> Outcome:
         return Advance(to=Stage.PROMOTE, patch=patch)
     return Wait(
         check=Stage.AWAIT_LIVE,
-        delay_seconds=deps.poll_seconds,
+        delay_seconds=deps.poll_delay(run),
         reason="publishing live",
         patch=patch,
     )
@@ -180,7 +180,7 @@ PROMOTE = "promote"
 def _going_live(run: Run, deps: StageDeps, status: str | None = None) -> Wait:
     return Wait(
         check=Stage.AWAIT_LIVE,
-        delay_seconds=deps.poll_seconds,
+        delay_seconds=deps.poll_delay(run),
         reason="publishing live",
         patch=Patch(pc_status=status, intents=intents.record(run, PROMOTE, intents.DONE)),
     )
@@ -218,7 +218,7 @@ def await_live(run: Run, deps: StageDeps) -> Outcome:
         return Advance(to=Stage.COMPLETE, patch=patch)
     return Wait(
         check=Stage.AWAIT_LIVE,
-        delay_seconds=deps.poll_seconds,
+        delay_seconds=deps.poll_delay(run),
         reason="publishing live",
         patch=patch,
     )

@@ -78,3 +78,12 @@ def test_a_scheduled_go_live_waits_until_its_time(deps: StageDeps) -> None:
 def test_a_run_of_no_release_passes_the_release_gate(deps: StageDeps) -> None:
     run = replace(at_gate(), stage=Stage.AWAIT_RELEASE)
     assert isinstance(await_release(run, deps), Advance)
+
+
+def test_status_polls_stretch_with_the_wait(deps: StageDeps) -> None:
+    waiting = replace(at_gate(), stage=Stage.AWAIT_PREVIEW)
+    waiting.timeline[-1] = StageRecord(stage=Stage.AWAIT_PREVIEW, started=stamp(ARRIVED))
+    polls = replace(deps, poll_seconds=60, max_poll_seconds=900)
+    assert replace(polls, now=lambda: ARRIVED + timedelta(minutes=5)).poll_delay(waiting) == 60
+    assert replace(polls, now=lambda: ARRIVED + timedelta(hours=1)).poll_delay(waiting) == 360
+    assert replace(polls, now=lambda: ARRIVED + timedelta(days=2)).poll_delay(waiting) == 900

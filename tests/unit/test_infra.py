@@ -75,7 +75,13 @@ def test_app_settings_are_the_ones_the_app_reads() -> None:
         if isinstance(value, str)
         and value.isascii()
         and name in ("VAULT_CREDENTIAL", "PC_STATUS_POLL_SECONDS", "PC_SECRET_NAME")
-        else ("https://placeholder.example" if "URL" in name or "Uri" in name else "x")
+        else (
+            "https://placeholder.example"
+            if "URL" in name or "Uri" in name
+            else "600"  # a number parameter (the budget's ceiling)
+            if name == "PC_RATE_LIMIT_PER_MINUTE"
+            else "x"
+        )
         for name, value in settings.items()
     }
     parsed_settings = Settings.from_env(env)  # every required setting is there

@@ -1,0 +1,68 @@
+"""The tenant's shared call budget on Azurite: several instances (budgets over one ledger)
+never together exceed a window's allowance, a 429 seen by one slows all of them, the rate
+climbs back while calls succeed, and status polls get only their share of a busy window."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.partnercenter.budget import CONTROL, ROW, TenantBudget, low_priority
+from shared.pipeline.effects import Pipeline
+
+
+def fresh(pipeline: Pipeline) -> None:
+    with contextlib.suppress(ResourceNotFoundError):
+        pipeline.ledger.table().delete_entity(CONTROL, ROW)
+
+
+def test_instances_share_one_allowance(pipeline: Pipeline) -> None:
+    fresh(pipeline)
+    # 600 a minute in 1-second windows: 10 calls a window for the whole tenant.
+    instances = [TenantBudget(pipeline.ledger, 600, window_seconds=1.0, batch=3) for _ in range(3)]
+    stamps: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + 3.0
+
+    def work(budget: TenantBudget) -> None:
+        while time.monotonic() < stop:
+            budget.acquire()
+            with lock:
+                stamps.append(time.time())
+
+    threads = [threading.Thread(target=work, args=(b,)) for b in instances for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # At most 10 a window, a window or two at the edges aside: 3 s is 3-4 windows.
+    assert 15 <= len(stamps) <= 4 * 10 + 6, len(stamps)
+
+
+def test_a_429_slows_every_instance_and_the_rate_climbs_back(pipeline: Pipeline) -> None:
+    fresh(pipeline)
+    one = TenantBudget(pipeline.ledger, 1200, window_seconds=0.5)
+    other = TenantBudget(pipeline.ledger, 1200, window_seconds=0.5)
+    one.acquire()
+    one.throttled(retry_after=1.0)
+    assert other.rate() == 600  # halved for everyone
+    started = time.monotonic()
+    other.acquire()  # held until the Retry-After has passed
+    assert time.monotonic() - started >= 0.8
+    for _ in range(6):  # windows without a 429: back up a twentieth of the ceiling each
+        time.sleep(0.55)
+        other.acquire()
+    assert 600 < other.rate() <= 1200
+
+
+def test_polls_get_only_their_share_of_a_window(pipeline: Pipeline) -> None:
+    fresh(pipeline)
+    budget = TenantBudget(pipeline.ledger, 1200, window_seconds=60.0, batch=1, poll_share=0.5)
+    for _ in range(600):  # half the window's 1200, taken by stages that make progress
+        budget._take(time.time())
+    with low_priority():
+        assert budget._take(time.time()) > 0
+    assert budget._take(time.time()) == 0
