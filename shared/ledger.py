@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
+from shared.run_index import RunIndex
 from shared.runs import (
     PARTITION,
     Run,
@@ -64,6 +66,7 @@ class Ledger:
         self._service = service
         self._table_name = table
         self._table: TableClient | None = None
+        self.index = RunIndex(self.table)
 
     def table(self) -> TableClient:
         if self._table is None:
@@ -91,9 +94,11 @@ class Ledger:
 
     def create(self, run: Run) -> bool:
         """Insert a new run; False when one with this id exists already."""
+        self.index.put(run)  # first: the index may name a run that is not there, never miss one
         try:
             self.table().create_entity(run.to_entity())
         except ResourceExistsError:
+            self.index.repair(self.get(run.run_id), run.run_id)
             return False
         return True
 
@@ -106,6 +111,7 @@ class Ledger:
     def replace(self, run: Run) -> Run:
         """Write `run` if the stored row still has `run.etag`; return it with the new ETag."""
         run = run.evolve(updated_at=stamp(now_utc()))
+        self.index.put(run)
         try:
             meta = self.table().update_entity(
                 run.to_entity(),
@@ -114,31 +120,59 @@ class Ledger:
                 match_condition=MatchConditions.IfNotModified,
             )
         except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            self.index.repair(self.get(run.run_id), run.run_id)
             raise LedgerConflict(f"run {run.run_id} changed concurrently") from exc
         except HttpResponseError as exc:
             if exc.status_code == 412:
+                self.index.repair(self.get(run.run_id), run.run_id)
                 raise LedgerConflict(f"run {run.run_id} changed concurrently") from exc
             raise
+        self.index.after_write(run)
         return run.evolve(etag=meta.get("etag"))
 
     def due(self, now: datetime, limit: int = 100) -> list[Run]:
-        """Waiting runs whose next check is due, oldest first."""
-        flt = "PartitionKey eq @p and status eq @s and next_check_at le @t"
-        rows = self.table().query_entities(
-            flt, parameters={"p": PARTITION, "s": str(RunStatus.WAITING), "t": stamp(now)}
+        """Waiting runs whose next check is due, oldest first (read through the index of
+        runs still going: the cost follows the work, not the history)."""
+        at = stamp(now)
+        found = self._indexed(
+            "status eq @s and next_check_at le @t and next_check_at ne ''",
+            {"s": str(RunStatus.WAITING), "t": at},
+            lambda r: (
+                r.status is RunStatus.WAITING
+                and bool(r.next_check_at)
+                and (r.next_check_at or "") <= at
+            ),
         )
-        runs = [Run.from_entity(e) for e in rows]
-        runs.sort(key=lambda r: r.next_check_at or "")
-        return runs[:limit]
+        found.sort(key=lambda r: r.next_check_at or "")
+        return found[:limit]
 
     def stalled(self, before: datetime, limit: int = 100) -> list[Run]:
         """Running runs that have not moved since `before` (a lost or poisoned message)."""
-        rows = self.table().query_entities(
-            "PartitionKey eq @p and status eq @s and updated_at le @t",
-            parameters={"p": PARTITION, "s": str(RunStatus.RUNNING), "t": stamp(before)},
+        at = stamp(before)
+        found = self._indexed(
+            "status eq @s and updated_at le @t",
+            {"s": str(RunStatus.RUNNING), "t": at},
+            # A dead-lettered run waits for an operator (pcpub poison redrive), not the sweeper.
+            lambda r: r.status is RunStatus.RUNNING and r.updated_at <= at and not r.dead_letter,
         )
-        # A dead-lettered run waits for an operator (pcpub poison redrive), not the sweeper.
-        return [r for r in map(Run.from_entity, rows) if not r.dead_letter][:limit]
+        return found[:limit]
+
+    def _indexed(
+        self, flt: str, parameters: dict[str, str], still: Callable[[Run], bool]
+    ) -> list[Run]:
+        """The runs the index names for `flt`, each checked against the run itself (a stale
+        index row is repaired, never acted on)."""
+        self.index.ensure_built(lambda: self.runs())
+        ids = self.index.query(flt, parameters)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            runs = list(pool.map(self.get, ids))
+        found = []
+        for run_id, run in zip(ids, runs, strict=True):
+            if run is not None and still(run):
+                found.append(run)
+            else:
+                self.index.repair(run, run_id)
+        return found
 
     def acquire_lock(self, product_id: str, run_id: str) -> str | None:
         """Take the offer's turn for `run_id`; return the run holding it when that is another

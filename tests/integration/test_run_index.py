@@ -1,0 +1,74 @@
+"""The index of runs still going, on Azurite: the poller's queries read it, not the history;
+runs recorded before the index existed are indexed once; a stale index row is never acted on
+and is repaired from the run."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from azure.data.tables import TableServiceClient
+
+from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
+from shared.messages import Stage
+from shared.run_index import ACTIVE
+from shared.settings import Settings
+from shared.storage import table_service
+
+
+def fresh_ledger(settings: Settings) -> tuple[Ledger, TableServiceClient]:
+    service = table_service(settings)
+    return Ledger(service, table=f"pcruns{uuid.uuid4().hex[:8]}"), service
+
+
+def run(run_id: str, status: RunStatus, **fields: object) -> Run:
+    at = stamp(now_utc() - timedelta(minutes=5))
+    return Run(
+        run_id=run_id,
+        status=status,
+        stage=Stage.AWAIT_PREVIEW,
+        created_at=at,
+        updated_at=at,
+        timeline=[StageRecord(stage=Stage.AWAIT_PREVIEW, started=at)],
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_history_is_not_read_and_old_runs_are_indexed_once(settings: Settings) -> None:
+    ledger, service = fresh_ledger(settings)
+    due_at = stamp(now_utc() - timedelta(seconds=1))
+    table = ledger.table()
+    # Written before the index existed: 300 finished runs and one that still waits.
+    for i in range(0, 300, 100):
+        table.submit_transaction(
+            [
+                ("upsert", run(f"old-{j}", RunStatus.SUCCEEDED).to_entity())
+                for j in range(i, i + 100)
+            ]
+        )
+    table.upsert_entity(run("old-waiting", RunStatus.WAITING, next_check_at=due_at).to_entity())
+    assert [r.run_id for r in ledger.due(now_utc())] == ["old-waiting"]
+    indexed = [e["RowKey"] for e in table.query_entities("PartitionKey eq 'active'")]
+    assert sorted(indexed) == ["index-built", "old-waiting"]  # the history stays out of it
+    # A new run goes through the ledger's writes, and leaves the index when it ends.
+    created = run("new-1", RunStatus.WAITING, next_check_at=due_at)
+    assert ledger.create(created)
+    assert {r.run_id for r in ledger.due(now_utc())} == {"old-waiting", "new-1"}
+    stored = ledger.get("new-1")
+    assert stored is not None
+    ledger.replace(stored.evolve(status=RunStatus.SUCCEEDED, next_check_at=None))
+    assert [r.run_id for r in ledger.due(now_utc())] == ["old-waiting"]
+    assert "new-1" not in [e["RowKey"] for e in table.query_entities("PartitionKey eq 'active'")]
+    service.delete_table(table.table_name)
+
+
+def test_a_stale_index_row_is_repaired_not_acted_on(settings: Settings) -> None:
+    ledger, service = fresh_ledger(settings)
+    running = run("r-1", RunStatus.RUNNING)
+    assert ledger.create(running)
+    # The index says due (a writer that lost its race and died before repairing it).
+    ledger.index.put(running.evolve(status=RunStatus.WAITING, next_check_at=stamp(now_utc())))
+    assert ledger.due(now_utc()) == []
+    row = ledger.table().get_entity(ACTIVE, "r-1")
+    assert row["status"] == "running"
+    service.delete_table(ledger.table().table_name)
