@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench import cold_start, credentials, offer_types, throughput
+from bench import cold_start, credentials, offer_types, poller_tick, throughput
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -26,6 +26,8 @@ def main() -> None:
         args.offers, latency_ms=100, rate_per_minute=1200, certify=5.0, publish=5.0, headroom=0.95
     )
     (RESULTS / "throughput.json").write_text(json.dumps(tp, indent=2))
+    tick = poller_tick.run(history=100_000, waiting=50)
+    (RESULTS / "poller_tick.json").write_text(json.dumps(tick, indent=2))
     types = offer_types.run()
     (RESULTS / "offer_types.json").write_text(json.dumps(types, indent=2))
     per_type = "".join(
@@ -55,7 +57,10 @@ expired sent | one per lifetime |
 | cold start (import + index) | median {cold["median_s"]:.3f} s, worst {cold["max_s"]:.3f} s \
 | <= 0.5 s |
 | local host peak memory under the throughput run | {tp["host_peak_rss_mib"]} MiB | reported |
-{per_type}
+{per_type}| poller tick (due + stalled) with {tick["waiting_runs"]} runs waiting | \
+{tick["tick_s_no_history"]} s with no history, {tick["tick_s_with_history"]} s with \
+{tick["history_runs"]:,} finished runs: ratio **{tick["ratio"]}** | within 10% |
+
 Settings: {json.dumps(tp["settings"])}. Calls of one run by kind:
 {json.dumps(tp["calls_by_kind_one_run"], indent=1)}
 """

@@ -66,7 +66,8 @@ class Ledger:
         self._service = service
         self._table_name = table
         self._table: TableClient | None = None
-        self.index = RunIndex(self.table)
+        self._index_table: TableClient | None = None
+        self.index = RunIndex(self.index_table)
 
     def table(self) -> TableClient:
         if self._table is None:
@@ -74,6 +75,21 @@ class Ledger:
             self._table = Recreating(created, self._recreate)  # type: ignore[assignment]
         assert self._table is not None
         return self._table
+
+    def index_table(self) -> TableClient:
+        """The index of runs still going lives in a table of its own (`<table>active`), so
+        its queries never touch the history, in Azure or in Azurite."""
+        if self._index_table is None:
+            name = f"{self._table_name}active"
+            created = self._service.create_table_if_not_exists(name)
+            self._index_table = Recreating(created, self._recreate_index)  # type: ignore[assignment]
+        assert self._index_table is not None
+        return self._index_table
+
+    def _recreate_index(self) -> None:
+        """The index table is gone: make it again and index the runs still going anew."""
+        self._service.create_table_if_not_exists(f"{self._table_name}active")
+        self.index.forget_built()
 
     def _recreate(self) -> None:
         """The table itself is gone (deleted by hand, a storage mishap): make it again, so

@@ -2,9 +2,9 @@
 
 A table query on a non-key property scans the whole partition: with the runs partition
 holding every run ever made, the poller's tick would grow with history. The index is a
-partition `active` in the same table: one small row per run that has not ended (its status,
-next check and last update), kept with each write of the run. The poller queries it, then
-reads the runs it names.
+table of its own (`pcrunsactive`; rows in partition `active`): one small row per run that has
+not ended (its status, next check and last update), kept with each write of the run. The
+poller queries it, then reads the runs it names.
 
 Kept safe without transactions across rows: the index row is written *before* the run (so it
 is never missing for a run that needs it; a failed run write leaves a stale row, repaired from
@@ -75,6 +75,9 @@ class RunIndex:
             select=["RowKey"],
         )
         return [str(r["RowKey"]) for r in rows]
+
+    def forget_built(self) -> None:
+        self._built = False
 
     def ensure_built(self, all_runs: Callable[[], Iterable[Run]]) -> None:
         """Once per table: index the runs that were written before the index existed."""

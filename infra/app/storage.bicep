@@ -54,6 +54,12 @@ resource ledger 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   name: tableName
 }
 
+// The index of runs still going: the poller's queries read it, never the ledger's history.
+resource ledgerIndex 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: '${tableName}active'
+}
+
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: storage
   name: 'default'

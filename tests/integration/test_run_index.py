@@ -48,7 +48,8 @@ def test_history_is_not_read_and_old_runs_are_indexed_once(settings: Settings) -
         )
     table.upsert_entity(run("old-waiting", RunStatus.WAITING, next_check_at=due_at).to_entity())
     assert [r.run_id for r in ledger.due(now_utc())] == ["old-waiting"]
-    indexed = [e["RowKey"] for e in table.query_entities("PartitionKey eq 'active'")]
+    index = ledger.index_table()
+    indexed = [e["RowKey"] for e in index.query_entities("PartitionKey eq 'active'")]
     assert sorted(indexed) == ["index-built", "old-waiting"]  # the history stays out of it
     # A new run goes through the ledger's writes, and leaves the index when it ends.
     created = run("new-1", RunStatus.WAITING, next_check_at=due_at)
@@ -58,8 +59,9 @@ def test_history_is_not_read_and_old_runs_are_indexed_once(settings: Settings) -
     assert stored is not None
     ledger.replace(stored.evolve(status=RunStatus.SUCCEEDED, next_check_at=None))
     assert [r.run_id for r in ledger.due(now_utc())] == ["old-waiting"]
-    assert "new-1" not in [e["RowKey"] for e in table.query_entities("PartitionKey eq 'active'")]
+    assert "new-1" not in [e["RowKey"] for e in index.query_entities("PartitionKey eq 'active'")]
     service.delete_table(table.table_name)
+    service.delete_table(index.table_name)
 
 
 def test_a_stale_index_row_is_repaired_not_acted_on(settings: Settings) -> None:
@@ -69,6 +71,7 @@ def test_a_stale_index_row_is_repaired_not_acted_on(settings: Settings) -> None:
     # The index says due (a writer that lost its race and died before repairing it).
     ledger.index.put(running.evolve(status=RunStatus.WAITING, next_check_at=stamp(now_utc())))
     assert ledger.due(now_utc()) == []
-    row = ledger.table().get_entity(ACTIVE, "r-1")
+    row = ledger.index_table().get_entity(ACTIVE, "r-1")
     assert row["status"] == "running"
     service.delete_table(ledger.table().table_name)
+    service.delete_table(ledger.index_table().table_name)

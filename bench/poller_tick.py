@@ -1,0 +1,97 @@
+"""The poller's tick against history: the time to find due and stalled runs with no finished
+runs in the ledger, and with 100,000 of them (the cost should follow the work, not the
+history: target within 10%). Runs on Azurite. Writes bench/results/poller_tick.json.
+
+    python -m bench.poller_tick [--history 100000] [--waiting 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from azure.data.tables import TableServiceClient
+
+from pcpub.azurite import start_azurite
+from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
+from shared.messages import Stage
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(run_id: str, status: RunStatus, next_check: str | None) -> Run:
+    at = stamp(now_utc() - timedelta(hours=1))
+    return Run(
+        run_id=run_id,
+        status=status,
+        stage=Stage.AWAIT_PREVIEW if status is RunStatus.WAITING else Stage.COMPLETE,
+        offer=f"offer:{run_id}",
+        created_at=at,
+        updated_at=at,
+        next_check_at=next_check,
+        timeline=[StageRecord(stage=Stage.RESOLVE, started=at, ended=at, result="ok")],
+    )
+
+
+def _tick(ledger: Ledger, reps: int = 7) -> float:
+    times = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        ledger.due(now_utc(), limit=200)
+        ledger.stalled(now_utc() - timedelta(minutes=15), limit=200)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run(history: int, waiting: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as work:
+        proc, ports = start_azurite(Path(work))
+        try:
+            ledger = Ledger(TableServiceClient.from_connection_string(ports.connection_string))
+            due = stamp(now_utc() - timedelta(seconds=5))
+            for i in range(waiting):
+                ledger.create(_run(f"waiting-{i}", RunStatus.WAITING, due))
+            empty = _tick(ledger)
+            table = ledger.table()
+            started = time.perf_counter()
+            for first in range(0, history, 100):
+                batch = [
+                    ("upsert", _run(f"done-{j:06d}", RunStatus.SUCCEEDED, None).to_entity())
+                    for j in range(first, min(first + 100, history))
+                ]
+                table.submit_transaction(batch)
+            loaded = time.perf_counter() - started
+            full = _tick(ledger)
+        finally:
+            proc.stop()
+    return {
+        "waiting_runs": waiting,
+        "history_runs": history,
+        "tick_s_no_history": round(empty, 4),
+        "tick_s_with_history": round(full, 4),
+        "ratio": round(full / empty, 2),
+        "target_ratio": 1.1,
+        "history_load_s": round(loaded, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--history", type=int, default=100_000)
+    parser.add_argument("--waiting", type=int, default=50)
+    args = parser.parse_args()
+    result = run(args.history, args.waiting)
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "poller_tick.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
