@@ -171,7 +171,14 @@ def test_a_failing_offer_blocks_exactly_its_dependants(
     ]
     for entry in entries:
         entry["changes"] = {"listing": {"title": f"{entry['name']} 2"}}
-    send_release(storage, stack, {"releaseId": "blk-1", "target": "preview", "offers": entries})
+    release = stack.workdir / "blk-1.json"
+    release.write_text(
+        json.dumps(
+            {"schemaVersion": 1, "releaseId": "blk-1", "target": "preview", "offers": entries}
+        )
+    )
+    # A CI job's gate: it follows the release and fails as soon as an offer failed.
+    assert cli(stack, "release", "send", str(release), "--wait", "preview", "--timeout", "150") == 1
     wait_for(
         storage,
         lambda: all(

@@ -1,0 +1,119 @@
+"""The baselines pc-publisher is measured against, written here against the simulator under
+the same conditions as the throughput benchmark: a sequential loop like the existing tools
+(one offer after another, a fresh token per offer) and a naive parallel script (one thread per
+offer). Both make the minimal no-change publish sequence and poll every second.
+
+    python -m bench.baselines [--offers 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pcpub.simulator.admin import SimulatorClient
+from pcpub.stack import LocalStack
+from shared.partnercenter.client import tls_verify
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Script:
+    """What a publisher's script does for one offer, no retries, no pacing."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.admin = SimulatorClient(config)
+        self.http = httpx.Client(verify=tls_verify(config.get("caCertPath")), timeout=60)
+        self.base = config["ingestionBaseUrl"]
+
+    def call(self, token: str, method: str, path: str, **kw: Any) -> Any:
+        for _ in range(30):  # a 429: wait as told (scripts do at least that much)
+            answer = self.http.request(
+                method, f"{self.base}/{path}", headers={"Authorization": f"Bearer {token}"}, **kw
+            )
+            if answer.status_code != 429:
+                answer.raise_for_status()
+                return answer.json() if answer.content else None
+            time.sleep(float(answer.headers.get("Retry-After", "1")))
+        raise RuntimeError("throttled for good")
+
+    def publish(self, offer: str) -> None:
+        token = self.admin.token(self.config["clientId"], self.config["clientSecret"])
+        flt = f"ExternalIDs/Any(i:i/Type eq 'AzureOfferId' and i/Value eq '{offer}')"
+        product = self.call(token, "GET", "products", params={"$filter": flt})["value"][0]["id"]
+        self.call(token, "GET", f"products/{product}/submissions")
+        resources = []
+        for module in ("Availability", "Listing", "Property", "Package", "ResellerConfiguration"):
+            for branch in self.call(
+                token, "GET", f"products/{product}/branches/getByModule(module={module})"
+            )["value"]:
+                if not branch.get("variantID"):
+                    resources.append({"type": module, "value": branch["currentDraftInstanceID"]})
+        sub = self.call(
+            token,
+            "POST",
+            f"products/{product}/submissions",
+            json={
+                "resourceType": "SubmissionCreationRequest",
+                "targets": [{"type": "Scope", "value": "preview"}],
+                "resources": resources,
+            },
+        )["id"]
+        self._until(token, product, sub, "ReadyToPublish")
+        self.call(token, "POST", f"products/{product}/submissions/{sub}/promote")
+        self._until(token, product, sub, "InStore")
+
+    def _until(self, token: str, product: str, sub: str, substate: str) -> None:
+        while self.call(token, "GET", f"products/{product}/submissions/{sub}")["substate"] != (
+            substate
+        ):
+            time.sleep(1.0)
+
+
+def run(offers: int, latency_ms: float, rate_per_minute: float, certify: float) -> dict[str, Any]:
+    result: dict[str, Any] = {"offers": offers}
+    with LocalStack(profile="fast") as stack:
+        admin = SimulatorClient(stack.sim_config)
+        admin.admin_put("timings", {"accept": 0.5, "certify": certify, "publish": 5.0})
+        admin.set_live(offerListing="v1")  # the scripts of 2025: before the listing broke
+        for kind in ("sequential", "parallel"):
+            names = [f"{kind}-{i:03d}" for i in range(offers)]
+            for name in names:
+                admin.add_offer(name, ["basic"])
+            admin.set_faults(
+                latencyMs=latency_ms, rateLimit=int(rate_per_minute), rateWindowSeconds=60
+            )
+            script = Script(stack.sim_config)
+            started = time.monotonic()
+            if kind == "sequential":
+                for name in names:
+                    script.publish(name)
+            else:
+                with ThreadPoolExecutor(max_workers=offers) as pool:
+                    list(pool.map(script.publish, names))
+            result[f"{kind}_wall_s"] = round(time.monotonic() - started, 1)
+            admin.clear_faults()
+        admin.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offers", type=int, default=20)
+    args = parser.parse_args()
+    result = run(args.offers, latency_ms=100, rate_per_minute=1200, certify=5.0)
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "baselines.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
