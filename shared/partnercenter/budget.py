@@ -36,6 +36,7 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 
 from shared.ledger import Ledger
+from shared.partnercenter.errors import BudgetExhausted
 
 log = logging.getLogger(__name__)
 CONTROL, ROW = "control", "budget"
@@ -71,6 +72,7 @@ class TenantBudget:
         batch: int = 4,
         poll_share: float = 0.7,
         floor_per_minute: float = 6.0,
+        max_wait_seconds: float = 3.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -80,6 +82,7 @@ class TenantBudget:
         self.batch = batch
         self.poll_share = poll_share
         self.floor = floor_per_minute
+        self.max_wait = max_wait_seconds
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -131,7 +134,10 @@ class TenantBudget:
     # -- what the client calls --------------------------------------------------------------
 
     def acquire(self) -> None:
-        """Wait for one call's share of the tenant's budget."""
+        """Wait for one call's share of the tenant's budget: at most `max_wait` seconds, then
+        BudgetExhausted (the stage is retried later). Bounded, because a delivery holds its
+        stage's claim while it waits, and a claim outlived lets another delivery act beside it."""
+        spent = 0.0
         while True:
             with self._lock:
                 now = self._clock()
@@ -143,6 +149,11 @@ class TenantBudget:
                     break
             wait = self._take(now)
             if wait > 0:
+                if spent + wait > self.max_wait:
+                    raise BudgetExhausted(
+                        f"the tenant's Partner Center call budget has no room for {wait:.0f} s"
+                    )
+                spent += wait
                 self.waited += wait
                 self._sleep(wait)
         if delay > 0:

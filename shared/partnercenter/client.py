@@ -18,7 +18,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -66,6 +66,18 @@ M = TypeVar("M", bound=BaseModel)
 
 _correlation: ContextVar[str | None] = ContextVar("pc_correlation", default=None)
 _call_counter: ContextVar[list[int] | None] = ContextVar("pc_call_counter", default=None)
+# Checked right before each non-idempotent call is sent: raises when the caller may no longer
+# make it (its delivery's claim on the stage was taken over by another delivery).
+_fence: ContextVar[Callable[[], None] | None] = ContextVar("pc_fence", default=None)
+
+
+@contextlib.contextmanager
+def fenced(check: Callable[[], None]) -> Iterator[None]:
+    token = _fence.set(check)
+    try:
+        yield
+    finally:
+        _fence.reset(token)
 
 
 @contextlib.contextmanager
@@ -251,6 +263,8 @@ class PartnerCenterClient:
                 headers["If-Match"] = if_match
             if self._limiter is not None:
                 self._limiter.acquire()
+            if not idempotent and (fence := _fence.get()) is not None:
+                fence()  # after any wait: a POST is only sent while the claim is ours
             counter = _call_counter.get()
             if counter is not None:
                 counter[0] += 1

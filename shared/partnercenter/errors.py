@@ -50,6 +50,20 @@ class TransportError(PartnerCenterError):
     transient = True
 
 
+class BudgetExhausted(PartnerCenterError):
+    """The tenant's call budget had no room within the wait a delivery may spend on it: the
+    stage is retried later (a delivery never outlives its claim waiting for the budget)."""
+
+    transient = True
+
+
+class ClaimLost(PartnerCenterError):
+    """Another delivery took over this stage (this one outlived its claim): the call was not
+    sent; this delivery stops, and the other carries on."""
+
+    transient = True
+
+
 class MalformedAnswer(PartnerCenterError):
     """A 2xx whose body is not what the operation returns (empty, truncated, not JSON, another
     shape): the call may well have done its work, so it is transient and reconciled, never a

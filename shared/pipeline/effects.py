@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +36,8 @@ from shared.release_events import note
 from shared.releases import Releases
 
 log = logging.getLogger(__name__)
+# The claim (its stamp) the current delivery holds on its run's stage, as last written.
+CLAIM: ContextVar[str | None] = ContextVar("pc_claim", default=None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,7 +144,11 @@ def _count(run: Run, stage: Stage, calls: int) -> list[StageRecord]:
 def record_checkpoint(pipeline: Pipeline, run: Run, checkpoint: Checkpoint) -> Run:
     """Write what the stage is about to do, before it does it (conditional, like every
     write); the returned run knows which intent this invocation recorded."""
-    recorded = pipeline.ledger.replace(_patched(run, checkpoint.patch))
+    # The record renews the delivery's claim: the call it announces comes next, well within it.
+    claim = {"claimed_at": stamp(pipeline.clock())} if run.claimed_stage else {}
+    recorded = pipeline.ledger.replace(_patched(run, checkpoint.patch).evolve(**claim))
+    if claim:
+        CLAIM.set(claim["claimed_at"])
     crash_point("after_checkpoint")
     return recorded.evolve(fresh=(*run.fresh, *checkpoint.fresh), memo=checkpoint.memo)
 

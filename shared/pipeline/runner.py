@@ -22,10 +22,11 @@ from shared.ledger import LedgerConflict, Run, RunStatus, parse_stamp, stamp
 from shared.messages import EventKind, Stage, StageMessage
 from shared.packages import PackageSourceRefused
 from shared.partnercenter.budget import low_priority
-from shared.partnercenter.client import correlation
-from shared.partnercenter.errors import PartnerCenterError
+from shared.partnercenter.client import correlation, fenced
+from shared.partnercenter.errors import ClaimLost, PartnerCenterError
 from shared.pipeline import holds
 from shared.pipeline.effects import (
+    CLAIM,
     Pipeline,
     apply_outcome,
     emit,
@@ -145,7 +146,9 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
         run = pipeline.ledger.replace(
             run.evolve(claimed_at=stamp(pipeline.clock()), claimed_stage=stage)
         )
-        run_stage(pipeline, run, stage)
+        CLAIM.set(run.claimed_at)
+        with fenced(lambda: _still_claimed(pipeline, run.run_id)):
+            run_stage(pipeline, run, stage)
     except LedgerConflict:
         log.info(
             "run moved on concurrently; duplicate delivery consumed",
@@ -154,6 +157,14 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
     except Exception as exc:
         _note_error(pipeline, run.run_id, f"{stage}: {type(exc).__name__}: {exc}")
         raise  # a bug: let the host retry, then poison (and the dead-letter record)
+
+
+def _still_claimed(pipeline: Pipeline, run_id: str) -> None:
+    """Before a non-idempotent call: the stage's claim is still this delivery's. A delivery
+    that outlived its claim (a long wait) never makes the call beside the one that took over."""
+    stored = pipeline.ledger.get(run_id)
+    if stored is None or stored.claimed_at != CLAIM.get():
+        raise ClaimLost(f"run {run_id}: another delivery took over this stage; not sent")
 
 
 def _report_lost(pipeline: Pipeline, message: StageMessage) -> None:
