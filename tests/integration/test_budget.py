@@ -8,9 +8,11 @@ import contextlib
 import threading
 import time
 
+import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.partnercenter.budget import CONTROL, ROW, TenantBudget, low_priority
+from shared.partnercenter.errors import BudgetExhausted
 from shared.pipeline.effects import Pipeline
 
 
@@ -22,7 +24,10 @@ def fresh(pipeline: Pipeline) -> None:
 def test_instances_share_one_allowance(pipeline: Pipeline) -> None:
     fresh(pipeline)
     # 600 a minute in 1-second windows: 10 calls a window for the whole tenant.
-    instances = [TenantBudget(pipeline.ledger, 600, window_seconds=1.0, batch=3) for _ in range(3)]
+    instances = [
+        TenantBudget(pipeline.ledger, 600, window_seconds=1.0, batch=3, max_wait_seconds=30)
+        for _ in range(3)
+    ]
     stamps: list[float] = []
     lock = threading.Lock()
     stop = time.monotonic() + 3.0
@@ -66,3 +71,14 @@ def test_polls_get_only_their_share_of_a_window(pipeline: Pipeline) -> None:
     with low_priority():
         assert budget._take(time.time()) > 0
     assert budget._take(time.time()) == 0
+
+
+def test_a_full_budget_bounds_the_wait(pipeline: Pipeline) -> None:
+    """A delivery holds its claim while it waits: the wait ends, as an error the stage retries."""
+    fresh(pipeline)
+    budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, max_wait_seconds=0.5)
+    budget.acquire()  # the window's one call
+    started = time.monotonic()
+    with pytest.raises(BudgetExhausted):
+        budget.acquire()
+    assert time.monotonic() - started < 1.0
