@@ -35,16 +35,7 @@ class Gate:
 def before(pipeline: Pipeline, run: Run, stage: Stage) -> Gate:
     paused = pipeline.pauses.holding(run) if pipeline.pauses is not None else None
     if paused is not None:
-        seconds = pipeline.stage_deps.poll_seconds
-        return Gate(
-            Wait(
-                check=stage,
-                delay_seconds=seconds,
-                reason=f"held: {paused.describe()}",
-                patch=Patch(held_seconds=run.held_seconds + seconds),
-            ),
-            False,
-        )
+        return _held(run, stage, pipeline.stage_deps.poll_seconds, paused.describe())
     incidents = pipeline.incidents
     if incidents is None:
         return Gate(None, False)
@@ -56,11 +47,18 @@ def before(pipeline: Pipeline, run: Run, stage: Stage) -> Gate:
     if held is None:
         return Gate(None, True)  # the probe
     breaker, seconds = held
+    return _held(
+        run, stage, seconds, f"Partner Center incident since {breaker.opened_at}: {breaker.message}"
+    )
+
+
+def _held(run: Run, stage: Stage, seconds: float, why: str) -> Gate:
+    """Wait at `stage` for `seconds`, saying why; the time is held, not worked."""
     return Gate(
         Wait(
             check=stage,
             delay_seconds=seconds,
-            reason=f"held: Partner Center incident since {breaker.opened_at}: {breaker.message}",
+            reason=f"held: {why}",
             patch=Patch(held_seconds=run.held_seconds + seconds),
         ),
         False,

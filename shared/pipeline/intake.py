@@ -14,7 +14,7 @@ import logging
 from shared.ledger import Run, RunStatus, StageRecord, stamp
 from shared.messages import EventKind, Stage
 from shared.pipeline.effects import Pipeline, emit, send_stage
-from shared.pipeline.release_intake import accept_release
+from shared.pipeline.release_intake import accept_release, requested
 from shared.publish_request import (
     PublishRequest,
     RequestRejected,
@@ -88,24 +88,10 @@ def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
 
 def _new_run(request: PublishRequest, at: str) -> Run:
     return Run(
+        **requested(request, at),
         run_id=request.request_id,
         status=RunStatus.RUNNING,
         stage=Stage.RESOLVE,
-        target=request.target,
-        offer=request.offer.key,
-        product_id=request.offer.product_id,
-        offer_external_id=request.offer.external_id,
-        requested_by=request.requested_by,
-        labels=dict(request.labels),
-        changes=request.changes.model_dump(by_alias=True, exclude_none=True)
-        if request.changes
-        else {},
-        fingerprint=request.fingerprint(),
-        go_live=request.go_live or "auto",
-        not_before=request.not_before,
-        only_changed=bool(request.only_changed),
-        created_at=at,
-        updated_at=at,
         timeline=[
             StageRecord(stage=Stage.INTAKE, started=at, ended=at, result="ok"),
             StageRecord(stage=Stage.RESOLVE, started=at),

@@ -10,6 +10,7 @@ refused and the first release stands.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from shared.ledger import Run, RunStatus, StageRecord
 from shared.messages import Event, EventKind, Stage
@@ -87,28 +88,14 @@ def member_run(
 ) -> Run:
     """A release's offer as a run, parked at the gate (due at once)."""
     return Run(
+        **requested(single, at),
         run_id=run_id,
         status=RunStatus.WAITING,
         stage=Stage.AWAIT_RELEASE,
-        target=single.target,
-        offer=single.offer.key,
-        product_id=single.offer.product_id,
-        offer_external_id=single.offer.external_id,
-        requested_by=single.requested_by,
-        labels=dict(single.labels),
-        changes=single.changes.model_dump(by_alias=True, exclude_none=True)
-        if single.changes
-        else {},
-        fingerprint=single.fingerprint(),
-        go_live=single.go_live or "auto",
-        not_before=single.not_before,
-        only_changed=bool(single.only_changed),
         release_id=release_id,
         release_name=entry.name,
         depends_on=list(entry.depends_on),
         needs=entry.needs,
-        created_at=at,
-        updated_at=at,
         next_check_at=at,
         reason="waiting for its turn in the release",
         timeline=[
@@ -124,3 +111,24 @@ def _announce(pipeline: Pipeline, kind: EventKind, release_id: str, reason: str,
         pipeline.queues.send(EVENTS, fitted(event))
     except Exception:
         log.exception("could not announce the release", extra={"release_id": release_id})
+
+
+def requested(request: PublishRequest, at: str) -> dict[str, Any]:
+    """What a run takes from the request that opened it."""
+    return {
+        "target": request.target,
+        "offer": request.offer.key,
+        "product_id": request.offer.product_id,
+        "offer_external_id": request.offer.external_id,
+        "requested_by": request.requested_by,
+        "labels": dict(request.labels),
+        "changes": request.changes.model_dump(by_alias=True, exclude_none=True)
+        if request.changes
+        else {},
+        "fingerprint": request.fingerprint(),
+        "go_live": request.go_live or "auto",
+        "not_before": request.not_before,
+        "only_changed": bool(request.only_changed),
+        "created_at": at,
+        "updated_at": at,
+    }

@@ -16,27 +16,22 @@ from pcpub.ops import Storage
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import RunStatus
-from tests.faults.test_fault_matrix import check_nothing_lost, fault_stack, start_runs
+from tests.faults.test_fault_matrix import (
+    admin,
+    check_nothing_lost,
+    fault_stack,
+    start_runs,
+    storage,
+)
 
 pytestmark = pytest.mark.faults
 HOSTS = 3
+__all__ = ["admin", "storage"]  # the matrix's fixtures, for this module's stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     yield from fault_stack(tmp_path_factory, "many-hosts", hosts=HOSTS)
-
-
-@pytest.fixture(scope="module")
-def admin(stack: LocalStack) -> Iterator[SimulatorClient]:
-    client = SimulatorClient(stack.sim_config)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def storage(stack: LocalStack) -> Storage:
-    return Storage(stack.connection_string)
 
 
 def logs(stack: LocalStack) -> list[Path]:
