@@ -52,6 +52,9 @@ def app_settings(
         "PC_RETRY_DELAY_SECONDS": str(retry_delay_seconds),
         # Short, to match the short message leases local runs use (Azure: 10 minutes).
         "PC_CLAIM_SECONDS": "8",
+        # The simulator sets no rate limit unless a test asks: the shared budget stays on,
+        # with a ceiling that does not slow local runs down (production's default is 600).
+        "PC_RATE_LIMIT_PER_MINUTE": "6000",
     }
 
 

@@ -72,7 +72,7 @@ class TenantBudget:
         batch: int = 4,
         poll_share: float = 0.7,
         floor_per_minute: float = 6.0,
-        max_wait_seconds: float = 3.0,
+        max_wait_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -134,9 +134,9 @@ class TenantBudget:
     # -- what the client calls --------------------------------------------------------------
 
     def acquire(self) -> None:
-        """Wait for one call's share of the tenant's budget: at most `max_wait` seconds, then
-        BudgetExhausted (the stage is retried later). Bounded, because a delivery holds its
-        stage's claim while it waits, and a claim outlived lets another delivery act beside it."""
+        """Wait for one call's share of the tenant's budget (with `max_wait`, at most that long,
+        then BudgetExhausted). A wait longer than the delivery's claim is safe: every
+        non-idempotent call is fenced on the claim right before it is sent (client.fenced)."""
         spent = 0.0
         while True:
             with self._lock:
@@ -149,7 +149,7 @@ class TenantBudget:
                     break
             wait = self._take(now)
             if wait > 0:
-                if spent + wait > self.max_wait:
+                if self.max_wait is not None and spent + wait > self.max_wait:
                     raise BudgetExhausted(
                         f"the tenant's Partner Center call budget has no room for {wait:.0f} s"
                     )
