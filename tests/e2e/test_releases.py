@@ -221,20 +221,28 @@ def test_a_paused_fleet_holds_and_resumes_with_no_run_failed(
     storage: Storage, admin: SimulatorClient, stack: LocalStack
 ) -> None:
     assert cli(stack, "pause", "--reason", "Partner Center maintenance", "--by", "ops") == 0
-    time.sleep(2.5)  # instances read pauses at most two seconds old
-    for i, offer in enumerate(("contoso-backup", "fabrikam-monitor")):
-        publish(storage, f"paused-{i}", offer, "preview", changes={"listing": {"title": f"P{i}"}})
+    try:
+        time.sleep(2.5)  # instances read pauses at most two seconds old
+        for i, offer in enumerate(("contoso-backup", "fabrikam-monitor")):
+            changes = {"listing": {"title": f"P{i}"}}
+            publish(storage, f"paused-{i}", offer, "preview", changes=changes)
 
-    def held() -> bool:
-        runs = [storage.ledger.get(f"paused-{i}") for i in range(2)]
-        return all(r is not None and "paused by ops" in (r.reason or "") for r in runs)
+        def held() -> bool:
+            runs = [storage.ledger.get(f"paused-{i}") for i in range(2)]
+            return all(r is not None and "paused by ops" in (r.reason or "") for r in runs)
 
-    wait_for(storage, held, what="both runs held by the pause")
-    time.sleep(3)  # a few poller ticks: still held, nothing sent to Partner Center
-    tagged = [r for r in admin.requests() if (r.get("clientRequestId") or "").startswith("paused-")]
-    assert tagged == []
-    assert all(storage.ledger.get(f"paused-{i}").status is RunStatus.WAITING for i in range(2))  # type: ignore[union-attr]
-    assert cli(stack, "resume") == 0
+        wait_for(storage, held, what="both runs held by the pause")
+        time.sleep(3)  # a few poller ticks: still held, nothing sent to Partner Center
+        tagged = [
+            r for r in admin.requests() if (r.get("clientRequestId") or "").startswith("paused-")
+        ]
+        assert tagged == []
+        for i in range(2):  # held at each check (waiting, or re-driven for the next check)
+            run = storage.ledger.get(f"paused-{i}")
+            assert run is not None and not run.status.terminal
+            assert "paused by ops" in (run.reason or "")
+    finally:
+        assert cli(stack, "resume") == 0
     for i in range(2):
         run = wait_terminal(storage, f"paused-{i}")
         assert run.status is RunStatus.SUCCEEDED, run.reason
