@@ -7,14 +7,15 @@ reads (retried when a stage wrote first), then a nudge so waiting runs act on it
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from pcpub.ops import Storage
-from shared.ledger import LedgerConflict, Run, RunStatus, StageRecord, now_utc, stamp
+from shared.ledger import LedgerConflict, Run, RunStatus, now_utc, stamp
 from shared.messages import Event, EventKind, Stage
 from shared.pauses import Pause, Pauses
+from shared.pipeline.release_intake import CARRIED, parked
 from shared.publish_request import bounded
 from shared.queues import EVENTS, PUBLISH_REQUESTS
 from shared.release_request import ReleaseRequest, parse_request
@@ -255,43 +256,17 @@ def redrive_release(storage: Storage, release_id: str, by: str) -> list[str]:
 
 
 def _fresh_attempt(old: Run, run_id: str, at: str, by: str) -> Run:
-    return Run(
-        run_id=run_id,
-        status=RunStatus.WAITING,
-        stage=Stage.AWAIT_RELEASE,
-        target=old.target,
-        offer=old.offer,
-        offer_external_id=old.offer_external_id,
+    return parked(
+        run_id,
+        at,
+        f"re-driven from {old.run_id}",
+        **{name: getattr(old, name) for name in CARRIED},
+        # A product named by the request, not the one resolve found for an offer id.
         product_id=old.product_id if old.offer_external_id is None else None,
         requested_by=by,
-        labels=old.labels,
-        changes=old.changes,
-        fingerprint=old.fingerprint,
-        go_live=old.go_live,
-        not_before=old.not_before,
-        only_changed=old.only_changed,
-        release_id=old.release_id,
-        release_name=old.release_name,
-        depends_on=old.depends_on,
-        needs=old.needs,
-        created_at=at,
-        updated_at=at,
-        next_check_at=at,
-        reason=f"re-driven from {old.run_id}",
-        timeline=[
-            StageRecord(stage=Stage.INTAKE, started=at, ended=at, result="ok"),
-            StageRecord(stage=Stage.AWAIT_RELEASE, started=at),
-        ],
     )
 
 
 def _event(storage: Storage, kind: EventKind, request_id: str, reason: str) -> None:
     event = Event(kind=kind, request_id=request_id, reason=bounded(reason), at=stamp(now_utc()))
     storage.sender.send(EVENTS, event.to_json())
-
-
-def runs_of(storage: Storage, target_id: str) -> Iterator[Run]:
-    for run_id in _members(storage, target_id)[1]:
-        run = storage.ledger.get(run_id)
-        if run is not None:
-            yield run

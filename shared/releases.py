@@ -177,8 +177,7 @@ class Releases:
                 return True  # the row is lost: do not hold the run forever
             if run_id in release.admitted:
                 return True
-            runs = {info["run"]: self.ledger.get(info["run"]) for info in release.members.values()}
-            busy = sum(1 for r in release.admitted if state_of(runs.get(r)) == IN_FLIGHT)
+            busy = sum(1 for r in release.admitted if state_of(self.ledger.get(r)) == IN_FLIGHT)
             if busy >= release.max_in_flight:
                 return False
             try:

@@ -37,11 +37,6 @@ class ListenerLease:
         self._lock = threading.Lock()
         self._renewer: threading.Thread | None = None
 
-    @property
-    def held(self) -> bool:
-        with self._lock:
-            return self._lease is not None
-
     def hold(self) -> bool:
         """True when this instance holds the lease (taking it if it is free)."""
         with self._lock:

@@ -144,10 +144,6 @@ def _key(slot: str) -> str:
     return f"package:{slot}"
 
 
-def package_file_name(run_id: str, plan: str, source: PackageSource) -> str:
-    return Slot(plan, (source,), "").file_name(run_id)
-
-
 def _failure(slot: Slot, package: Package) -> str:
     items = (
         "; ".join(

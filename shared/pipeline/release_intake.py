@@ -87,17 +87,45 @@ def member_run(
     single: PublishRequest, release_id: str, entry: ReleaseOffer, at: str, run_id: str
 ) -> Run:
     """A release's offer as a run, parked at the gate (due at once)."""
-    return Run(
+    return parked(
+        run_id,
+        at,
+        "waiting for its turn in the release",
         **requested(single, at),
-        run_id=run_id,
-        status=RunStatus.WAITING,
-        stage=Stage.AWAIT_RELEASE,
         release_id=release_id,
         release_name=entry.name,
         depends_on=list(entry.depends_on),
         needs=entry.needs,
+    )
+
+
+# What a release's run carries into another attempt (pcpub release redrive).
+CARRIED = (
+    "target",
+    "offer",
+    "offer_external_id",
+    "labels",
+    "changes",
+    "fingerprint",
+    "go_live",
+    "not_before",
+    "only_changed",
+    "release_id",
+    "release_name",
+    "depends_on",
+    "needs",
+)
+
+
+def parked(run_id: str, at: str, reason: str, **fields: Any) -> Run:
+    """A run waiting at the release gate, due at once."""
+    return Run(
+        **{**fields, "created_at": at, "updated_at": at},
+        run_id=run_id,
+        status=RunStatus.WAITING,
+        stage=Stage.AWAIT_RELEASE,
         next_check_at=at,
-        reason="waiting for its turn in the release",
+        reason=reason,
         timeline=[
             StageRecord(stage=Stage.INTAKE, started=at, ended=at, result="ok"),
             StageRecord(stage=Stage.AWAIT_RELEASE, started=at),

@@ -17,7 +17,7 @@ from shared.pipeline.deps import PackageFiles, PartnerCenterApi, StageDeps, Stag
 from shared.pipeline.draft_stage import update_draft
 from shared.pipeline.gates import GATES, await_go_live, await_release
 from shared.pipeline.offer import resolve
-from shared.pipeline.packaging import await_package, package_file_name, upload_package
+from shared.pipeline.packaging import await_package, upload_package
 from shared.pipeline.submission import (
     await_live,
     await_preview,
@@ -39,7 +39,6 @@ __all__ = [
     "await_preview",
     "complete",
     "failure_reason",
-    "package_file_name",
     "promote",
     "resolve",
     "submit_preview",

@@ -1,40 +1,9 @@
+"""The shared call budget's ceiling reaches the client from the app settings."""
+
 from __future__ import annotations
 
-import pytest
-
-from shared.partnercenter.ratelimit import RateLimiter
 from shared.settings import Settings
 from shared.wiring import build_pipeline
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_calls_are_spaced_at_the_rate() -> None:
-    t = FakeTime()
-    limiter = RateLimiter(120, clock=t.clock, sleep=t.sleep)  # one every 0.5 s
-    for _ in range(5):
-        limiter.acquire()
-    assert t.slept == pytest.approx([0.5, 0.5, 0.5, 0.5])
-    t.now += 10  # idle: no burst credit builds up beyond the next slot
-    limiter.acquire()
-    limiter.acquire()
-    assert t.slept[-1] == pytest.approx(0.5)
-
-
-def test_the_rate_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="positive"):
-        RateLimiter(0)
 
 
 def test_settings_reach_the_client() -> None:
