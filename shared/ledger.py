@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from shared.run_index import RunIndex
+from shared.run_index import IndexRow, RunIndex
 from shared.runs import (
     PARTITION,
     Run,
@@ -53,6 +54,13 @@ LOCKS = "offer-lock"  # one row per product: the run that holds its turn
 DEAD_LETTERS = "dead-letter"
 OFFERS = "offer"  # one row per offer id: the product id runs found for it
 SUBMISSIONS = "submission"  # one row per submission pc-publisher created: its run
+
+
+@dataclass(frozen=True)
+class Sweep:
+    due: list[Run]
+    stalled: list[Run]
+    lost: list[IndexRow]
 
 
 class LedgerConflict(Exception):
@@ -114,7 +122,7 @@ class Ledger:
         try:
             self.table().create_entity(run.to_entity())
         except ResourceExistsError:
-            self.index.repair(self.get(run.run_id), run.run_id)
+            self.index.repair(self.get(run.run_id))
             return False
         return True
 
@@ -136,21 +144,30 @@ class Ledger:
                 match_condition=MatchConditions.IfNotModified,
             )
         except (ResourceModifiedError, ResourceNotFoundError) as exc:
-            self.index.repair(self.get(run.run_id), run.run_id)
+            self.index.repair(self.get(run.run_id))
             raise LedgerConflict(f"run {run.run_id} changed concurrently") from exc
         except HttpResponseError as exc:
             if exc.status_code == 412:
-                self.index.repair(self.get(run.run_id), run.run_id)
+                self.index.repair(self.get(run.run_id))
                 raise LedgerConflict(f"run {run.run_id} changed concurrently") from exc
             raise
         self.index.after_write(run)
         return run.evolve(etag=meta.get("etag"))
 
     def due(self, now: datetime, limit: int = 100) -> list[Run]:
-        """Waiting runs whose next check is due, oldest first (read through the index of
-        runs still going: the cost follows the work, not the history)."""
-        at = stamp(now)
-        found = self._indexed(
+        return self.sweep(now, now, limit).due
+
+    def stalled(self, before: datetime, limit: int = 100) -> list[Run]:
+        return self.sweep(before, before, limit).stalled
+
+    def sweep(self, now: datetime, stalled_before: datetime, limit: int = 100) -> Sweep:
+        """What the poller acts on, read through the index of runs still going (the cost
+        follows the work, not the history): waiting runs whose check is due (oldest first),
+        running runs that have not moved since `stalled_before` (a lost or poisoned message),
+        and runs whose own row is gone although the index still names them (the table was
+        lost) for longer than the stall window."""
+        at, before = stamp(now), stamp(stalled_before)
+        due, lost = self._indexed(
             "status eq @s and next_check_at le @t and next_check_at ne ''",
             {"s": str(RunStatus.WAITING), "t": at},
             lambda r: (
@@ -158,37 +175,40 @@ class Ledger:
                 and bool(r.next_check_at)
                 and (r.next_check_at or "") <= at
             ),
+            before,
         )
-        found.sort(key=lambda r: r.next_check_at or "")
-        return found[:limit]
-
-    def stalled(self, before: datetime, limit: int = 100) -> list[Run]:
-        """Running runs that have not moved since `before` (a lost or poisoned message)."""
-        at = stamp(before)
-        found = self._indexed(
+        due.sort(key=lambda r: r.next_check_at or "")
+        stalled, lost_running = self._indexed(
             "status eq @s and updated_at le @t",
-            {"s": str(RunStatus.RUNNING), "t": at},
+            {"s": str(RunStatus.RUNNING), "t": before},
             # A dead-lettered run waits for an operator (pcpub poison redrive), not the sweeper.
-            lambda r: r.status is RunStatus.RUNNING and r.updated_at <= at and not r.dead_letter,
+            lambda r: (
+                r.status is RunStatus.RUNNING and r.updated_at <= before and not r.dead_letter
+            ),
+            before,
         )
-        return found[:limit]
+        return Sweep(due[:limit], stalled[:limit], (lost + lost_running)[:limit])
 
     def _indexed(
-        self, flt: str, parameters: dict[str, str], still: Callable[[Run], bool]
-    ) -> list[Run]:
+        self, flt: str, parameters: dict[str, str], still: Callable[[Run], bool], lost_before: str
+    ) -> tuple[list[Run], list[IndexRow]]:
         """The runs the index names for `flt`, each checked against the run itself (a stale
-        index row is repaired, never acted on)."""
+        index row is repaired, never acted on), and the rows whose run has been missing since
+        before `lost_before` (a row just indexed may precede its run's first write)."""
         self.index.ensure_built(lambda: self.runs())
-        ids = self.index.query(flt, parameters)
+        rows = self.index.query(flt, parameters)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            runs = list(pool.map(self.get, ids))
-        found = []
-        for run_id, run in zip(ids, runs, strict=True):
-            if run is not None and still(run):
+            runs = list(pool.map(self.get, [row.run_id for row in rows]))
+        found, lost = [], []
+        for row, run in zip(rows, runs, strict=True):
+            if run is None:
+                if row.updated_at and row.updated_at <= lost_before:
+                    lost.append(row)
+            elif still(run):
                 found.append(run)
             else:
-                self.index.repair(run, run_id)
-        return found
+                self.index.repair(run)
+        return found, lost
 
     def acquire_lock(self, product_id: str, run_id: str) -> str | None:
         """Take the offer's turn for `run_id`; return the run holding it when that is another

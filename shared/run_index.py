@@ -10,6 +10,9 @@ Kept safe without transactions across rows: the index row is written *before* th
 is never missing for a run that needs it; a failed run write leaves a stale row, repaired from
 the run itself) and deleted *after* a run ends. Readers check every hit against the run and
 drop rows that no longer match, so a stale row costs one read, never a wrong decision.
+A row that outlives its run by more than the stall window means the run's own row was lost
+(the table deleted or restored): it names the run's offer, product and stage, so the poller
+can report that run even when no message of it is in flight (a run parked in a poll wait).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
@@ -26,6 +30,18 @@ from shared.runs import PARTITION, Run
 log = logging.getLogger(__name__)
 ACTIVE = "active"
 BUILT = "index-built"  # a marker row: the index was built from the runs partition once
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """What the index knows of a run: enough to name it when its own row is gone."""
+
+    run_id: str
+    stage: str
+    offer: str
+    product_id: str | None
+    submission_id: str | None
+    updated_at: str
 
 
 class RunIndex:
@@ -42,6 +58,10 @@ class RunIndex:
                 "PartitionKey": ACTIVE,
                 "RowKey": run.run_id,
                 "status": str(run.status),
+                "stage": run.stage,
+                "offer": run.offer,
+                "product_id": run.product_id or "",
+                "submission_id": run.submission_id or "",
                 "next_check_at": run.next_check_at or "",
                 "updated_at": run.updated_at,
                 "dead_letter": bool(run.dead_letter),
@@ -57,24 +77,33 @@ class RunIndex:
         if run.status.terminal:
             self.drop(run.run_id)
 
-    def repair(self, run: Run | None, run_id: str) -> None:
-        """After a lost race: index what is stored, not what we failed to write."""
+    def repair(self, run: Run | None) -> None:
+        """After a lost race: index what is stored, not what we failed to write. A run
+        whose row is gone keeps its index row: that row is how the sweep reports it."""
+        if run is None:
+            return
         try:
-            if run is None or run.status.terminal:
-                self.drop(run_id)
+            if run.status.terminal:
+                self.drop(run.run_id)
             else:
                 self.put(run)
         except HttpResponseError:
-            log.warning("could not repair the index row of %s", run_id)
+            log.warning("could not repair the index row of %s", run.run_id)
 
-    def query(self, flt: str, parameters: dict[str, str]) -> list[str]:
-        """Run ids whose index rows match `flt` (over the index partition only)."""
+    def get(self, run_id: str) -> IndexRow | None:
+        try:
+            return _row(self._table().get_entity(ACTIVE, run_id))
+        except (ResourceNotFoundError, HttpResponseError):
+            return None
+
+    def query(self, flt: str, parameters: dict[str, str]) -> list[IndexRow]:
+        """The index rows that match `flt` (over the index partition only)."""
         rows = self._table().query_entities(
             f"PartitionKey eq @ip and {flt}",
             parameters={"ip": ACTIVE, **parameters},
-            select=["RowKey"],
+            select=["RowKey", "stage", "offer", "product_id", "submission_id", "updated_at"],
         )
-        return [str(r["RowKey"]) for r in rows]
+        return [_row(r) for r in rows]
 
     def forget_built(self) -> None:
         self._built = False
@@ -97,4 +126,15 @@ class RunIndex:
         self._built = True
 
 
-__all__ = ["ACTIVE", "PARTITION", "RunIndex"]
+def _row(entity: dict[str, object]) -> IndexRow:
+    return IndexRow(
+        run_id=str(entity["RowKey"]),
+        stage=str(entity.get("stage") or ""),
+        offer=str(entity.get("offer") or ""),
+        product_id=str(entity.get("product_id") or "") or None,
+        submission_id=str(entity.get("submission_id") or "") or None,
+        updated_at=str(entity.get("updated_at") or ""),
+    )
+
+
+__all__ = ["ACTIVE", "PARTITION", "IndexRow", "RunIndex"]

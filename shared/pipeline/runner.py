@@ -37,6 +37,7 @@ from shared.pipeline.endings import ended
 from shared.pipeline.outcomes import Checkpoint, Failed, Outcome, Retry
 from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
 from shared.pipeline.submission import SubmissionCancelled
+from shared.run_index import IndexRow
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,9 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
         with fenced(lambda: _still_claimed(pipeline, run.run_id)):
             run_stage(pipeline, run, stage)
     except LedgerConflict:
+        if pipeline.ledger.get(run.run_id) is None:  # not moved on: its row is gone
+            _report_lost(pipeline, message)
+            return
         log.info(
             "run moved on concurrently; duplicate delivery consumed",
             extra={"action": "duplicate_delivery", "run_id": run.run_id, "stage": stage},
@@ -167,32 +171,55 @@ def _still_claimed(pipeline: Pipeline, run_id: str) -> None:
         raise ClaimLost(f"run {run_id}: another delivery took over this stage; not sent")
 
 
-def _report_lost(pipeline: Pipeline, message: StageMessage) -> None:
-    """A message for a run the ledger does not have: its row was lost (the table deleted or
-    restored). Nothing can be resumed safely without it: say so loudly, to the operator and
-    to the sender, with what the message knows."""
-    where = f"offer {message.offer or '?'}" + (
-        f", product {message.product_id}" if message.product_id else ""
+def _report_lost(pipeline: Pipeline, message: StageMessage | IndexRow) -> None:
+    """A run the ledger does not have although its message or the index names it: its row
+    was lost (the table deleted or restored). Nothing can be resumed safely without it: say
+    so loudly, to the operator and to the sender, with what is known (the index row knows
+    the run's submission), and remember that submission as pc-publisher's, so the next run
+    of the offer clears it out of its way instead of calling it someone else's."""
+    row = _row_of(message) if isinstance(message, StageMessage) else message
+    row = pipeline.ledger.index.get(row.run_id) or row
+    where = f"offer {row.offer or '?'}" + (f", product {row.product_id}" if row.product_id else "")
+    left = (
+        f"its submission {row.submission_id} is left in Partner Center (the offer's next run "
+        "deletes it if it is still in progress)"
+        if row.submission_id
+        else "anything the run made in Partner Center is left as it is"
     )
     reason = (
-        f"the ledger has no record of run {message.run_id} ({where}) at stage "
-        f"{message.stage}: it was lost; anything the run made in Partner Center is left as "
-        "it is. Send the request again to publish."
+        f"the ledger has no record of run {row.run_id} ({where}) at stage {row.stage}: it "
+        f"was lost; {left}. Send the request again to publish."
     )
-    log.error(reason, extra={"action": "unknown_run", "run_id": message.run_id})
+    log.error(reason, extra={"action": "unknown_run", "run_id": row.run_id})
     at = stamp(pipeline.clock())
     lost = Run(
-        run_id=message.run_id,
+        run_id=row.run_id,
         status=RunStatus.FAILED,
-        stage=message.stage,
-        offer=message.offer or "",
-        product_id=message.product_id,
+        stage=row.stage,
+        offer=row.offer,
+        product_id=row.product_id,
+        submission_id=row.submission_id,
         reason=reason,
         created_at=at,
         updated_at=at,
     )
-    pipeline.ledger.create(lost)  # readable again by `pcpub status`
-    emit(pipeline, EventKind.FAILED, lost, reason)
+    created = pipeline.ledger.create(lost)  # readable again by `pcpub status`
+    if row.product_id and row.submission_id:
+        pipeline.ledger.remember_submission(row.product_id, row.submission_id, row.run_id)
+    pipeline.ledger.index.drop(row.run_id)
+    if created:  # once, whether its message or the poller's sweep found it first
+        emit(pipeline, EventKind.FAILED, lost, reason)
+
+
+def _row_of(message: StageMessage) -> IndexRow:
+    return IndexRow(
+        run_id=message.run_id,
+        stage=str(message.stage),
+        offer=message.offer or "",
+        product_id=message.product_id,
+        submission_id=None,
+        updated_at="",
+    )
 
 
 def _claimed_for(pipeline: Pipeline, run: Run, stage: Stage) -> float:
@@ -237,8 +264,13 @@ def poll_due(
     re-enter a queue stage, re-drive stalled runs, and fail runs past their deadline.
     Returns how many runs it acted on."""
     now = now or pipeline.clock()
-    due = pipeline.ledger.due(now, limit=limit)
-    stalled = pipeline.ledger.stalled(now - timedelta(seconds=pipeline.stall_seconds), limit)
+    sweep = pipeline.ledger.sweep(now, now - timedelta(seconds=pipeline.stall_seconds), limit)
+    due, stalled = sweep.due, sweep.stalled
+    for row in sweep.lost:  # a run parked in a wait has no message to report it by
+        try:
+            _report_lost(pipeline, row)
+        except Exception:
+            log.exception("could not report a lost run", extra={"run_id": row.run_id})
 
     def check(run: Run) -> None:
         try:
@@ -273,7 +305,7 @@ def poll_due(
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(check, due))
         list(pool.map(unstick, stalled))
-    return len(due) + len(stalled)
+    return len(due) + len(stalled) + len(sweep.lost)
 
 
 def redrive(pipeline: Pipeline, run: Run, why: str) -> Run:

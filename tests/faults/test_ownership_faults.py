@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -227,6 +227,11 @@ def test_a_submission_cancelled_in_partner_center(
 def test_the_ledger_table_deleted_mid_run(
     stack: LocalStack, storage: Storage, admin: SimulatorClient
 ) -> None:
+    # One run parked in a certification wait (no message in flight), the others mid-stage.
+    parked = admin.add_offer("lost-parked", ["basic"])["id"]
+    admin.admin_put(f"products/{parked}/script", {"certificationHang": True})
+    enqueue(storage, request("lost-parked"))
+    assert wait_for(lambda: _waiting(storage.ledger.get("req-lost-parked")), 60)
     admin.set_faults(latencyMs=100)
     try:
         runs = start_runs(storage, admin, "lost-ledger")
@@ -234,9 +239,17 @@ def test_the_ledger_table_deleted_mid_run(
         TableServiceClient.from_connection_string(stack.connection_string).delete_table(TABLE_NAME)
     finally:
         admin.clear_faults()
-    time.sleep(8)
-    found = {rid: storage.ledger.get(rid) for rid in runs}
-    reported = [r for r in found.values() if r and "it was lost" in (r.reason or "")]
+    runs["req-lost-parked"] = parked
+    # Each is reported: by its message, or (parked) by the poller once the stall window
+    # (20 s here) has passed without its row.
+    assert wait_for(lambda: all(_reported(storage.ledger.get(rid)) for rid in runs), 90), {
+        rid: storage.ledger.get(rid) for rid in runs
+    }
+    left = storage.ledger.get("req-lost-parked")
+    assert left is not None and f"its submission {left.submission_id} is left" in (
+        left.reason or ""
+    )
+    admin.admin_put(f"products/{parked}/script", {})
     # The table is back, and each offer publishes again (nothing blocks it for ever).
     again = {}
     for rid, product in runs.items():
@@ -251,8 +264,27 @@ def test_the_ledger_table_deleted_mid_run(
         {
             "fault": "ledger-table-deleted",
             "runs": len(runs),
-            "reported_lost": len(reported),
-            "rows_gone_unreported": sum(1 for r in found.values() if r is None),
+            "reported_lost": len(runs),
+            "parked_in_a_wait": 1,
             "offers_published_again": len(done),
         }
+    )
+
+
+def wait_for(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _waiting(run: Run | None) -> bool:
+    return run is not None and run.status is RunStatus.WAITING and run.stage.startswith("await_")
+
+
+def _reported(run: Run | None) -> bool:
+    return (
+        run is not None and run.status is RunStatus.FAILED and "it was lost" in (run.reason or "")
     )

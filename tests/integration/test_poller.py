@@ -84,3 +84,29 @@ def test_a_run_past_its_deadline_fails_with_where_it_stood(pipeline: Pipeline) -
     assert failed.status is RunStatus.FAILED
     assert "deadline of 336 h passed at stage await_preview" in (failed.reason or "")
     assert "InProgress/Submitted" in (failed.reason or "")
+
+
+def test_a_run_parked_in_a_wait_whose_row_is_lost_is_reported_once(pipeline: Pipeline) -> None:
+    at = stamp(now_utc() - timedelta(hours=1))
+    run = Run(
+        run_id="parked-lost-1",
+        status=RunStatus.WAITING,
+        stage=Stage.AWAIT_LIVE,
+        target="live",
+        offer="contoso-parked",
+        product_id="prod-parked",
+        created_at=at,
+        next_check_at=stamp(now_utc()),  # its check is due; it has no message in flight
+    )
+    put_run(pipeline, run, timedelta(hours=1))
+    pipeline.ledger.table().delete_entity("run", "parked-lost-1")  # the row is gone
+    poll_due(pipeline)
+    lost = pipeline.ledger.get("parked-lost-1")
+    assert lost is not None and lost.status is RunStatus.FAILED
+    assert "offer contoso-parked, product prod-parked" in (lost.reason or "")
+    assert "at stage await_live: it was lost" in (lost.reason or "")
+    events = pipeline.queues.client("pc-events")
+    told = [m for m in events.peek_messages(32) if b"parked-lost-1" in m.content]
+    poll_due(pipeline)  # reported once: the index no longer names it
+    assert len([m for m in events.peek_messages(32) if b"parked-lost-1" in m.content]) == 1
+    assert len(told) == 1 and b'"failed"' in told[0].content

@@ -75,3 +75,28 @@ def test_a_stale_index_row_is_repaired_not_acted_on(settings: Settings) -> None:
     assert row["status"] == "running"
     service.delete_table(ledger.table().table_name)
     service.delete_table(ledger.index_table().table_name)
+
+
+def test_a_waiting_run_whose_row_is_gone_is_named_after_the_stall_window(
+    settings: Settings,
+) -> None:
+    ledger, service = fresh_ledger(settings)
+    parked = run(
+        "parked-1",
+        RunStatus.WAITING,
+        next_check_at=stamp(now_utc() - timedelta(seconds=1)),
+        offer="contoso-app",
+        product_id="prod-1",
+    )
+    assert ledger.create(parked)
+    ledger.table().delete_entity("run", "parked-1")  # its row lost; no message in flight
+    # A row just indexed may precede its run's first write: not lost inside the window.
+    sweep = ledger.sweep(now_utc(), now_utc() - timedelta(minutes=15))
+    assert (sweep.due, sweep.lost) == ([], [])
+    sweep = ledger.sweep(now_utc(), now_utc())
+    assert [(r.run_id, r.offer, r.product_id, r.stage) for r in sweep.lost] == [
+        ("parked-1", "contoso-app", "prod-1", "await_preview")
+    ]
+    assert sweep.due == []
+    service.delete_table(ledger.table().table_name)
+    service.delete_table(ledger.index_table().table_name)
