@@ -37,6 +37,11 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuritePorts]:
 
 @pytest.fixture(scope="session")
 def sim_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    yield from simulator(tmp_path_factory)
+
+
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A simulator process of its own (a module that moves its clock starts one)."""
     workdir = tmp_path_factory.mktemp("simulator")
     config = workdir / "config.json"
     proc = Managed(

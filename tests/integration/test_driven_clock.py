@@ -1,0 +1,121 @@
+"""Days of Partner Center time in seconds: the pipeline's clock and the simulator's are
+driven together, so a certification that takes days and a deadline of two weeks are tested as
+they happen in reality (the status polls stretch, the run survives, the deadline ends it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+
+from pcpub.simulator.admin import SimulatorClient
+from shared.ledger import Run, now_utc
+from shared.pipeline.effects import Pipeline
+from shared.pipeline.intake import accept_request
+from shared.pipeline.runner import handle_stage_message, poll_due
+from shared.queues import STAGE_QUEUES
+from tests.integration.conftest import simulator
+
+DAY = 24 * 3600.0
+
+
+@pytest.fixture(scope="module")
+def sim_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    yield from simulator(tmp_path_factory)  # its clock moves days: not the session's
+
+
+class DrivenClock:
+    """Wall time plus an offset the test moves, for the pipeline and the simulator alike."""
+
+    def __init__(self, admin: SimulatorClient) -> None:
+        self.offset = timedelta()
+        self.admin = admin
+
+    def now(self) -> datetime:
+        return now_utc() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+        self.admin.advance_clock(seconds)
+
+
+def driven(pipeline: Pipeline, clock: DrivenClock, **deps_changes: Any) -> Pipeline:
+    deps = dataclasses.replace(pipeline.stage_deps, now=clock.now, **deps_changes)
+    return dataclasses.replace(pipeline, clock=clock.now, stage_deps=deps)
+
+
+def drive(pipeline: Pipeline, clock: DrivenClock, run_id: str, step: float, most: float) -> Run:
+    """Deliver every message and tick the poller, then move time by `step`, until the run ends
+    or `most` seconds of driven time have passed."""
+    started = clock.offset
+    while (clock.offset - started).total_seconds() < most:
+        for stage, queue in STAGE_QUEUES.items():
+            client = pipeline.queues.client(queue)
+            try:
+                messages = list(client.receive_messages(max_messages=32, visibility_timeout=30))
+            except ResourceNotFoundError:
+                continue
+            for message in messages:
+                handle_stage_message(pipeline, stage, message.content.decode())
+                client.delete_message(message)
+        poll_due(pipeline)
+        run = pipeline.ledger.get(run_id)
+        assert run is not None
+        if run.status.terminal:
+            return run
+        clock.advance(step)
+    raise AssertionError(f"{run_id} still going after {most / DAY:.1f} driven days")
+
+
+def request(name: str) -> str:
+    body = {"schemaVersion": 1, "requestId": name, "offer": {"externalId": name}}
+    return json.dumps({**body, "target": "live"})
+
+
+def status_reads(admin: SimulatorClient, product: str, submission: str) -> int:
+    return sum(
+        1
+        for r in admin.requests()
+        if r["method"] == "GET" and r["path"].endswith(f"{product}/submissions/{submission}")
+    )
+
+
+def test_a_certification_of_three_days_and_a_day_to_publish(
+    pipeline: Pipeline, admin: SimulatorClient
+) -> None:
+    clock = DrivenClock(admin)
+    at = driven(pipeline, clock, max_poll_seconds=4 * 3600)  # PC_STATUS_POLL_MAX_SECONDS
+    product = admin.add_offer("three-days", ["basic"])["id"]
+    admin.admin_put("timings", {"certify": 3 * DAY, "publish": DAY})
+    try:
+        accept_request(at, request("three-days"), "m-1")
+        run = drive(at, clock, "three-days", step=1800, most=6 * DAY)
+    finally:
+        admin.admin_put("timings", {"profile": "fast"})
+    assert run.status == "succeeded", run.reason
+    assert clock.offset >= timedelta(days=4)  # it really waited four days
+    # Polls stretch with the wait (a tenth of the time waited, up to four hours here): far
+    # fewer than the driven half hours (~200), let alone one a minute for four days (5,760).
+    reads = status_reads(admin, product, run.submission_id or "")
+    assert 10 <= reads <= 150, reads
+
+
+def test_a_certification_that_never_ends_meets_the_two_week_deadline(
+    pipeline: Pipeline, admin: SimulatorClient
+) -> None:
+    clock = DrivenClock(admin)
+    at = driven(pipeline, clock)
+    product = admin.add_offer("never-certified", ["basic"])["id"]
+    admin.admin_put(f"products/{product}/script", {"certificationHang": True})
+    accept_request(at, request("never-certified"), "m-2")
+    run = drive(at, clock, "never-certified", step=6 * 3600, most=16 * DAY)
+    assert run.status == "failed"
+    assert "deadline of 336 h passed at stage await_preview" in (run.reason or "")
+    assert timedelta(days=14) <= clock.offset <= timedelta(days=14, hours=12)
+    left = admin.ingestion("GET", f"products/{product}/submissions").json()["value"]
+    assert left == []  # its submission was deleted: nothing blocks the offer's next run
