@@ -39,12 +39,11 @@ def _run(run_id: str, status: RunStatus, next_check: str | None) -> Run:
     )
 
 
-def _tick(ledger: Ledger, reps: int = 7) -> float:
+def _tick(ledger: Ledger, reps: int = 15) -> float:
     times = []
     for _ in range(reps):
         started = time.perf_counter()
-        ledger.due(now_utc(), limit=200)
-        ledger.stalled(now_utc() - timedelta(minutes=15), limit=200)
+        ledger.sweep(now_utc(), now_utc() - timedelta(minutes=15), limit=200)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 

@@ -1,44 +1,54 @@
-"""One queue-triggered function per queue-driven stage of a run."""
+"""One queue-triggered function per queue-driven stage of a run.
+
+Each declares a queue output binding for the stages it hands runs to at once, so the host
+starts the next stage without waiting for its next poll of an idle queue (shared.handoff).
+"""
 
 from __future__ import annotations
 
 import azure.functions as func
 
+from functions.bindings import CONNECTION, Handoff, handing_off, to
 from shared.messages import Stage
 from shared.queues import STAGE_QUEUES
 
 bp = func.Blueprint()
-CONNECTION = "AzureWebJobsStorage"
 
 
-def _run(stage: Stage, msg: func.QueueMessage) -> None:
+def _run(stage: Stage, msg: func.QueueMessage, outputs: dict[Stage, Handoff]) -> None:
     # Imported on first invocation: the Azure SDKs stay out of the indexing (cold start).
     from shared import wiring
     from shared.pipeline.runner import handle_stage_message
 
-    handle_stage_message(wiring.pipeline(), stage, msg.get_body())
+    with handing_off(outputs):
+        handle_stage_message(wiring.pipeline(), stage, msg.get_body())
 
 
 @bp.function_name("resolve")
 @bp.queue_trigger(arg_name="msg", queue_name=STAGE_QUEUES[Stage.RESOLVE], connection=CONNECTION)
-def resolve(msg: func.QueueMessage) -> None:
-    _run(Stage.RESOLVE, msg)
+@to(bp, Stage.UPLOAD_PACKAGE, "to_upload")
+@to(bp, Stage.UPDATE_DRAFT, "to_draft")
+def resolve(msg: func.QueueMessage, to_upload: Handoff, to_draft: Handoff) -> None:
+    _run(Stage.RESOLVE, msg, {Stage.UPLOAD_PACKAGE: to_upload, Stage.UPDATE_DRAFT: to_draft})
 
 
 @bp.function_name("upload_package")
 @bp.queue_trigger(
     arg_name="msg", queue_name=STAGE_QUEUES[Stage.UPLOAD_PACKAGE], connection=CONNECTION
 )
-def upload_package(msg: func.QueueMessage) -> None:
-    _run(Stage.UPLOAD_PACKAGE, msg)
+@to(bp, Stage.UPDATE_DRAFT, "to_draft")
+def upload_package(msg: func.QueueMessage, to_draft: Handoff) -> None:
+    _run(Stage.UPLOAD_PACKAGE, msg, {Stage.UPDATE_DRAFT: to_draft})
 
 
 @bp.function_name("update_draft")
 @bp.queue_trigger(
     arg_name="msg", queue_name=STAGE_QUEUES[Stage.UPDATE_DRAFT], connection=CONNECTION
 )
-def update_draft(msg: func.QueueMessage) -> None:
-    _run(Stage.UPDATE_DRAFT, msg)
+@to(bp, Stage.SUBMIT_PREVIEW, "to_submit")
+@to(bp, Stage.COMPLETE, "to_complete")
+def update_draft(msg: func.QueueMessage, to_submit: Handoff, to_complete: Handoff) -> None:
+    _run(Stage.UPDATE_DRAFT, msg, {Stage.SUBMIT_PREVIEW: to_submit, Stage.COMPLETE: to_complete})
 
 
 @bp.function_name("submit_preview")
@@ -46,16 +56,16 @@ def update_draft(msg: func.QueueMessage) -> None:
     arg_name="msg", queue_name=STAGE_QUEUES[Stage.SUBMIT_PREVIEW], connection=CONNECTION
 )
 def submit_preview(msg: func.QueueMessage) -> None:
-    _run(Stage.SUBMIT_PREVIEW, msg)
+    _run(Stage.SUBMIT_PREVIEW, msg, {})  # it hands to a wait (the poller), not a queue
 
 
 @bp.function_name("promote")
 @bp.queue_trigger(arg_name="msg", queue_name=STAGE_QUEUES[Stage.PROMOTE], connection=CONNECTION)
 def promote(msg: func.QueueMessage) -> None:
-    _run(Stage.PROMOTE, msg)
+    _run(Stage.PROMOTE, msg, {})
 
 
 @bp.function_name("complete")
 @bp.queue_trigger(arg_name="msg", queue_name=STAGE_QUEUES[Stage.COMPLETE], connection=CONNECTION)
 def complete(msg: func.QueueMessage) -> None:
-    _run(Stage.COMPLETE, msg)
+    _run(Stage.COMPLETE, msg, {})

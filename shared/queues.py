@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from shared import handoff
 from shared.messages import Stage
 
 if TYPE_CHECKING:  # the SDK loads on first send, not at import (cold start)
@@ -56,6 +57,8 @@ class QueueSender:
         return self._clients[name]
 
     def send(self, name: str, body: str, *, delay_seconds: float = 0, ttl: int = -1) -> None:
+        if delay_seconds <= 0 and handoff.offer(name, body):
+            return  # the function's output binding sends it (and wakes that queue's listener)
         client = self.client(name)
         if name not in self._created:
             from azure.core.exceptions import ResourceExistsError

@@ -8,7 +8,9 @@ What it reproduces of the real host:
   run up to batchSize + newBatchThreshold at once, deleted on success, made visible again after
   visibilityTimeout on failure, and copied to `<queue>-poison` (then deleted) once a failing
   message has been dequeued maxDequeueCount times; polling backs off to maxPollingInterval;
-- queue output bindings (`func.Out[str]`) are sent after the function returns;
+- queue output bindings (`func.Out[str]`, or a list of messages) are sent after the function
+  returns normally, and wake this host's listener of that queue at once (the host's shared
+  queue watcher), where a message sent another way waits for the listener's next poll;
 - timer triggers fire on their NCRONTAB schedule (seconds first, UTC), never overlapping, and
   at start when runOnStartup is set; on one instance at a time (the holder of the timer's
   listener lease, as the Functions host does it; pcpub.host.singleton).
@@ -60,15 +62,22 @@ def resolve_setting(value: str, env: dict[str, str]) -> str:
     return re.sub(r"%([^%]+)%", lookup, value)
 
 
-class _Out(func.Out[str]):
-    def __init__(self) -> None:
-        self.value: str | None = None
+class _Out(func.Out[Any]):
+    """A queue output binding: one message, or a list of messages (as the host takes them)."""
 
-    def set(self, val: str) -> None:
+    def __init__(self) -> None:
+        self.value: str | list[str] | None = None
+
+    def set(self, val: str | list[str]) -> None:
         self.value = val
 
-    def get(self) -> str:
+    def get(self) -> str | list[str]:
         return self.value or ""
+
+    def messages(self) -> list[str]:
+        if self.value is None:
+            return []
+        return [self.value] if isinstance(self.value, str) else list(self.value)
 
 
 @dataclass
@@ -141,6 +150,8 @@ class LocalHost:
         self.stats = HostStats()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._wakers: dict[str, threading.Event] = {}  # queue name -> its listener's wake-up
+        self._wakers_lock = threading.Lock()
         self._queues: dict[str, QueueClient] = {}
         self._lock = threading.Lock()
 
@@ -196,6 +207,9 @@ class LocalHost:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        with self._wakers_lock:
+            for event in self._wakers.values():
+                event.set()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -212,6 +226,8 @@ class LocalHost:
         client = self.queue(connection, queue_name)
         settings = self.queue_settings
         running = threading.BoundedSemaphore(settings.concurrency)
+        with self._wakers_lock:
+            wake = self._wakers.setdefault(queue_name, threading.Event())
         delay = 0.1
         with ThreadPoolExecutor(
             max_workers=settings.concurrency, thread_name_prefix=spec.name
@@ -243,7 +259,9 @@ class LocalHost:
                     delay = 0.1
                 else:  # the host's randomized exponential back-off while idle
                     delay = min(settings.max_polling_interval, delay * 2 + random.uniform(0, 0.1))
-                self._stop.wait(delay)
+                if wake.wait(delay):  # a message this host wrote: poll again at once
+                    wake.clear()
+                    delay = 0.1
 
     def _process(
         self,
@@ -322,14 +340,26 @@ class LocalHost:
         )
         outputs = {b["name"]: _Out() for b in spec.outputs}
         spec.call(**{spec.trigger["name"]: trigger_msg}, **outputs)
+        self._send_outputs(spec, outputs, connection)
+
+    def _send_outputs(self, spec: FunctionSpec, outputs: dict[str, _Out], connection: str) -> None:
+        """After the function returned normally: send what its queue output bindings hold, and
+        wake this host's listener of each such queue (the host's shared queue watcher: a
+        message this instance wrote is picked up at once, not at the next idle poll)."""
         for binding in spec.outputs:
-            value = outputs[binding["name"]].value
-            if value is not None:
-                out_queue = self.queue(
-                    binding.get("connection") or connection,
-                    resolve_setting(binding["queueName"], self.env),
-                )
-                out_queue.send_message(self._encode(value))
+            messages = outputs[binding["name"]].messages()
+            if not messages:
+                continue
+            name = resolve_setting(binding["queueName"], self.env)
+            out_queue = self.queue(binding.get("connection") or connection, name)
+            for message in messages:
+                out_queue.send_message(self._encode(message))
+            self._wake(name)
+
+    def _wake(self, queue_name: str) -> None:
+        with self._wakers_lock:
+            event = self._wakers.setdefault(queue_name, threading.Event())
+        event.set()
 
     def _poison(
         self, client: QueueClient, connection: str, queue_name: str, message: QueueMessage
@@ -386,7 +416,9 @@ class LocalHost:
         ok = False
         started = time.monotonic()
         try:
-            spec.call(**{spec.trigger["name"]: TriggerTimer(past_due=past_due)})
+            outputs = {b["name"]: _Out() for b in spec.outputs}
+            spec.call(**{spec.trigger["name"]: TriggerTimer(past_due=past_due)}, **outputs)
+            self._send_outputs(spec, outputs, "AzureWebJobsStorage")
             ok = True
         except Exception:
             log.exception(

@@ -1,13 +1,17 @@
 """One rate budget for the tenant, shared by every instance through storage, and learned from
 the service.
 
-Partner Center limits calls per tenant and does not say how many; a per-process pace is a guess
-times the instance count. Instead the tenant's rate lives in one ledger row (partition
-`control`, row `budget`): time is cut into short windows, each allowing `rate * window / 60`
-calls; an instance takes a few calls at a time from the current window with a conditional
-write (one read and one write per `batch` calls: bounded extra latency) and spends them at an
-even pace. A 429 anywhere halves the rate for everyone (and holds calls until its Retry-After);
-each window that passes without one adds back a twentieth of the ceiling, so the real limit is
+Partner Center limits calls per tenant and does not say how many (the Store flavour documents a
+limit per minute); a per-process pace is a guess times the instance count. Instead the tenant's
+calls are counted in one ledger row (partition `control`, row `budget`) over a sliding window
+(a minute by default, in twenty slots): any window-long stretch of time holds at most
+`rate * window / 60` calls, whatever the service's own windows are aligned to. An instance takes
+a few calls at a time with a conditional write (one read and one write per `batch` calls:
+bounded extra latency) and spends them at once, so a small batch of runs goes at the speed of
+its critical path instead of the ceiling's average pace.
+
+A 429 anywhere halves the rate for everyone (and holds calls until its Retry-After); each step
+(a twelfth of the window) without one adds back a twentieth of the ceiling, so the real limit is
 found rather than configured. `PC_RATE_LIMIT_PER_MINUTE` is the ceiling.
 
 Status polls ask with low priority: they only get calls while the window is less than
@@ -24,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -41,6 +45,7 @@ from shared.partnercenter.errors import BudgetExhausted
 log = logging.getLogger(__name__)
 CONTROL, ROW = "control", "budget"
 _low = contextvars.ContextVar("pc_budget_low_priority", default=False)
+SLOTS = 20  # the sliding window is counted in this many slots
 
 
 @contextmanager
@@ -55,11 +60,14 @@ def low_priority() -> Iterator[None]:
 
 @dataclass
 class Window:
-    start: float  # wall-clock seconds
     rate: float  # calls per minute for the tenant, now
-    used: int = 0
-    throttled: bool = False  # a 429 was seen in this window
+    slots: dict[str, int] = field(default_factory=dict)  # slot number -> calls granted in it
+    last_429: float = 0.0
+    changed_at: float = 0.0  # when the rate last moved (a halving or a step back up)
     hold_until: float = 0.0  # nobody calls before this (a 429's Retry-After)
+
+    def used(self) -> int:
+        return sum(self.slots.values())
 
 
 class TenantBudget:
@@ -68,7 +76,7 @@ class TenantBudget:
         ledger: Ledger,
         ceiling_per_minute: float,
         *,
-        window_seconds: float = 5.0,
+        window_seconds: float = 60.0,
         batch: int = 4,
         poll_share: float = 0.7,
         floor_per_minute: float = 6.0,
@@ -79,6 +87,8 @@ class TenantBudget:
         self._ledger = ledger
         self.ceiling = ceiling_per_minute
         self.window_seconds = window_seconds
+        self.slot_seconds = window_seconds / SLOTS
+        self.step_seconds = window_seconds / 12
         self.batch = batch
         self.poll_share = poll_share
         self.floor = floor_per_minute
@@ -86,9 +96,10 @@ class TenantBudget:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._taking = threading.Lock()
+        self._waiting = 0  # threads of this instance waiting for a call
         self._tokens = 0
-        self._tokens_window = 0.0
-        self._next = 0.0  # the local pace within a grant
+        self._tokens_slot = -1
         self.waited = 0.0
 
     # -- the shared row ---------------------------------------------------------------------
@@ -97,8 +108,11 @@ class TenantBudget:
         try:
             row = self._ledger.table().get_entity(CONTROL, ROW)
         except ResourceNotFoundError:
-            return Window(start=0.0, rate=self.ceiling), None
-        return Window(**json.loads(row["data"])), row.metadata.get("etag")
+            return Window(rate=self.ceiling), None
+        try:
+            return Window(**json.loads(row["data"])), row.metadata.get("etag")
+        except (TypeError, ValueError):  # a row of another shape: start afresh over it
+            return Window(rate=self.ceiling), row.metadata.get("etag")
 
     def _write(self, window: Window, etag: str | None) -> bool:
         entity = {"PartitionKey": CONTROL, "RowKey": ROW, "data": json.dumps(asdict(window))}
@@ -120,16 +134,19 @@ class TenantBudget:
             raise
         return True
 
+    def _slot(self, now: float) -> int:
+        return int(now // self.slot_seconds)
+
     def _rolled(self, window: Window, now: float) -> Window:
-        """The window for `now`: the same one, or a fresh one whose rate climbed back a step
-        if the last passed without a 429."""
-        if now - window.start < self.window_seconds:
-            return window
-        rate = window.rate
-        if not window.throttled:
-            rate = min(self.ceiling, rate + self.ceiling / 20)
-        start = now - (now - window.start) % self.window_seconds if window.start else now
-        return Window(start=start, rate=rate, hold_until=window.hold_until)
+        """The window as of `now`: slots older than the window dropped, and the rate a step
+        back up when a step has passed without a 429."""
+        oldest = self._slot(now) - SLOTS + 1
+        window.slots = {k: v for k, v in window.slots.items() if int(k) >= oldest}
+        quiet = now - max(window.last_429, window.changed_at)
+        if window.rate < self.ceiling and quiet >= self.step_seconds:
+            window.rate = min(self.ceiling, window.rate + self.ceiling / 20)
+            window.changed_at = now
+        return window
 
     # -- what the client calls --------------------------------------------------------------
 
@@ -138,17 +155,13 @@ class TenantBudget:
         then BudgetExhausted). A wait longer than the delivery's claim is safe: every
         non-idempotent call is fenced on the claim right before it is sent (client.fenced)."""
         spent = 0.0
-        while True:
-            with self._lock:
-                now = self._clock()
-                if self._tokens > 0 and now - self._tokens_window < self.window_seconds:
-                    self._tokens -= 1
-                    slot = max(self._next, now)
-                    self._next = slot + 60.0 / max(self.ceiling, 1.0)
-                    delay = slot - now
-                    break
-            wait = self._take(now)
-            if wait > 0:
+        with self._lock:
+            self._waiting += 1
+        try:
+            while True:
+                wait = self._one()
+                if wait <= 0:
+                    return
                 if self.max_wait is not None and spent + wait > self.max_wait:
                     raise BudgetExhausted(
                         f"the tenant's Partner Center call budget has no room for {wait:.0f} s"
@@ -156,11 +169,29 @@ class TenantBudget:
                 spent += wait
                 self.waited += wait
                 self._sleep(wait)
-        if delay > 0:
-            self.waited += delay
-            self._sleep(delay)
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
-    def _take(self, now: float) -> float:
+    def _one(self) -> float:
+        """One call from this instance's tokens, taking more from the shared row when they are
+        spent (one thread at a time talks to the row, for every thread waiting: racing
+        conditional writes within an instance would only fail each other)."""
+        with self._taking:
+            with self._lock:
+                now = self._clock()
+                if self._tokens > 0 and self._slot(now) == self._tokens_slot:
+                    self._tokens -= 1
+                    return 0.0
+                wanted = max(self.batch, self._waiting)
+            wait = self._take(now, wanted)
+            if wait > 0:
+                return wait
+            with self._lock:
+                self._tokens -= 1
+            return 0.0
+
+    def _take(self, now: float, wanted: int) -> float:
         """Take a batch from the shared window; the seconds to wait when there is none."""
         for _ in range(8):
             stored, etag = self._read()
@@ -169,28 +200,32 @@ class TenantBudget:
                 return window.hold_until - now
             allowance = int(window.rate * self.window_seconds / 60) or 1
             limit = allowance * (self.poll_share if _low.get() else 1.0)
-            free = int(limit) - window.used
-            if free <= 0:
-                return max(0.05, window.start + self.window_seconds - now)
-            grant = min(self.batch, free)
-            window.used += grant
+            free = int(limit) - window.used()
+            if free <= 0:  # room comes back as the oldest slot leaves the window
+                oldest = min((int(k) for k in window.slots), default=self._slot(now))
+                return max(0.05, (oldest + SLOTS) * self.slot_seconds - now)
+            grant = min(wanted, free)
+            slot = self._slot(now)
+            window.slots[str(slot)] = window.slots.get(str(slot), 0) + grant
             if self._write(window, etag):
                 with self._lock:
-                    self._tokens, self._tokens_window = grant, window.start
+                    self._tokens, self._tokens_slot = grant, slot
                 return 0.0
         return 0.05  # many instances racing: try again in a moment
 
     def throttled(self, retry_after: float | None) -> None:
-        """A 429: halve the tenant's rate for every instance, and hold until Retry-After."""
+        """A 429: halve the tenant's rate for every instance (once a step, however many calls
+        saw it), and hold until Retry-After."""
         with self._lock:
             self._tokens = 0
         for _ in range(8):
             now = self._clock()
             stored, etag = self._read()
             window = self._rolled(stored, now)
-            if not window.throttled:
+            if now - window.last_429 >= self.step_seconds:
                 window.rate = max(self.floor, window.rate / 2)
-                window.throttled = True
+                window.changed_at = now
+            window.last_429 = now
             if retry_after:
                 window.hold_until = max(window.hold_until, now + retry_after)
             if self._write(window, etag):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from datetime import datetime, timedelta
 
 from azure.core.exceptions import AzureError
@@ -303,8 +304,11 @@ def poll_due(
             )
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(check, due))
-        list(pool.map(unstick, stalled))
+        # Each task in a copy of this context: hand-offs reach the timer's output bindings.
+        for task in [pool.submit(copy_context().run, check, run) for run in due] + [
+            pool.submit(copy_context().run, unstick, run) for run in stalled
+        ]:
+            task.result()
     return len(due) + len(stalled) + len(sweep.lost)
 
 

@@ -67,10 +67,10 @@ def test_polls_get_only_their_share_of_a_window(pipeline: Pipeline) -> None:
     fresh(pipeline)
     budget = TenantBudget(pipeline.ledger, 1200, window_seconds=60.0, batch=1, poll_share=0.5)
     for _ in range(600):  # half the window's 1200, taken by stages that make progress
-        budget._take(time.time())
+        budget._take(time.time(), 1)
     with low_priority():
-        assert budget._take(time.time()) > 0
-    assert budget._take(time.time()) == 0
+        assert budget._take(time.time(), 1) > 0
+    assert budget._take(time.time(), 1) == 0
 
 
 def test_a_full_budget_bounds_the_wait(pipeline: Pipeline) -> None:

@@ -165,3 +165,65 @@ def test_a_delayed_message_waits_for_its_visibility(host: LocalHost) -> None:
     time.sleep(1.0)
     assert seen(host, "echo") == []
     wait_for(lambda: seen(host, "echo") == ["later"], timeout=10)
+
+
+RELAY_APP = textwrap.dedent("""
+    import os, time
+    import azure.functions as func
+
+    app = func.FunctionApp()
+    C = "AzureWebJobsStorage"
+
+    def note(name, text):
+        with open(os.path.join(os.environ["SEEN_DIR"], name), "a") as fh:
+            fh.write(text + "\\n")
+
+    @app.function_name("relay")
+    @app.timer_trigger(arg_name="timer", schedule="*/1 * * * * *")
+    @app.queue_output(arg_name="out", queue_name="%NEXT_QUEUE%", connection=C)
+    def relay(timer: func.TimerRequest, out: func.Out[list[str]]) -> None:
+        if os.path.exists(os.path.join(os.environ["SEEN_DIR"], "sent")):
+            return
+        if time.monotonic() - float(os.environ["STARTED"]) < 4:
+            return  # let the listener's idle back-off grow first
+        note("sent", repr(time.time()))
+        out.set(["one", "two"])
+
+    @app.function_name("next")
+    @app.queue_trigger(arg_name="msg", queue_name="%NEXT_QUEUE%", connection=C)
+    def next_stage(msg: func.QueueMessage) -> None:
+        note("got", msg.get_body().decode() + "@" + repr(time.time()))
+""")
+
+
+def test_an_output_binding_wakes_this_hosts_listener_of_its_queue(
+    tmp_path: Path, azurite: AzuritePorts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list sent through a queue output binding is sent whole, and the host's idle listener
+    of that queue (backed off towards 20 s here) picks it up at once, as the Functions host's
+    shared queue watcher does."""
+    module = f"relayapp_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(RELAY_APP)
+    slow = json.loads(json.dumps(HOST_JSON))
+    slow["extensions"]["queues"]["maxPollingInterval"] = "00:00:20"
+    (tmp_path / "host.json").write_text(json.dumps(slow))
+    seen_dir = tmp_path / "seen"
+    seen_dir.mkdir()
+    env = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SEEN_DIR": str(seen_dir),
+        "NEXT_QUEUE": f"next-{uuid.uuid4().hex[:8]}",
+        "STARTED": repr(time.monotonic()),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    local = LocalHost(tmp_path, env, lease_seconds=5, module=module)
+    local.start()
+    try:
+        wait_for(lambda: len(seen(local, "got")) == 2, timeout=15)
+    finally:
+        local.stop()
+    [sent] = [float(t) for t in seen(local, "sent")]
+    got = {text.split("@")[0]: float(text.split("@")[1]) for text in seen(local, "got")}
+    assert set(got) == {"one", "two"}
+    assert max(got.values()) - sent < 1.0, (sent, got)  # not the idle poll's many seconds
