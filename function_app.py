@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions import deadletter, intake, poller, stages
+from functions import archiver, deadletter, intake, poller, stages
 
 app = func.FunctionApp()
 app.register_functions(intake.bp)
 app.register_functions(stages.bp)
 app.register_functions(poller.bp)
 app.register_functions(deadletter.bp)
+app.register_functions(archiver.bp)

@@ -123,9 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     _storage_args(status)
 
-    runs = sub.add_parser("runs", help="list runs")
+    runs = sub.add_parser("runs", help="list runs, a page at a time (filtered by the service)")
     runs.add_argument("--offer")
     runs.add_argument("--state")
+    runs.add_argument("--limit", type=int, default=50, help="runs per page (default 50)")
+    runs.add_argument("--page", help="the token a previous page printed, for the next one")
+    runs.add_argument("--archived", action="store_true", help="runs that ended long ago")
     runs.add_argument("--json", action="store_true")
     _storage_args(runs)
 
@@ -295,14 +298,26 @@ def _runs(args: argparse.Namespace) -> int:
     from pcpub.ops import dumps, incident_line, open_incident, status_dict
 
     storage = _storage(args)
-    runs = list(storage.ledger.runs(status=args.state, offer=args.offer))
+    try:
+        page = storage.ledger.page(
+            status=args.state,
+            offer=args.offer,
+            limit=max(1, min(args.limit, 1000)),
+            token=args.page,
+            archived=args.archived,
+        )
+    except ValueError as exc:
+        print(f"pcpub: {exc}", file=sys.stderr)
+        return 2
     if args.json:
-        print(dumps([status_dict(r) for r in runs]))
-    else:
-        if incident := open_incident(storage):
-            print(incident_line(incident))
-        for run in runs:
-            print(f"{run.run_id:<40} {run.status:<10} {run.stage:<15} {run.offer}")
+        print(dumps({"runs": [status_dict(r) for r in page.runs], "next": page.next}))
+        return 0
+    if incident := open_incident(storage):
+        print(incident_line(incident))
+    for run in page.runs:
+        print(f"{run.run_id:<40} {run.status:<10} {run.stage:<15} {run.offer}")
+    if page.next:
+        print(f"more: pcpub runs --page {page.next} (with the same filters)")
     return 0
 
 

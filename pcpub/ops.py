@@ -4,8 +4,9 @@ read a run's timeline, list runs, look at and re-drive poison queues."""
 from __future__ import annotations
 
 import json
+import os
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -13,7 +14,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient
 
 from shared.incidents import Incidents
-from shared.ledger import Ledger, Run
+from shared.ledger import Ledger, Run, RunStatus, now_utc, parse_stamp, stamp
 from shared.pipeline.deadletter import describe_body, reopen
 from shared.publish_request import PublishRequest, parse_publish_request
 from shared.queues import (
@@ -23,6 +24,7 @@ from shared.queues import (
     poison_queue,
     queue_client_kwargs,
 )
+from shared.settings import ENV, Settings
 
 
 class Storage:
@@ -121,7 +123,7 @@ def status_dict(run: Run) -> dict[str, Any]:
     }
 
 
-def format_status(run: Run) -> str:
+def format_status(run: Run, now: datetime | None = None) -> str:
     data = status_dict(run)
     lines = [
         f"{data['requestId']}: {data['status']} at {data['stage']}"
@@ -146,6 +148,8 @@ def format_status(run: Run) -> str:
         lines.append(f"  last error: {data['lastError']}")
     if data["changedModules"]:
         lines.append(f"  changed modules: {', '.join(data['changedModules'])}")
+    if delivery := delivery_line(run, now or now_utc()):
+        lines.append(f"  {delivery}")
     for step in data["timeline"]:
         took = f"{step['seconds']:.2f}s" if step["seconds"] is not None else "running"
         lines.append(
@@ -153,6 +157,39 @@ def format_status(run: Run) -> str:
         )
     lines.append(f"  Partner Center calls: {data['callsMade']}")
     return "\n".join(lines)
+
+
+# The Functions host keeps a message it is processing invisible this long (renewing it while
+# the function runs); a stopped instance's message comes back after it.
+MESSAGE_LEASE_SECONDS = 600
+
+
+def _seconds_setting(field: str) -> float:
+    """The app's setting as the operator's environment has it, or the app's default."""
+    value = os.environ.get(ENV[field])
+    return float(value) if value else float(Settings.model_fields[field].default)
+
+
+def delivery_line(run: Run, now: datetime) -> str | None:
+    """Where a running run's message is: being worked on, queued, or held by an instance that
+    may have stopped (then it waits for the message lease to run out, and the stall sweep's
+    window, longer than that lease, is the latest it is re-driven)."""
+    if run.status is not RunStatus.RUNNING or run.dead_letter:
+        return None
+    stall, claim = _seconds_setting("stall_seconds"), _seconds_setting("claim_seconds")
+    swept = stamp(parse_stamp(run.updated_at) + timedelta(seconds=stall))
+    if run.claimed_stage != run.stage or not run.claimed_at:
+        return f"queued for {run.stage}; re-driven by the poller at {swept} if not picked up"
+    claimed = parse_stamp(run.claimed_at)
+    age = (now - claimed).total_seconds()
+    if age < claim:
+        return f"being worked on since {run.claimed_at} ({age:.0f} s)"
+    lease = stamp(claimed + timedelta(seconds=MESSAGE_LEASE_SECONDS))
+    return (
+        f"its delivery started {run.claimed_at} has not finished: if that instance stopped, its "
+        f"message comes back when the message lease runs out (by {lease}); the poller re-drives "
+        f"the run at {swept} at the latest"
+    )
 
 
 def poison_messages(storage: Storage) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ message cannot both move a run: the loser gets LedgerConflict, re-reads and find
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,8 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
+from shared.archive import Archive, Page, page
+from shared.offer_locks import OfferLocks
 from shared.run_index import IndexRow, RunIndex
 from shared.runs import (
     PARTITION,
@@ -50,7 +51,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 TABLE_NAME = "pcruns"
-LOCKS = "offer-lock"  # one row per product: the run that holds its turn
 DEAD_LETTERS = "dead-letter"
 OFFERS = "offer"  # one row per offer id: the product id runs found for it
 SUBMISSIONS = "submission"  # one row per submission pc-publisher created: its run
@@ -76,6 +76,8 @@ class Ledger:
         self._table: TableClient | None = None
         self._index_table: TableClient | None = None
         self.index = RunIndex(self.index_table)
+        self.archive = Archive(service, table)
+        self.locks = OfferLocks(self.table, self.get)
 
     def table(self) -> TableClient:
         if self._table is None:
@@ -117,7 +119,9 @@ class Ledger:
                 time.sleep(1)
 
     def create(self, run: Run) -> bool:
-        """Insert a new run; False when one with this id exists already."""
+        """Insert a new run; False when one with this id exists already (or was archived)."""
+        if self.archive.get(run.run_id) is not None:
+            return False
         self.index.put(run)  # first: the index may name a run that is not there, never miss one
         try:
             self.table().create_entity(run.to_entity())
@@ -127,10 +131,30 @@ class Ledger:
         return True
 
     def get(self, run_id: str) -> Run | None:
+        """The run, from the hot table or else the archive (a run that ended long ago)."""
         try:
             return Run.from_entity(self.table().get_entity(PARTITION, run_id))
         except ResourceNotFoundError:
-            return None
+            return self.archive.get(run_id)
+
+    def archive_finished(self, before: datetime) -> int:
+        """Move runs that ended before `before` to the archive (shared.archive)."""
+        return self.archive.move(self.table(), before)
+
+    def page(
+        self,
+        *,
+        status: str | None = None,
+        offer: str | None = None,
+        limit: int = 50,
+        token: str | None = None,
+        archived: bool = False,
+    ) -> Page:
+        """One page of runs (hot, or archived), filtered by the table service."""
+        table = (
+            self.archive.table() if archived else self._service.get_table_client(self._table_name)
+        )
+        return page(table, status=status, offer=offer, limit=limit, token=token)
 
     def replace(self, run: Run) -> Run:
         """Write `run` if the stored row still has `run.etag`; return it with the new ETag."""
@@ -209,55 +233,6 @@ class Ledger:
             else:
                 self.index.repair(run)
         return found, lost
-
-    def acquire_lock(self, product_id: str, run_id: str) -> str | None:
-        """Take the offer's turn for `run_id`; return the run holding it when that is another
-        live run. A lock left by a finished run is taken over."""
-        table = self.table()
-        for _ in range(3):
-            try:
-                table.create_entity({"PartitionKey": LOCKS, "RowKey": product_id, "run_id": run_id})
-                return None
-            except ResourceExistsError:
-                pass
-            try:
-                lock = table.get_entity(LOCKS, product_id)
-            except ResourceNotFoundError:
-                continue
-            holder = str(lock["run_id"])
-            if holder == run_id:
-                return None
-            held = self.get(holder)
-            if held is not None and not held.status.terminal:
-                return holder
-            try:
-                table.update_entity(
-                    {"PartitionKey": LOCKS, "RowKey": product_id, "run_id": run_id},
-                    mode=UpdateMode.REPLACE,
-                    etag=lock.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
-                return None
-            except (ResourceModifiedError, ResourceNotFoundError, HttpResponseError):
-                continue
-        return "another run"
-
-    def release_lock(self, product_id: str, run_id: str) -> None:
-        table = self.table()
-        try:
-            lock = table.get_entity(LOCKS, product_id)
-        except ResourceNotFoundError:
-            return
-        if lock["run_id"] != run_id:
-            return
-        # Taken over meanwhile: then it is not ours to release.
-        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError, HttpResponseError):
-            table.delete_entity(
-                LOCKS,
-                product_id,
-                etag=lock.metadata["etag"],
-                match_condition=MatchConditions.IfNotModified,
-            )
 
     def remember_product(self, offer_id: str, product_id: str) -> None:
         """Later runs of the offer skip the lookup (which may need the Product Ingestion API)."""

@@ -45,6 +45,7 @@ ENV = {
     "extra_headers": "PC_EXTRA_HEADERS",
     "foreign_submission": "PC_FOREIGN_SUBMISSION",
     "stall_seconds": "PC_STALL_SECONDS",
+    "archive_after_days": "PC_ARCHIVE_AFTER_DAYS",
     "deadline_hours": "PC_DEADLINE_HOURS",
     "package_staging_container": "PACKAGE_STAGING_CONTAINER",
     "package_url_hosts": "PACKAGE_URL_HOSTS",
@@ -109,6 +110,8 @@ class Settings(BaseModel):
     approval_remind_seconds: float = Field(default=24 * 3600.0, gt=0)
     # The longest interval between status polls of one waiting run (see StageDeps.poll_delay).
     max_poll_seconds: float = Field(default=900.0, gt=0)
+    # Runs that ended longer ago than this move to the archive table (shared.archive).
+    archive_after_days: float = Field(default=30.0, gt=0)
 
     @field_validator("package_url_hosts", mode="before")
     @classmethod

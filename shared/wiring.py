@@ -65,7 +65,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         stage_deps=StageDeps(
             pc=pc,
             poll_seconds=settings.status_poll_seconds,
-            offer_lock=ledger.acquire_lock,
+            offer_lock=ledger.locks.acquire,
             files=BlobPackageFiles(settings),
             foreign_submission=settings.foreign_submission,
             lookup=lookup,

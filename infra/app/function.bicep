@@ -122,6 +122,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           value: pollSchedule
         }
         {
+          // Stages wait on Partner Center, not the CPU: as many threads as host.json lets
+          // messages run at once per function (batchSize 16 + newBatchThreshold 8).
+          name: 'PYTHON_THREADPOOL_THREAD_COUNT'
+          value: '24'
+        }
+        {
           name: 'DEADLETTER_SCHEDULE'
           value: deadLetterSchedule
         }

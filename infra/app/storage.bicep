@@ -60,6 +60,12 @@ resource ledgerIndex 'Microsoft.Storage/storageAccounts/tableServices/tables@202
   name: '${tableName}active'
 }
 
+// Runs that ended more than PC_ARCHIVE_AFTER_DAYS ago (the daily archiver moves them here).
+resource ledgerArchive 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: '${tableName}archive'
+}
+
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: storage
   name: 'default'

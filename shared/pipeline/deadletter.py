@@ -172,7 +172,7 @@ def reopen(ledger: Ledger, run: Run) -> Run | None:
     """Put a run failed by a dead letter back where it stood, when its offer is free."""
     if run.status is not RunStatus.FAILED or not run.dead_letter:
         return None
-    if run.product_id and ledger.acquire_lock(run.product_id, run.run_id) is not None:
+    if run.product_id and ledger.locks.acquire(run.product_id, run.run_id) is not None:
         return None
     timeline = list(run.timeline)
     if timeline and timeline[-1].stage == run.stage:

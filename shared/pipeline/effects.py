@@ -294,7 +294,7 @@ def _release(pipeline: Pipeline, run: Run) -> None:
     lock whose run has finished)."""
     if run.product_id:
         try:
-            pipeline.ledger.release_lock(run.product_id, run.run_id)
+            pipeline.ledger.locks.release(run.product_id, run.run_id)
         except Exception:
             log.exception(
                 "could not release the offer lock",

@@ -62,7 +62,7 @@ def test_the_sweep_records_fails_the_run_and_redrive_reopens_it(
         timeline=[StageRecord(stage=Stage.PROMOTE, started=at)],
     )
     assert pipeline.ledger.create(run)
-    assert pipeline.ledger.acquire_lock(run.product_id or "", run.run_id) is None
+    assert pipeline.ledger.locks.acquire(run.product_id or "", run.run_id) is None
     body = StageMessage(run_id=run.run_id, stage=Stage.PROMOTE).to_json()
     poison = queue_client(settings, poison_queue(STAGE_QUEUES[Stage.PROMOTE]), raw=True)
     with contextlib.suppress(Exception):
@@ -73,8 +73,8 @@ def test_the_sweep_records_fails_the_run_and_redrive_reopens_it(
     assert failed is not None and failed.status is RunStatus.FAILED
     assert "KeyError" in (failed.reason or "") and failed.dead_letter
     # The offer's turn was released: another run may take it.
-    assert pipeline.ledger.acquire_lock(run.product_id or "", "someone-else") is None
-    pipeline.ledger.release_lock(run.product_id or "", "someone-else")
+    assert pipeline.ledger.locks.acquire(run.product_id or "", "someone-else") is None
+    pipeline.ledger.locks.release(run.product_id or "", "someone-else")
     storage = Storage(settings.storage_connection)
     assert redrive(storage) >= 1
     reopened = pipeline.ledger.get(run.run_id)

@@ -3,6 +3,7 @@ names, the ledger table and app settings, least-privilege roles, and no secret i
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,12 @@ def test_queues_and_table_are_the_apps() -> None:
     assert var("secretName") == Settings.model_fields["secret_name"].default
 
 
+def test_the_worker_has_a_thread_for_each_message_a_function_may_run() -> None:
+    queues = json.loads((INFRA.parent / "host.json").read_text())["extensions"]["queues"]
+    threads = int(app_settings()["PYTHON_THREADPOOL_THREAD_COUNT"])
+    assert threads == queues["batchSize"] + queues["newBatchThreshold"]
+
+
 def test_app_settings_are_the_ones_the_app_reads() -> None:
     settings = app_settings()
     known = set(ENV.values()) | {
@@ -65,6 +72,7 @@ def test_app_settings_are_the_ones_the_app_reads() -> None:
         "DEADLETTER_SCHEDULE",
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        "PYTHON_THREADPOOL_THREAD_COUNT",  # the Python worker's, not the app's
     }
     prefix = "AzureWebJobsStorage__"  # the bindings' connection, identity-based
     unknown = {n for n in settings if n not in known and not n.startswith(prefix)}

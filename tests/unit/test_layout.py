@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_declared_functions_and_their_triggers() -> None:
-    functions = {f.name: f.trigger for f in load_functions(ROOT)}
+    specs = load_functions(ROOT)
+    functions = {f.name: f.trigger for f in specs}
     stage_functions = {stage.value for stage in STAGE_QUEUES}
-    assert set(functions) == {"intake", "poller", "deadletters"} | stage_functions
+    assert set(functions) == {"intake", "poller", "deadletters", "archiver"} | stage_functions
     # No function is triggered by a poison queue: a body that fails to decode there would be
     # poisoned again (`-poison-poison`); a timer sweeps them with a raw client instead.
     assert not any(str(t.get("queueName", "")).endswith("-poison") for t in functions.values())
@@ -36,6 +37,14 @@ def test_declared_functions_and_their_triggers() -> None:
     assert functions["poller"]["type"] == "timerTrigger"
     assert functions["poller"]["schedule"] == "%POLL_SCHEDULE%"
     assert functions["poller"]["runOnStartup"] is False
+    assert functions["archiver"]["type"] == "timerTrigger"
+    # Hand-offs: output bindings only ever write to stage queues, with the host's encoding.
+    outputs = {f.name: {o["queueName"] for o in f.outputs} for f in specs}
+    assert outputs["intake"] == {STAGE_QUEUES[Stage.RESOLVE]}
+    assert outputs["update_draft"] == {
+        STAGE_QUEUES[s] for s in (Stage.SUBMIT_PREVIEW, Stage.COMPLETE)
+    }
+    assert set().union(*outputs.values()) <= set(STAGE_QUEUES.values())
 
 
 def test_every_stage_is_queue_driven_or_polled() -> None:

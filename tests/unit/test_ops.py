@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+
+import pytest
 
 from pcpub.cli import build_parser
-from pcpub.ops import format_status, status_dict
-from shared.ledger import Run, RunStatus, StageRecord
+from pcpub.ops import MESSAGE_LEASE_SECONDS, delivery_line, format_status, status_dict
+from shared.ledger import Run, RunStatus, StageRecord, parse_stamp
+from shared.settings import Settings
 
 
 def a_run(**changes: object) -> Run:
@@ -81,3 +85,29 @@ def test_every_command_parses() -> None:
         ["poison", "redrive"],
     ):
         assert parser.parse_args(argv).command == argv[0]
+
+
+def test_status_says_where_a_running_runs_message_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PC_STALL_SECONDS", raising=False)
+    monkeypatch.delenv("PC_CLAIM_SECONDS", raising=False)
+    start = "2026-11-24T10:00:00.000000Z"
+    running = a_run(status=RunStatus.RUNNING, stage="promote", updated_at=start)
+    now = parse_stamp(start) + timedelta(seconds=30)
+    assert "queued for promote; re-driven by the poller at 2026-11-24T10:15:00" in (
+        format_status(running, now)
+    )
+    claimed = running.evolve(claimed_stage="promote", claimed_at=start)
+    assert "being worked on since" in format_status(claimed, now)
+    # Its instance stopped mid-stage: the run waits for the message lease, then the sweep.
+    later = parse_stamp(start) + timedelta(minutes=7)
+    text = format_status(claimed, later)
+    assert "message lease runs out (by 2026-11-24T10:10:00" in text
+    assert "re-drives the run at 2026-11-24T10:15:00" in text
+    assert delivery_line(a_run(), later) is None  # a finished run has no message
+
+
+def test_the_stall_window_outlasts_the_message_lease() -> None:
+    """The sweep never re-drives a run whose message a live instance may still hold."""
+    stall = Settings.model_fields["stall_seconds"].default
+    claim = Settings.model_fields["claim_seconds"].default
+    assert claim < MESSAGE_LEASE_SECONDS < stall

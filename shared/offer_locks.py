@@ -1,0 +1,76 @@
+"""Each offer's turn: one run at a time changes an offer (its product), as Partner Center
+allows one submission in flight. A row per product in the ledger table (partition
+`offer-lock`) names the run holding the turn; a turn left by a finished run is taken over."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.runs import Run
+
+LOCKS = "offer-lock"
+
+
+class OfferLocks:
+    def __init__(self, table: Callable[[], TableClient], get: Callable[[str], Run | None]) -> None:
+        self.table = table
+        self._get = get
+
+    def acquire(self, product_id: str, run_id: str) -> str | None:
+        """Take the offer's turn for `run_id`; return the run holding it when that is another
+        live run. A lock left by a finished run is taken over."""
+        table = self.table()
+        for _ in range(3):
+            try:
+                table.create_entity({"PartitionKey": LOCKS, "RowKey": product_id, "run_id": run_id})
+                return None
+            except ResourceExistsError:
+                pass
+            try:
+                lock = table.get_entity(LOCKS, product_id)
+            except ResourceNotFoundError:
+                continue
+            holder = str(lock["run_id"])
+            if holder == run_id:
+                return None
+            held = self._get(holder)
+            if held is not None and not held.status.terminal:
+                return holder
+            try:
+                table.update_entity(
+                    {"PartitionKey": LOCKS, "RowKey": product_id, "run_id": run_id},
+                    mode=UpdateMode.REPLACE,
+                    etag=lock.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return None
+            except (ResourceModifiedError, ResourceNotFoundError, HttpResponseError):
+                continue
+        return "another run"
+
+    def release(self, product_id: str, run_id: str) -> None:
+        table = self.table()
+        try:
+            lock = table.get_entity(LOCKS, product_id)
+        except ResourceNotFoundError:
+            return
+        if lock["run_id"] != run_id:
+            return
+        # Taken over meanwhile: then it is not ours to release.
+        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError, HttpResponseError):
+            table.delete_entity(
+                LOCKS,
+                product_id,
+                etag=lock.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )

@@ -1,0 +1,92 @@
+"""Finished runs leave the hot table and stay readable; `pcpub runs` pages and filters on the
+table service (Azurite)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from azure.data.tables import TableServiceClient
+
+from pcpub.azurite import AzuritePorts
+from pcpub.cli import main
+from shared.ledger import Ledger, Run, RunStatus, now_utc, stamp
+from shared.messages import Stage
+from shared.settings import Settings
+from shared.storage import table_service
+
+
+def fresh_ledger(settings: Settings) -> tuple[Ledger, TableServiceClient]:
+    service = table_service(settings)
+    return Ledger(service, table=f"pcruns{uuid.uuid4().hex[:8]}"), service
+
+
+def put(ledger: Ledger, run_id: str, status: RunStatus, days_ago: float) -> None:
+    """A run as last written `days_ago` (bypassing replace's fresh timestamp)."""
+    at = stamp(now_utc() - timedelta(days=days_ago))
+    run = Run(run_id=run_id, status=status, stage=Stage.COMPLETE, offer="o", created_at=at)
+    ledger.table().upsert_entity(run.evolve(updated_at=at).to_entity())
+
+
+def test_runs_that_ended_long_ago_move_to_the_archive_and_stay_readable(
+    settings: Settings,
+) -> None:
+    ledger, service = fresh_ledger(settings)
+    for i in range(3):
+        put(ledger, f"old-{i}", RunStatus.SUCCEEDED, days_ago=40)
+    put(ledger, "old-failed", RunStatus.FAILED, days_ago=31)
+    put(ledger, "recent", RunStatus.SUCCEEDED, days_ago=2)
+    put(ledger, "old-but-waiting", RunStatus.WAITING, days_ago=40)  # still going: stays
+    assert ledger.archive_finished(now_utc() - timedelta(days=30)) == 4
+    hot = sorted(r.run_id for r in ledger.runs())
+    assert hot == ["old-but-waiting", "recent"]
+    archived = ledger.get("old-1")  # `pcpub status` reads through to the archive
+    assert archived is not None and archived.status is RunStatus.SUCCEEDED
+    # A request id seen before stays a duplicate after its run is archived.
+    again = Run(run_id="old-1", status=RunStatus.RUNNING, stage=Stage.RESOLVE, created_at="x")
+    assert ledger.create(again) is False
+    assert ledger.archive_finished(now_utc() - timedelta(days=30)) == 0  # nothing moves twice
+    service.delete_table(ledger.table().table_name)
+    service.delete_table(ledger.archive.name)
+
+
+def test_runs_are_listed_a_page_at_a_time_filtered_by_the_service(
+    settings: Settings, azurite: AzuritePorts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger, service = fresh_ledger(settings)
+    for i in range(7):
+        put(ledger, f"ok-{i}", RunStatus.SUCCEEDED, days_ago=1)
+    put(ledger, "bad-1", RunStatus.FAILED, days_ago=1)
+    seen, token, pages = [], None, 0
+    while True:
+        page = ledger.page(status="succeeded", limit=3, token=token)
+        seen += [r.run_id for r in page.runs]
+        pages += 1
+        token = page.next
+        if token is None:
+            break
+    assert sorted(seen) == [f"ok-{i}" for i in range(7)] and pages == 3
+    with pytest.raises(ValueError, match="page token"):
+        ledger.page(token="not base64 json!")
+    service.delete_table(ledger.table().table_name)
+
+
+def test_pcpub_runs_prints_the_next_page_token(
+    azurite: AzuritePorts, capsys: pytest.CaptureFixture[str], settings: Settings
+) -> None:
+    ledger = Ledger(table_service(settings))  # the table `pcpub runs` reads
+    for i in range(3):
+        put(ledger, f"cli-page-{uuid.uuid4().hex[:6]}-{i}", RunStatus.UNCHANGED, days_ago=1)
+    args = ["runs", "--state", "unchanged", "--limit", "2", "--json"]
+    assert main([*args, "--connection-string", azurite.connection_string]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert len(first["runs"]) == 2 and first["next"]
+    more = [*args, "--page", first["next"], "--connection-string", azurite.connection_string]
+    assert main(more) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert len(second["runs"]) >= 1
+    assert {r["requestId"] for r in second["runs"]}.isdisjoint(
+        {r["requestId"] for r in first["runs"]}
+    )
