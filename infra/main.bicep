@@ -27,6 +27,9 @@ param alertEmail string = ''
 @description('How often the poller runs (NCRONTAB, seconds first)')
 param pollSchedule string = '0 */1 * * * *'
 
+@description('Where events are forwarded (PC_NOTIFY_SINKS): a JSON list of sinks naming Key Vault secrets, never URLs')
+param notificationSinks string = '[]'
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -42,6 +45,7 @@ var pipelineQueues = [
   'pc-promote'
   'pc-complete'
   'pc-events'
+  'pc-notify'
 ]
 var poisonQueues = [for q in pipelineQueues: '${q}-poison']
 var ledgerTable = 'pcruns'
@@ -121,6 +125,7 @@ module function './app/function.bicep' = {
     partnerCenterTenantId: partnerCenterTenantId
     partnerCenterClientId: partnerCenterClientId
     pollSchedule: pollSchedule
+    notificationSinks: notificationSinks
   }
 }
 

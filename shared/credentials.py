@@ -121,8 +121,10 @@ class KeyVaultSecret:
         settings: Settings,
         credential: TokenCredential | None = None,
         clock: Any = time.monotonic,
+        name: str | None = None,
     ) -> None:
         self._settings = settings
+        self.name = name or settings.secret_name  # another secret than the app's own
         self._credential = credential
         self._clock = clock
         self._value: str | None = None
@@ -175,7 +177,7 @@ class KeyVaultSecret:
         """The secret's value, or a CredentialError that names the real cause."""
         from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-        name, vault = self._settings.secret_name, self._settings.key_vault_url
+        name, vault = self.name, self._settings.key_vault_url
         try:
             secret = self._secret_client().get_secret(name)
         except ClientAuthenticationError:

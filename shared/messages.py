@@ -77,6 +77,8 @@ class Event(_Strict):
     offer: str | None = None
     stage: Stage | None = None
     submission_id: str | None = Field(default=None, alias="submissionId")
+    product_id: str | None = Field(default=None, alias="productId")
+    release_id: str | None = Field(default=None, alias="releaseId")
     reason: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     at: str

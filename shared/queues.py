@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the SDK loads on first send, not at import (cold start)
 
 PUBLISH_REQUESTS = "pc-publish-requests"
 EVENTS = "pc-events"
+NOTIFY = "pc-notify"  # events on their way to the configured sinks (shared.notify_delivery)
 
 # The queue that carries a run into each queue-triggered stage.
 STAGE_QUEUES: dict[Stage, str] = {
@@ -30,9 +31,9 @@ STAGE_QUEUES: dict[Stage, str] = {
     Stage.COMPLETE: "pc-complete",
 }
 
-ALL_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values(), EVENTS)
+ALL_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values(), EVENTS, NOTIFY)
 # Queues a function of ours is triggered by: the ones that can have poison messages.
-TRIGGERED_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values())
+TRIGGERED_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values(), NOTIFY)
 MAX_VISIBILITY_SECONDS = 7 * 24 * 3600 - 60
 
 

@@ -16,20 +16,27 @@ from dataclasses import replace
 from shared.ledger import LedgerConflict, Run
 from shared.messages import Event, EventKind
 from shared.publish_request import bounded
-from shared.queues import EVENTS, QueueSender
 from shared.releases import Releases, summarize
 
 log = logging.getLogger(__name__)
 Send = Callable[[EventKind, str, str], None]  # kind, release id, reason
 
 
-def note(releases: Releases, run: Run, queues: QueueSender, now: Callable[[], str]) -> None:
+def note(
+    releases: Releases, run: Run, publish: Callable[[Event], None], now: Callable[[], str]
+) -> None:
     """After a move of one of its runs: record the release's state and send what is due.
     Never fails the run's own write (the record catches up at the next move)."""
 
     def send(kind: EventKind, release_id: str, reason: str) -> None:
-        event = Event(kind=kind, request_id=release_id, reason=bounded(reason), at=now())
-        queues.send(EVENTS, event.to_json())
+        event = Event(
+            kind=kind,
+            request_id=release_id,
+            release_id=release_id,
+            reason=bounded(reason),
+            at=now(),
+        )
+        publish(event)
 
     try:
         announce(releases, run, send)

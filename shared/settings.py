@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.notifications import Sink, parse_sinks
+
 PARTNER_CENTER_RESOURCE = "https://api.partner.microsoft.com"
 PARTNER_CENTER_SCOPE = f"{PARTNER_CENTER_RESOURCE}/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"  # the Product Ingestion API's audience
@@ -57,6 +59,7 @@ ENV = {
     "approval_timeout_hours": "PC_APPROVAL_TIMEOUT_HOURS",
     "approval_remind_seconds": "PC_APPROVAL_REMIND_SECONDS",
     "max_poll_seconds": "PC_STATUS_POLL_MAX_SECONDS",
+    "notify_sinks": "PC_NOTIFY_SINKS",
 }
 
 
@@ -112,12 +115,24 @@ class Settings(BaseModel):
     max_poll_seconds: float = Field(default=900.0, gt=0)
     # Runs that ended longer ago than this move to the archive table (shared.archive).
     archive_after_days: float = Field(default=30.0, gt=0)
+    # Where events are forwarded (shared.notifications): a JSON list of sinks.
+    notify_sinks: tuple[Sink, ...] = ()
 
     @field_validator("package_url_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
+
+    @field_validator("notify_sinks", mode="before")
+    @classmethod
+    def _sinks(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return tuple(parse_sinks(value))
+            except ValueError as exc:  # pydantic's ValidationError is a ValueError too
+                raise ValueError(f"must be a JSON list of sinks: {exc}") from None
         return value
 
     @field_validator("extra_headers", mode="before")

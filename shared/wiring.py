@@ -9,13 +9,16 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+import httpx
+
 from shared import redaction
 from shared.credentials import KeyVaultSecret, PartnerCenterTokens
 from shared.incidents import BreakerPolicy, Incidents
 from shared.ledger import Ledger
+from shared.notify_delivery import Notifier
 from shared.packages import BlobPackageFiles
 from shared.partnercenter.budget import TenantBudget
-from shared.partnercenter.client import PartnerCenterClient
+from shared.partnercenter.client import PartnerCenterClient, tls_verify
 from shared.partnercenter.lookup import ProductIngestionLookup
 from shared.pauses import Pauses
 from shared.pipeline.effects import Pipeline
@@ -59,9 +62,10 @@ def build_pipeline(settings: Settings) -> Pipeline:
         )
     )
     releases = Releases(ledger)
+    queues = QueueSender(lambda name: queue_client(settings, name))
     return Pipeline(
         ledger=ledger,
-        queues=QueueSender(lambda name: queue_client(settings, name)),
+        queues=queues,
         stage_deps=StageDeps(
             pc=pc,
             poll_seconds=settings.status_poll_seconds,
@@ -91,7 +95,27 @@ def build_pipeline(settings: Settings) -> Pipeline:
         secret_probe=secret.get,
         pauses=Pauses(ledger),
         releases=releases,
+        notifier=_notifier(settings, queues, ledger),
     )
+
+
+def _notifier(settings: Settings, queues: QueueSender, ledger: Ledger) -> Notifier:
+    """Sinks' URLs and keys are Key Vault secrets, read (and cached) like the app's own."""
+    vault: dict[str, KeyVaultSecret] = {}
+    clients: list[httpx.Client] = []
+
+    def secret(name: str) -> str:
+        with _lock:
+            reader = vault.setdefault(name, KeyVaultSecret(settings, name=name))
+        return reader.get()
+
+    def http() -> httpx.Client:
+        with _lock:
+            if not clients:
+                clients.append(httpx.Client(verify=tls_verify(settings.ca_bundle)))
+            return clients[0]
+
+    return Notifier(settings.notify_sinks, queues, ledger, secret, http)
 
 
 def pipeline() -> Pipeline:

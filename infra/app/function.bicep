@@ -27,6 +27,9 @@ param maximumInstanceCount int = 40
 @description('Ceiling of the tenant-wide Partner Center call budget (calls per minute); the budget halves on a 429 and climbs back.')
 param partnerCenterRateCeiling int = 600
 
+@description('Where events are forwarded: a JSON list of sinks (webhook or teams), each naming Key Vault secrets for its URL and signing key, never the URL itself.')
+param notificationSinks string = '[]'
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225:Zone redundancy on Flex needs always-ready instances; losing an instance only redelivers queue messages, which every stage tolerates.
   name: planName
@@ -138,6 +141,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'PC_RATE_LIMIT_PER_MINUTE'
           value: string(partnerCenterRateCeiling)
+        }
+        {
+          name: 'PC_NOTIFY_SINKS'
+          value: notificationSinks
         }
       ]
     }

@@ -13,12 +13,15 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from shared.crashpoints import crash_point
 from shared.incidents import Incidents
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
-from shared.messages import Event, EventKind, Stage, StageMessage
+from shared.messages import EventKind, Stage, StageMessage
+from shared.notify_delivery import Notifier
 from shared.pauses import Pauses
+from shared.pipeline.events import emit, publish
 from shared.pipeline.outcomes import (
     Advance,
     Checkpoint,
@@ -30,8 +33,7 @@ from shared.pipeline.outcomes import (
     Wait,
 )
 from shared.pipeline.stages import POLLED_STAGES, StageDeps
-from shared.publish_request import MAX_REQUEST_BYTES as MAX_EVENT_BYTES, bounded
-from shared.queues import EVENTS, STAGE_QUEUES, QueueSender
+from shared.queues import STAGE_QUEUES, QueueSender
 from shared.release_events import note
 from shared.releases import Releases
 
@@ -58,6 +60,7 @@ class Pipeline:
     incidents: Incidents | None = None  # the tenant's circuit breaker (shared.incidents)
     pauses: Pauses | None = None  # operators' pauses (shared.pauses)
     releases: Releases | None = None  # release rows, for their events (shared.releases)
+    notifier: Notifier | None = None  # forwards events to sinks (shared.notify_delivery)
     # Reads the live secrets once, so redaction knows them (a failure here is not intake's).
     secret_probe: Callable[[], object] | None = None
 
@@ -76,39 +79,6 @@ def send_stage(pipeline: Pipeline, run: Run, stage: Stage, delay: float = 0) -> 
         run_id=run.run_id, stage=stage, offer=run.offer or None, product_id=run.product_id
     ).to_json()
     pipeline.queues.send(STAGE_QUEUES[stage], body, delay_seconds=delay)
-
-
-def emit(pipeline: Pipeline, kind: EventKind, run: Run, reason: str | None = None) -> None:
-    """Publish an event for the requesting system; never fails the stage."""
-    event = Event(
-        kind=kind,
-        request_id=run.run_id,
-        offer=run.offer or None,
-        stage=Stage(run.stage),
-        submission_id=run.submission_id,
-        reason=bounded(reason) if reason else None,
-        labels=run.labels,
-        at=stamp(pipeline.clock()),
-    )
-    try:
-        pipeline.queues.send(EVENTS, fitted(event))
-    except Exception:  # an event is a courtesy; the ledger is the record
-        log.exception(
-            "could not emit event", extra={"action": "event_failed", "run_id": run.run_id}
-        )
-
-
-def fitted(event: Event, limit: int = MAX_EVENT_BYTES) -> str:
-    """The event as sent: trimmed (reason first, then labels), never dropped, when it would
-    not fit a queue message."""
-    text = event.to_json()
-    if len(text.encode()) <= limit:
-        return text
-    shorter = event.model_copy(update={"reason": bounded(event.reason or "", 300), "trimmed": True})
-    text = shorter.to_json()
-    if len(text.encode()) <= limit:
-        return text
-    return shorter.model_copy(update={"labels": {}}).to_json()
 
 
 def _patched(run: Run, patch: Patch) -> Run:
@@ -277,7 +247,7 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
 def _note_release(pipeline: Pipeline, run: Run) -> None:
     """A release's run moved: the release may now be ready, or over (its events, once)."""
     if run.release_id and pipeline.releases is not None:
-        note(pipeline.releases, run, pipeline.queues, lambda: stamp(pipeline.clock()))
+        note(pipeline.releases, run, partial(publish, pipeline), lambda: stamp(pipeline.clock()))
 
 
 def _remember(write: Callable[..., None], *facts: str) -> None:

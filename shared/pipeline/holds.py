@@ -16,9 +16,9 @@ from shared.incidents import Breaker, signature
 from shared.ledger import Run
 from shared.messages import Event, EventKind, Stage
 from shared.partnercenter.errors import PartnerCenterError
-from shared.pipeline.effects import Pipeline, fitted
+from shared.pipeline.effects import Pipeline
+from shared.pipeline.events import publish
 from shared.pipeline.outcomes import Outcome, Patch, Retry, Wait
-from shared.queues import EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,4 @@ def _announce(pipeline: Pipeline, kind: EventKind, breaker: Breaker) -> None:
         reason=breaker.message,
         at=breaker.opened_at,
     )
-    try:
-        pipeline.queues.send(EVENTS, fitted(event))
-    except Exception:
-        log.exception("could not announce the incident", extra={"incident": breaker.incident})
+    publish(pipeline, event)

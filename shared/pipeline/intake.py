@@ -13,7 +13,8 @@ import logging
 
 from shared.ledger import Run, RunStatus, StageRecord, stamp
 from shared.messages import EventKind, Stage
-from shared.pipeline.effects import Pipeline, emit, send_stage
+from shared.pipeline.effects import Pipeline, send_stage
+from shared.pipeline.events import emit
 from shared.pipeline.release_intake import accept_release, requested
 from shared.publish_request import (
     PublishRequest,

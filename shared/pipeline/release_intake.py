@@ -14,9 +14,9 @@ from typing import Any
 
 from shared.ledger import Run, RunStatus, StageRecord
 from shared.messages import Event, EventKind, Stage
-from shared.pipeline.effects import Pipeline, fitted
+from shared.pipeline.effects import Pipeline
+from shared.pipeline.events import publish
 from shared.publish_request import PublishRequest, RequestRejected, bounded, check_policy
-from shared.queues import EVENTS
 from shared.release_request import ReleaseOffer, ReleaseRequest
 from shared.releases import Release, Releases
 
@@ -134,11 +134,10 @@ def parked(run_id: str, at: str, reason: str, **fields: Any) -> Run:
 
 
 def _announce(pipeline: Pipeline, kind: EventKind, release_id: str, reason: str, at: str) -> None:
-    event = Event(kind=kind, request_id=release_id, reason=bounded(reason), at=at)
-    try:
-        pipeline.queues.send(EVENTS, fitted(event))
-    except Exception:
-        log.exception("could not announce the release", extra={"release_id": release_id})
+    event = Event(
+        kind=kind, request_id=release_id, release_id=release_id, reason=bounded(reason), at=at
+    )
+    publish(pipeline, event)
 
 
 def requested(request: PublishRequest, at: str) -> dict[str, Any]:

@@ -30,11 +30,11 @@ from shared.pipeline.effects import (
     CLAIM,
     Pipeline,
     apply_outcome,
-    emit,
     record_checkpoint,
     send_stage,
 )
 from shared.pipeline.endings import ended
+from shared.pipeline.events import emit
 from shared.pipeline.outcomes import Checkpoint, Failed, Outcome, Retry
 from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
 from shared.pipeline.submission import SubmissionCancelled

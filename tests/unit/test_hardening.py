@@ -16,7 +16,7 @@ from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.errors import MalformedAnswer
 from shared.partnercenter.paths import UnsafePath, check_within, segment
 from shared.pipeline.deadletter import describe_body
-from shared.pipeline.effects import fitted
+from shared.pipeline.events import fitted
 from shared.strictjson import JsonRefused, Limits, loads_strict
 
 BASE = "https://pc.test/v1.0/ingestion"

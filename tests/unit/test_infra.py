@@ -88,6 +88,8 @@ def test_app_settings_are_the_ones_the_app_reads() -> None:
             if "URL" in name or "Uri" in name
             else "600"  # a number parameter (the budget's ceiling)
             if name == "PC_RATE_LIMIT_PER_MINUTE"
+            else "[]"  # a JSON parameter (no sinks by default)
+            if name == "PC_NOTIFY_SINKS"
             else "x"
         )
         for name, value in settings.items()

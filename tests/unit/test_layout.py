@@ -20,7 +20,10 @@ def test_declared_functions_and_their_triggers() -> None:
     specs = load_functions(ROOT)
     functions = {f.name: f.trigger for f in specs}
     stage_functions = {stage.value for stage in STAGE_QUEUES}
-    assert set(functions) == {"intake", "poller", "deadletters", "archiver"} | stage_functions
+    assert (
+        set(functions)
+        == {"intake", "poller", "deadletters", "archiver", "notify"} | stage_functions
+    )
     # No function is triggered by a poison queue: a body that fails to decode there would be
     # poisoned again (`-poison-poison`); a timer sweeps them with a raw client instead.
     assert not any(str(t.get("queueName", "")).endswith("-poison") for t in functions.values())

@@ -1,0 +1,126 @@
+"""Delivering events to the configured sinks, apart from the pipeline.
+
+`fan_out` (called when an event is emitted) queues one delivery per sink whose filter wants
+the event on `pc-notify`; the `notify` function posts each. A failed post is queued again
+with a growing delay (15 s doubling, up to an hour), and after `MAX_ATTEMPTS` it is recorded
+as a dead letter (`pcpub poison list`, `pcpub poison redrive`). A dead sink therefore costs the
+pipeline one queue message per event and never slows a stage; a post never waits more than
+`TIMEOUT` seconds. Sink URLs and keys come from Key Vault and are never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from shared.ledger import Ledger
+from shared.messages import Event
+from shared.notifications import Delivery, Sink, teams, webhook
+from shared.queues import NOTIFY, QueueSender
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+TIMEOUT = 10.0
+
+
+class Notifier:
+    def __init__(
+        self,
+        sinks: tuple[Sink, ...],
+        queues: QueueSender,
+        ledger: Ledger,
+        secret: Callable[[str], str],
+        http: Callable[[], httpx.Client],
+        clock: Callable[[], float] = time.time,
+        first_delay: float = 15.0,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.sinks = {s.name: s for s in sinks}
+        self._queues = queues
+        self._ledger = ledger
+        self._secret = secret
+        self._http = http
+        self._clock = clock
+        self.first_delay = first_delay
+        self.max_attempts = max_attempts
+
+    def fan_out(self, event: Event) -> None:
+        for sink in self.sinks.values():
+            if sink.wants(event):
+                self._queues.send(NOTIFY, Delivery(sink=sink.name, event=event).to_json())
+
+    def deliver(self, body: str | bytes, message_id: str) -> None:
+        """Post one delivery; on failure queue it again later, or dead-letter it."""
+        try:
+            delivery = Delivery.model_validate_json(body)
+        except ValidationError as exc:
+            self._dead(message_id, body, "unreadable delivery", str(exc.errors()[0]["msg"]))
+            return
+        sink = self.sinks.get(delivery.sink)
+        if sink is None:
+            self._dead(message_id, body, delivery.sink, "no such sink in PC_NOTIFY_SINKS")
+            return
+        problem = self._post(sink, delivery.event)
+        if problem is None:
+            log.info(
+                "event %s delivered to %s",
+                delivery.event.kind,
+                sink.name,
+                extra={
+                    "action": "notified",
+                    "sink": sink.name,
+                    "run_id": delivery.event.request_id,
+                },
+            )
+            return
+        attempt = delivery.attempt + 1
+        if attempt >= self.max_attempts:
+            again = delivery.model_copy(update={"attempt": 0}).to_json()
+            self._dead(message_id, again, sink.name, f"gave up after {attempt} tries: {problem}")
+            return
+        delay = min(3600.0, self.first_delay * 2 ** (attempt - 1))
+        log.warning(
+            "could not notify %s (%s); trying again in %.0f s",
+            sink.name,
+            problem,
+            delay,
+            extra={"action": "notify_failed", "sink": sink.name},
+        )
+        retry = delivery.model_copy(update={"attempt": attempt}).to_json()
+        self._queues.send(NOTIFY, retry, delay_seconds=delay)
+
+    def _post(self, sink: Sink, event: Event) -> str | None:
+        """None when the sink took the event; otherwise why not (never its URL)."""
+        try:
+            url = self._secret(sink.url_secret)
+            if sink.kind == "webhook":
+                assert sink.signing_secret
+                body, headers = webhook(
+                    event, self._secret(sink.signing_secret), int(self._clock())
+                )
+            else:
+                body, headers = teams(event)
+            answer = self._http().post(url, content=body, headers=headers, timeout=TIMEOUT)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}"
+        except Exception as exc:  # the vault, a bad URL: the same retries, named
+            return f"{type(exc).__name__}: {str(exc)[:200]}"
+        if 200 <= answer.status_code < 300:
+            return None
+        return f"{sink.kind} answered {answer.status_code}"
+
+    def _dead(self, message_id: str, body: str | bytes, sink: str, reason: str) -> None:
+        text = body.decode(errors="replace") if isinstance(body, bytes) else body
+        fields: dict[str, Any] = {
+            "queue": NOTIFY,
+            "reason": f"notification to {sink}: {reason}",
+            "content": base64.b64encode(text.encode()).decode(),  # as the queue holds it
+        }
+        self._ledger.record_dead_letter(f"notify-{message_id}", fields)
+        log.error(fields["reason"], extra={"action": "notify_dead_lettered", "sink": sink})

@@ -1,0 +1,130 @@
+"""Notifications on real parts: sink URLs and keys from the Key Vault stand-in, deliveries on
+Azurite's pc-notify queue, HTTPS receivers on loopback checking signatures and card shape,
+retries with a growing delay, then a dead letter; the URL's token never logged."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+
+from pcpub.azurite import AzuritePorts
+from pcpub.simulator.admin import SimulatorClient
+from pcpub.stack import app_settings
+from shared.messages import Event, EventKind
+from shared.notifications import SIGNATURE, TIMESTAMP
+from shared.pipeline.effects import Pipeline
+from shared.pipeline.events import publish
+from shared.queues import NOTIFY
+from shared.settings import Settings
+from shared.wiring import build_pipeline
+from tests.receivers import Receiver
+
+KEY = "webhook-signing-key-0123456789"
+SINKS = [
+    {"name": "hook", "kind": "webhook", "urlSecret": "hook-url", "signingSecret": "hook-key"},
+    {"name": "channel", "kind": "teams", "urlSecret": "teams-url", "kinds": ["failed"]},
+]
+
+
+@pytest.fixture
+def receivers(sim_config: dict[str, Any]) -> Iterator[tuple[Receiver, Receiver]]:
+    hook, channel = Receiver(sim_config["caCertPath"]), Receiver(sim_config["caCertPath"])
+    yield hook, channel
+    hook.close()
+    channel.close()
+
+
+@pytest.fixture
+def notifying(
+    sim_config: dict[str, Any],
+    azurite: AzuritePorts,
+    admin: SimulatorClient,
+    receivers: tuple[Receiver, Receiver],
+) -> Pipeline:
+    hook, channel = receivers
+    admin.put_secret("hook-url", hook.url, rotate_app=False)
+    admin.put_secret("hook-key", KEY, rotate_app=False)
+    admin.put_secret("teams-url", channel.url, rotate_app=False)
+    env = {
+        **app_settings(sim_config, azurite.connection_string),
+        "PC_NOTIFY_SINKS": json.dumps(SINKS),
+    }
+    built = build_pipeline(Settings.from_env(env))
+    with contextlib.suppress(ResourceNotFoundError):
+        built.queues.client(NOTIFY).clear_messages()
+    return built
+
+
+def event(kind: EventKind) -> Event:
+    return Event(
+        kind=kind,
+        request_id="req-notify-1",
+        offer="offer:contoso",
+        stage="await_preview",
+        product_id="prod-1",
+        reason="certification failed",
+        at="2026-11-25T10:00:00.000000Z",
+    )
+
+
+def drain(pipeline: Pipeline, seconds: float = 0.0) -> int:
+    """Deliver what pc-notify holds now (and what comes due within `seconds`)."""
+    assert pipeline.notifier is not None
+    client, done, deadline = pipeline.queues.client(NOTIFY), 0, time.monotonic() + seconds
+    while True:
+        messages = list(client.receive_messages(max_messages=32, visibility_timeout=30))
+        for message in messages:
+            pipeline.notifier.deliver(message.content, message.id)
+            client.delete_message(message)
+            done += 1
+        if not messages and time.monotonic() >= deadline:
+            return done
+        time.sleep(0.2)
+
+
+def test_each_sink_gets_what_its_filter_wants_signed_and_shaped(
+    notifying: Pipeline, receivers: tuple[Receiver, Receiver], caplog: pytest.LogCaptureFixture
+) -> None:
+    hook, channel = receivers
+    caplog.set_level(logging.DEBUG)
+    publish(notifying, event(EventKind.SUCCEEDED))  # the hook wants it, the channel does not
+    publish(notifying, event(EventKind.FAILED))  # both
+    assert drain(notifying) == 3
+    assert [json.loads(g["body"])["kind"] for g in hook.got] == ["succeeded", "failed"]
+    for got in hook.got:
+        headers = {k.lower(): v for k, v in got["headers"].items()}
+        signed = headers[TIMESTAMP.lower()].encode() + b"." + got["body"]
+        expected = "v1=" + hmac.new(KEY.encode(), signed, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers[SIGNATURE.lower()], expected)
+    [card] = channel.got
+    content = json.loads(card["body"])["attachments"][0]["content"]
+    assert content["type"] == "AdaptiveCard"
+    assert "token-in-url" not in caplog.text  # the URL's token is a secret
+
+
+def test_a_dead_sink_is_retried_later_then_dead_lettered(
+    notifying: Pipeline, receivers: tuple[Receiver, Receiver]
+) -> None:
+    hook, _ = receivers
+    hook.status = 500
+    assert notifying.notifier is not None
+    notifying.notifier.first_delay, notifying.notifier.max_attempts = 1.0, 3
+    publish(notifying, event(EventKind.SUCCEEDED))
+    started = time.monotonic()
+    assert drain(notifying) == 1  # the first try; the retry waits its delay, out of sight
+    assert len(hook.got) == 1
+    drain(notifying, seconds=6)
+    assert len(hook.got) == 3 and time.monotonic() - started >= 3  # 1 s, then 2 s later
+    letters = [d for d in notifying.ledger.dead_letters() if d["queue"] == NOTIFY]
+    mine = [d for d in letters if "gave up after 3 tries: webhook answered 500" in d["reason"]]
+    assert mine
+    assert b'"attempt"' not in mine[-1]["content"].encode()  # re-driven, it starts afresh

@@ -1,0 +1,44 @@
+"""An HTTPS endpoint on loopback that records what it is sent (a webhook or Teams receiver),
+served with the simulator's certificate, so the app's CA bundle already trusts it."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+class Receiver:
+    def __init__(self, ca_path: str | Path, status: int = 200) -> None:
+        self.status = status
+        self.got: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner.got.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                self.send_response(owner.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        tls = Path(ca_path).parent
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls / "server.pem", tls / "server.key")
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self._server.server_address[1]}/hook?sig=token-in-url"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
