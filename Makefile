@@ -6,9 +6,16 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 IAC_STAMP := .venv-iac/.installed
 
-.PHONY: install demo test check unit bench bench-quick clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-install: $(PY_STAMP) $(NPM_STAMP) $(IAC_STAMP)
+.PHONY: install browser demo test check unit bench bench-quick clean
+
+install: $(PY_STAMP) $(NPM_STAMP) $(IAC_STAMP) browser
+
+# Debian's Chromium renders `pcpub report` pages in a test (headless, loopback only).
+browser:
+	@command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y -q chromium \
+		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 
 $(PY_STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)

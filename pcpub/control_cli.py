@@ -59,6 +59,11 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
         cmd.add_argument("--reason", default="")
         cmd.add_argument("--by", default=None)
         storage_args(cmd)
+    report = sub.add_parser("report", help="a run, or every run of a release, as a timeline page")
+    report.add_argument("target", nargs="?", help="a request id")
+    report.add_argument("--release", help="a release id: every run of the release")
+    report.add_argument("--html", required=True, help="the HTML file to write")
+    storage_args(report)
 
 
 def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]:
@@ -141,7 +146,38 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         print(f"resumed {what}" if lifted else f"{what} was not paused")
         return 0
 
+    def report(args: argparse.Namespace) -> int:
+        from pcpub.ops import incident_line, open_incident
+        from pcpub.report import render
+        from shared.releases import Releases
+
+        store = storage(args)
+        if args.release:
+            found = Releases(store.ledger).get(args.release)
+            if found is None:
+                print(f"pcpub: no release {args.release}", file=sys.stderr)
+                return 1
+            members = Releases(store.ledger).runs(found)
+            runs = [r for r in members.values() if r is not None]
+            title = f"release {args.release}"
+        else:
+            one = store.ledger.get(args.target) if args.target else None
+            if one is None:
+                print(
+                    f"pcpub: no run {args.target or '(give a request id or --release)'}",
+                    file=sys.stderr,
+                )
+                return 1
+            runs, title = [one], f"run {args.target}"
+        notes = [f"PAUSED: {p.describe()}" for p in controls.pauses(store)]
+        if incident := open_incident(store):
+            notes.insert(0, incident_line(incident))
+        Path(args.html).write_text(render(title, runs, notes), encoding="utf-8")
+        print(f"wrote {args.html} ({len(runs)} run(s))")
+        return 0
+
     return {
+        "report": report,
         "release": release,
         "approve": decision(True),
         "reject": decision(False),

@@ -149,6 +149,14 @@ def test_a_release_in_three_levels_goes_live_in_order_after_one_approval(
     kinds = [e["kind"] for e in events_for(storage, "rel-2026-11")]
     assert kinds.count("release-succeeded") == 1 and "release-failed" not in kinds
     assert Releases(storage.ledger).get("rel-2026-11").status == "succeeded"  # type: ignore[union-attr]
+    # The release as a page: every run a timeline, the go-live gate among its stages.
+    page = stack.workdir / "rel-2026-11.html"
+    assert cli(stack, "report", "--release", "rel-2026-11", "--html", str(page)) == 0
+    html = page.read_text()
+    assert html.count('<section class="run">') == len(runs)
+    for run in runs.values():
+        assert run is not None and f"{run.run_id} · at {run.stage}" in html
+    assert ">await_go_live</div>" in html and ">await_preview</div>" in html
 
 
 def _started(run: Run, stage: str) -> str:
