@@ -85,13 +85,7 @@ def page(
     token: str | None = None,
 ) -> Page:
     """One page of runs, filtered by the table service (not read whole and filtered here)."""
-    flt, params = "PartitionKey eq @p", {"p": PARTITION}
-    if status:
-        flt += " and status eq @s"
-        params["s"] = status
-    if offer:
-        flt += " and offer eq @o"
-        params["o"] = offer
+    flt, params = run_filter(status, offer)
     pages = table.query_entities(flt, parameters=params, results_per_page=limit).by_page(
         continuation_token=_decode(token)
     )
@@ -101,6 +95,18 @@ def page(
         return Page([], None)
     after = pages.continuation_token  # type: ignore[attr-defined]
     return Page(runs, _encode(after) if after else None)
+
+
+def run_filter(status: str | None, offer: str | None) -> tuple[str, dict[str, str]]:
+    """The table query for runs, by status and offer (parameters, never spliced text)."""
+    flt, params = "PartitionKey eq @p", {"p": PARTITION}
+    if status:
+        flt += " and status eq @s"
+        params["s"] = status
+    if offer:
+        flt += " and offer eq @o"
+        params["o"] = offer
+    return flt, params
 
 
 def _encode(token: Any) -> str:

@@ -23,7 +23,7 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from shared.archive import Archive, Page, page
+from shared.archive import Archive, Page, page, run_filter
 from shared.offer_locks import OfferLocks
 from shared.run_index import IndexRow, RunIndex
 from shared.runs import (
@@ -283,12 +283,6 @@ class Ledger:
         return letters
 
     def runs(self, *, status: str | None = None, offer: str | None = None) -> Iterator[Run]:
-        flt, params = "PartitionKey eq @p", {"p": PARTITION}
-        if status:
-            flt += " and status eq @s"
-            params["s"] = status
-        if offer:
-            flt += " and offer eq @o"
-            params["o"] = offer
+        flt, params = run_filter(status, offer)
         for entity in self.table().query_entities(flt, parameters=params):
             yield Run.from_entity(entity)
