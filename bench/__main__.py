@@ -122,7 +122,9 @@ def _report(
 |---|---|---|
 | poller tick (due + stalled + lost) with {tick["waiting_runs"]} runs waiting | \
 {tick["tick_s_no_history"]} s with no history, {tick["tick_s_with_history"]} s with \
-{tick["history_runs"]:,} finished runs: ratio **{tick["ratio"]}** | within 10% |
+{tick["history_runs"]:,} finished runs archived: ratio **{tick["ratio"]}**; \
+{tick["tick_s_with_hot_history"]} s with {tick["hot_history_runs"]:,} still in the hot table \
+(ratio {tick["hot_ratio"]}: Azurite's point reads slow with the table's size) | within 10% |
 | tokens over {creds["hours"]} h of calls every 10 s | {creds["tokens_acquired"]} \
 ({creds["tokens_per_lifetime"]} per 60-minute lifetime), {creds["expired_tokens_sent"]} \
 expired sent | one per lifetime |
