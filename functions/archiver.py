@@ -1,5 +1,6 @@
-"""The daily timer that moves runs finished more than PC_ARCHIVE_AFTER_DAYS ago out of the
-hot table (shared.archive), so the ledger's cost follows the runs in flight."""
+"""The hourly timer that moves runs finished more than PC_ARCHIVE_AFTER_DAYS ago out of the
+hot table (shared.archive), up to 10,000 a time, so the ledger's cost follows the runs in
+flight."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ bp = func.Blueprint()
 
 
 @bp.function_name("archiver")
-@bp.timer_trigger(arg_name="timer", schedule="0 17 3 * * *", run_on_startup=False)
+@bp.timer_trigger(arg_name="timer", schedule="0 17 * * * *", run_on_startup=False)
 def archiver(timer: func.TimerRequest) -> None:
     from shared import wiring  # on first invocation: SDKs stay out of indexing (cold start)
     from shared.runs import now_utc

@@ -51,7 +51,7 @@ class Archive:
         except ResourceNotFoundError:
             return None
 
-    def move(self, hot: TableClient, before: datetime, limit: int = 1000) -> int:
+    def move(self, hot: TableClient, before: datetime, limit: int = 10_000) -> int:
         """Move finished runs last changed before `before` from `hot` to the archive."""
         ended = " or ".join(f"status eq '{s}'" for s in FINISHED)
         rows = hot.query_entities(

@@ -138,8 +138,10 @@ class Ledger:
             return self.archive.get(run_id)
 
     def archive_finished(self, before: datetime) -> int:
-        """Move runs that ended before `before` to the archive (shared.archive)."""
-        return self.archive.move(self.table(), before)
+        """Move runs that ended before `before` to the archive (shared.archive); the query
+        is read lazily, page by page, however many runs have piled up."""
+        self.table()  # made if it is gone
+        return self.archive.move(self._service.get_table_client(self._table_name), before)
 
     def page(
         self,
