@@ -13,9 +13,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 install: $(PY_STAMP) $(NPM_STAMP) $(IAC_STAMP) browser
 
 # Debian's Chromium renders `pcpub report` pages in a test (headless, loopback only).
+APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 browser:
-	@command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y -q chromium \
-		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+	@command -v chromium >/dev/null 2>&1 || $(APT) install -y -q chromium \
+		|| ($(APT) update -q && $(APT) install -y -q chromium)
 
 $(PY_STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
