@@ -180,12 +180,6 @@ class Ledger:
         self.index.after_write(run)
         return run.evolve(etag=meta.get("etag"))
 
-    def due(self, now: datetime, limit: int = 100) -> list[Run]:
-        return self.sweep(now, now, limit).due
-
-    def stalled(self, before: datetime, limit: int = 100) -> list[Run]:
-        return self.sweep(before, before, limit).stalled
-
     def sweep(self, now: datetime, stalled_before: datetime, limit: int = 100) -> Sweep:
         """What the poller acts on, read through the index of runs still going (the cost
         follows the work, not the history): waiting runs whose check is due (oldest first),
