@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from shared.crashpoints import crash_point
 from shared.credentials import CredentialError
 from shared.ledger import LedgerConflict, Run, RunStatus, parse_stamp, stamp
-from shared.messages import EventKind, Stage, StageMessage
+from shared.messages import Stage, StageMessage
 from shared.packages import PackageSourceRefused
 from shared.partnercenter.budget import low_priority
 from shared.partnercenter.client import correlation, fenced
@@ -34,11 +34,10 @@ from shared.pipeline.effects import (
     send_stage,
 )
 from shared.pipeline.endings import ended
-from shared.pipeline.events import emit
+from shared.pipeline.lost import report_lost
 from shared.pipeline.outcomes import Checkpoint, Failed, Outcome, Retry
 from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
 from shared.pipeline.submission import SubmissionCancelled
-from shared.run_index import IndexRow
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +118,7 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
         return
     run = pipeline.ledger.get(message.run_id)
     if run is None:
-        _report_lost(pipeline, message)
+        report_lost(pipeline, message)
         return
     if run.status.terminal or run.stage != stage:
         _resend_if_lost(pipeline, run, stage)
@@ -153,7 +152,7 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
             run_stage(pipeline, run, stage)
     except LedgerConflict:
         if pipeline.ledger.get(run.run_id) is None:  # not moved on: its row is gone
-            _report_lost(pipeline, message)
+            report_lost(pipeline, message)
             return
         log.info(
             "run moved on concurrently; duplicate delivery consumed",
@@ -170,57 +169,6 @@ def _still_claimed(pipeline: Pipeline, run_id: str) -> None:
     stored = pipeline.ledger.get(run_id)
     if stored is None or stored.claimed_at != CLAIM.get():
         raise ClaimLost(f"run {run_id}: another delivery took over this stage; not sent")
-
-
-def _report_lost(pipeline: Pipeline, message: StageMessage | IndexRow) -> None:
-    """A run the ledger does not have although its message or the index names it: its row
-    was lost (the table deleted or restored). Nothing can be resumed safely without it: say
-    so loudly, to the operator and to the sender, with what is known (the index row knows
-    the run's submission), and remember that submission as pc-publisher's, so the next run
-    of the offer clears it out of its way instead of calling it someone else's."""
-    row = _row_of(message) if isinstance(message, StageMessage) else message
-    row = pipeline.ledger.index.get(row.run_id) or row
-    where = f"offer {row.offer or '?'}" + (f", product {row.product_id}" if row.product_id else "")
-    left = (
-        f"its submission {row.submission_id} is left in Partner Center (the offer's next run "
-        "deletes it if it is still in progress)"
-        if row.submission_id
-        else "anything the run made in Partner Center is left as it is"
-    )
-    reason = (
-        f"the ledger has no record of run {row.run_id} ({where}) at stage {row.stage}: it "
-        f"was lost; {left}. Send the request again to publish."
-    )
-    log.error(reason, extra={"action": "unknown_run", "run_id": row.run_id})
-    at = stamp(pipeline.clock())
-    lost = Run(
-        run_id=row.run_id,
-        status=RunStatus.FAILED,
-        stage=row.stage,
-        offer=row.offer,
-        product_id=row.product_id,
-        submission_id=row.submission_id,
-        reason=reason,
-        created_at=at,
-        updated_at=at,
-    )
-    created = pipeline.ledger.create(lost)  # readable again by `pcpub status`
-    if row.product_id and row.submission_id:
-        pipeline.ledger.remember_submission(row.product_id, row.submission_id, row.run_id)
-    pipeline.ledger.index.drop(row.run_id)
-    if created:  # once, whether its message or the poller's sweep found it first
-        emit(pipeline, EventKind.FAILED, lost, reason)
-
-
-def _row_of(message: StageMessage) -> IndexRow:
-    return IndexRow(
-        run_id=message.run_id,
-        stage=str(message.stage),
-        offer=message.offer or "",
-        product_id=message.product_id,
-        submission_id=None,
-        updated_at="",
-    )
 
 
 def _claimed_for(pipeline: Pipeline, run: Run, stage: Stage) -> float:
@@ -269,7 +217,7 @@ def poll_due(
     due, stalled = sweep.due, sweep.stalled
     for row in sweep.lost:  # a run parked in a wait has no message to report it by
         try:
-            _report_lost(pipeline, row)
+            report_lost(pipeline, row)
         except Exception:
             log.exception("could not report a lost run", extra={"run_id": row.run_id})
 

@@ -164,7 +164,7 @@ def test_alert_queries_match_what_the_app_logs() -> None:
         "dead-lettered": root / "shared/pipeline/deadletter.py",
         "run stalled": root / "shared/pipeline/runner.py",
         "credentials failing": root / "shared/credentials.py",
-        "the ledger has no record of run": root / "shared/pipeline/runner.py",
+        "the ledger has no record of run": root / "shared/pipeline/lost.py",
     }
     queries = " ".join(a["query"] for a in alerts)
     for phrase, source in sources.items():
