@@ -9,6 +9,7 @@ from typing import Any
 
 import azure.functions as func
 
+from shared import handoff
 from shared.messages import Stage
 from shared.queues import STAGE_QUEUES
 
@@ -23,7 +24,5 @@ def to(bp: func.Blueprint, stage: Stage, arg: str) -> Callable[[Any], Any]:
 
 @contextmanager
 def handing_off(outputs: Mapping[Stage, Handoff]) -> Iterator[None]:
-    from shared import handoff  # with the function's work: nothing extra at indexing
-
     with handoff.through({STAGE_QUEUES[s]: out for s, out in outputs.items()}):
         yield

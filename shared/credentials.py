@@ -134,11 +134,17 @@ class KeyVaultSecret:
         self.reads = 0
         self.backoff = Backoff(most=settings.credential_backoff_max_seconds, clock=clock)
 
+    def credential(self) -> TokenCredential:
+        """The vault credential this reader uses (other readers of the same vault share it)."""
+        if self._credential is None:
+            self._credential = build_vault_credential(self._settings)
+        return self._credential
+
     def _secret_client(self) -> Any:
         if self._client is None:
             from azure.keyvault.secrets import SecretClient
 
-            credential = self._credential or build_vault_credential(self._settings)
+            credential = self.credential()
             self._client = SecretClient(
                 self._settings.key_vault_url,
                 credential,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from shared import redaction
-from shared.credentials import KeyVaultSecret, PartnerCenterTokens
+from shared.credentials import KeyVaultSecret, PartnerCenterTokens, build_vault_credential
 from shared.incidents import BreakerPolicy, Incidents
 from shared.ledger import Ledger
 from shared.notify_delivery import Notifier
@@ -100,13 +100,18 @@ def build_pipeline(settings: Settings) -> Pipeline:
 
 
 def _notifier(settings: Settings, queues: QueueSender, ledger: Ledger) -> Notifier:
-    """Sinks' URLs and keys are Key Vault secrets, read (and cached) like the app's own."""
+    """Sinks' URLs and keys are Key Vault secrets, read (and cached) like the app's own, with
+    one vault credential for all of them, made on the first read."""
     vault: dict[str, KeyVaultSecret] = {}
     clients: list[httpx.Client] = []
 
     def secret(name: str) -> str:
         with _lock:
-            reader = vault.setdefault(name, KeyVaultSecret(settings, name=name))
+            if name not in vault:
+                shared = next(iter(vault.values()), None)
+                credential = shared.credential() if shared else build_vault_credential(settings)
+                vault[name] = KeyVaultSecret(settings, credential, name=name)
+            reader = vault[name]
         return reader.get()
 
     def http() -> httpx.Client:

@@ -20,8 +20,10 @@ def report_lost(pipeline: Pipeline, message: StageMessage | IndexRow) -> None:
     so loudly, to the operator and to the sender, with what is known (the index row knows
     the run's submission), and remember that submission as pc-publisher's, so the next run
     of the offer clears it out of its way instead of calling it someone else's."""
-    row = _row_of(message) if isinstance(message, StageMessage) else message
-    row = pipeline.ledger.index.get(row.run_id) or row
+    if isinstance(message, StageMessage):  # the index row, if any, knows more than a message
+        row = pipeline.ledger.index.get(message.run_id) or _row_of(message)
+    else:
+        row = message
     where = f"offer {row.offer or '?'}" + (f", product {row.product_id}" if row.product_id else "")
     left = (
         f"its submission {row.submission_id} is left in Partner Center (the offer's next run "
