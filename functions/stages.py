@@ -21,7 +21,7 @@ def _run(stage: Stage, msg: func.QueueMessage, outputs: dict[Stage, Handoff]) ->
     from shared.pipeline.runner import handle_stage_message
 
     with handing_off(outputs):
-        handle_stage_message(wiring.pipeline(), stage, msg.get_body())
+        handle_stage_message(wiring.pipeline(), stage, msg.get_body(), msg.dequeue_count)
 
 
 @bp.function_name("resolve")

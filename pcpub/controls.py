@@ -15,7 +15,7 @@ from pcpub.ops import Storage
 from shared.ledger import LedgerConflict, Run, RunStatus, now_utc, stamp
 from shared.messages import Event, EventKind, Stage
 from shared.pauses import Pause, Pauses
-from shared.pipeline.release_intake import CARRIED, parked
+from shared.pipeline.release_intake import CARRIED, open_run, parked
 from shared.publish_request import bounded
 from shared.queues import EVENTS, PUBLISH_REQUESTS
 from shared.release_request import ReleaseRequest, parse_request
@@ -247,7 +247,7 @@ def redrive_release(storage: Storage, release_id: str, by: str) -> list[str]:
     for name, old in again.items():
         attempt = int(members[name].get("attempt", 1)) + 1
         fresh = _fresh_attempt(old, f"{release_id}.{name}.r{attempt}", at, by)
-        storage.ledger.create(fresh)
+        open_run(storage.ledger, fresh)
         members[name] = {**members[name], "run": fresh.run_id, "attempt": attempt}
     if again:
         kept = [a for a in release.announced if a == "ready"]

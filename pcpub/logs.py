@@ -13,6 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.observability.dimensions import DimensionFilter
 from shared.redaction import install as install_scrubbing, register as redact, scrub
 
 __all__ = ["JsonFormatter", "configure", "redact", "scrub"]
@@ -44,6 +45,7 @@ class JsonFormatter(logging.Formatter):
 def configure(process: str, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(process))
+    handler.addFilter(DimensionFilter())  # the run's ids on every line, as in Azure
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

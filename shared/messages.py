@@ -44,6 +44,8 @@ class StageMessage(_Strict):
     stage: Stage
     offer: str | None = Field(default=None, max_length=200)
     product_id: str | None = Field(default=None, alias="productId", max_length=100)
+    # The run's trace (W3C); a malformed one is ignored, not refused (shared.observability).
+    traceparent: str | None = Field(default=None, max_length=55)
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)

@@ -75,7 +75,7 @@ class Notifier:
                 extra={
                     "action": "notified",
                     "sink": sink.name,
-                    "run_id": delivery.event.request_id,
+                    "requestId": delivery.event.request_id,
                 },
             )
             return

@@ -41,7 +41,7 @@ def note(
     try:
         announce(releases, run, send)
     except Exception:
-        log.exception("could not update release", extra={"release_id": run.release_id})
+        log.exception("could not update release", extra={"releaseId": run.release_id})
 
 
 def announce(releases: Releases, run: Run, send: Send) -> None:

@@ -103,6 +103,7 @@ class Run:
     release_name: str = ""
     depends_on: list[str] = field(default_factory=list)
     needs: str = ""
+    trace: str | None = None  # W3C traceparent of the run's root span (shared.observability)
     etag: str | None = None
     # Never stored: the intents this very invocation recorded, and what it read before its
     # checkpoint (shared.pipeline.outcomes.Checkpoint).

@@ -60,6 +60,10 @@ ENV = {
     "approval_remind_seconds": "PC_APPROVAL_REMIND_SECONDS",
     "max_poll_seconds": "PC_STATUS_POLL_MAX_SECONDS",
     "notify_sinks": "PC_NOTIFY_SINKS",
+    "insights_connection_string": "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "insights_authentication": "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "trace_sampling_ratio": "PC_TRACE_SAMPLING_RATIO",
 }
 
 
@@ -117,6 +121,13 @@ class Settings(BaseModel):
     archive_after_days: float = Field(default=30.0, gt=0)
     # Where events are forwarded (shared.notifications): a JSON list of sinks.
     notify_sinks: tuple[Sink, ...] = ()
+    # Telemetry (shared.observability.setup): Application Insights in Azure, with the app's
+    # identity ("ClientId=...;Authorization=AAD"); or any OTLP/HTTP collector. Neither: none.
+    insights_connection_string: str | None = Field(default=None, repr=False)
+    insights_authentication: str | None = None
+    otlp_endpoint: str | None = None
+    # The share of runs whose traces are kept; logs and metrics (failures) are never sampled.
+    trace_sampling_ratio: float = Field(default=1.0, ge=0, le=1)
 
     @field_validator("package_url_hosts", mode="before")
     @classmethod
@@ -145,6 +156,13 @@ class Settings(BaseModel):
             except ValueError:
                 example = '{"x-ms-publisherId": "123"}'
                 raise ValueError(f"must be a JSON object, e.g. {example}") from None
+        return value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s):// URL")
         return value
 
     @field_validator(

@@ -16,6 +16,7 @@ from shared.credentials import KeyVaultSecret, PartnerCenterTokens, build_vault_
 from shared.incidents import BreakerPolicy, Incidents
 from shared.ledger import Ledger
 from shared.notify_delivery import Notifier
+from shared.observability import setup as telemetry
 from shared.packages import BlobPackageFiles
 from shared.partnercenter.budget import TenantBudget
 from shared.partnercenter.client import PartnerCenterClient, tls_verify
@@ -124,11 +125,13 @@ def _notifier(settings: Settings, queues: QueueSender, ledger: Ledger) -> Notifi
 
 
 def pipeline() -> Pipeline:
-    """The process's pipeline, built on first use."""
+    """The process's pipeline, built on first use (telemetry first, so it sees the build)."""
     global _pipeline
     with _lock:
         if _pipeline is None:
-            _pipeline = build_pipeline(get_settings())
+            settings = get_settings()
+            telemetry.configure(settings)
+            _pipeline = build_pipeline(settings)
         return _pipeline
 
 

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from shared.observability import metrics
 from shared.partnercenter.errors import (
     MalformedAnswer,
     PartnerCenterError,
@@ -49,7 +50,7 @@ from shared.partnercenter.models import (
     Variant,
     WorkflowDetail,
 )
-from shared.partnercenter.paths import UnsafePath, check_within, segment
+from shared.partnercenter.paths import UnsafePath, check_within, route_template, segment
 from shared.partnercenter.ratelimit import Pace
 
 # Draft collections: (path for getByInstanceID, path for one resource), spelled as documented.
@@ -251,6 +252,7 @@ class PartnerCenterClient:
         idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
         url = self._url(path)
         check_within(url, self.base_url)
+        route = route_template(path)
         started = time.monotonic()
         refreshed = False
         attempt = 0
@@ -273,6 +275,7 @@ class PartnerCenterClient:
                     method, url, params=params, json=json, headers=headers
                 )
             except httpx.TransportError as exc:
+                metrics.pc_call(method, route, None)
                 err: PartnerCenterError = TransportError(
                     f"{method} {path}: {type(exc).__name__}",
                     method=method,
@@ -289,6 +292,7 @@ class PartnerCenterClient:
                 )
                 self._sleep(delay)
                 continue
+            metrics.pc_call(method, route, response.status_code)
             if response.status_code < 400:
                 return response
             body = response.read()

@@ -10,6 +10,7 @@ row, a Partner Center answer, a nextLink).
 from __future__ import annotations
 
 import posixpath
+import re
 from urllib.parse import quote, unquote, urlsplit
 
 from shared.partnercenter.errors import PartnerCenterError
@@ -37,3 +38,20 @@ def check_within(url: str, base_url: str) -> None:
     resolved = posixpath.normpath(unquote(target.path)).lower()
     if resolved != root and not resolved.startswith(root + "/"):
         raise UnsafePath(f"refused a request outside {base.path} ({target.path[:80]})")
+
+
+# A path segment (or a value inside `name(key=...)`) holding a digit is an id, not a route name:
+# every name the API routes by (products, submissions, getByModule, ...) is letters only.
+_ID_PART = re.compile(r"(?<=[/=])[^/=()]*\d[^/=()]*")
+_API_ROOTS = ("/v1.0/ingestion/", "/rp/product-ingestion/")
+
+
+def route_template(path: str) -> str:
+    """The route a request path follows, ids replaced: `products/{id}/submissions/{id}`.
+    Telemetry groups calls by it (span names, metric dimensions) without one series per id."""
+    path = "/" + (urlsplit(path).path if "://" in path else path.split("?", 1)[0]).lstrip("/")
+    for root in _API_ROOTS:
+        if root in path.lower():
+            path = path[path.lower().index(root) + len(root) - 1 :]
+            break
+    return _ID_PART.sub("{id}", path.rstrip("/"))[1:]

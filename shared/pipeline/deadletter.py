@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from shared.ledger import Ledger, LedgerConflict, Run, RunStatus, stamp
 from shared.messages import Stage, StageMessage
+from shared.observability import metrics
 from shared.pipeline.effects import Pipeline, apply_outcome
 from shared.pipeline.outcomes import Failed
 from shared.publish_request import bounded
@@ -119,11 +120,12 @@ def record_dead_letter(
     )
     if run is not None and not run.status.terminal and run.stage == stage:
         _fail(pipeline, run, f"{queue}: {reason}")
+    metrics.POISONED.add(1, {"queue": queue})
     log.error(
         "message dead-lettered from %s: %s",
         queue,
         reason,
-        extra={"action": "message_poisoned", "run_id": run_id, "queue": queue},
+        extra={"action": "message_poisoned", "requestId": run_id, "queue": queue},
     )
 
 

@@ -76,7 +76,11 @@ def send_stage(pipeline: Pipeline, run: Run, stage: Stage, delay: float = 0) -> 
     """Hand the run to `stage`. The message names the offer too, so a run whose ledger row
     is lost can still be reported by it."""
     body = StageMessage(
-        run_id=run.run_id, stage=stage, offer=run.offer or None, product_id=run.product_id
+        run_id=run.run_id,
+        stage=stage,
+        offer=run.offer or None,
+        product_id=run.product_id,
+        traceparent=run.trace,
     ).to_json()
     pipeline.queues.send(STAGE_QUEUES[stage], body, delay_seconds=delay)
 
@@ -133,7 +137,7 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
             "stage %s will be retried: %s",
             stage,
             outcome.reason,
-            extra={"action": "stage_retry", "run_id": run.run_id, "stage": stage},
+            extra={"action": "stage_retry", "requestId": run.run_id, "stage": stage},
         )
         # This delivery is done with the stage: release its claim for the retry.
         updated = run.evolve(
@@ -206,7 +210,7 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
                 reason=outcome.reason or None,
             )
         )
-        log.info("run %s", done, extra={"action": f"run_{done}", "run_id": run.run_id})
+        log.info("run %s", done, extra={"action": f"run_{done}", "requestId": run.run_id})
         _release(pipeline, run)
         kind = EventKind.UNCHANGED if outcome.unchanged else EventKind.SUCCEEDED
         emit(pipeline, kind, run, outcome.reason or None)
@@ -232,7 +236,7 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         "run %s: %s",
         status,
         outcome.reason,
-        extra={"action": f"run_{status}", "run_id": run.run_id, "stage": stage},
+        extra={"action": f"run_{status}", "requestId": run.run_id, "stage": stage},
     )
     _release(pipeline, run)
     kind = {
@@ -268,5 +272,5 @@ def _release(pipeline: Pipeline, run: Run) -> None:
         except Exception:
             log.exception(
                 "could not release the offer lock",
-                extra={"action": "lock_release_failed", "run_id": run.run_id},
+                extra={"action": "lock_release_failed", "requestId": run.run_id},
             )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from shared.ledger import Run, stamp
 from shared.messages import Event, EventKind, Stage
+from shared.observability import metrics
 from shared.publish_request import MAX_REQUEST_BYTES as MAX_EVENT_BYTES, bounded
 from shared.queues import EVENTS
 
@@ -31,6 +32,7 @@ def emit(pipeline: Pipeline, kind: EventKind, run: Run, reason: str | None = Non
         labels=run.labels,
         at=stamp(pipeline.clock()),
     )
+    metrics.run_event(kind, run)
     publish(pipeline, event)
 
 
@@ -38,11 +40,20 @@ def publish(pipeline: Pipeline, event: Event) -> None:
     """Every event the app sends goes out here: to the events queue the requesting systems
     read, and to the notification sinks whose filters want it. Never fails the caller (an
     event is a courtesy; the ledger is the record)."""
+    metrics.event_published(event)
+    said = {
+        "requestId": event.request_id,
+        "releaseId": event.release_id,
+        "offer": event.offer,
+        "stage": event.stage and str(event.stage),
+    }
+    extra = {"action": "event", "kind": str(event.kind)}
+    log.info("event %s", event.kind, extra=extra | {k: v for k, v in said.items() if v})
     try:
         pipeline.queues.send(EVENTS, fitted(event))
     except Exception:
         log.exception(
-            "could not emit event", extra={"action": "event_failed", "run_id": event.request_id}
+            "could not emit event", extra={"action": "event_failed", "requestId": event.request_id}
         )
     if pipeline.notifier is not None:
         try:
@@ -50,7 +61,7 @@ def publish(pipeline: Pipeline, event: Event) -> None:
         except Exception:
             log.exception(
                 "could not queue notifications",
-                extra={"action": "notify_failed", "run_id": event.request_id},
+                extra={"action": "notify_failed", "requestId": event.request_id},
             )
 
 

@@ -15,7 +15,7 @@ from shared.ledger import Run, RunStatus, StageRecord, stamp
 from shared.messages import EventKind, Stage
 from shared.pipeline.effects import Pipeline, send_stage
 from shared.pipeline.events import emit
-from shared.pipeline.release_intake import accept_release, requested
+from shared.pipeline.release_intake import accept_release, open_run, requested
 from shared.publish_request import (
     PublishRequest,
     RequestRejected,
@@ -61,10 +61,10 @@ def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Ru
 
 def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
     run = _new_run(request, at)
-    if pipeline.ledger.create(run):
+    if open_run(pipeline.ledger, run):
         log.info(
             "request accepted",
-            extra={"action": "request_accepted", "run_id": run.run_id, "offer": run.offer},
+            extra={"action": "request_accepted", "requestId": run.run_id, "offer": run.offer},
         )
         send_stage(pipeline, run, Stage.RESOLVE)
         emit(pipeline, EventKind.ACCEPTED, run)
@@ -77,10 +77,10 @@ def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
             f"requestId {run.run_id} was already accepted with a different payload; "
             "send a new requestId for a new request"
         )
-        log.warning(reason, extra={"action": "request_conflict", "run_id": run.run_id})
+        log.warning(reason, extra={"action": "request_conflict", "requestId": run.run_id})
         emit(pipeline, EventKind.REJECTED, existing, reason)
         return existing
-    log.info("duplicate request", extra={"action": "request_duplicate", "run_id": run.run_id})
+    log.info("duplicate request", extra={"action": "request_duplicate", "requestId": run.run_id})
     if existing.status is RunStatus.RUNNING and existing.stage == Stage.RESOLVE:
         send_stage(pipeline, run, Stage.RESOLVE)
     emit(pipeline, EventKind.DUPLICATE, existing)
@@ -112,7 +112,9 @@ def _reject(pipeline: Pipeline, exc: RequestRejected, message_id: str, at: str) 
         timeline=[StageRecord(stage=Stage.INTAKE, started=at, ended=at, result="rejected")],
     )
     log.warning(
-        "request rejected: %s", exc.reason, extra={"action": "request_rejected", "run_id": run_id}
+        "request rejected: %s",
+        exc.reason,
+        extra={"action": "request_rejected", "requestId": run_id},
     )
     if not pipeline.ledger.create(run):
         existing = pipeline.ledger.get(run_id)

@@ -35,7 +35,7 @@ def report_lost(pipeline: Pipeline, message: StageMessage | IndexRow) -> None:
         f"the ledger has no record of run {row.run_id} ({where}) at stage {row.stage}: it "
         f"was lost; {left}. Send the request again to publish."
     )
-    log.error(reason, extra={"action": "unknown_run", "run_id": row.run_id})
+    log.error(reason, extra={"action": "unknown_run", "requestId": row.run_id})
     at = stamp(pipeline.clock())
     lost = Run(
         run_id=row.run_id,

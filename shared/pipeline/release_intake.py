@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared.ledger import Run, RunStatus, StageRecord
+from shared.ledger import Ledger, Run, RunStatus, StageRecord
 from shared.messages import Event, EventKind, Stage
+from shared.observability.tracing import new_run_trace
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.events import publish
 from shared.publish_request import PublishRequest, RequestRejected, bounded, check_policy
@@ -72,15 +73,26 @@ def accept_release(pipeline: Pipeline, request: ReleaseRequest, at: str) -> Rele
         kind = EventKind.RELEASE_ACCEPTED
     for entry, single in members:  # a crashed delivery may have opened only some of them
         run_id = release.members[entry.name]["run"]  # (a re-driven offer has a newer run)
-        pipeline.ledger.create(member_run(single, request.release_id, entry, at, run_id))
+        open_run(pipeline.ledger, member_run(single, request.release_id, entry, at, run_id))
     log.info(
         "release %s accepted (%d offers)",
         release.release_id,
         len(members),
-        extra={"action": "release_accepted", "release_id": release.release_id},
+        extra={"action": "release_accepted", "releaseId": release.release_id},
     )
     _announce(pipeline, kind, release.release_id, f"{len(members)} offers", at)
     return release
+
+
+def open_run(ledger: Ledger, run: Run) -> bool:
+    """Create the run's record with a trace of its own; False when it exists already (the
+    trace started for it is then dropped unseen)."""
+    attributes = {"offer": run.offer or None, "releaseId": run.release_id or None}
+    with new_run_trace(run.run_id, **attributes) as started:
+        if not ledger.create(run.evolve(trace=started.traceparent)):
+            return False
+        started.keep()
+        return True
 
 
 def member_run(

@@ -21,6 +21,9 @@ from shared.crashpoints import crash_point
 from shared.credentials import CredentialError
 from shared.ledger import LedgerConflict, Run, RunStatus, parse_stamp, stamp
 from shared.messages import Stage, StageMessage
+from shared.observability import metrics
+from shared.observability.dimensions import dimensions, of_run
+from shared.observability.tracing import continued, record_outcome, stage_span
 from shared.packages import PackageSourceRefused
 from shared.partnercenter.budget import low_priority
 from shared.partnercenter.client import correlation, fenced
@@ -46,22 +49,37 @@ def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
     """Execute `stage` for `run` and apply its outcome (raises LedgerConflict on a race).
     A hold (an open incident) parks the run first; a Checkpoint is recorded at once and the
     stage runs again, knowing what it recorded."""
-    gate = holds.before(pipeline, run, stage)
-    if gate.held is not None:
-        return apply_outcome(pipeline, run, stage, gate.held, 0)
-    polling = low_priority() if stage in POLLED_STAGES else contextlib.nullcontext()
-    with correlation(run.run_id) as calls, polling:  # status polls spend the budget last
-        for _ in range(MAX_CHECKPOINTS):
-            outcome, error = _decide(pipeline, run, stage)
-            if not isinstance(outcome, Checkpoint):
-                break
-            run = record_checkpoint(pipeline, run, outcome)
-        else:
-            raise RuntimeError(f"stage {stage} recorded {MAX_CHECKPOINTS} checkpoints in a row")
-    outcome = holds.after(pipeline, run, outcome, error, gate)
-    crash_point("after_pc_call")
-    crash_point(f"after_pc_call:{stage}")
-    return apply_outcome(pipeline, run, stage, outcome, calls[0])
+    with (
+        dimensions(**of_run(run), stage=stage),
+        stage_span(run.trace, stage, **of_run(run)) as span,
+    ):
+        gate = holds.before(pipeline, run, stage)
+        if gate.held is not None:
+            record_outcome(span, "held", gate.held.reason)
+            return _applied(pipeline, run, stage, gate.held, 0)
+        polling = low_priority() if stage in POLLED_STAGES else contextlib.nullcontext()
+        with correlation(run.run_id) as calls, polling:  # status polls spend the budget last
+            for _ in range(MAX_CHECKPOINTS):
+                outcome, error = _decide(pipeline, run, stage)
+                if not isinstance(outcome, Checkpoint):
+                    break
+                run = record_checkpoint(pipeline, run, outcome)
+            else:
+                raise RuntimeError(f"stage {stage} recorded {MAX_CHECKPOINTS} checkpoints in a row")
+        outcome = holds.after(pipeline, run, outcome, error, gate)
+        crash_point("after_pc_call")
+        crash_point(f"after_pc_call:{stage}")
+        name = type(outcome).__name__.lower()
+        record_outcome(span, name, getattr(outcome, "reason", None), isinstance(outcome, Failed))
+        with dimensions(outcome=name, pcRequestId=getattr(error, "request_id", None)):
+            return _applied(pipeline, run, stage, outcome, calls[0])
+
+
+def _applied(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, calls: int) -> Run:
+    """Apply the outcome, and measure the stage records it closed."""
+    updated = apply_outcome(pipeline, run, stage, outcome, calls)
+    metrics.stages_closed(run, updated)
+    return updated
 
 
 MAX_CHECKPOINTS = 20
@@ -92,9 +110,12 @@ def _decide(
         return Failed(reason=f"{stage}: {exc}"), None
 
 
-def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) -> None:
-    """Act on one delivery of a stage message; consumes duplicates and foreign messages
-    (a body that is not a stage message of ours is logged, with its size, and consumed)."""
+def handle_stage_message(
+    pipeline: Pipeline, stage: Stage, body: str | bytes, attempt: int | None = None
+) -> None:
+    """Act on one delivery of a stage message (its `attempt`, the host's dequeue count);
+    consumes duplicates and foreign messages (a body that is not a stage message of ours is
+    logged, with its size, and consumed)."""
     try:
         if len(body) > 4096:
             raise ValueError(f"{len(body)} bytes is no stage message")
@@ -108,12 +129,20 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
             extra={"action": "invalid_stage_message", "stage": stage},
         )
         return
+    with (
+        continued(message.traceparent),
+        dimensions(requestId=message.run_id, stage=stage, attempt=attempt),
+    ):
+        _handle(pipeline, stage, message)
+
+
+def _handle(pipeline: Pipeline, stage: Stage, message: StageMessage) -> None:
     if message.stage != stage:
         log.error(
             "message for stage %s arrived at %s; consumed",
             message.stage,
             stage,
-            extra={"action": "misrouted_message", "run_id": message.run_id},
+            extra={"action": "misrouted_message", "requestId": message.run_id},
         )
         return
     run = pipeline.ledger.get(message.run_id)
@@ -135,7 +164,7 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
             "stage %s is being worked on; trying again in %.0fs",
             stage,
             busy,
-            extra={"action": "stage_busy", "run_id": run.run_id, "stage": stage},
+            extra={"action": "stage_busy", "requestId": run.run_id, "stage": stage},
         )
         send_stage(pipeline, run, stage, busy + 1)
         return
@@ -156,7 +185,7 @@ def handle_stage_message(pipeline: Pipeline, stage: Stage, body: str | bytes) ->
             return
         log.info(
             "run moved on concurrently; duplicate delivery consumed",
-            extra={"action": "duplicate_delivery", "run_id": run.run_id, "stage": stage},
+            extra={"action": "duplicate_delivery", "requestId": run.run_id, "stage": stage},
         )
     except Exception as exc:
         _note_error(pipeline, run.run_id, f"{stage}: {type(exc).__name__}: {exc}")
@@ -187,7 +216,7 @@ def _note_error(pipeline: Pipeline, run_id: str, text: str) -> None:
             # The delivery failed: release its claim so the host's retry can act.
             pipeline.ledger.replace(current.evolve(last_error=text[:2000], claimed_stage=None))
     except Exception:
-        log.exception("could not record the error", extra={"run_id": run_id})
+        log.exception("could not record the error", extra={"requestId": run_id})
 
 
 def _resend_if_lost(pipeline: Pipeline, run: Run, stage: Stage) -> None:
@@ -201,7 +230,7 @@ def _resend_if_lost(pipeline: Pipeline, run: Run, stage: Stage) -> None:
         log.info(
             "re-sending the hand-off to %s",
             current,
-            extra={"action": "handoff_resent", "run_id": run.run_id, "stage": current},
+            extra={"action": "handoff_resent", "requestId": run.run_id, "stage": current},
         )
         send_stage(pipeline, run, current)
 
@@ -219,7 +248,7 @@ def poll_due(
         try:
             report_lost(pipeline, row)
         except Exception:
-            log.exception("could not report a lost run", extra={"run_id": row.run_id})
+            log.exception("could not report a lost run", extra={"requestId": row.run_id})
 
     def check(run: Run) -> None:
         try:
@@ -233,22 +262,23 @@ def poll_due(
         except LedgerConflict:
             pass  # another poller, or a stage, got there first
         except Exception:
-            log.exception("check failed", extra={"action": "check_failed", "run_id": run.run_id})
+            log.exception("check failed", extra={"action": "check_failed", "requestId": run.run_id})
 
     def unstick(run: Run) -> None:
         try:
             if not ended(pipeline, run, now):
+                metrics.STALLED.add(1, {"stage": run.stage})
                 log.warning(
                     "run stalled at %s; re-driving it",
                     run.stage,
-                    extra={"action": "run_stalled", "run_id": run.run_id, "stage": run.stage},
+                    extra={"action": "run_stalled", "requestId": run.run_id, "stage": run.stage},
                 )
                 redrive(pipeline, run, "stalled")
         except LedgerConflict:
             pass
         except Exception:
             log.exception(
-                "re-drive failed", extra={"action": "redrive_failed", "run_id": run.run_id}
+                "re-drive failed", extra={"action": "redrive_failed", "requestId": run.run_id}
             )
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -273,6 +303,6 @@ def redrive(pipeline: Pipeline, run: Run, why: str) -> Run:
         "re-drove run at %s (%s)",
         stage,
         why,
-        extra={"action": "run_redriven", "run_id": run.run_id, "stage": stage},
+        extra={"action": "run_redriven", "requestId": run.run_id, "stage": stage},
     )
     return updated
