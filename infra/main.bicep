@@ -30,6 +30,9 @@ param pollSchedule string = '0 */1 * * * *'
 @description('Where events are forwarded (PC_NOTIFY_SINKS): a JSON list of sinks naming Key Vault secrets, never URLs')
 param notificationSinks string = '[]'
 
+@description('Share of runs whose traces are kept, 0 to 1 (PC_TRACE_SAMPLING_RATIO); logs and metrics are never sampled')
+param traceSamplingRatio string = '1.0'
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -126,6 +129,7 @@ module function './app/function.bicep' = {
     partnerCenterClientId: partnerCenterClientId
     pollSchedule: pollSchedule
     notificationSinks: notificationSinks
+    traceSamplingRatio: traceSamplingRatio
   }
 }
 

@@ -55,6 +55,10 @@ def app_settings(
         # The simulator sets no rate limit unless a test asks: the shared budget stays on,
         # with a ceiling that does not slow local runs down (production's default is 600).
         "PC_RATE_LIMIT_PER_MINUTE": "6000",
+        # Telemetry stays on this machine: a connection string in the caller's environment
+        # must not send the local stack's records to Azure (OTEL_EXPORTER_OTLP_ENDPOINT may
+        # name a collector on loopback; tests/e2e/test_telemetry.py does).
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": "",
     }
 
 

@@ -30,6 +30,9 @@ param partnerCenterRateCeiling int = 600
 @description('Where events are forwarded: a JSON list of sinks (webhook or teams), each naming Key Vault secrets for its URL and signing key, never the URL itself.')
 param notificationSinks string = '[]'
 
+@description('Share of runs whose traces are kept (0 to 1). Logs and metrics, and so every failure and alert, are never sampled.')
+param traceSamplingRatio string = '1.0'
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225:Zone redundancy on Flex needs always-ready instances; losing an instance only redelivers queue messages, which every stage tolerates.
   name: planName
@@ -145,6 +148,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'PC_NOTIFY_SINKS'
           value: notificationSinks
+        }
+        {
+          name: 'PC_TRACE_SAMPLING_RATIO'
+          value: traceSamplingRatio
         }
       ]
     }

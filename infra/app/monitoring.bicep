@@ -1,5 +1,5 @@
-// Log Analytics and Application Insights, and the alerts an operator needs: messages moved to
-// a poison queue, failed runs, and runs stalled past their threshold.
+// Log Analytics and Application Insights, the alerts an operator needs (dead letters, failed,
+// stalled and lost runs, incidents, failing credentials, approvals waiting), and a workbook.
 param workspaceName string
 param insightsName string
 param actionGroupName string
@@ -49,36 +49,59 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
+// Alerts read the app's metrics and log dimensions (shared/observability), never message
+// text. Metrics and logs are never sampled, so a failure always reaches its alert.
 var alerts = [
   {
     name: 'poison'
-    description: 'A message reached a poison queue (the host moved it after maxDequeueCount).'
+    description: 'A message was dead-lettered (a poison queue, or an unreadable stage message); pcpub poison list.'
     severity: 1
-    query: 'union traces, exceptions | where message has "Moving message to queue" or message has "dead-lettered"'
+    query: 'customMetrics | where name == "pcpub.messages.poisoned" and valueSum > 0'
+    window: 'PT5M'
   }
   {
     name: 'run-failed'
     description: 'A publish run failed; the reason is in the run record (pcpub status).'
     severity: 2
-    query: 'traces | where message startswith "run failed"'
+    query: 'customMetrics | where name == "pcpub.runs.ended" and tostring(customDimensions.outcome) == "failed" and valueSum > 0'
+    window: 'PT5M'
   }
   {
     name: 'run-stalled'
-    description: 'A publish run made no progress past its threshold.'
+    description: 'A publish run made no progress past its threshold and was re-driven.'
     severity: 2
-    query: 'traces | where message startswith "run stalled"'
+    query: 'customMetrics | where name == "pcpub.runs.stalled" and valueSum > 0'
+    window: 'PT5M'
+  }
+  {
+    name: 'incident-open'
+    description: 'Partner Center answered like an incident; every run is held until it passes (pcpub status).'
+    severity: 1
+    query: 'customMetrics | where name == "pcpub.incidents.opened" and valueSum > 0'
+    window: 'PT5M'
   }
   {
     name: 'credentials-failing'
-    description: 'The app cannot get its Partner Center credentials (the message names the cause); runs wait.'
+    description: 'The app cannot get its Partner Center credentials (the record names the cause); runs wait.'
     severity: 1
-    query: 'traces | where message startswith "credentials failing"'
+    query: 'traces | where tostring(customDimensions.action) == "credentials_failing"'
+    window: 'PT5M'
   }
   {
     name: 'run-lost'
-    description: 'A stage message named a run the ledger does not have (its row was lost).'
+    description: 'A run the ledger does not have was found (its row was lost); it is reported failed.'
     severity: 1
-    query: 'traces | where message startswith "the ledger has no record of run"'
+    query: 'traces | where tostring(customDimensions.action) == "unknown_run"'
+    window: 'PT5M'
+  }
+  {
+    // A reminder is announced every PC_APPROVAL_REMIND_SECONDS (a day) while a go-live waits:
+    // two announcements of one run in the window mean it has waited longer than that.
+    name: 'approval-waiting'
+    description: 'A go-live has waited for approval longer than the reminder interval (pcpub approve).'
+    severity: 3
+    query: 'traces | where tostring(customDimensions.action) == "event" and tostring(customDimensions.kind) == "approval-waiting" | summarize announced = count() by requestId = tostring(customDimensions.requestId) | where announced > 1'
+    window: 'P2D'
   }
 ]
 
@@ -93,8 +116,8 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [fo
     scopes: [
       insights.id
     ]
-    evaluationFrequency: 'PT5M'
-    windowSize: 'PT5M'
+    evaluationFrequency: alert.window == 'PT5M' ? 'PT5M' : 'PT1H'
+    windowSize: alert.window
     criteria: {
       allOf: [
         {
@@ -116,6 +139,21 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [fo
     }
   }
 }]
+
+// Runs by state and offer, the stage funnel, certification waits, Partner Center's health,
+// dead letters, and one run's timeline by request id (workbook.json).
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(insights.id, 'pc-publisher-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'pc-publisher runs'
+    category: 'workbook'
+    sourceId: insights.id
+    serializedData: loadTextContent('workbook.json')
+  }
+}
 
 output connectionString string = insights.properties.ConnectionString
 output insightsName string = insights.name

@@ -4,6 +4,7 @@ names, the ledger table and app settings, least-privilege roles, and no secret i
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,6 @@ def test_app_settings_are_the_ones_the_app_reads() -> None:
     known = set(ENV.values()) | {
         "POLL_SCHEDULE",
         "DEADLETTER_SCHEDULE",
-        "APPLICATIONINSIGHTS_CONNECTION_STRING",
-        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
         "PYTHON_THREADPOOL_THREAD_COUNT",  # the Python worker's, not the app's
     }
     prefix = "AzureWebJobsStorage__"  # the bindings' connection, identity-based
@@ -88,6 +87,8 @@ def test_app_settings_are_the_ones_the_app_reads() -> None:
             if "URL" in name or "Uri" in name
             else "600"  # a number parameter (the budget's ceiling)
             if name == "PC_RATE_LIMIT_PER_MINUTE"
+            else "1.0"  # a ratio parameter
+            if name == "PC_TRACE_SAMPLING_RATIO"
             else "[]"  # a JSON parameter (no sinks by default)
             if name == "PC_NOTIFY_SINKS"
             else "x"
@@ -156,19 +157,46 @@ def test_outputs_for_operators() -> None:
         assert name in outputs
 
 
-def test_alert_queries_match_what_the_app_logs() -> None:
-    alerts = var("alerts", "app/monitoring.bicep")
+def _names_the_app_emits(queries: str) -> None:
+    """Every metric and log action a query reads is one the app emits: a renamed metric or
+    action would otherwise leave an alert (or a workbook chart) silently empty."""
     root = INFRA.parent
-    sources = {
-        "Moving message to queue": root / "pcpub/host/runtime.py",  # the host's own words
-        "dead-lettered": root / "shared/pipeline/deadletter.py",
-        "run stalled": root / "shared/pipeline/runner.py",
-        "credentials failing": root / "shared/credentials.py",
-        "the ledger has no record of run": root / "shared/pipeline/lost.py",
+    instruments = (root / "shared/observability/metrics.py").read_text()
+    sources = "".join(p.read_text() for p in (root / "shared").rglob("*.py"))
+    metrics = set(re.findall(r'name == "(pcpub\.[a-z.]+)"', queries))
+    actions = set(re.findall(r'customDimensions\.action\) == "([a-z_]+)"', queries))
+    for listed in re.findall(r"customDimensions\.action\) in \(([^)]*)\)", queries):
+        actions |= set(re.findall(r'"([a-z_]+)"', listed))
+    assert metrics and actions
+    for metric in metrics:
+        assert f'"{metric}"' in instruments, metric
+    for action in actions:
+        assert f'"action": "{action}"' in sources, action
+
+
+def test_alerts_read_metrics_and_dimensions_the_app_emits() -> None:
+    alerts = var("alerts", "app/monitoring.bicep")
+    queries = "\n".join(a["query"] for a in alerts)
+    assert not re.search(r"\bmessage\b", queries)  # no alert matches text
+    _names_the_app_emits(queries)
+    assert {a["name"] for a in alerts} >= {
+        "poison",
+        "run-failed",
+        "run-stalled",
+        "incident-open",
+        "credentials-failing",
+        "run-lost",
+        "approval-waiting",
     }
-    queries = " ".join(a["query"] for a in alerts)
-    for phrase, source in sources.items():
-        assert phrase in queries
-        assert phrase in source.read_text()
-    assert 'startswith "run failed"' in queries
-    assert '"run %s: %s"' in (root / "shared/pipeline/effects.py").read_text()
+
+
+def test_the_workbook_is_deployed_and_queries_what_the_app_emits() -> None:
+    workbook = parsed("app/monitoring.bicep")["resources"]["workbook"]["config"]
+    source = workbook["properties"]["serializedData"]["function"]["parameters"]["file_path"]
+    content = json.loads((INFRA / "app" / source).read_text())
+    queries = [i["content"]["query"] for i in content["items"] if i["type"] == 3]
+    _names_the_app_emits("\n".join(queries))
+    titles = " ".join(i["content"]["title"] for i in content["items"] if i["type"] == 3)
+    for part in ("Runs", "Stages", "Certification", "Partner Center", "dead-lettered", "run's"):
+        assert part in titles
+    assert any("{RequestId}" in q for q in queries)  # the drill-down by request id
