@@ -200,3 +200,11 @@ def test_the_workbook_is_deployed_and_queries_what_the_app_emits() -> None:
     for part in ("Runs", "Stages", "Certification", "Partner Center", "dead-lettered", "run's"):
         assert part in titles
     assert any("{RequestId}" in q for q in queries)  # the drill-down by request id
+
+
+def test_the_host_never_samples_out_a_failed_invocation() -> None:
+    logging_config = json.loads((INFRA.parent / "host.json").read_text())["logging"]
+    excluded = logging_config["applicationInsights"]["samplingSettings"]["excludedTypes"]
+    assert set(excluded.split(";")) >= {"Request", "Exception"}
+    # The app's own records reach Application Insights once, through the worker's exporter.
+    assert logging_config["logLevel"]["Function"] == "Warning"
