@@ -21,6 +21,9 @@ from shared.request_base import (
 Text = Annotated[str, Field(max_length=5000)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 PlanId = Annotated[str, Field(pattern=EXTERNAL_ID_PATTERN)]
+# A listing language as Partner Center spells it: "en-us", "de-de", "zh-hant".
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8}){0,2}$")]
+DEFAULT_LANGUAGE = "en-us"
 
 
 class ListingChanges(Strict):
@@ -126,18 +129,36 @@ class OfferPackage(Strict):
     libraries: list[PackageSource] | None = Field(default=None, max_length=20)
 
 
-class PlanChanges(Strict):
+class Listings(Strict):
+    """`listing` (en-us) and `listings` by language, which may not both name en-us."""
+
     listing: ListingChanges | None = None
+    listings: dict[Language, ListingChanges] | None = Field(default=None, max_length=60)
+
+    @model_validator(mode="after")
+    def _en_us_once(self) -> Listings:
+        if self.listing is not None and DEFAULT_LANGUAGE in (self.listings or {}):
+            raise ValueError("give the en-us listing once: as listing or as listings.en-us")
+        return self
+
+    def by_language(self) -> dict[str, ListingChanges]:
+        """Every listing the request sets, by language."""
+        found = dict(self.listings or {})
+        if self.listing is not None:
+            found[DEFAULT_LANGUAGE] = self.listing
+        return found
+
+
+class PlanChanges(Listings):
     availability: PlanAvailability | None = None
     technical_configuration: TechnicalConfiguration | None = Field(
         default=None, alias="technicalConfiguration"
     )
 
 
-class DraftChanges(Strict):
+class DraftChanges(Listings):
     """What the offer's draft should look like before it is submitted."""
 
-    listing: ListingChanges | None = None
     properties: PropertyChanges | None = None
     preview_audience: list[Annotated[str, Field(pattern=GUID_PATTERN)]] | None = Field(
         default=None, alias="previewAudience", max_length=100

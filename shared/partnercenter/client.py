@@ -400,6 +400,16 @@ class PartnerCenterClient:
             )
         )
 
+    def create_listing(self, product_id: str, instance_id: str, body: Mapping[str, Any]) -> Draft:
+        """Add a listing language to a draft instance (createWithInstanceID)."""
+        response = self.request(
+            "POST",
+            f"products/{segment(product_id)}/listings/createWithInstanceID"
+            f"(instanceID={segment(instance_id)})",
+            json=dict(body),
+        )
+        return parsed(Draft, response)
+
     def put_draft(
         self,
         product_id: str,

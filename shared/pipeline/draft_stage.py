@@ -14,7 +14,15 @@ from shared.offer_types import of_run
 from shared.partnercenter.errors import Conflict, PreconditionFailed
 from shared.partnercenter.models import Draft
 from shared.pipeline.deps import StageDeps
-from shared.pipeline.drafts import converge, differences, instance_of, pick, write
+from shared.pipeline.drafts import (
+    EMPTY,
+    converge,
+    differences,
+    instance_of,
+    new_listing,
+    pick,
+    write,
+)
 from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Finished, Outcome, Patch
 from shared.pipeline.package_config import (
     offer_configuration,
@@ -23,6 +31,7 @@ from shared.pipeline.package_config import (
 )
 from shared.pipeline.packaging import APP, LIBRARIES
 from shared.publish_request import DraftChanges
+from shared.request_changes import ListingChanges
 
 # Sent on the read and on the PUT: without it the live service ignores market changes.
 MARKET_EXPAND = "MarketStates,PriceSchedules,Trial"
@@ -40,6 +49,7 @@ class Target:
     expand: str | None = None
     # Why the draft as read rules the change out (a Business Central version going back).
     guard: Callable[[Draft], str | None] | None = None
+    language: str | None = None  # a listing's language (created when the offer lacks it)
 
 
 class DraftRefused(Exception):
@@ -48,11 +58,12 @@ class DraftRefused(Exception):
 
 @dataclass(frozen=True)
 class Edit:
-    """A difference found on reading: the resource as read (with its ETag) and the fields."""
+    """A difference found on reading: the resource as read (with its ETag) and the fields;
+    no resource: a listing language to add."""
 
     target: Target
     instance: str
-    draft: Draft
+    draft: Draft | None
     changes: dict[str, Any]
 
 
@@ -84,14 +95,18 @@ def update_draft(run: Run, deps: StageDeps) -> Outcome:
     if isinstance(run.memo, list):  # this invocation read them a moment ago
         for edit in run.memo:
             t = edit.target
+            if edit.draft is None:
+                assert t.language is not None
+                deps.pc.create_listing(pid, edit.instance, new_listing(t.language, edit.changes))
+                continue
             try:
                 write(deps.pc, pid, t.collection, edit.instance, edit.draft, edit.changes, t.expand)
             except (PreconditionFailed, Conflict):  # written meanwhile: compare again
-                converge(deps.pc, pid, t.collection, edit.instance, t.desired, t.expand)
+                converge(deps.pc, pid, t.collection, edit.instance, t.desired, t.expand, t.language)
     else:  # a redelivery: converge (PUT only where still different)
         for t in targets:
             instance = instance_of(deps.pc, pid, t.module, t.variant)
-            if converge(deps.pc, pid, t.collection, instance, t.desired, t.expand):
+            if converge(deps.pc, pid, t.collection, instance, t.desired, t.expand, t.language):
                 changed.add(t.key)
     return Advance(to=Stage.SUBMIT_PREVIEW, patch=Patch(changed_modules=sorted(changed)))
 
@@ -99,9 +114,11 @@ def update_draft(run: Run, deps: StageDeps) -> Outcome:
 def _read(deps: StageDeps, pid: str, target: Target) -> Edit | None:
     instance = instance_of(deps.pc, pid, target.module, target.variant)
     resources = deps.pc.drafts(pid, target.collection, instance, target.expand)
-    if not resources:
+    current = pick(resources, target.language)
+    if current is None and target.language is not None:
+        return Edit(target, instance, None, target.desired(EMPTY))
+    if current is None:
         raise LookupError(f"draft instance {instance} has no {target.collection}")
-    current = pick(resources)
     refused = target.guard(current) if target.guard else None
     if refused:
         raise DraftRefused(refused)
@@ -113,9 +130,7 @@ def _targets(run: Run) -> list[Target]:
     changes = DraftChanges.model_validate(run.changes)
     kind = of_run(run.offer_type)
     targets: list[Target] = []
-    if changes.listing:
-        fields = changes.listing.fields()
-        targets.append(Target("Listing", "Listing", "listings", None, partial(_given, fields)))
+    targets.extend(_listings(changes.by_language(), None))
     if changes.properties:
         props = changes.properties.fields()
         version = changes.properties.app_version
@@ -158,17 +173,7 @@ def _targets(run: Run) -> list[Target]:
         )
     for plan, plan_changes in sorted(changes.plans.items()):
         variant = run.plans[plan]
-        if plan_changes.listing:
-            plan_fields = plan_changes.listing.fields()
-            targets.append(
-                Target(
-                    f"Listing@{variant}",
-                    "Listing",
-                    "listings",
-                    variant,
-                    partial(_given, plan_fields),
-                )
-            )
+        targets.extend(_listings(plan_changes.by_language(), variant))
         if plan_changes.availability:
             targets.append(
                 Target(
@@ -192,6 +197,15 @@ def _targets(run: Run) -> list[Target]:
                 )
             )
     return targets
+
+
+def _listings(by_language: dict[str, ListingChanges], variant: str | None) -> list[Target]:
+    """One target a language; the submission lists the Listing module once."""
+    key = f"Listing@{variant}" if variant else "Listing"
+    return [
+        Target(key, "Listing", "listings", variant, partial(_given, c.fields()), language=lang)
+        for lang, c in sorted(by_language.items())
+    ]
 
 
 def _with_preview_audience(draft: Draft, subscriptions: list[str]) -> list[Any]:

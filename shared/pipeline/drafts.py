@@ -26,6 +26,9 @@ class DraftApi(Protocol):
         changes: Mapping[str, Any],
         expand: str | None = None,
     ) -> Draft: ...
+    def create_listing(
+        self, product_id: str, instance_id: str, body: Mapping[str, Any]
+    ) -> Draft: ...
 
 
 def differences(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,13 +59,18 @@ def converge(
     instance_id: str,
     desired: Callable[[Draft], dict[str, Any]],
     expand: str | None = None,
+    language: str | None = None,
 ) -> bool:
-    """Make the instance's resource match `desired(current)`; True when a PUT was needed."""
+    """Make the instance's resource match `desired(current)`; True when a PUT (or, for a
+    listing language the offer lacks, a create) was needed."""
     for _ in range(STALE_RETRIES):
         resources = api.drafts(product_id, collection, instance_id, expand)
-        if not resources:
+        current = pick(resources, language)
+        if current is None and language is not None:
+            api.create_listing(product_id, instance_id, new_listing(language, desired(EMPTY)))
+            return True
+        if current is None:
             raise LookupError(f"draft instance {instance_id} has no {collection}")
-        current = pick(resources)
         changes = differences(current.body, desired(current))
         if not changes:
             return False
@@ -98,9 +106,10 @@ def write(
 ) -> None:
     """PUT the changes, then check what was stored: the answer, and for modules with expanded
     parts (where silent no-ops are known) a fresh read of the module."""
-    stored = api.put_draft(product_id, collection, current, changes, expand)
+    stored: Draft | None = api.put_draft(product_id, collection, current, changes, expand)
     if expand:
         stored = pick(api.drafts(product_id, collection, instance_id, expand))
+    assert stored is not None
     missing = differences(stored.body, changes)
     if missing:
         raise NotApplied(
@@ -111,9 +120,28 @@ def write(
         )
 
 
-def pick(resources: list[Draft]) -> Draft:
-    """The en-us listing when there are several languages; otherwise the one resource."""
+# What a listing language the offer does not have yet holds.
+EMPTY = Draft.model_validate({"id": "", "resourceType": "AzureListing", "@odata.etag": ""})
+
+
+def language_of(draft: Draft) -> str:
+    return str(draft.body.get("languageCode", "")).lower()
+
+
+def pick(resources: list[Draft], language: str | None = None) -> Draft | None:
+    """The listing in `language` (None when the offer has none in it); without a language,
+    the en-us listing when there are several, otherwise the one resource."""
+    if language is not None:
+        found = next((d for d in resources if language_of(d) == language), None)
+        if found is None and language == "en-us" and len(resources) == 1:
+            return resources[0] if not language_of(resources[0]) else None  # unnamed: the one
+        return found
     for draft in resources:
-        if str(draft.body.get("languageCode", "")).lower() == "en-us":
+        if language_of(draft) == "en-us":
             return draft
-    return resources[0]
+    return resources[0] if resources else None
+
+
+def new_listing(language: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The body that adds a listing language to a draft instance."""
+    return {"resourceType": "AzureListing", "languageCode": language, **fields}

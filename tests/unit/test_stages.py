@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +19,7 @@ from shared.pipeline.drafts import NotApplied, instance_of, pick, write
 from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Outcome, Wait
 from shared.pipeline.stages import STAGES, StageDeps
 from shared.pipeline.submission import SubmissionCancelled, withdraw
-from shared.publish_request import PackageSource
+from shared.publish_request import PackageSource, RequestRejected, parse_publish_request
 from tests.conftest import SimTokens, crashed_after_call, make_client, settled
 
 # The stages as the runner runs them: checkpoints recorded, the stage run again.
@@ -489,6 +490,7 @@ def test_a_silently_ignored_write_is_never_a_success(sim: Simulator, deps: Stage
     variant = next(iter(sim.world.products[run.product_id or ""].variants)).id
     instance = instance_of(deps.pc, run.product_id or "", "Availability", variant)
     current = pick(deps.pc.drafts(run.product_id or "", "featureavailabilities", instance))
+    assert current is not None
     wanted = {"marketStates": [{"marketCode": "DE", "state": "Enabled"}]}
     with pytest.raises(NotApplied, match="did not store marketStates"):
         # As a client that leaves $expand off the PUT: the live service answers 200 and
@@ -513,3 +515,44 @@ def test_a_submission_an_earlier_run_left_behind_is_known_as_ours(
     over = replace(deps, submission_owner=lambda pid, sid: ("r-1", True))
     assert isinstance(resolve(replace(new_run(), run_id="r-2"), over), Advance)
     assert [s.id for s in product.submissions] == []  # ours, abandoned: deleted
+
+
+def test_listings_in_several_languages_are_added_then_kept(sim: Simulator, deps: StageDeps) -> None:
+    changes = {
+        "listing": {"title": "Contoso Backup"},
+        "listings": {"de-de": {"title": "Contoso Sicherung"}, "fr-fr": {"title": "Sauvegarde"}},
+    }
+    run = patched(run_with_changes(changes), resolve(run_with_changes(changes), deps))
+    drafted = update_draft(run, deps)
+    assert isinstance(drafted, Advance)
+    assert drafted.patch.changed_modules == ["Listing"]  # listed once, whatever the languages
+    instance = instance_of(deps.pc, run.product_id or "", "Listing", None)
+    titles = {
+        d.body["languageCode"]: d.body["title"]
+        for d in deps.pc.drafts(run.product_id or "", "listings", instance)
+    }
+    assert titles == {
+        "en-us": "Contoso Backup",
+        "de-de": "Contoso Sicherung",
+        "fr-fr": "Sauvegarde",
+    }
+    assert posts(sim, ")") == 2  # two languages created, en-us updated in place
+    again = update_draft(run, deps)
+    assert isinstance(again, Advance)
+    assert again.patch.changed_modules == []
+    assert posts(sim, ")") == 2
+
+
+def test_a_request_names_the_en_us_listing_once() -> None:
+    body: dict[str, Any] = {
+        "schemaVersion": 1,
+        "requestId": "r-1",
+        "offer": {"externalId": "contoso-backup"},
+        "target": "live",
+        "changes": {"listing": {"title": "a"}, "listings": {"en-us": {"title": "b"}}},
+    }
+    with pytest.raises(RequestRejected, match="en-us listing once"):
+        parse_publish_request(json.dumps(body))
+    body["changes"] = {"listings": {"EN": {"title": "b"}}}
+    with pytest.raises(RequestRejected):
+        parse_publish_request(json.dumps(body))
