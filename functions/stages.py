@@ -28,8 +28,34 @@ def _run(stage: Stage, msg: func.QueueMessage, outputs: dict[Stage, Handoff]) ->
 @bp.queue_trigger(arg_name="msg", queue_name=STAGE_QUEUES[Stage.RESOLVE], connection=CONNECTION)
 @to(bp, Stage.UPLOAD_PACKAGE, "to_upload")
 @to(bp, Stage.UPDATE_DRAFT, "to_draft")
-def resolve(msg: func.QueueMessage, to_upload: Handoff, to_draft: Handoff) -> None:
-    _run(Stage.RESOLVE, msg, {Stage.UPLOAD_PACKAGE: to_upload, Stage.UPDATE_DRAFT: to_draft})
+@to(bp, Stage.PLAN, "to_plan")
+@to(bp, Stage.EXPORT, "to_export")
+def resolve(
+    msg: func.QueueMessage,
+    to_upload: Handoff,
+    to_draft: Handoff,
+    to_plan: Handoff,
+    to_export: Handoff,
+) -> None:
+    outputs = {
+        Stage.UPLOAD_PACKAGE: to_upload,
+        Stage.UPDATE_DRAFT: to_draft,
+        Stage.PLAN: to_plan,
+        Stage.EXPORT: to_export,
+    }
+    _run(Stage.RESOLVE, msg, outputs)
+
+
+@bp.function_name("plan")
+@bp.queue_trigger(arg_name="msg", queue_name=STAGE_QUEUES[Stage.PLAN], connection=CONNECTION)
+def plan(msg: func.QueueMessage) -> None:
+    _run(Stage.PLAN, msg, {})  # ends the run: what it would change is on its record
+
+
+@bp.function_name("export")
+@bp.queue_trigger(arg_name="msg", queue_name=STAGE_QUEUES[Stage.EXPORT], connection=CONNECTION)
+def export(msg: func.QueueMessage) -> None:
+    _run(Stage.EXPORT, msg, {})  # ends the run: the request it wrote is named on its record
 
 
 @bp.function_name("upload_package")

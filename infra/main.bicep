@@ -42,6 +42,8 @@ var tags = { 'azd-env-name': environmentName }
 var pipelineQueues = [
   'pc-publish-requests'
   'pc-resolve'
+  'pc-plan'
+  'pc-export'
   'pc-upload-package'
   'pc-update-draft'
   'pc-submit-preview'
@@ -80,7 +82,7 @@ module storage './app/storage.bicep' = {
     tags: tags
     queueNames: concat(pipelineQueues, poisonQueues)
     tableName: ledgerTable
-    containerNames: [deploymentContainer, 'package-staging']
+    containerNames: [deploymentContainer, 'package-staging', 'pc-exports']
   }
 }
 

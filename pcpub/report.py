@@ -18,6 +18,7 @@ COLORS = {"work": "#2f6fde", "certification": "#e0a526", "gate": "#8c8c8c"}
 OUTCOME = {
     RunStatus.SUCCEEDED: "#1e8e3e",
     RunStatus.UNCHANGED: "#1e8e3e",
+    RunStatus.PLANNED: "#1e8e3e",
     RunStatus.FAILED: "#d93025",
     RunStatus.REJECTED: "#d93025",
     RunStatus.CANCELLED: "#8c8c8c",

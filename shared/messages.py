@@ -21,6 +21,8 @@ class Stage(StrEnum):
     INTAKE = "intake"
     AWAIT_RELEASE = "await_release"  # a release's offer waits for what it depends on
     RESOLVE = "resolve"
+    PLAN = "plan"  # target plan: what the request would change, and drift; no write
+    EXPORT = "export"  # target export: the offer as a request that would reproduce it
     UPLOAD_PACKAGE = "upload_package"
     AWAIT_PACKAGE = "await_package"
     UPDATE_DRAFT = "update_draft"
@@ -60,6 +62,7 @@ class EventKind(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     UNCHANGED = "unchanged"  # onlyChanged and nothing to change: no submission
+    PLANNED = "planned"  # target plan: the plan is on the run record (pcpub plan prints it)
     APPROVAL_WAITING = "approval-waiting"  # in preview, waiting for go-live approval (repeats)
     RELEASE_ACCEPTED = "release-accepted"  # requestId is the release's id (so for all release-*)
     RELEASE_READY = "release-ready"

@@ -93,7 +93,9 @@ class PublishRequest(Strict):
     schema_version: Literal[1] = Field(alias="schemaVersion")
     request_id: str = Field(alias="requestId", pattern=REQUEST_ID_PATTERN)
     offer: OfferRef
-    target: Literal["preview", "live"]
+    # preview or live publish; plan records what would change (nothing is written); export
+    # writes the offer out as a request that would reproduce it (no changes given).
+    target: Literal["preview", "live", "plan", "export"]
     changes: DraftChanges | None = None
     requested_by: str | None = Field(
         default=None, alias="requestedBy", max_length=200, pattern=PRINTABLE
@@ -115,6 +117,8 @@ class PublishRequest(Strict):
     def _go_live_needs_live(self) -> PublishRequest:
         if self.target != "live" and (self.go_live == "approval" or self.not_before):
             raise ValueError("goLive approval and notBefore need target live")
+        if self.target == "export" and self.changes is not None:
+            raise ValueError("an export takes no changes: it reads what the offer holds")
         return self
 
     def to_json(self) -> str:

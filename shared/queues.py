@@ -24,6 +24,8 @@ NOTIFY = "pc-notify"  # events on their way to the configured sinks (shared.noti
 # The queue that carries a run into each queue-triggered stage.
 STAGE_QUEUES: dict[Stage, str] = {
     Stage.RESOLVE: "pc-resolve",
+    Stage.PLAN: "pc-plan",
+    Stage.EXPORT: "pc-export",
     Stage.UPLOAD_PACKAGE: "pc-upload-package",
     Stage.UPDATE_DRAFT: "pc-update-draft",
     Stage.SUBMIT_PREVIEW: "pc-submit-preview",

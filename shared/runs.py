@@ -22,6 +22,7 @@ class RunStatus(StrEnum):
     REJECTED = "rejected"  # the request was invalid; nothing was called
     CANCELLED = "cancelled"  # its submission was cancelled (in Partner Center, or by us)
     UNCHANGED = "unchanged"  # onlyChanged, and nothing differed: no submission was made
+    PLANNED = "planned"  # target plan: what would change is recorded; nothing was written
 
     @property
     def terminal(self) -> bool:
@@ -31,6 +32,7 @@ class RunStatus(StrEnum):
             RunStatus.REJECTED,
             RunStatus.CANCELLED,
             RunStatus.UNCHANGED,
+            RunStatus.PLANNED,
         )
 
 
@@ -82,6 +84,10 @@ class Run:
     plan_types: dict[str, str] = field(default_factory=dict)  # plan id -> subType
     packages: dict[str, str] = field(default_factory=dict)  # package slot -> package id
     changed_modules: list[str] = field(default_factory=list)
+    # Target plan: what the request would change, and drift (shared.pipeline.planning).
+    plan: dict[str, Any] = field(default_factory=dict)
+    # Target export: where the exported request was written (shared.pipeline.export).
+    export: str | None = None
     # Modules the draft stage found differing, recorded before it wrote any of them.
     planned_modules: list[str] | None = None
     # Non-idempotent calls this run made or is making: key -> {"state": sent|done|refused, ...}
@@ -152,5 +158,6 @@ _JSON_FIELDS = (
     "approval",
     "cancel",
     "depends_on",
+    "plan",
 )
 _MEMORY = ("etag", "fresh", "memo")

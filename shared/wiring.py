@@ -13,6 +13,7 @@ import httpx
 
 from shared import redaction
 from shared.credentials import KeyVaultSecret, PartnerCenterTokens, build_vault_credential
+from shared.exports import BlobExports
 from shared.incidents import BreakerPolicy, Incidents
 from shared.ledger import Ledger
 from shared.notify_delivery import Notifier
@@ -72,6 +73,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
             poll_seconds=settings.status_poll_seconds,
             offer_lock=ledger.locks.acquire,
             files=BlobPackageFiles(settings),
+            exports=BlobExports(settings),
             foreign_submission=settings.foreign_submission,
             lookup=lookup,
             known_product=ledger.product_for,

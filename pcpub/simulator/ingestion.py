@@ -493,6 +493,8 @@ class Ingestion:
                 }
             ]
         product.submissions.append(sub)
+        if self.sim.live.draft_after_submit == "new":
+            self.world.fork_drafts(product, body)
         return json_response(self.sim.live.create_status, self._view_sub(request, sub))
 
     def _check_resources(self, product: Product, body: dict[str, Any]) -> httpx.Response | None:

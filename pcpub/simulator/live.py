@@ -57,6 +57,9 @@ class LiveBehaviour:
     expand_on_put: bool = True
     workflow_404_in_preview: bool = True
     create_status: int = 202
+    # UNCERTAIN: whether a submission's instances stay the modules' drafts ("same") or each
+    # module gets a new draft instance holding a copy ("new"), the published one frozen.
+    draft_after_submit: Literal["same", "new"] = "same"
     regression_until: float = 0.0  # simulator clock time until which every call answers 400
 
     def to_json(self) -> dict[str, Any]:
@@ -68,6 +71,7 @@ class LiveBehaviour:
             "expandOnPut": self.expand_on_put,
             "workflow404InPreview": self.workflow_404_in_preview,
             "createStatus": self.create_status,
+            "draftAfterSubmit": self.draft_after_submit,
             "regressionUntil": self.regression_until,
         }
 
@@ -89,6 +93,11 @@ class LiveBehaviour:
             self.workflow_404_in_preview = bool(data["workflow404InPreview"])
         if "createStatus" in data:
             self.create_status = int(data["createStatus"])
+        if "draftAfterSubmit" in data:
+            value = str(data["draftAfterSubmit"])
+            if value not in ("same", "new"):
+                raise ValueError(f"draftAfterSubmit {value!r}: same or new")
+            self.draft_after_submit = value  # type: ignore[assignment]
 
     def migrated(self, resource_type: str) -> bool:
         return self.offer_listing != "v1" and resource_type.lower() in MIGRATED_TYPES

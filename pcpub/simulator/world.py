@@ -9,6 +9,7 @@ States are computed from the clock on every read, so a test moves time instead o
 
 from __future__ import annotations
 
+import copy
 import secrets as pysecrets
 import threading
 import time
@@ -516,6 +517,24 @@ class World:
             ):
                 return sub
         return None
+
+    def fork_drafts(self, product: Product, submitted: dict[str, Any]) -> None:
+        """The instances a submission lists are its own from now on: each of their branches
+        gets a new draft instance holding a copy (draftAfterSubmit=new)."""
+        lowered = {k.lower(): v for k, v in submitted.items()}
+        refs = list(lowered.get("resources") or [])
+        for group in lowered.get("variantresources") or []:
+            refs += {k.lower(): v for k, v in group.items()}.get("resources") or []
+        listed = {str({k.lower(): v for k, v in r.items()}.get("value", "")).lower() for r in refs}
+        for branch in product.branches:
+            old = branch.draft_instance_id
+            if old.lower() not in listed:
+                continue
+            new = derived_id("draft", old, str(len(product.submissions)))
+            for draft in [d for d in product.drafts.values() if d.instance_id == old]:
+                did = derived_id("resource", new, draft.id)
+                product.drafts[did] = Draft(did, draft.collection, new, copy.deepcopy(draft.body))
+            branch.draft_instance_id = new
 
     def instance_modules(self, product: Product) -> dict[str, tuple[str, str | None]]:
         """Draft instance id -> (module, variant id) for everything a submission may list."""

@@ -36,6 +36,7 @@ _ENDINGS = {
     EventKind.FAILED,
     EventKind.CANCELLED,
     EventKind.UNCHANGED,
+    EventKind.PLANNED,
     EventKind.REJECTED,
 }
 

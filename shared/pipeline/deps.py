@@ -56,6 +56,12 @@ class PackageFiles(Protocol):
     def upload(self, sas_uri: str, data: bytes) -> None: ...
 
 
+class ExportStore(Protocol):
+    """Where an export's request is written (a blob of the app's storage); returns its name."""
+
+    def write(self, name: str, text: str) -> str: ...
+
+
 class OfferLookup(Protocol):
     def product_ids(self, offer_id: str) -> list[str]: ...
 
@@ -70,6 +76,7 @@ class StageDeps:
     poll_seconds: float = 60.0
     offer_lock: OfferLock | None = None
     files: PackageFiles | None = None
+    exports: ExportStore | None = None
     foreign_submission: Literal["wait", "fail", "delete"] = "wait"
     # The Product Ingestion API, asked for an offer's product when v1's listing fails.
     lookup: OfferLookup | None = None

@@ -77,7 +77,7 @@ def update_draft(run: Run, deps: StageDeps) -> Outcome:
     """
     assert run.product_id is not None
     pid = run.product_id
-    targets = _targets(run)
+    targets = draft_targets(run)
     if run.planned_modules is None:
         try:
             edits = [edit for t in targets if (edit := _read(deps, pid, t)) is not None]
@@ -126,7 +126,9 @@ def _read(deps: StageDeps, pid: str, target: Target) -> Edit | None:
     return Edit(target, instance, current, changes) if changes else None
 
 
-def _targets(run: Run) -> list[Target]:
+def draft_targets(run: Run, *, uploaded: bool = True) -> list[Target]:
+    """What the request asks of each module. Not `uploaded` (a plan): the packages are not
+    in Partner Center, so package references are left as they are and shown apart."""
     changes = DraftChanges.model_validate(run.changes)
     kind = of_run(run.offer_type)
     targets: list[Target] = []
@@ -151,7 +153,7 @@ def _targets(run: Run) -> list[Target]:
                 expand=MARKET_EXPAND,
             )
         )
-    if changes.package and kind.offer_packages:
+    if changes.package and kind.offer_packages and uploaded:
         desired = partial(
             offer_configuration,
             kind=kind,
@@ -193,7 +195,11 @@ def _targets(run: Run) -> list[Target]:
                     "Package",
                     "packageconfigurations",
                     variant,
-                    partial(plan_configuration, tech=tech, package_id=run.packages.get(plan)),
+                    partial(
+                        plan_configuration,
+                        tech=tech,
+                        package_id=run.packages.get(plan) if uploaded else None,
+                    ),
                 )
             )
     return targets

@@ -201,7 +201,13 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         _note_release(pipeline, run)
         return run
     if isinstance(outcome, Finished):
-        done = RunStatus.UNCHANGED if outcome.unchanged else RunStatus.SUCCEEDED
+        done = (
+            RunStatus.UNCHANGED
+            if outcome.unchanged
+            else RunStatus.PLANNED
+            if outcome.planned
+            else RunStatus.SUCCEEDED
+        )
         run = ledger.replace(
             run.evolve(
                 status=done,
@@ -212,7 +218,7 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
         )
         log.info("run %s", done, extra={"action": f"run_{done}", "requestId": run.run_id})
         _release(pipeline, run)
-        kind = EventKind.UNCHANGED if outcome.unchanged else EventKind.SUCCEEDED
+        kind = EventKind(str(done))  # succeeded, unchanged or planned
         emit(pipeline, kind, run, outcome.reason or None)
         _note_release(pipeline, run)
         return run

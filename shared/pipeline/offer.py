@@ -18,6 +18,10 @@ from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
 from shared.pipeline.submission import holding, newest_submission, wait_or_fail
 from shared.publish_request import DraftChanges
 
+# Targets that only read: after resolve each goes to its own stage and ends there, taking no
+# turn on the offer and waiting for no submission in flight (a plan reports one).
+READ_ONLY_TARGETS = {"plan": Stage.PLAN, "export": Stage.EXPORT}
+
 
 def resolve(run: Run, deps: StageDeps) -> Outcome:
     """Find the product and plans, take the offer's turn, and refuse to start while another
@@ -51,6 +55,8 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
     patch = Patch(
         product_id=product.id, offer_type=kind.resource_type, plans=plans, plan_types=plan_types
     )
+    if run.target in READ_ONLY_TARGETS:
+        return Advance(to=READ_ONLY_TARGETS[run.target], patch=patch)
     if deps.offer_lock is not None:
         holder = deps.offer_lock(product.id, run.run_id)
         if holder is not None:

@@ -21,6 +21,8 @@ class Patch:
     plan_types: dict[str, str] | None = None
     packages: dict[str, str] | None = None
     changed_modules: list[str] | None = None
+    plan: dict[str, Any] | None = None
+    export: str | None = None
     planned_modules: list[str] | None = None
     intents: dict[str, dict[str, str]] | None = None
     held_seconds: float | None = None
@@ -49,6 +51,7 @@ class Wait:
 class Finished:
     patch: Patch = field(default_factory=Patch)
     unchanged: bool = False  # onlyChanged and nothing to change: no submission was made
+    planned: bool = False  # target plan: the plan is recorded, nothing was written
     reason: str = ""
 
 

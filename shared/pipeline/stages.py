@@ -4,6 +4,7 @@
            -> submit_preview -> [await_preview] -> [await_go_live] -> promote -> [await_live]
            -> complete
     (no package: resolve -> update_draft; target preview: [await_preview] -> complete;
+     target plan: resolve -> plan; target export: resolve -> export;
      await_release only for a release's offers; await_go_live only with approval, notBefore
      or dependencies; onlyChanged with nothing to change: update_draft ends `unchanged`)
 
@@ -15,9 +16,11 @@ Each stage is safe to run twice: it reads Partner Center's state before any call
 from shared.messages import Stage
 from shared.pipeline.deps import PackageFiles, PartnerCenterApi, StageDeps, StageFn
 from shared.pipeline.draft_stage import update_draft
+from shared.pipeline.export import export
 from shared.pipeline.gates import GATES, await_go_live, await_release
 from shared.pipeline.offer import resolve
 from shared.pipeline.packaging import await_package, upload_package
+from shared.pipeline.planning import plan
 from shared.pipeline.submission import (
     await_live,
     await_preview,
@@ -50,6 +53,8 @@ __all__ = [
 STAGES: dict[Stage, StageFn] = {
     Stage.AWAIT_RELEASE: await_release,
     Stage.RESOLVE: resolve,
+    Stage.PLAN: plan,
+    Stage.EXPORT: export,
     Stage.UPLOAD_PACKAGE: upload_package,
     Stage.AWAIT_PACKAGE: await_package,
     Stage.UPDATE_DRAFT: update_draft,
@@ -65,6 +70,8 @@ ORDER = (
     Stage.INTAKE,
     Stage.AWAIT_RELEASE,
     Stage.RESOLVE,
+    Stage.PLAN,
+    Stage.EXPORT,
     Stage.UPLOAD_PACKAGE,
     Stage.AWAIT_PACKAGE,
     Stage.UPDATE_DRAFT,

@@ -1,0 +1,119 @@
+"""Target plan: what a request would change, field by field (module, plan, language, old ->
+new), with no write and no submission; and what the plan sees on the way: drift (a module
+whose draft differs from what is live although the request leaves it alone, someone's edit in
+Partner Center) and a submission in flight.
+
+It reads exactly what the draft stage reads and compares as it compares, so a plan that shows
+no change is a publish that would write nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.ledger import Run
+from shared.partnercenter.status import blocking
+from shared.pipeline.deps import StageDeps
+from shared.pipeline.draft_stage import Target, draft_targets
+from shared.pipeline.drafts import EMPTY, differences, instance_of, pick
+from shared.pipeline.drift import drift
+from shared.pipeline.outcomes import Finished, Outcome, Patch
+from shared.pipeline.submission import newest_submission
+from shared.publish_request import DraftChanges
+
+MAX_ENTRIES = 400  # a plan's record stays a few hundred kB at most
+MAX_VALUE = 1000  # characters of an old or new value shown (a description can be 30,000)
+
+
+def plan(run: Run, deps: StageDeps) -> Outcome:
+    """Read every module the request names and record how each would change."""
+    assert run.product_id is not None
+    pid = run.product_id
+    plan_of = {variant: plan for plan, variant in run.plans.items()}
+    changes: list[dict[str, Any]] = []
+    refused: list[str] = []
+    for target in draft_targets(run, uploaded=False):
+        instance = instance_of(deps.pc, pid, target.module, target.variant)
+        resources = deps.pc.drafts(pid, target.collection, instance, target.expand)
+        current = pick(resources, target.language) or EMPTY
+        if target.guard and (why := target.guard(current)):
+            refused.append(why)
+        for name, new in differences(current.body, target.desired(current)).items():
+            changes.append(entry(target, plan_of, name, current.body.get(name), new))
+    changes += _packages(run)
+    subs = deps.pc.submissions(pid)
+    holder = newest_submission([s for s in subs if blocking(s)])
+    touched = {t.key for t in draft_targets(run, uploaded=False)}
+    drifted = drift(deps.pc, pid, subs, touched, plan_of)
+    record: dict[str, Any] = {
+        "changes": changes[:MAX_ENTRIES],
+        "drift": drifted[:MAX_ENTRIES],
+        "refused": refused,
+        "inFlight": {"submissionId": holder.id, "status": holder.status} if holder else None,
+        "truncated": max(0, len(changes) - MAX_ENTRIES) + max(0, len(drifted) - MAX_ENTRIES),
+    }
+    return Finished(planned=True, reason=summary(record), patch=Patch(plan=record))
+
+
+def entry(target: Target, plan_of: dict[str, str], name: str, old: Any, new: Any) -> dict[str, Any]:
+    """One field that differs, where it is and what it is and would be."""
+    return {
+        "module": target.module,
+        "plan": plan_of.get(target.variant or "") if target.variant else None,
+        "language": target.language,
+        "field": name,
+        "old": shown(old),
+        "new": shown(new),
+    }
+
+
+def shown(value: Any) -> Any:
+    """A value as recorded: long text cut (the record says so), structures as they are."""
+    if isinstance(value, str) and len(value) > MAX_VALUE:
+        return value[:MAX_VALUE] + f"... ({len(value)} characters)"
+    return value
+
+
+def _packages(run: Run) -> list[dict[str, Any]]:
+    """Packages are files to upload, not fields: shown as what would be uploaded."""
+    sources = DraftChanges.model_validate(run.changes).package_sources()
+    found = []
+    for where, source in sorted(sources.items()):
+        plan = where.split(".")[1] if where.startswith("plans.") else None
+        found.append(
+            {
+                "module": "Package",
+                "plan": plan,
+                "language": None,
+                "field": where.rsplit(".", 1)[-1] if plan else where,
+                "old": None,
+                "new": f"upload {source.file_name}",
+            }
+        )
+    return found
+
+
+def summary(record: dict[str, Any]) -> str:
+    """The plan in one line: what would change, drift, a submission in flight."""
+    changes, drifted = record["changes"], record["drift"]
+    modules = sorted({_where(c) for c in changes})
+    parts = [
+        f"{len(changes)} change(s) in {', '.join(modules)}" if changes else "no change",
+    ]
+    if drifted:
+        parts.append(f"drift in {', '.join(sorted({_where(d) for d in drifted}))}")
+    if record["refused"]:
+        parts.append("would be refused: " + "; ".join(record["refused"]))
+    if record["inFlight"]:
+        flight = record["inFlight"]
+        parts.append(f"submission {flight['submissionId']} in flight ({flight['status']})")
+    return "; ".join(parts)
+
+
+def _where(item: dict[str, Any]) -> str:
+    where = item["module"]
+    if item.get("plan"):
+        where += f"@{item['plan']}"
+    if item.get("language"):
+        where += f"[{item['language']}]"
+    return str(where)

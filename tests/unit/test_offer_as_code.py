@@ -1,0 +1,132 @@
+"""Offer as code against the in-process simulator: an export is a request that plans as no
+change for every offer type; a plan shows exactly what differs, field by field, and writes
+nothing; drift is what the draft holds beyond what is live."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from pcpub.simulator.app import Simulator
+from shared.ledger import Run, RunStatus
+from shared.messages import Stage
+from shared.pipeline.drafts import instance_of
+from shared.pipeline.export import export
+from shared.pipeline.outcomes import Advance, Finished
+from shared.pipeline.planning import plan
+from shared.pipeline.stages import StageDeps, resolve
+from shared.publish_request import parse_publish_request
+
+
+class MemoryExports:
+    def __init__(self) -> None:
+        self.written: dict[str, str] = {}
+
+    def write(self, name: str, text: str) -> str:
+        self.written[name] = text
+        return f"pc-exports/{name}"
+
+
+def opened(deps: StageDeps, offer: str, target: str, changes: dict[str, Any] | None = None) -> Run:
+    run = Run(
+        run_id=f"{target}-{offer}",
+        status=RunStatus.RUNNING,
+        stage=Stage.RESOLVE,
+        target=target,
+        offer_external_id=offer,
+        changes=changes or {},
+    )
+    outcome = resolve(run, deps)
+    assert isinstance(outcome, Advance), outcome
+    assert outcome.to is (Stage.PLAN if target == "plan" else Stage.EXPORT)
+    fields = {k: v for k, v in vars(outcome.patch).items() if v is not None}
+    return replace(run, **fields)
+
+
+def exported(deps: StageDeps, offer: str) -> dict[str, Any]:
+    store = MemoryExports()
+    outcome = export(opened(deps, offer, "export"), replace(deps, exports=store))
+    assert isinstance(outcome, Finished), outcome
+    [text] = store.written.values()
+    request: dict[str, Any] = json.loads(text)
+    assert parse_publish_request(text).target == "plan"  # sent as it is, it changes nothing
+    return request
+
+
+def planned(deps: StageDeps, offer: str, changes: dict[str, Any]) -> dict[str, Any]:
+    outcome = plan(opened(deps, offer, "plan", changes), deps)
+    assert isinstance(outcome, Finished)
+    assert outcome.planned
+    assert outcome.patch.plan is not None
+    return outcome.patch.plan
+
+
+def add_language(deps: StageDeps, offer: str, language: str, title: str) -> None:
+    pid = opened(deps, offer, "export").product_id or ""
+    instance = instance_of(deps.pc, pid, "Listing", None)
+    body = {"resourceType": "AzureListing", "languageCode": language, "title": title}
+    deps.pc.create_listing(pid, instance, body)
+
+
+@pytest.mark.parametrize(
+    "offer", ["contoso-analytics", "contoso-landing-zone", "contoso-timesheets"]
+)
+def test_an_export_plans_as_no_change(deps: StageDeps, offer: str) -> None:
+    add_language(deps, offer, "de-de", "Auf Deutsch")
+    request = exported(deps, offer)
+    changes = request["changes"]
+    assert changes["listings"]["de-de"] == {"title": "Auf Deutsch"}
+    assert "en-us" in changes["listings"]
+    if offer == "contoso-timesheets":
+        assert changes["properties"]["appVersion"] == "1.0.0.0"
+        assert changes["availability"]["markets"] == ["US"]
+        assert "plans" not in changes
+    else:
+        assert changes["plans"]  # every plan, with its listing, markets and configuration
+        for plan_changes in changes["plans"].values():
+            assert plan_changes["availability"]["markets"] == ["US"]
+            assert plan_changes["technicalConfiguration"]["version"] == "1.0.0"
+    record = planned(deps, offer, changes)
+    assert record["changes"] == []
+    assert record["drift"] == []
+    assert record["inFlight"] is None
+
+
+def test_a_plan_shows_each_field_that_would_change_and_writes_nothing(
+    deps: StageDeps, sim: Simulator
+) -> None:
+    add_language(deps, "contoso-backup", "de-de", "Sicherung")
+    changes = exported(deps, "contoso-backup")["changes"]
+    changes["listings"]["de-de"]["title"] = "Contoso Sicherung"
+    changes["listings"]["fr-fr"] = {"title": "Sauvegarde"}  # a language the offer lacks
+    changes["plans"]["basic"]["availability"]["markets"] = ["DE", "US"]
+    changes["plans"]["basic"]["technicalConfiguration"]["package"] = {"staged": "basic.zip"}
+    writes_before = [r for r in sim.request_log() if r["method"] != "GET"]
+    record = planned(deps, "contoso-backup", changes)
+    assert [r for r in sim.request_log() if r["method"] != "GET"] == writes_before
+    shown = {
+        (c["module"], c["plan"], c["language"], c["field"]): (c["old"], c["new"])
+        for c in record["changes"]
+    }
+    assert shown == {
+        ("Listing", None, "de-de", "title"): ("Sicherung", "Contoso Sicherung"),
+        ("Listing", None, "fr-fr", "title"): (None, "Sauvegarde"),
+        ("Availability", "basic", None, "marketStates"): (
+            [{"marketCode": "US", "state": "Enabled"}],
+            [{"marketCode": "DE", "state": "Enabled"}, {"marketCode": "US", "state": "Enabled"}],
+        ),
+        ("Package", "basic", None, "package"): (None, "upload basic.zip"),
+    }
+
+
+def test_an_export_leaves_out_what_a_request_cannot_carry(deps: StageDeps) -> None:
+    add_language(deps, "contoso-backup", "ja-jp", "x" * 500)  # a title over 200 characters
+    store = MemoryExports()
+    outcome = export(opened(deps, "contoso-backup", "export"), replace(deps, exports=store))
+    assert isinstance(outcome, Finished)
+    assert "listings.ja-jp.title" in outcome.reason
+    request = json.loads(next(iter(store.written.values())))
+    assert "ja-jp" not in request["changes"]["listings"]
