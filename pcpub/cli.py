@@ -12,6 +12,9 @@ pcpub release     send (and follow), show or re-drive a release of many offers
 pcpub approve     approve a go-live (a run or a release); pcpub reject refuses it
 pcpub cancel      stop a run or a release at its next step
 pcpub pause       hold everything (or one offer); pcpub resume lets it go on
+pcpub export      write an offer out as a request file (offer as code)
+pcpub plan        what a request file would change, before it is made (exit 2: changes)
+pcpub apply       send a request file as a publish to preview or live
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pcpub import code_cli
 from pcpub.control_cli import handlers, register
 
 
@@ -137,12 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     poison.add_argument("ids", nargs="*", help="message ids (redrive: only these; drop: required)")
     _storage_args(poison)
     register(sub, _storage_args)
+    code_cli.register(sub, _storage_args)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {**COMMANDS, **handlers(_storage)}[args.command]
+    handler = {**COMMANDS, **handlers(_storage), **code_cli.handlers(_storage)}[args.command]
     return handler(args)
 
 

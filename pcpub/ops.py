@@ -56,6 +56,19 @@ class Storage:
             return QueueClient.from_connection_string(self.connection_string, name, **policies)
         return QueueClient(self._queue_url, name, credential=self._credential, **policies)
 
+    def read_blob(self, location: str) -> bytes:
+        """A blob of the app's storage, by `container/name` (an export's location)."""
+        from azure.storage.blob import BlobClient
+
+        container, name = location.split("/", 1)
+        if self.connection_string:
+            client = BlobClient.from_connection_string(self.connection_string, container, name)
+        else:
+            url = self._queue_url.replace(".queue.", ".blob.")
+            client = BlobClient(url, container, name, credential=self._credential)
+        with client:
+            return bytes(client.download_blob().readall())
+
 
 def operator_credential() -> Any:
     """The operator's own sign-in (Azure CLI, environment, ...). The managed-identity probe

@@ -99,15 +99,20 @@ class SimulatorClient:
         return token
 
     def ingestion(
-        self, method: str, path: str, token: str | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        json: Any = None,
+        if_match: str | None = None,
     ) -> httpx.Response:
         """Call the ingestion API as the publisher (or with `token`), as a person would."""
         token = token or self.token(self.config["clientId"], self.config["clientSecret"])
+        headers = {"Authorization": f"Bearer {token}"}
+        if if_match is not None:
+            headers["If-Match"] = if_match
         return self.http.request(
-            method,
-            f"{self.config['ingestionBaseUrl']}/{path}",
-            headers={"Authorization": f"Bearer {token}"},
-            json=json,
+            method, f"{self.config['ingestionBaseUrl']}/{path}", headers=headers, json=json
         )
 
     def submission_status(self, product_id: str, submission_id: str) -> str:

@@ -1,8 +1,9 @@
-"""Drift: a module whose draft differs from what is live although the request leaves it alone
-(someone edited the draft in Partner Center after the last publish).
+"""Drift: fields whose draft differs from what is live (someone edited the draft in Partner
+Center after the last publish), in every module the live submission published.
 
-What is live is what the newest live submission published: its resources name the instances
-it published, read like any draft instance. Whether Partner Center gives a module a new draft
+What is live of a module is what the newest live submission listing it published (a submission
+lists only the modules it changes): its resources name the instances, read like any draft
+instance. Whether Partner Center gives a module a new draft
 instance when a submission is made is not documented; where it keeps editing the published
 instance itself, the draft is that instance and no drift can be told apart, so none is shown.
 """
@@ -26,41 +27,44 @@ MODULE_COLLECTIONS = {
 _NOT_CONTENT = {"id", "@odata.etag", "odata.etag", "resourcetype", "validations"}
 
 
-def live_submission(subs: list[Submission]) -> Submission | None:
-    return newest_submission(
-        [s for s in subs if (s.state.lower(), s.substate.lower()) == ("published", "instore")]
-    )
+def live_instances(subs: list[Submission]) -> dict[tuple[str | None, str], str]:
+    """(variant or None, module) -> the instance live, from the newest live submission that
+    lists the module."""
+    live = [s for s in subs if (s.state.lower(), s.substate.lower()) == ("published", "instore")]
+    found: dict[tuple[str | None, str], str] = {}
+    while live:
+        newest = newest_submission(live)
+        assert newest is not None
+        live.remove(newest)
+        listed = [(None, r) for r in newest.resources] + [
+            (v.variant_id or None, r) for v in newest.variant_resources for r in v.resources
+        ]
+        for variant, resource in listed:
+            found.setdefault((variant, resource.type), resource.value)
+    return found
 
 
 def drift(
     api: DraftApi,
     product_id: str,
     subs: list[Submission],
-    touched: set[str],
     plan_of: dict[str, str],
 ) -> list[dict[str, Any]]:
-    """Fields whose draft differs from what is live, in modules not in `touched` (keys as a
-    submission lists them: `Listing`, `Package@<variant>`)."""
-    live = live_submission(subs)
-    if live is None:
-        return []
-    published = [(None, r) for r in live.resources] + [
-        (v.variant_id, r) for v in live.variant_resources for r in v.resources
-    ]
+    """Fields whose draft differs from what is live."""
     found: list[dict[str, Any]] = []
-    for variant, resource in published:
-        module = resource.type
-        key = f"{module}@{variant}" if variant else module
-        if module not in MODULE_COLLECTIONS or key in touched:
+    for (variant, module), live_instance in sorted(
+        live_instances(subs).items(), key=lambda item: (item[0][0] or "", item[0][1])
+    ):
+        if module not in MODULE_COLLECTIONS:
             continue
         try:
             draft_instance = instance_of(api, product_id, module, variant or None)
         except LookupError:  # the plan was deleted since
             continue
-        if draft_instance.lower() == resource.value.lower():
+        if draft_instance.lower() == live_instance.lower():
             continue  # the service edits the published instance itself: nothing to compare
         for collection in MODULE_COLLECTIONS[module]:
-            live_items = api.drafts(product_id, collection, resource.value)
+            live_items = api.drafts(product_id, collection, live_instance)
             draft_items = api.drafts(product_id, collection, draft_instance)
             for language, (was, now) in _paired(live_items, draft_items).items():
                 for name in sorted(set(was) | set(now)):

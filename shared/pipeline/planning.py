@@ -1,7 +1,7 @@
 """Target plan: what a request would change, field by field (module, plan, language, old ->
-new), with no write and no submission; and what the plan sees on the way: drift (a module
-whose draft differs from what is live although the request leaves it alone, someone's edit in
-Partner Center) and a submission in flight.
+new), with no write and no submission; and what the plan sees on the way: drift (fields whose
+draft differs from what is live: someone's edit in Partner Center, which a publish of the
+module would carry out, or which this plan would set back) and a submission in flight.
 
 It reads exactly what the draft stage reads and compares as it compares, so a plan that shows
 no change is a publish that would write nothing.
@@ -43,8 +43,13 @@ def plan(run: Run, deps: StageDeps) -> Outcome:
     changes += _packages(run)
     subs = deps.pc.submissions(pid)
     holder = newest_submission([s for s in subs if blocking(s)])
-    touched = {t.key for t in draft_targets(run, uploaded=False)}
-    drifted = drift(deps.pc, pid, subs, touched, plan_of)
+    drifted = drift(deps.pc, pid, subs, plan_of)
+    planned = {_key(c): c["new"] for c in changes}
+    touched = {(t.module, plan_of.get(t.variant or "")) for t in draft_targets(run, uploaded=False)}
+    for item in drifted:
+        if _key(item) in planned:  # this plan sets the field: to the live value, or another
+            item["planned"] = planned[_key(item)]
+        item["inRequest"] = (item["module"], item["plan"]) in touched
     record: dict[str, Any] = {
         "changes": changes[:MAX_ENTRIES],
         "drift": drifted[:MAX_ENTRIES],
@@ -108,6 +113,10 @@ def summary(record: dict[str, Any]) -> str:
         flight = record["inFlight"]
         parts.append(f"submission {flight['submissionId']} in flight ({flight['status']})")
     return "; ".join(parts)
+
+
+def _key(item: dict[str, Any]) -> tuple[Any, ...]:
+    return (item["module"], item.get("plan"), item.get("language"), item["field"])
 
 
 def _where(item: dict[str, Any]) -> str:

@@ -1,0 +1,113 @@
+"""Offer as code end to end, through `pcpub` and the real queues: export a live offer, change
+two languages in the file, plan (exactly those changes), apply to live, plan again (no change);
+then a person edits the draft in Partner Center and the plan shows it as drift."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pcpub.cli import main
+from pcpub.ops import Storage
+from pcpub.simulator.admin import SimulatorClient
+from pcpub.stack import LocalStack
+from tests.e2e.conftest import publish, wait_terminal
+
+OFFER = "coded-offer"
+
+
+def pcpub(stack: LocalStack, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main([*args, "--connection-string", stack.connection_string, "--timeout", "120"])
+    return code, capsys.readouterr().out
+
+
+def plan_of(stack: LocalStack, capsys: pytest.CaptureFixture[str], file: Path) -> tuple[int, Any]:
+    code, out = pcpub(stack, capsys, "plan", str(file), "--json")
+    return code, json.loads(out)
+
+
+def test_export_edit_plan_apply_plan(
+    stack: LocalStack,
+    storage: Storage,
+    admin: SimulatorClient,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Partner Center gives each module a new draft instance when a submission is made, so
+    # what is live can be read apart from the draft (shared.pipeline.drift).
+    before = admin.set_live(draftAfterSubmit="new")
+    try:
+        product = admin.add_offer(OFFER, ["basic"])["id"]
+        publish(  # the offer as it is live today: three languages
+            storage,
+            "req-coded-v1",
+            OFFER,
+            "live",
+            changes={
+                "properties": {"termsOfUse": "Terms of 2026"},
+                "listings": {
+                    "de-de": {"title": "Codiert", "summary": "Zusammenfassung"},
+                    "fr-fr": {"title": "Codé", "summary": "Résumé"},
+                },
+            },
+        )
+        assert str(wait_terminal(storage, "req-coded-v1").status) == "succeeded"
+
+        file = tmp_path / "offer.json"
+        code, _ = pcpub(stack, capsys, "export", OFFER, "--out", str(file))
+        assert code == 0
+        exported = json.loads(file.read_text())
+        assert set(exported["changes"]["listings"]) == {"en-us", "de-de", "fr-fr"}
+        code, plan = plan_of(stack, capsys, file)
+        assert (code, plan["changes"], plan["drift"]) == (0, [], [])  # the round trip
+
+        exported["changes"]["listings"]["de-de"]["title"] = "Codiert 2"
+        exported["changes"]["listings"]["fr-fr"]["summary"] = "Résumé 2"
+        file.write_text(json.dumps(exported, ensure_ascii=False))
+        code, plan = plan_of(stack, capsys, file)
+        assert code == 2
+        assert sorted((c["language"], c["field"], c["old"], c["new"]) for c in plan["changes"]) == [
+            ("de-de", "title", "Codiert", "Codiert 2"),
+            ("fr-fr", "summary", "Résumé", "Résumé 2"),
+        ]
+        code, text = pcpub(stack, capsys, "plan", str(file))
+        assert code == 2
+        assert '~ Listing [de-de] title: "Codiert" -> "Codiert 2"' in text
+
+        code, out = pcpub(stack, capsys, "apply", str(file), "--target", "live", "--wait")
+        assert code == 0, out
+        assert "succeeded" in out
+        code, plan = plan_of(stack, capsys, file)
+        assert (code, plan["changes"], plan["drift"]) == (0, [], [])
+
+        # A person edits the offer's terms in Partner Center, after it went live.
+        instance = next(
+            b["currentDraftInstanceID"]
+            for b in admin.ingestion(
+                "GET", f"products/{product}/branches/getByModule(module=Property)"
+            ).json()["value"]
+        )
+        [prop] = admin.ingestion(
+            "GET", f"products/{product}/properties/getByInstanceID(instanceID={instance})"
+        ).json()["value"]
+        edited = {**prop, "termsOfUse": "Edited in the portal"}
+        answer = admin.ingestion(
+            "PUT",
+            f"products/{product}/properties/{prop['id']}",
+            json=edited,
+            if_match=prop["@odata.etag"],
+        )
+        assert answer.status_code == 200, answer.text
+        code, plan = plan_of(stack, capsys, file)
+        assert code == 2  # the file sets the terms back
+        [drift] = plan["drift"]
+        assert (drift["module"], drift["field"]) == ("Property", "termsOfUse")
+        assert drift["draft"] == "Edited in the portal"
+        assert drift["planned"] == drift["live"]  # applying the file would undo the edit
+        code, text = pcpub(stack, capsys, "plan", str(file))
+        assert "! Property termsOfUse" in text
+    finally:
+        admin.set_live(**before)
