@@ -189,7 +189,8 @@ def check_policy(request: PublishRequest, *, url_hosts: tuple[str, ...]) -> None
             request.request_id,
         )
     changes = request.changes
-    for where, source in sorted((changes.package_sources() if changes else {}).items()):
+    sources = {**changes.package_sources(), **changes.image_sources()} if changes else {}
+    for where, source in sorted(sources.items()):
         if source.url is not None:
             host = (urlsplit(source.url).hostname or "").lower()
             if not host_allowed(host, url_hosts):

@@ -26,6 +26,48 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8}){0,2}$")]
 DEFAULT_LANGUAGE = "en-us"
 
 
+class PackageSource(Strict):
+    """Where the package file is: a blob URL the app can read (on an allowed host), or a blob
+    staged in the app's own `package-staging` container."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one("url", "staged"))
+    url: Annotated[str, Field(pattern=URL_PATTERN, max_length=2000)] | None = None
+    staged: Annotated[str, Field(pattern=STAGED_PATTERN, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PackageSource:
+        if (self.url is None) == (self.staged is None):
+            raise ValueError("give exactly one of url or staged")
+        return self
+
+    @property
+    def file_name(self) -> str:
+        name = (self.staged or urlsplit(self.url or "").path).rsplit("/", 1)[-1]
+        return "".join(c if c.isalnum() or c in "._-" else "-" for c in name) or "package.zip"
+
+
+ImageType = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,39}$")]
+ImageName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]{0,199}$")]
+
+
+class ImageChange(Strict):
+    """A listing image (a logo, a screenshot): a file to upload (`file`), named in Partner
+    Center by its content hash so an unchanged file is never uploaded again; or one Partner
+    Center holds already (`fileName`, as an export writes it)."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one("file", "fileName"))
+    type: ImageType
+    file: PackageSource | None = None
+    file_name: ImageName | None = Field(default=None, alias="fileName")
+    order: int | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ImageChange:
+        if (self.file is None) == (self.file_name is None):
+            raise ValueError("give exactly one of file or fileName")
+        return self
+
+
 class ListingChanges(Strict):
     """Listing fields to set (offer or plan listing, en-us)."""
 
@@ -34,9 +76,12 @@ class ListingChanges(Strict):
     short_description: Text | None = Field(default=None, alias="shortDescription")
     description: Annotated[str, Field(max_length=30000)] | None = None
     keywords: list[Short] | None = Field(default=None, max_length=10)
+    # The listing's whole set of images, when given: others are removed.
+    images: list[ImageChange] | None = Field(default=None, max_length=30)
 
     def fields(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
+        """The listing resource's own fields (images are resources of their own)."""
+        return self.model_dump(by_alias=True, exclude_none=True, exclude={"images"})
 
 
 class PropertyChanges(Strict):
@@ -57,26 +102,6 @@ class PlanAvailability(Strict):
     markets: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] | None = Field(
         default=None, min_length=1, max_length=250
     )
-
-
-class PackageSource(Strict):
-    """Where the package file is: a blob URL the app can read (on an allowed host), or a blob
-    staged in the app's own `package-staging` container."""
-
-    model_config = ConfigDict(json_schema_extra=exactly_one("url", "staged"))
-    url: Annotated[str, Field(pattern=URL_PATTERN, max_length=2000)] | None = None
-    staged: Annotated[str, Field(pattern=STAGED_PATTERN, max_length=200)] | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> PackageSource:
-        if (self.url is None) == (self.staged is None):
-            raise ValueError("give exactly one of url or staged")
-        return self
-
-    @property
-    def file_name(self) -> str:
-        name = (self.staged or urlsplit(self.url or "").path).rsplit("/", 1)[-1]
-        return "".join(c if c.isalnum() or c in "._-" else "-" for c in name) or "package.zip"
 
 
 ActionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9./*_-]{0,199}$")]
@@ -175,6 +200,19 @@ class DraftChanges(Listings):
             for plan, change in self.plans.items()
             if change.technical_configuration and change.technical_configuration.package
         }
+
+    def image_sources(self) -> dict[str, PackageSource]:
+        """Every image file the request names, by where it is named."""
+        found = {}
+        groups = [("", self.by_language())] + [
+            (f"plans.{plan}.", change.by_language()) for plan, change in self.plans.items()
+        ]
+        for prefix, listings in groups:
+            for language, listing in listings.items():
+                for i, image in enumerate(listing.images or []):
+                    if image.file is not None:
+                        found[f"{prefix}listings.{language}.images.{i}.file"] = image.file
+        return found
 
     def package_sources(self) -> dict[str, PackageSource]:
         """Every package source the request names, by where it is named."""

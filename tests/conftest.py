@@ -21,6 +21,7 @@ from shared.partnercenter.client import PartnerCenterClient, RetryPolicy
 from shared.partnercenter.lookup import ProductIngestionLookup
 from shared.pipeline.outcomes import Checkpoint, Outcome, Patch
 from shared.pipeline.stages import StageDeps
+from shared.request_changes import PackageSource
 
 BASE = "https://pc.test"
 # The ingestion API's OpenAPI document, beside the project (absent in some checkouts).
@@ -181,3 +182,24 @@ def http(sim: Simulator) -> Iterator[httpx.Client]:
         headers={"Authorization": f"Bearer {SimTokens(sim).token()}"},
     ) as client:
         yield client
+
+
+class SimFiles:
+    """Package bytes from memory, uploaded to the simulator's SAS endpoint in-process."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.uploads = 0
+
+    def check(self, source: PackageSource) -> int:
+        return len(self.read(source))
+
+    def read(self, source: PackageSource) -> bytes:
+        return b"PK\x03\x04 " + (source.staged or "").encode()
+
+    def upload(self, sas_uri: str, data: bytes) -> None:
+        self.uploads += 1
+        client = httpx.Client(transport=httpx.MockTransport(self.sim.transport))
+        client.put(
+            sas_uri, content=data, headers={"x-ms-blob-type": "BlockBlob"}
+        ).raise_for_status()

@@ -401,6 +401,9 @@ class Ingestion:
         )
         if refused is not None:
             return refused
+        order = next((v for k, v in self.body(request).items() if k.lower() == "order"), None)
+        if isinstance(order, int) and not isinstance(order, bool):
+            image.order = order
         return json_response(200, self._image_view(request, image))
 
     def delete_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:

@@ -10,6 +10,7 @@ States are computed from the clock on every read, so a test moves time instead o
 from __future__ import annotations
 
 import copy
+import dataclasses
 import secrets as pysecrets
 import threading
 import time
@@ -534,6 +535,11 @@ class World:
             for draft in [d for d in product.drafts.values() if d.instance_id == old]:
                 did = derived_id("resource", new, draft.id)
                 product.drafts[did] = Draft(did, draft.collection, new, copy.deepcopy(draft.body))
+                for image in [
+                    i for i in product.images.values() if i.listing_id.lower() == draft.id.lower()
+                ]:
+                    iid = derived_id("image", did, image.id)
+                    product.images[iid] = dataclasses.replace(image, id=iid, listing_id=did)
             branch.draft_instance_id = new
 
     def instance_modules(self, product: Product) -> dict[str, tuple[str, str | None]]:

@@ -42,6 +42,7 @@ from shared.partnercenter.models import (
     Branch,
     CertificationReport,
     Draft,
+    ListingImage,
     Package,
     Product,
     ProductSetup,
@@ -463,6 +464,48 @@ class PartnerCenterClient:
             if_match=package.etag,
         )
         return parsed(Package, response)
+
+    def images(self, product_id: str, listing_id: str) -> list[ListingImage]:
+        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/images"
+        return list(self._paged(path, ListingImage))
+
+    def create_image(
+        self, product_id: str, listing_id: str, image_type: str, file_name: str, order: int
+    ) -> ListingImage:
+        """POST an image slot (with its SAS URI). Not idempotent: list images before retrying."""
+        body = {
+            "resourceType": "ListingImage",
+            "type": image_type,
+            "fileName": file_name,
+            "order": order,
+        }
+        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/images"
+        return parsed(ListingImage, self.request("POST", path, json=body))
+
+    def put_image(
+        self, product_id: str, listing_id: str, image: ListingImage, **changes: Any
+    ) -> ListingImage:
+        """Mark an image uploaded (`state="Uploaded"`) or set its order, with its ETag."""
+        body = {
+            "resourceType": "ListingImage",
+            "id": image.id,
+            "type": image.type,
+            "fileName": image.file_name,
+            "order": image.order,
+            **changes,
+        }
+        path = (
+            f"products/{segment(product_id)}/listings/{segment(listing_id)}"
+            f"/images/{segment(image.id)}"
+        )
+        return parsed(ListingImage, self.request("PUT", path, json=body, if_match=image.etag))
+
+    def delete_image(self, product_id: str, listing_id: str, image_id: str) -> None:
+        path = (
+            f"products/{segment(product_id)}/listings/{segment(listing_id)}"
+            f"/images/{segment(image_id)}"
+        )
+        self.request("DELETE", path)
 
     def reports(self, product_id: str, submission_id: str) -> list[CertificationReport]:
         return list(

@@ -169,3 +169,15 @@ class Package(Resource):
     etag: str | None = Field(default=None, alias="@odata.etag")
     resource_type: str = Field(default="AzureApplicationPackage", alias="resourceType")
     validation_items: list[ValidationItem] = Field(default_factory=list, alias="validationItems")
+
+
+class ListingImage(Resource):
+    """An image of a listing (a logo, a screenshot), uploaded through its SAS URI."""
+
+    id: str
+    type: str = ""
+    file_name: str = Field(default="", alias="fileName")
+    order: int = 0
+    state: str = ""
+    file_sas_uri: str | None = Field(default=None, alias="fileSasUri", repr=False)
+    etag: str | None = Field(default=None, alias="@odata.etag")

@@ -76,6 +76,11 @@ class _Reader:
         for draft in self.resources("Listing", variant, "listings"):
             language = language_of(draft) or "en-us"
             data = {k: draft.body[k] for k in LISTING if draft.body.get(k) is not None}
+            shown = self.deps.pc.images(self.pid, draft.id)
+            if shown:  # by the names Partner Center holds them under (no file to upload)
+                data["images"] = [
+                    {"type": i.type, "fileName": i.file_name, "order": i.order} for i in shown
+                ]
             fields = self.fitting(ListingChanges, f"{where}listings.{language}", data)
             if fields:
                 found[language] = fields

@@ -15,10 +15,12 @@ from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.pipeline.drafts import instance_of
 from shared.pipeline.export import export
-from shared.pipeline.outcomes import Advance, Finished
+from shared.pipeline.images import ImageTarget, current
+from shared.pipeline.outcomes import Advance, Finished, Outcome, Retry
 from shared.pipeline.planning import plan
-from shared.pipeline.stages import StageDeps, resolve
+from shared.pipeline.stages import StageDeps, resolve, update_draft
 from shared.publish_request import parse_publish_request
+from tests.conftest import SimFiles, settled
 
 
 class MemoryExports:
@@ -130,3 +132,65 @@ def test_an_export_leaves_out_what_a_request_cannot_carry(deps: StageDeps) -> No
     assert "listings.ja-jp.title" in outcome.reason
     request = json.loads(next(iter(store.written.values())))
     assert "ja-jp" not in request["changes"]["listings"]
+
+
+IMAGES = [
+    {"type": "AzureLogoSmall", "file": {"staged": "logo-small.png"}},
+    {"type": "Screenshot", "file": {"staged": "shot-1.png"}, "order": 1},
+]
+
+
+def drafted(deps: StageDeps, sim: Simulator, changes: dict[str, Any]) -> Outcome:
+    """update_draft as the runner runs it, until listing images are processed."""
+    run = opened(deps, "contoso-backup", "plan", changes)
+    run = replace(run, target="live")
+    for _ in range(5):
+        outcome: Outcome = settled(update_draft)(run, deps)
+        if not isinstance(outcome, Retry):
+            return outcome
+        assert "still processing" in outcome.reason
+        run = replace(run, planned_modules=["Listing"])
+        sim.world.clock.offset += 60
+    raise AssertionError("the images never settled")
+
+
+def test_listing_images_are_named_by_content_and_uploaded_once(
+    deps: StageDeps, sim: Simulator
+) -> None:
+    files = SimFiles(sim)
+    deps = replace(deps, files=files)
+    changes = {"listing": {"images": IMAGES}}
+    outcome = drafted(deps, sim, changes)
+    assert isinstance(outcome, Advance), outcome
+    assert outcome.patch.changed_modules == ["Listing"]
+    assert files.uploads == 2
+    names = sorted(i.file_name for i in sim_images(deps, "contoso-backup"))
+    assert sorted(n.split("-", 1)[1] for n in names) == ["logo-small.png", "shot-1.png"]
+    assert all(len(n.split("-", 1)[0]) == 16 for n in names)  # the content's hash
+    again = drafted(deps, sim, changes)
+    assert isinstance(again, Advance)
+    assert again.patch.changed_modules == []
+    assert files.uploads == 2  # unchanged files are not uploaded again
+
+    request = exported(deps, "contoso-backup")
+    exported_images = request["changes"]["listings"]["en-us"]["images"]
+    assert sorted(i["fileName"] for i in exported_images) == names
+    assert planned(deps, "contoso-backup", request["changes"])["changes"] == []
+
+    shot = next(i for i in exported_images if i["type"] == "Screenshot")
+    shot.pop("fileName")
+    shot["file"] = {"staged": "shot-2.png"}  # one screenshot replaced
+    [change] = planned(deps, "contoso-backup", request["changes"])["changes"]
+    assert (change["module"], change["language"], change["field"]) == ("Listing", "en-us", "images")
+    assert [s for s in change["old"] if s.startswith("Screenshot")] != [
+        s for s in change["new"] if s.startswith("Screenshot")
+    ]
+    assert [s for s in change["old"] if s.startswith("AzureLogo")] == [
+        s for s in change["new"] if s.startswith("AzureLogo")
+    ]
+    assert files.uploads == 2  # a plan reads files, never uploads
+
+
+def sim_images(deps: StageDeps, offer: str) -> list[Any]:
+    pid = opened(deps, offer, "export").product_id or ""
+    return current(deps, pid, ImageTarget("Listing", None, "en-us", ()))

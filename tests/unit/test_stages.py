@@ -19,8 +19,8 @@ from shared.pipeline.drafts import NotApplied, instance_of, pick, write
 from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Outcome, Wait
 from shared.pipeline.stages import STAGES, StageDeps
 from shared.pipeline.submission import SubmissionCancelled, withdraw
-from shared.publish_request import PackageSource, RequestRejected, parse_publish_request
-from tests.conftest import SimTokens, crashed_after_call, make_client, settled
+from shared.publish_request import RequestRejected, parse_publish_request
+from tests.conftest import SimFiles, SimTokens, crashed_after_call, make_client, settled
 
 # The stages as the runner runs them: checkpoints recorded, the stage run again.
 resolve = settled(stages.resolve)
@@ -185,27 +185,6 @@ def test_a_throttled_submit_is_left_to_retry(sim: Simulator, deps: StageDeps) ->
     assert caught.value.retry_after == 600
     assert client.sleeps == []  # type: ignore[attr-defined] # too long to wait in-process: left to a delayed redelivery
     assert posts(sim, "/submissions") == 0
-
-
-class SimFiles:
-    """Package bytes from memory, uploaded to the simulator's SAS endpoint in-process."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.uploads = 0
-
-    def check(self, source: PackageSource) -> int:
-        return len(self.read(source))
-
-    def read(self, source: PackageSource) -> bytes:
-        return b"PK\x03\x04 " + (source.staged or "").encode()
-
-    def upload(self, sas_uri: str, data: bytes) -> None:
-        self.uploads += 1
-        client = httpx.Client(transport=httpx.MockTransport(self.sim.transport))
-        client.put(
-            sas_uri, content=data, headers={"x-ms-blob-type": "BlockBlob"}
-        ).raise_for_status()
 
 
 CHANGES = {
