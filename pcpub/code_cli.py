@@ -1,7 +1,8 @@
 """`pcpub` commands for keeping offers as code (the handlers behind pcpub.cli):
 
 pcpub export OFFER [--out FILE]        the offer as Partner Center holds it, as a request file
-pcpub plan FILE                        what the file would change (exit 0: nothing, 2: changes)
+pcpub plan FILE                        what the file would change (exit 0: nothing, 2: changes);
+                                       a release file: every offer's plan at once
 pcpub apply FILE --target preview|live send the file as a publish (and follow it with --wait)
 
 Each runs through the pipeline with the function app's identity: no Partner Center secret on
@@ -61,7 +62,10 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         return NO_CHANGE
 
     def _plan(args: argparse.Namespace) -> int:
-        request = _request(_read(args.file), "plan")
+        data = _read(args.file)
+        if "releaseId" in data or "offers" in data:
+            return _plan_release(storage(args), data, args)
+        request = _request(data, "plan")
         run = _send_and_wait(storage(args), request, args.timeout)
         if run is None or run.status is not RunStatus.PLANNED:
             return _failed(run, request)
@@ -86,6 +90,54 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
     return {"export": _export, "plan": _plan, "apply": _apply}
 
 
+def _plan_release(storage: Any, data: dict[str, Any], args: argparse.Namespace) -> int:
+    """A release planned as a whole: every offer's plan at once; exit 2 if any would change."""
+    from pcpub.controls import send_release
+    from shared.publish_request import RequestRejected
+    from shared.releases import Releases
+
+    body = {k: v for k, v in data.items() if k not in ("goLive", "notBefore")}
+    body.update(schemaVersion=1, target="plan")
+    body["releaseId"] = _fresh_id("plan", body)
+    try:
+        send_release(storage, json.dumps(body).encode())
+    except (RequestRejected, ValueError) as exc:
+        raise SystemExit(f"pcpub: not sent: {getattr(exc, 'reason', exc)}") from None
+    books = Releases(storage.ledger)
+    deadline = time.monotonic() + args.timeout
+    release = None
+    while time.monotonic() < deadline:
+        release = books.get(body["releaseId"])
+        if release is not None and release.status in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(1.0)
+    else:
+        print(f"pcpub: release {body['releaseId']} did not end in time", file=sys.stderr)
+        return FAILED
+    assert release is not None
+    runs = books.runs(release)
+    if args.json:
+        plans = {n: {"requestId": r.run_id, **r.plan} if r else None for n, r in runs.items()}
+        print(json.dumps({"releaseId": release.release_id, "offers": plans}, indent=2))
+    else:
+        for name, run in sorted(runs.items()):
+            print(f"== {name}")
+            print(format_plan(run) if run and run.status is RunStatus.PLANNED else _ended(run))
+    if any(r is None or r.status is not RunStatus.PLANNED for r in runs.values()):
+        return FAILED
+    return CHANGES if any(r and r.plan.get("changes") for r in runs.values()) else NO_CHANGE
+
+
+def _ended(run: Run | None) -> str:
+    return f"  {run.status}: {run.reason or ''}" if run else "  (no run)"
+
+
+def _fresh_id(target: str, body: dict[str, Any]) -> str:
+    """An id of this send's own: the file's digest and the time."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{target}-{digest}-{now_utc():%Y%m%dT%H%M%S%f}"
+
+
 def _read(file: str) -> dict[str, Any]:
     text = sys.stdin.read() if file == "-" else Path(file).read_text()
     data = json.loads(text)
@@ -96,10 +148,10 @@ def _read(file: str) -> dict[str, Any]:
 
 def _request(data: dict[str, Any], target: str) -> dict[str, Any]:
     """The file as a request of `target`, with a request id of its own for this send."""
-    body = {k: v for k, v in data.items() if k not in _PUBLISH_ONLY or target == "live"}
+    dropped = {"live": (), "preview": ("goLive", "notBefore")}.get(target, _PUBLISH_ONLY)
+    body = {k: v for k, v in data.items() if k not in dropped}
     body.update(schemaVersion=1, target=target)
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
-    body["requestId"] = f"{target}-{digest}-{now_utc():%Y%m%dT%H%M%S%f}"
+    body["requestId"] = _fresh_id(target, body)
     return body
 
 

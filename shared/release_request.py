@@ -44,7 +44,8 @@ class ReleaseRequest(Strict):
 
     schema_version: Literal[1] = Field(alias="schemaVersion")
     release_id: str = Field(alias="releaseId", pattern=RELEASE_ID_PATTERN)
-    target: Literal["preview", "live"]
+    # plan: every offer's plan, side by side (nothing written, no dependency waited for)
+    target: Literal["preview", "live", "plan"]
     go_live: GoLive = Field(default="auto", alias="goLive")
     not_before: Annotated[str, Field(pattern=UTC_TIME_PATTERN)] | None = Field(
         default=None, alias="notBefore"
@@ -79,8 +80,8 @@ class ReleaseRequest(Strict):
             raise ValueError("goLive approval needs target live")
         if self.not_before and self.target != "live":
             raise ValueError("notBefore needs target live")
-        if self.target != "live" and any(o.needs == "live" for o in self.offers):
-            raise ValueError("needs live takes target live")
+        if self.target == "preview" and any(o.needs == "live" for o in self.offers):
+            raise ValueError("needs live takes target live")  # (a plan ignores it)
         return self
 
     def run_id(self, name: str) -> str:

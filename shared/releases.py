@@ -24,13 +24,14 @@ from shared.tables import capped, join_text, split_text
 PARTITION = "release"
 _JSON = ("members", "admitted", "announced", "labels")
 # Where a run stands, as its dependants and the release see it.
-WAITING, IN_FLIGHT, PREVIEW, LIVE, UNCHANGED, FAILED = (
+WAITING, IN_FLIGHT, PREVIEW, LIVE, UNCHANGED, FAILED, PLANNED = (
     "waiting",
     "in flight",
     "in preview",
     "live",
     "unchanged",
     "failed",
+    "planned",
 )
 _PREVIEW_STAGES = {Stage.AWAIT_GO_LIVE, Stage.PROMOTE, Stage.AWAIT_LIVE, Stage.COMPLETE}
 
@@ -77,6 +78,8 @@ def state_of(run: Run | None) -> str:
         return WAITING
     if run.status is RunStatus.UNCHANGED:
         return UNCHANGED
+    if run.status is RunStatus.PLANNED:
+        return PLANNED
     if run.status is RunStatus.SUCCEEDED:
         return LIVE if run.target == "live" else PREVIEW
     if run.status.terminal:

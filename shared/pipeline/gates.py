@@ -34,10 +34,12 @@ def await_release(run: Run, deps: StageDeps) -> Outcome:
         return Advance(to=Stage.RESOLVE, patch=_left(run, deps))
     runs = deps.releases.runs(release)
     needs = run.needs or "preview"
-    failed = [d for d in run.depends_on if state_of(runs.get(d)) == FAILED]
+    # A plan writes nothing, so it waits for no dependency: every offer is planned at once.
+    depends_on = [] if run.target == "plan" else run.depends_on
+    failed = [d for d in depends_on if state_of(runs.get(d)) == FAILED]
     if failed:
         return Failed(reason=f"blocked: {_failures(failed, runs)}; not submitted")
-    pending = [d for d in run.depends_on if not reached(runs.get(d), needs)]
+    pending = [d for d in depends_on if not reached(runs.get(d), needs)]
     if pending:
         where = ", ".join(f"{d} ({state_of(runs.get(d))})" for d in pending)
         return _wait(run, deps, Stage.AWAIT_RELEASE, f"waiting for {where} to reach {needs}")

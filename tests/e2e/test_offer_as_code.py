@@ -111,3 +111,39 @@ def test_export_edit_plan_apply_plan(
         assert "! Property termsOfUse" in text
     finally:
         admin.set_live(**before)
+
+
+def test_a_release_is_planned_as_a_whole(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    release = {
+        "schemaVersion": 1,
+        "releaseId": "bc-2026-12",
+        "target": "live",
+        "goLive": "approval",
+        "offers": [
+            {
+                "name": "timesheets",
+                "offer": {"externalId": "contoso-timesheets"},
+                "changes": {"listing": {"title": "Contoso Timesheets 2"}},
+            },
+            {
+                "name": "analytics",
+                "offer": {"externalId": "contoso-analytics"},
+                "dependsOn": ["timesheets"],  # a plan waits for no dependency
+                "needs": "live",
+            },
+        ],
+    }
+    file = tmp_path / "release.json"
+    file.write_text(json.dumps(release))
+    code, out = pcpub(stack, capsys, "plan", str(file), "--json")
+    assert code == 2
+    plans = json.loads(out)["offers"]
+    assert [(c["field"], c["new"]) for c in plans["timesheets"]["changes"]] == [
+        ("title", "Contoso Timesheets 2")
+    ]
+    assert plans["analytics"]["changes"] == []
+    code, text = pcpub(stack, capsys, "plan", str(file))
+    assert "== analytics" in text
+    assert "no change" in text
