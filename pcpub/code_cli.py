@@ -34,6 +34,12 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
     export.add_argument("offer", help="the offer id (or, with --product-id, the product GUID)")
     export.add_argument("--product-id", action="store_true", help="OFFER is a product GUID")
     export.add_argument("--out", help="the file to write (default: standard output)")
+    export.add_argument(
+        "--state",
+        choices=["draft", "preview", "live"],
+        default="draft",
+        help="what to export: the draft (default), or what is in preview or live",
+    )
     plan = sub.add_parser("plan", help="what a request file would change (nothing is written)")
     plan.add_argument("file", help="a request file (- for stdin)")
     plan.add_argument("--json", action="store_true", help="the plan as JSON")
@@ -49,7 +55,7 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
 def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]:
     def _export(args: argparse.Namespace) -> int:
         key = "productId" if args.product_id else "externalId"
-        request = _request({"offer": {key: args.offer}}, "export")
+        request = _request({"offer": {key: args.offer}, "exportFrom": args.state}, "export")
         run = _send_and_wait(storage(args), request, args.timeout)
         if run is None or run.status is not RunStatus.SUCCEEDED or not run.export:
             return _failed(run, request)

@@ -112,6 +112,10 @@ class PublishRequest(Strict):
     )
     # Nothing differs and no package: end `unchanged`, with no submission.
     only_changed: bool | None = Field(default=None, alias="onlyChanged")
+    # Target export: what to read, the draft (the default), or what is in preview or live.
+    export_from: Literal["draft", "preview", "live"] | None = Field(
+        default=None, alias="exportFrom"
+    )
 
     @model_validator(mode="after")
     def _go_live_needs_live(self) -> PublishRequest:
@@ -119,6 +123,8 @@ class PublishRequest(Strict):
             raise ValueError("goLive approval and notBefore need target live")
         if self.target == "export" and self.changes is not None:
             raise ValueError("an export takes no changes: it reads what the offer holds")
+        if self.export_from is not None and self.target != "export":
+            raise ValueError("exportFrom goes with target export")
         return self
 
     def to_json(self) -> str:

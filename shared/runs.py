@@ -88,6 +88,7 @@ class Run:
     plan: dict[str, Any] = field(default_factory=dict)
     # Target export: where the exported request was written (shared.pipeline.export).
     export: str | None = None
+    export_from: str | None = None  # target export: draft, preview or live
     # Modules the draft stage found differing, recorded before it wrote any of them.
     planned_modules: list[str] | None = None
     # Non-idempotent calls this run made or is making: key -> {"state": sent|done|refused, ...}

@@ -27,10 +27,16 @@ MODULE_COLLECTIONS = {
 _NOT_CONTENT = {"id", "@odata.etag", "odata.etag", "resourcetype", "validations"}
 
 
-def live_instances(subs: list[Submission]) -> dict[tuple[str | None, str], str]:
-    """(variant or None, module) -> the instance live, from the newest live submission that
-    lists the module."""
-    live = [s for s in subs if (s.state.lower(), s.substate.lower()) == ("published", "instore")]
+LIVE_SUBSTATES = ("instore",)
+PREVIEW_SUBSTATES = ("readytopublish", "instore")  # what preview shows: the newest published
+
+
+def live_instances(
+    subs: list[Submission], substates: tuple[str, ...] = LIVE_SUBSTATES
+) -> dict[tuple[str | None, str], str]:
+    """(variant or None, module) -> the instance live (or, with PREVIEW_SUBSTATES, in
+    preview), from the newest such submission that lists the module."""
+    live = [s for s in subs if s.state.lower() == "published" and s.substate.lower() in substates]
     found: dict[tuple[str | None, str], str] = {}
     while live:
         newest = newest_submission(live)

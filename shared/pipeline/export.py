@@ -21,6 +21,7 @@ from shared.offer_types import OfferType, of_run
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.draft_stage import MARKET_EXPAND
 from shared.pipeline.drafts import instance_of, language_of, pick
+from shared.pipeline.drift import LIVE_SUBSTATES, PREVIEW_SUBSTATES, live_instances
 from shared.pipeline.outcomes import Failed, Finished, Outcome, Patch
 from shared.publish_request import PublishRequest
 from shared.request_changes import (
@@ -53,6 +54,13 @@ class _Reader:
         self.pid = run.product_id
         self.deps = deps
         self.left_out: list[str] = []
+        self.unpublished: list[str] = []
+        # Preview or live: the instances the newest such submission listing each module
+        # published; the draft: the modules' current draft instances.
+        self.published: dict[tuple[str | None, str], str] | None = None
+        if run.export_from in ("preview", "live"):
+            substates = PREVIEW_SUBSTATES if run.export_from == "preview" else LIVE_SUBSTATES
+            self.published = live_instances(deps.pc.submissions(self.pid), substates)
 
     def fitting(self, model: type[BaseModel], where: str, data: dict[str, Any]) -> dict[str, Any]:
         """The fields of `data` that `model` accepts, one by one (the rest noted)."""
@@ -67,7 +75,15 @@ class _Reader:
         return kept
 
     def resources(self, module: str, variant: str | None, collection: str) -> list[Any]:
-        instance = instance_of(self.deps.pc, self.pid, module, variant)
+        if self.published is None:
+            instance = instance_of(self.deps.pc, self.pid, module, variant)
+        elif (variant, module) in self.published:
+            instance = self.published[(variant, module)]
+        else:  # never published: nothing of it is live (or in preview)
+            where = f"{module}@{variant}" if variant else module
+            if where not in self.unpublished:
+                self.unpublished.append(where)
+            return []
         expand = MARKET_EXPAND if collection == "featureavailabilities" else None
         return self.deps.pc.drafts(self.pid, collection, instance, expand)
 
@@ -155,7 +171,9 @@ def export(run: Run, deps: StageDeps) -> Outcome:
     }
     PublishRequest.model_validate(request)  # a bug here is a bug: it must not be written
     location = deps.exports.write(export_blob_name(run.run_id), json.dumps(request, indent=2))
-    reason = f"exported to {location}"
+    reason = f"exported the {run.export_from or 'draft'} to {location}"
+    if reader.unpublished:
+        reason += f"; never {run.export_from}: " + ", ".join(reader.unpublished[:20])
     if reader.left_out:
         reason += "; left out (a request cannot carry them): " + ", ".join(reader.left_out[:20])
     return Finished(reason=reason, patch=Patch(export=location))

@@ -168,6 +168,7 @@ def requested(request: PublishRequest, at: str) -> dict[str, Any]:
         "go_live": request.go_live or "auto",
         "not_before": request.not_before,
         "only_changed": bool(request.only_changed),
+        "export_from": request.export_from,
         "created_at": at,
         "updated_at": at,
     }

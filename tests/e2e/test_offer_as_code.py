@@ -14,7 +14,7 @@ from pcpub.cli import main
 from pcpub.ops import Storage
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
-from tests.e2e.conftest import publish, wait_terminal
+from tests.e2e.conftest import publish, stage_package, wait_terminal
 
 OFFER = "coded-offer"
 
@@ -41,13 +41,21 @@ def test_export_edit_plan_apply_plan(
     before = admin.set_live(draftAfterSubmit="new")
     try:
         product = admin.add_offer(OFFER, ["basic"])["id"]
-        publish(  # the offer as it is live today: three languages
+        for name in ("logo.png", "shot-1.png", "shot-2.png"):
+            stage_package(stack, f"media/{name}", b"\x89PNG " + name.encode())
+        publish(  # the offer as it is live today: three languages, a logo and a screenshot
             storage,
             "req-coded-v1",
             OFFER,
             "live",
             changes={
                 "properties": {"termsOfUse": "Terms of 2026"},
+                "listing": {
+                    "images": [
+                        {"type": "AzureLogoSmall", "file": {"staged": "media/logo.png"}},
+                        {"type": "Screenshot", "file": {"staged": "media/shot-1.png"}},
+                    ]
+                },
                 "listings": {
                     "de-de": {"title": "Codiert", "summary": "Zusammenfassung"},
                     "fr-fr": {"title": "Codé", "summary": "Résumé"},
@@ -64,15 +72,23 @@ def test_export_edit_plan_apply_plan(
         code, plan = plan_of(stack, capsys, file)
         assert (code, plan["changes"], plan["drift"]) == (0, [], [])  # the round trip
 
-        exported["changes"]["listings"]["de-de"]["title"] = "Codiert 2"
-        exported["changes"]["listings"]["fr-fr"]["summary"] = "Résumé 2"
+        listings = exported["changes"]["listings"]
+        listings["de-de"]["title"] = "Codiert 2"
+        listings["fr-fr"]["summary"] = "Résumé 2"
+        shot = next(i for i in listings["en-us"]["images"] if i["type"] == "Screenshot")
+        assert shot.pop("fileName").endswith("-shot-1.png")  # named by its content
+        shot["file"] = {"staged": "media/shot-2.png"}  # one screenshot replaced
         file.write_text(json.dumps(exported, ensure_ascii=False))
         code, plan = plan_of(stack, capsys, file)
         assert code == 2
-        assert sorted((c["language"], c["field"], c["old"], c["new"]) for c in plan["changes"]) == [
-            ("de-de", "title", "Codiert", "Codiert 2"),
-            ("fr-fr", "summary", "Résumé", "Résumé 2"),
-        ]
+        by_field = {(c["language"], c["field"]): c for c in plan["changes"]}
+        assert sorted(by_field) == [("de-de", "title"), ("en-us", "images"), ("fr-fr", "summary")]
+        assert by_field["fr-fr", "summary"]["old"] == "Résumé"
+        assert by_field["de-de", "title"]["new"] == "Codiert 2"
+        images = by_field["en-us", "images"]
+        assert any("shot-1" in s for s in images["old"])
+        assert any("shot-2" in s for s in images["new"])
+        assert not any("shot-1" in s for s in images["new"])
         code, text = pcpub(stack, capsys, "plan", str(file))
         assert code == 2
         assert '~ Listing [de-de] title: "Codiert" -> "Codiert 2"' in text
@@ -109,6 +125,16 @@ def test_export_edit_plan_apply_plan(
         assert drift["planned"] == drift["live"]  # applying the file would undo the edit
         code, text = pcpub(stack, capsys, "plan", str(file))
         assert "! Property termsOfUse" in text
+        live = tmp_path / "live.json"
+        code, _ = pcpub(stack, capsys, "export", OFFER, "--state", "live", "--out", str(live))
+        assert code == 0
+        assert json.loads(live.read_text())["changes"]["properties"]["termsOfUse"] == (
+            "Terms of 2026"
+        )
+        code, _ = pcpub(stack, capsys, "export", OFFER, "--out", str(live))  # the draft
+        assert json.loads(live.read_text())["changes"]["properties"]["termsOfUse"] == (
+            "Edited in the portal"
+        )
     finally:
         admin.set_live(**before)
 
