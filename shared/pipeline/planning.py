@@ -9,6 +9,7 @@ no change is a publish that would write nothing.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from shared.ledger import Run
@@ -22,8 +23,10 @@ from shared.pipeline.outcomes import Finished, Outcome, Patch
 from shared.pipeline.submission import newest_submission
 from shared.publish_request import DraftChanges
 
-MAX_ENTRIES = 400  # a plan's record stays a few hundred kB at most
 MAX_VALUE = 1000  # characters of an old or new value shown (a description can be 30,000)
+# The record is kept on the run's table row (at most 1 MiB): entries past this many characters
+# of JSON are counted, not kept.
+MAX_RECORD_CHARS = 300_000
 
 
 def plan(run: Run, deps: StageDeps) -> Outcome:
@@ -33,7 +36,8 @@ def plan(run: Run, deps: StageDeps) -> Outcome:
     plan_of = {variant: plan for plan, variant in run.plans.items()}
     changes: list[dict[str, Any]] = []
     refused: list[str] = []
-    for target in draft_targets(run, uploaded=False):
+    targets = draft_targets(run, uploaded=False)
+    for target in targets:
         instance = instance_of(deps.pc, pid, target.module, target.variant)
         resources = deps.pc.drafts(pid, target.collection, instance, target.expand)
         current = pick(resources, target.language) or EMPTY
@@ -52,19 +56,36 @@ def plan(run: Run, deps: StageDeps) -> Outcome:
     holder = newest_submission([s for s in subs if blocking(s)])
     drifted = drift(deps.pc, pid, subs, plan_of)
     planned = {_key(c): c["new"] for c in changes}
-    touched = {(t.module, plan_of.get(t.variant or "")) for t in draft_targets(run, uploaded=False)}
+    touched = {(t.module, plan_of.get(t.variant or "")) for t in targets}
     for item in drifted:
         if _key(item) in planned:  # this plan sets the field: to the live value, or another
             item["planned"] = planned[_key(item)]
         item["inRequest"] = (item["module"], item["plan"]) in touched
+    kept_changes, kept_drift = _within(changes + drifted, len(changes))
     record: dict[str, Any] = {
-        "changes": changes[:MAX_ENTRIES],
-        "drift": drifted[:MAX_ENTRIES],
-        "refused": refused,
+        "changes": kept_changes,
+        "drift": kept_drift,
+        "refused": refused[:10],
         "inFlight": {"submissionId": holder.id, "status": holder.status} if holder else None,
-        "truncated": max(0, len(changes) - MAX_ENTRIES) + max(0, len(drifted) - MAX_ENTRIES),
+        "truncated": len(changes) + len(drifted) - len(kept_changes) - len(kept_drift),
     }
     return Finished(planned=True, reason=summary(record), patch=Patch(plan=record))
+
+
+def _within(
+    items: list[dict[str, Any]], first: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The entries that fit the record (changes first, then drift), long values cut."""
+    kept: list[tuple[int, dict[str, Any]]] = []
+    used = 0
+    for index, item in enumerate(items):
+        item = {k: shown(v) for k, v in item.items()}
+        size = len(json.dumps(item, default=str))
+        if used + size > MAX_RECORD_CHARS:
+            break
+        used += size
+        kept.append((index, item))
+    return [i for n, i in kept if n < first], [i for n, i in kept if n >= first]
 
 
 def entry(target: Target, plan_of: dict[str, str], name: str, old: Any, new: Any) -> dict[str, Any]:
@@ -74,8 +95,8 @@ def entry(target: Target, plan_of: dict[str, str], name: str, old: Any, new: Any
         "plan": plan_of.get(target.variant or "") if target.variant else None,
         "language": target.language,
         "field": name,
-        "old": shown(old),
-        "new": shown(new),
+        "old": old,
+        "new": new,
     }
 
 

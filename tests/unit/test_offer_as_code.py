@@ -13,6 +13,7 @@ import pytest
 from pcpub.simulator.app import Simulator
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
+from shared.pipeline import planning
 from shared.pipeline.drafts import instance_of
 from shared.pipeline.export import export
 from shared.pipeline.images import ImageTarget, current
@@ -194,3 +195,20 @@ def test_listing_images_are_named_by_content_and_uploaded_once(
 def sim_images(deps: StageDeps, offer: str) -> list[Any]:
     pid = opened(deps, offer, "export").product_id or ""
     return current(deps, pid, ImageTarget("Listing", None, "en-us", ()))
+
+
+def test_a_plan_record_stays_bounded_whatever_the_request(
+    deps: StageDeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    languages = [f"xx-{n:02d}" for n in range(60)]  # the most a request may name, each long
+    listing = {"title": "t" * 200, "description": "d" * 30000, "keywords": ["k" * 200] * 10}
+    record = planned(deps, "contoso-backup", {"listings": dict.fromkeys(languages, listing)})
+    assert len(json.dumps(record)) < 400_000  # far inside a table row's 1 MiB
+    descriptions = [c for c in record["changes"] if c["field"] == "description"]
+    assert descriptions
+    assert all(c["new"].endswith("... (30000 characters)") for c in descriptions)
+    assert (len(record["changes"]), record["truncated"]) == (60 * 3, 0)  # title, text, keywords
+    monkeypatch.setattr(planning, "MAX_RECORD_CHARS", 20_000)  # a smaller row: entries counted
+    record = planned(deps, "contoso-backup", {"listings": dict.fromkeys(languages, listing)})
+    assert len(json.dumps(record["changes"])) <= 20_000
+    assert record["truncated"] == 60 * 3 - len(record["changes"]) > 0
