@@ -155,7 +155,9 @@ def _read(file: str) -> dict[str, Any]:
 def _request(data: dict[str, Any], target: str) -> dict[str, Any]:
     """The file as a request of `target`, with a request id of its own for this send."""
     dropped = {"live": (), "preview": ("goLive", "notBefore")}.get(target, _PUBLISH_ONLY)
-    body = {k: v for k, v in data.items() if k not in dropped}
+    body = {k: v for k, v in data.items() if k not in dropped and k != "exportFrom"}
+    if "exportFrom" in data and target == "export":
+        body["exportFrom"] = data["exportFrom"]
     body.update(schemaVersion=1, target=target)
     body["requestId"] = _fresh_id(target, body)
     return body

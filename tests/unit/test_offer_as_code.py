@@ -20,7 +20,7 @@ from shared.pipeline.images import ImageTarget, current
 from shared.pipeline.outcomes import Advance, Finished, Outcome, Retry
 from shared.pipeline.planning import plan
 from shared.pipeline.stages import StageDeps, resolve, update_draft
-from shared.publish_request import parse_publish_request
+from shared.publish_request import RequestRejected, check_policy, parse_publish_request
 from tests.conftest import SimFiles, settled
 
 
@@ -212,3 +212,28 @@ def test_a_plan_record_stays_bounded_whatever_the_request(
     record = planned(deps, "contoso-backup", {"listings": dict.fromkeys(languages, listing)})
     assert len(json.dumps(record["changes"])) <= 20_000
     assert record["truncated"] == 60 * 3 - len(record["changes"]) > 0
+
+
+def test_an_image_from_a_host_not_allowed_is_refused_at_intake() -> None:
+    image: dict[str, Any] = {"type": "Screenshot", "file": {"url": "https://evil.example/a.png"}}
+    body: dict[str, Any] = {
+        "schemaVersion": 1,
+        "requestId": "r-img",
+        "offer": {"externalId": "contoso-backup"},
+        "target": "plan",
+        "changes": {
+            "listings": {
+                "de-de": {
+                    "images": [
+                        {"type": "Screenshot", "file": {"url": "https://evil.example/a.png"}}
+                    ]
+                }
+            }
+        },
+    }
+    request = parse_publish_request(json.dumps(body))
+    with pytest.raises(RequestRejected, match=r"listings\.de-de\.images\.0\.file\.url"):
+        check_policy(request, url_hosts=("blob.core.windows.net",))
+    image.pop("file")  # no source at all
+    with pytest.raises(RequestRejected, match="exactly one of file or fileName"):
+        parse_publish_request(json.dumps(body))
