@@ -221,15 +221,7 @@ def test_an_image_from_a_host_not_allowed_is_refused_at_intake() -> None:
         "requestId": "r-img",
         "offer": {"externalId": "contoso-backup"},
         "target": "plan",
-        "changes": {
-            "listings": {
-                "de-de": {
-                    "images": [
-                        {"type": "Screenshot", "file": {"url": "https://evil.example/a.png"}}
-                    ]
-                }
-            }
-        },
+        "changes": {"listings": {"de-de": {"images": [image]}}},
     }
     request = parse_publish_request(json.dumps(body))
     with pytest.raises(RequestRejected, match=r"listings\.de-de\.images\.0\.file\.url"):
