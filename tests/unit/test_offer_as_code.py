@@ -19,7 +19,7 @@ from shared.pipeline.export import export
 from shared.pipeline.images import ImageTarget, current
 from shared.pipeline.outcomes import Advance, Finished, Outcome, Retry
 from shared.pipeline.planning import plan
-from shared.pipeline.stages import StageDeps, resolve, update_draft
+from shared.pipeline.stages import StageDeps, resolve, submit_preview, update_draft
 from shared.publish_request import RequestRejected, check_policy, parse_publish_request
 from tests.conftest import SimFiles, settled
 
@@ -229,3 +229,22 @@ def test_an_image_from_a_host_not_allowed_is_refused_at_intake() -> None:
     image.pop("file")  # no source at all
     with pytest.raises(RequestRejected, match="exactly one of file or fileName"):
         parse_publish_request(json.dumps(body))
+
+
+def test_a_plan_reports_a_submission_in_flight_and_waits_for_none(deps: StageDeps) -> None:
+    changes = {"listing": {"title": "Contoso Backup 3"}}
+    publishing = replace(opened(deps, "contoso-backup", "plan", changes), target="preview")
+    drafted_run = replace(publishing, **_patch(settled(update_draft)(publishing, deps)))
+    submitted = settled(submit_preview)(drafted_run, deps)
+    submission = submitted.patch.submission_id
+    assert submission
+    record = planned(deps, "contoso-backup", {"listing": {"title": "Contoso Backup 4"}})
+    assert record["inFlight"]["submissionId"] == submission
+    assert [(c["old"], c["new"]) for c in record["changes"]] == [
+        ("Contoso Backup 3", "Contoso Backup 4")
+    ]
+
+
+def _patch(outcome: Outcome) -> dict[str, Any]:
+    patch = getattr(outcome, "patch", None)
+    return {k: v for k, v in vars(patch).items() if v is not None} if patch else {}
