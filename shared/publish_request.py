@@ -195,7 +195,7 @@ def check_policy(request: PublishRequest, *, url_hosts: tuple[str, ...]) -> None
             request.request_id,
         )
     changes = request.changes
-    sources = {**changes.package_sources(), **changes.image_sources()} if changes else {}
+    sources = {**changes.package_sources(), **changes.media_sources()} if changes else {}
     for where, source in sorted(sources.items()):
         if source.url is not None:
             host = (urlsplit(source.url).hostname or "").lower()

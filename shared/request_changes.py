@@ -46,23 +46,23 @@ class PackageSource(Strict):
         return "".join(c if c.isalnum() or c in "._-" else "-" for c in name) or "package.zip"
 
 
-ImageType = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,39}$")]
-ImageName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]{0,199}$")]
+MediaType = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,39}$")]
+MediaName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]{0,199}$")]
 
 
-class ImageChange(Strict):
-    """A listing image (a logo, a screenshot): a file to upload (`file`), named in Partner
-    Center by its content hash so an unchanged file is never uploaded again; or one Partner
-    Center holds already (`fileName`, as an export writes it)."""
+class MediaChange(Strict):
+    """A listing image (a logo, a screenshot) or document: a file to upload (`file`), named
+    in Partner Center by its content hash so an unchanged file is never uploaded again; or one
+    Partner Center holds already (`fileName`, as an export writes it). `order` places images."""
 
     model_config = ConfigDict(json_schema_extra=exactly_one("file", "fileName"))
-    type: ImageType
+    type: MediaType
     file: PackageSource | None = None
-    file_name: ImageName | None = Field(default=None, alias="fileName")
+    file_name: MediaName | None = Field(default=None, alias="fileName")
     order: int | None = Field(default=None, ge=0, le=100)
 
     @model_validator(mode="after")
-    def _one_source(self) -> ImageChange:
+    def _one_source(self) -> MediaChange:
         if (self.file is None) == (self.file_name is None):
             raise ValueError("give exactly one of file or fileName")
         return self
@@ -76,12 +76,13 @@ class ListingChanges(Strict):
     short_description: Text | None = Field(default=None, alias="shortDescription")
     description: Annotated[str, Field(max_length=30000)] | None = None
     keywords: list[Short] | None = Field(default=None, max_length=10)
-    # The listing's whole set of images, when given: others are removed.
-    images: list[ImageChange] | None = Field(default=None, max_length=30)
+    # The listing's whole set of images (or documents), when given: others are removed.
+    images: list[MediaChange] | None = Field(default=None, max_length=30)
+    documents: list[MediaChange] | None = Field(default=None, max_length=20)
 
     def fields(self) -> dict[str, Any]:
         """The listing resource's own fields (images are resources of their own)."""
-        return self.model_dump(by_alias=True, exclude_none=True, exclude={"images"})
+        return self.model_dump(by_alias=True, exclude_none=True, exclude={"images", "documents"})
 
 
 class PropertyChanges(Strict):
@@ -201,17 +202,18 @@ class DraftChanges(Listings):
             if change.technical_configuration and change.technical_configuration.package
         }
 
-    def image_sources(self) -> dict[str, PackageSource]:
-        """Every image file the request names, by where it is named."""
+    def media_sources(self) -> dict[str, PackageSource]:
+        """Every image and document file the request names, by where it is named."""
         found = {}
         groups = [("", self.by_language())] + [
             (f"plans.{plan}.", change.by_language()) for plan, change in self.plans.items()
         ]
         for prefix, listings in groups:
             for language, listing in listings.items():
-                for i, image in enumerate(listing.images or []):
-                    if image.file is not None:
-                        found[f"{prefix}listings.{language}.images.{i}.file"] = image.file
+                for field, items in (("images", listing.images), ("documents", listing.documents)):
+                    for i, item in enumerate(items or []):
+                        if item.file is not None:
+                            found[f"{prefix}listings.{language}.{field}.{i}.file"] = item.file
         return found
 
     def package_sources(self) -> dict[str, PackageSource]:

@@ -43,7 +43,7 @@ class Extras:
 
         pid = INGESTION + r"/products/(?P<pid>[^/]+)"
         lid = pid + r"/listings/(?P<lid>[^/()]+)"
-        kids = r"/(?P<kind>assets|videos)"
+        kids = r"/(?P<kind>videos)"  # images and assets: the ingestion module's
         cosell = pid + r"/(?P<kind>cosellassets)"
         by_instance = r"/getbyinstanceid\(instanceid=(?P<iid>[^)]+)\)"
         return [

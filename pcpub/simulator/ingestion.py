@@ -42,6 +42,10 @@ class Refusal(Exception):
         self.response = response
 
 
+# A listing's uploaded files by collection: images, and assets (supporting documents).
+MEDIA = {"images": "ListingImage", "assets": "ListingAsset"}
+
+
 class Ingestion:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
@@ -50,6 +54,8 @@ class Ingestion:
         p = INGESTION + r"/products"
         pid = p + r"/(?P<pid>[^/]+)"
         sub = pid + r"/submissions/(?P<sid>\d+)"
+        # Listing images, and assets (supporting documents): uploaded files with one life.
+        media = pid + r"/listings/(?P<lid>[^/()]+)/(?P<kind>images|assets)"
         return [
             ("GET", p, self.list_products),
             ("POST", p, self.create_product),
@@ -65,15 +71,11 @@ class Ingestion:
             ),
             ("GET", pid + "/" + DRAFTS + r"/(?P<rid>[^/()]+)", self.get_draft),
             ("PUT", pid + "/" + DRAFTS + r"/(?P<rid>[^/()]+)", self.put_draft),
-            ("GET", pid + r"/listings/(?P<lid>[^/()]+)/images", self.list_images),
-            ("POST", pid + r"/listings/(?P<lid>[^/()]+)/images", self.create_image),
-            ("GET", pid + r"/listings/(?P<lid>[^/()]+)/images/(?P<img>[^/]+)", self.get_image),
-            ("PUT", pid + r"/listings/(?P<lid>[^/()]+)/images/(?P<img>[^/]+)", self.put_image),
-            (
-                "DELETE",
-                pid + r"/listings/(?P<lid>[^/()]+)/images/(?P<img>[^/]+)",
-                self.delete_image,
-            ),
+            ("GET", media, self.list_images),
+            ("POST", media, self.create_image),
+            ("GET", media + r"/(?P<img>[^/]+)", self.get_image),
+            ("PUT", media + r"/(?P<img>[^/]+)", self.put_image),
+            ("DELETE", media + r"/(?P<img>[^/]+)", self.delete_image),
             ("GET", pid + r"/resellerconfiguration", self.get_reseller),
             ("POST", pid + r"/resellerconfiguration", self.post_reseller),
             ("GET", pid + r"/submissions", self.list_submissions),
@@ -352,22 +354,22 @@ class Ingestion:
             self.now(), self.world.profile, self.sim.base_url, with_sas or "filesasuri" in expand
         )
 
-    def list_images(self, request: httpx.Request, pid: str, lid: str) -> httpx.Response:
+    def list_images(self, request: httpx.Request, pid: str, lid: str, kind: str) -> httpx.Response:
         product = self._listing(pid, lid)
         images = [
             self._image_view(request, i)
             for i in product.images.values()
-            if i.listing_id.lower() == lid.lower()
+            if i.listing_id.lower() == lid.lower() and i.resource_type == MEDIA[kind.lower()]
         ]
         return json_response(200, {"value": images})
 
-    def create_image(self, request: httpx.Request, pid: str, lid: str) -> httpx.Response:
+    def create_image(self, request: httpx.Request, pid: str, lid: str, kind: str) -> httpx.Response:
         product = self._listing(pid, lid)
         body = self.body(request)
         lowered = {k.lower(): v for k, v in body.items()}
         file_name = str(lowered.get("filename") or "")
-        kind = str(lowered.get("type") or "")
-        if not re.fullmatch(r"[\w.-]{1,200}", file_name) or not kind:
+        file_type = str(lowered.get("type") or "")
+        if not re.fullmatch(r"[\w.-]{1,200}", file_name) or not file_type:
             return self.error(400, "fileName and type are required.")
         image_id = str(uuid.uuid4())
         image = ListingImage(
@@ -375,29 +377,38 @@ class Ingestion:
             product_id=product.id,
             listing_id=lid,
             file_name=file_name,
-            type=kind,
+            type=file_type,
             order=int(lowered.get("order") or 0),
             sas_signature=uuid.uuid4().hex,
+            resource_type=MEDIA[kind.lower()],
         )
         product.images[image_id] = image
         return json_response(201, self._image_view(request, image, with_sas=True))
 
-    def _image(self, pid: str, lid: str, img: str) -> tuple[Product, ListingImage]:
+    def _image(self, pid: str, lid: str, kind: str, img: str) -> tuple[Product, ListingImage]:
         product = self._listing(pid, lid)
         image = product.images.get(img)
-        if image is None or image.listing_id.lower() != lid.lower():
-            self.refuse(404, f"Image {img} was not found.")
+        if (
+            image is None
+            or image.listing_id.lower() != lid.lower()
+            or image.resource_type != MEDIA[kind.lower()]
+        ):
+            self.refuse(404, f"{MEDIA[kind.lower()]} {img} was not found.")
+        assert image is not None
         return product, image
 
-    def get_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
-        found = self._image(pid, lid, img)
+    def get_image(
+        self, request: httpx.Request, pid: str, lid: str, kind: str, img: str
+    ) -> httpx.Response:
+        found = self._image(pid, lid, kind, img)
         return json_response(200, self._image_view(request, found[1]))
 
-    def put_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
-        found = self._image(pid, lid, img)
-        image = found[1]
-        refused = self.check_if_match(request, image.etag, f"Image {img}") or (
-            self.mark_uploaded(request, image, "image")
+    def put_image(
+        self, request: httpx.Request, pid: str, lid: str, kind: str, img: str
+    ) -> httpx.Response:
+        image = self._image(pid, lid, kind, img)[1]
+        refused = self.check_if_match(request, image.etag, f"{image.resource_type} {img}") or (
+            self.mark_uploaded(request, image, "image" if kind.lower() == "images" else "asset")
         )
         if refused is not None:
             return refused
@@ -406,8 +417,10 @@ class Ingestion:
             image.order = order
         return json_response(200, self._image_view(request, image))
 
-    def delete_image(self, request: httpx.Request, pid: str, lid: str, img: str) -> httpx.Response:
-        found = self._image(pid, lid, img)
+    def delete_image(
+        self, request: httpx.Request, pid: str, lid: str, kind: str, img: str
+    ) -> httpx.Response:
+        found = self._image(pid, lid, kind, img)
         del found[0].images[img]
         return httpx.Response(204)
 

@@ -369,6 +369,7 @@ class ListingImage:
     marked_uploaded: float | None = None
     blocks: dict[str, bytes] = field(default_factory=dict)
     version: int = 1
+    resource_type: str = "ListingImage"  # or ListingAsset: a supporting document, no order
 
     @property
     def etag(self) -> str:
@@ -382,14 +383,15 @@ class ListingImage:
         else:
             state = "Processed"
         body: dict[str, Any] = {
-            "resourceType": "ListingImage",
+            "resourceType": self.resource_type,
             "id": self.id,
             "fileName": self.file_name,
             "type": self.type,
-            "order": self.order,
             "state": state,
             "@odata.etag": self.etag,
         }
+        if self.resource_type == "ListingImage":
+            body["order"] = self.order
         if with_sas:
             body["fileSasUri"] = (
                 f"{base_url}/_blobs/{self.product_id}/{self.id}/"

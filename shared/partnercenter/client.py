@@ -42,7 +42,7 @@ from shared.partnercenter.models import (
     Branch,
     CertificationReport,
     Draft,
-    ListingImage,
+    ListingMedia,
     Package,
     Product,
     ProductSetup,
@@ -465,45 +465,43 @@ class PartnerCenterClient:
         )
         return parsed(Package, response)
 
-    def images(self, product_id: str, listing_id: str) -> list[ListingImage]:
-        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/images"
-        return list(self._paged(path, ListingImage))
+    def media(self, product_id: str, listing_id: str, collection: str) -> list[ListingMedia]:
+        """A listing's `images` or `assets` (supporting documents)."""
+        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/{collection}"
+        return list(self._paged(path, ListingMedia))
 
-    def create_image(
-        self, product_id: str, listing_id: str, image_type: str, file_name: str, order: int
-    ) -> ListingImage:
-        """POST an image slot (with its SAS URI). Not idempotent: list images before retrying."""
-        body = {
-            "resourceType": "ListingImage",
-            "type": image_type,
-            "fileName": file_name,
-            "order": order,
-        }
-        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/images"
-        return parsed(ListingImage, self.request("POST", path, json=body))
+    def create_media(
+        self,
+        product_id: str,
+        listing_id: str,
+        collection: str,
+        body: Mapping[str, Any],
+    ) -> ListingMedia:
+        """POST a file slot (with its SAS URI). Not idempotent: list before retrying."""
+        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/{collection}"
+        return parsed(ListingMedia, self.request("POST", path, json=dict(body)))
 
-    def put_image(
-        self, product_id: str, listing_id: str, image: ListingImage, **changes: Any
-    ) -> ListingImage:
-        """Mark an image uploaded (`state="Uploaded"`) or set its order, with its ETag."""
-        body = {
-            "resourceType": "ListingImage",
-            "id": image.id,
-            "type": image.type,
-            "fileName": image.file_name,
-            "order": image.order,
-            **changes,
-        }
+    def put_media(
+        self,
+        product_id: str,
+        listing_id: str,
+        collection: str,
+        body: Mapping[str, Any],
+        etag: str | None,
+    ) -> ListingMedia:
+        """Mark a file uploaded (`state: Uploaded`) or set its order, with its ETag."""
         path = (
             f"products/{segment(product_id)}/listings/{segment(listing_id)}"
-            f"/images/{segment(image.id)}"
+            f"/{collection}/{segment(str(body['id']))}"
         )
-        return parsed(ListingImage, self.request("PUT", path, json=body, if_match=image.etag))
+        return parsed(ListingMedia, self.request("PUT", path, json=dict(body), if_match=etag))
 
-    def delete_image(self, product_id: str, listing_id: str, image_id: str) -> None:
+    def delete_media(
+        self, product_id: str, listing_id: str, collection: str, media_id: str
+    ) -> None:
         path = (
             f"products/{segment(product_id)}/listings/{segment(listing_id)}"
-            f"/images/{segment(image_id)}"
+            f"/{collection}/{segment(media_id)}"
         )
         self.request("DELETE", path)
 

@@ -171,8 +171,9 @@ class Package(Resource):
     validation_items: list[ValidationItem] = Field(default_factory=list, alias="validationItems")
 
 
-class ListingImage(Resource):
-    """An image of a listing (a logo, a screenshot), uploaded through its SAS URI."""
+class ListingMedia(Resource):
+    """A file of a listing: an image (a logo, a screenshot) or an asset (a supporting
+    document), uploaded through its SAS URI."""
 
     id: str
     type: str = ""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from shared.ledger import Run, now_utc, parse_stamp
 from shared.partnercenter.models import (
     CertificationReport,
-    ListingImage,
+    ListingMedia,
     Package,
     Product,
     ProductSetup,
@@ -47,14 +47,21 @@ class PartnerCenterApi(DraftApi, Protocol):
         self, product_id: str, file_name: str, resource_type: str = ...
     ) -> Package: ...
     def mark_uploaded(self, product_id: str, package: Package) -> Package: ...
-    def images(self, product_id: str, listing_id: str) -> list[ListingImage]: ...
-    def create_image(
-        self, product_id: str, listing_id: str, image_type: str, file_name: str, order: int
-    ) -> ListingImage: ...
-    def put_image(
-        self, product_id: str, listing_id: str, image: ListingImage, **changes: Any
-    ) -> ListingImage: ...
-    def delete_image(self, product_id: str, listing_id: str, image_id: str) -> None: ...
+    def media(self, product_id: str, listing_id: str, collection: str) -> list[ListingMedia]: ...
+    def create_media(
+        self, product_id: str, listing_id: str, collection: str, body: Mapping[str, Any]
+    ) -> ListingMedia: ...
+    def put_media(
+        self,
+        product_id: str,
+        listing_id: str,
+        collection: str,
+        body: Mapping[str, Any],
+        etag: str | None,
+    ) -> ListingMedia: ...
+    def delete_media(
+        self, product_id: str, listing_id: str, collection: str, media_id: str
+    ) -> None: ...
 
 
 class PackageFiles(Protocol):

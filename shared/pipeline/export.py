@@ -22,6 +22,7 @@ from shared.pipeline.deps import StageDeps
 from shared.pipeline.draft_stage import MARKET_EXPAND
 from shared.pipeline.drafts import instance_of, language_of, pick
 from shared.pipeline.drift import LIVE_SUBSTATES, PREVIEW_SUBSTATES, live_instances
+from shared.pipeline.media import KINDS
 from shared.pipeline.outcomes import Failed, Finished, Outcome, Patch
 from shared.publish_request import PublishRequest
 from shared.request_changes import (
@@ -92,11 +93,14 @@ class _Reader:
         for draft in self.resources("Listing", variant, "listings"):
             language = language_of(draft) or "en-us"
             data = {k: draft.body[k] for k in LISTING if draft.body.get(k) is not None}
-            shown = self.deps.pc.images(self.pid, draft.id)
-            if shown:  # by the names Partner Center holds them under (no file to upload)
-                data["images"] = [
-                    {"type": i.type, "fileName": i.file_name, "order": i.order} for i in shown
-                ]
+            for kind in KINDS:  # by the names Partner Center holds them under (no file to upload)
+                held = self.deps.pc.media(self.pid, draft.id, kind.collection)
+                if held:
+                    data[kind.field] = [
+                        {"type": i.type, "fileName": i.file_name}
+                        | ({"order": i.order} if kind.ordered else {})
+                        for i in held
+                    ]
             fields = self.fitting(ListingChanges, f"{where}listings.{language}", data)
             if fields:
                 found[language] = fields

@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.ledger import Run
 from shared.partnercenter.status import blocking
-from shared.pipeline import images
+from shared.pipeline import media
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.draft_stage import Target, draft_targets
 from shared.pipeline.drafts import EMPTY, differences, instance_of, pick
@@ -45,12 +45,12 @@ def plan(run: Run, deps: StageDeps) -> Outcome:
             refused.append(why)
         for name, new in differences(current.body, target.desired(current)).items():
             changes.append(entry(target, plan_of, name, current.body.get(name), new))
-    for image_target in images.image_targets(run):
-        old = images.shown(images.current(deps, pid, image_target))
-        new = images.shown(images.wanted(image_target, deps.files))
+    for files in media.media_targets(run):
+        old = media.shown(files.kind, media.current(deps, pid, files))
+        new = media.shown(files.kind, media.wanted(files, deps.files))
         if old != new:
-            plan_name = plan_of.get(image_target.variant or "") if image_target.variant else None
-            changes.append(images.change(image_target, plan_name, old, new))
+            plan_name = plan_of.get(files.variant or "") if files.variant else None
+            changes.append(media.change(files, plan_name, old, new))
     changes += _packages(run)
     subs = deps.pc.submissions(pid)
     holder = newest_submission([s for s in subs if blocking(s)])

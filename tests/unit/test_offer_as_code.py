@@ -16,7 +16,7 @@ from shared.messages import Stage
 from shared.pipeline import planning
 from shared.pipeline.drafts import instance_of
 from shared.pipeline.export import export
-from shared.pipeline.images import ImageTarget, current
+from shared.pipeline.media import KINDS, MediaTarget, current
 from shared.pipeline.outcomes import Advance, Finished, Outcome, Retry
 from shared.pipeline.planning import plan
 from shared.pipeline.stages import StageDeps, resolve, submit_preview, update_draft
@@ -160,22 +160,26 @@ def test_listing_images_are_named_by_content_and_uploaded_once(
 ) -> None:
     files = SimFiles(sim)
     deps = replace(deps, files=files)
-    changes = {"listing": {"images": IMAGES}}
+    documents = [{"type": "Document", "file": {"staged": "guide.pdf"}}]
+    changes = {"listing": {"images": IMAGES, "documents": documents}}
     outcome = drafted(deps, sim, changes)
     assert isinstance(outcome, Advance), outcome
     assert outcome.patch.changed_modules == ["Listing"]
-    assert files.uploads == 2
+    assert files.uploads == 3
     names = sorted(i.file_name for i in sim_images(deps, "contoso-backup"))
     assert sorted(n.split("-", 1)[1] for n in names) == ["logo-small.png", "shot-1.png"]
     assert all(len(n.split("-", 1)[0]) == 16 for n in names)  # the content's hash
     again = drafted(deps, sim, changes)
     assert isinstance(again, Advance)
     assert again.patch.changed_modules == []
-    assert files.uploads == 2  # unchanged files are not uploaded again
+    assert files.uploads == 3  # unchanged files are not uploaded again
 
     request = exported(deps, "contoso-backup")
     exported_images = request["changes"]["listings"]["en-us"]["images"]
     assert sorted(i["fileName"] for i in exported_images) == names
+    [document] = request["changes"]["listings"]["en-us"]["documents"]
+    assert document["fileName"].endswith("-guide.pdf")
+    assert "order" not in document  # documents are not ordered
     assert planned(deps, "contoso-backup", request["changes"])["changes"] == []
 
     shot = next(i for i in exported_images if i["type"] == "Screenshot")
@@ -189,12 +193,13 @@ def test_listing_images_are_named_by_content_and_uploaded_once(
     assert [s for s in change["old"] if s.startswith("AzureLogo")] == [
         s for s in change["new"] if s.startswith("AzureLogo")
     ]
-    assert files.uploads == 2  # a plan reads files, never uploads
+    assert files.uploads == 3  # a plan reads files, never uploads
 
 
 def sim_images(deps: StageDeps, offer: str) -> list[Any]:
     pid = opened(deps, offer, "export").product_id or ""
-    return current(deps, pid, ImageTarget("Listing", None, "en-us", ()))
+    found: list[Any] = current(deps, pid, MediaTarget(KINDS[0], "Listing", None, "en-us", ()))
+    return found
 
 
 def test_a_plan_record_stays_bounded_whatever_the_request(
