@@ -68,6 +68,24 @@ class MediaChange(Strict):
         return self
 
 
+class VideoChange(Strict):
+    """A listing video: where it streams (`link`, as Partner Center takes a YouTube or Vimeo
+    address), its title, and its thumbnail image: a file to upload (`thumbnail`), named by its
+    content, or one Partner Center holds (`thumbnailName`, as an export writes it)."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one("thumbnail", "thumbnailName"))
+    title: Short
+    link: Annotated[str, Field(pattern=URL_PATTERN, max_length=2000)]
+    thumbnail: PackageSource | None = None
+    thumbnail_name: MediaName | None = Field(default=None, alias="thumbnailName")
+
+    @model_validator(mode="after")
+    def _one_thumbnail(self) -> VideoChange:
+        if (self.thumbnail is None) == (self.thumbnail_name is None):
+            raise ValueError("give exactly one of thumbnail or thumbnailName")
+        return self
+
+
 class ListingChanges(Strict):
     """Listing fields to set (offer or plan listing, en-us)."""
 
@@ -79,10 +97,13 @@ class ListingChanges(Strict):
     # The listing's whole set of images (or documents), when given: others are removed.
     images: list[MediaChange] | None = Field(default=None, max_length=30)
     documents: list[MediaChange] | None = Field(default=None, max_length=20)
+    videos: list[VideoChange] | None = Field(default=None, max_length=10)
 
     def fields(self) -> dict[str, Any]:
         """The listing resource's own fields (images are resources of their own)."""
-        return self.model_dump(by_alias=True, exclude_none=True, exclude={"images", "documents"})
+        return self.model_dump(
+            by_alias=True, exclude_none=True, exclude={"images", "documents", "videos"}
+        )
 
 
 class PropertyChanges(Strict):
@@ -210,10 +231,14 @@ class DraftChanges(Listings):
         ]
         for prefix, listings in groups:
             for language, listing in listings.items():
+                where = f"{prefix}listings.{language}"
                 for field, items in (("images", listing.images), ("documents", listing.documents)):
                     for i, item in enumerate(items or []):
                         if item.file is not None:
-                            found[f"{prefix}listings.{language}.{field}.{i}.file"] = item.file
+                            found[f"{where}.{field}.{i}.file"] = item.file
+                for i, video in enumerate(listing.videos or []):
+                    if video.thumbnail is not None:
+                        found[f"{where}.videos.{i}.thumbnail"] = video.thumbnail
         return found
 
     def package_sources(self) -> dict[str, PackageSource]:

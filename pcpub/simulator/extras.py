@@ -42,8 +42,7 @@ class Extras:
         from pcpub.simulator.ingestion import INGESTION
 
         pid = INGESTION + r"/products/(?P<pid>[^/]+)"
-        lid = pid + r"/listings/(?P<lid>[^/()]+)"
-        kids = r"/(?P<kind>videos)"  # images and assets: the ingestion module's
+        lid = pid + r"/listings/(?P<lid>[^/()]+)"  # its images, assets, videos: ingestion's
         cosell = pid + r"/(?P<kind>cosellassets)"
         by_instance = r"/getbyinstanceid\(instanceid=(?P<iid>[^)]+)\)"
         return [
@@ -58,11 +57,6 @@ class Extras:
                 self.create_listing,
             ),
             ("DELETE", lid, self.delete_listing),
-            ("GET", lid + kids, self.list_children),
-            ("POST", lid + kids, self.create_child),
-            ("GET", lid + kids + r"/(?P<cid>[^/]+)", self.get_child),
-            ("PUT", lid + kids + r"/(?P<cid>[^/]+)", self.put_child),
-            ("DELETE", lid + kids + r"/(?P<cid>[^/]+)", self.delete_child),
             ("GET", cosell, self.list_children),
             ("POST", cosell, self.create_child),
             ("GET", cosell + by_instance, self.list_children),

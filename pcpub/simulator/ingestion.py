@@ -43,7 +43,7 @@ class Refusal(Exception):
 
 
 # A listing's uploaded files by collection: images, and assets (supporting documents).
-MEDIA = {"images": "ListingImage", "assets": "ListingAsset"}
+MEDIA = {"images": "ListingImage", "assets": "ListingAsset", "videos": "ListingVideo"}
 
 
 class Ingestion:
@@ -55,7 +55,7 @@ class Ingestion:
         pid = p + r"/(?P<pid>[^/]+)"
         sub = pid + r"/submissions/(?P<sid>\d+)"
         # Listing images, and assets (supporting documents): uploaded files with one life.
-        media = pid + r"/listings/(?P<lid>[^/()]+)/(?P<kind>images|assets)"
+        media = pid + r"/listings/(?P<lid>[^/()]+)/(?P<kind>images|assets|videos)"
         return [
             ("GET", p, self.list_products),
             ("POST", p, self.create_product),
@@ -150,11 +150,17 @@ class Ingestion:
         return None
 
     def mark_uploaded(
-        self, request: httpx.Request, item: Package | ListingImage, what: str
+        self,
+        request: httpx.Request,
+        item: Package | ListingImage,
+        what: str,
+        state: str | None = None,
     ) -> httpx.Response | None:
-        """`state: Uploaded` starts processing, once the file is in the blob."""
-        body = self.body(request)
-        state = next((v for k, v in body.items() if k.lower() == "state"), None)
+        """`state: Uploaded` starts processing, once the file is in the blob (`state`: where
+        the body nests it, as a video's thumbnail does)."""
+        if state is None:
+            body = self.body(request)
+            state = next((v for k, v in body.items() if k.lower() == "state"), None)
         if state == "Uploaded" and item.marked_uploaded is None:
             store = self.sim.sas_store
             if isinstance(item, Package) and item.sas_uri and store is not None:
@@ -367,6 +373,12 @@ class Ingestion:
         product = self._listing(pid, lid)
         body = self.body(request)
         lowered = {k.lower(): v for k, v in body.items()}
+        video = MEDIA[kind.lower()] == "ListingVideo"
+        if video:  # the file is the thumbnail's; the video streams from its address
+            thumbnail = {k.lower(): v for k, v in dict(lowered.get("thumbnail") or {}).items()}
+            lowered = {**lowered, "filename": thumbnail.get("filename"), "type": "Thumbnail"}
+            if not str(lowered.get("streaminguri") or "").startswith("https://"):
+                return self.error(400, "streamingUri is required.")
         file_name = str(lowered.get("filename") or "")
         file_type = str(lowered.get("type") or "")
         if not re.fullmatch(r"[\w.-]{1,200}", file_name) or not file_type:
@@ -381,6 +393,8 @@ class Ingestion:
             order=int(lowered.get("order") or 0),
             sas_signature=uuid.uuid4().hex,
             resource_type=MEDIA[kind.lower()],
+            title=str(thumbnail.get("title") or "") if video else "",
+            streaming_uri=str(lowered.get("streaminguri") or "") if video else "",
         )
         product.images[image_id] = image
         return json_response(201, self._image_view(request, image, with_sas=True))
@@ -407,8 +421,13 @@ class Ingestion:
         self, request: httpx.Request, pid: str, lid: str, kind: str, img: str
     ) -> httpx.Response:
         image = self._image(pid, lid, kind, img)[1]
+        state = None
+        if image.resource_type == "ListingVideo":  # the thumbnail is what is uploaded
+            body = {k.lower(): v for k, v in self.body(request).items()}
+            nested: dict[str, Any] = dict(body.get("thumbnail") or {})
+            state = next((v for k, v in nested.items() if k.lower() == "state"), None)
         refused = self.check_if_match(request, image.etag, f"{image.resource_type} {img}") or (
-            self.mark_uploaded(request, image, "image" if kind.lower() == "images" else "asset")
+            self.mark_uploaded(request, image, kind.lower().rstrip("s"), state=state)
         )
         if refused is not None:
             return refused

@@ -369,7 +369,9 @@ class ListingImage:
     marked_uploaded: float | None = None
     blocks: dict[str, bytes] = field(default_factory=dict)
     version: int = 1
-    resource_type: str = "ListingImage"  # or ListingAsset: a supporting document, no order
+    resource_type: str = "ListingImage"  # or ListingAsset (a document), ListingVideo
+    title: str = ""  # a video's (its thumbnail's title)
+    streaming_uri: str = ""  # a video's address
 
     @property
     def etag(self) -> str:
@@ -398,6 +400,13 @@ class ListingImage:
                 f"{self.file_name}?sv=2020-08-04&sr=b&sp=cw"
                 f"&sig={self.sas_signature}"
             )
+        if self.resource_type == "ListingVideo":  # what is uploaded is its thumbnail
+            moved = ("fileName", "state", "fileSasUri")
+            thumbnail = {k: body.pop(k) for k in moved if k in body}
+            body.pop("type")
+            body["thumbnail"] = {"title": self.title, **thumbnail}
+            body["streamingUri"] = self.streaming_uri
+            body["state"] = thumbnail["state"]
         return body
 
 

@@ -43,6 +43,7 @@ from shared.partnercenter.models import (
     CertificationReport,
     Draft,
     ListingMedia,
+    ListingVideo,
     Package,
     Product,
     ProductSetup,
@@ -495,6 +496,26 @@ class PartnerCenterClient:
             f"/{collection}/{segment(str(body['id']))}"
         )
         return parsed(ListingMedia, self.request("PUT", path, json=dict(body), if_match=etag))
+
+    def videos(self, product_id: str, listing_id: str) -> list[ListingVideo]:
+        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/videos"
+        return list(self._paged(path, ListingVideo))
+
+    def create_video(
+        self, product_id: str, listing_id: str, body: Mapping[str, Any]
+    ) -> ListingVideo:
+        """POST a video (its thumbnail's SAS URI comes back). Not idempotent: list first."""
+        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/videos"
+        return parsed(ListingVideo, self.request("POST", path, json=dict(body)))
+
+    def put_video(
+        self, product_id: str, listing_id: str, body: Mapping[str, Any], etag: str | None
+    ) -> ListingVideo:
+        path = (
+            f"products/{segment(product_id)}/listings/{segment(listing_id)}"
+            f"/videos/{segment(str(body['id']))}"
+        )
+        return parsed(ListingVideo, self.request("PUT", path, json=dict(body), if_match=etag))
 
     def delete_media(
         self, product_id: str, listing_id: str, collection: str, media_id: str

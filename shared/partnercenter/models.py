@@ -182,3 +182,20 @@ class ListingMedia(Resource):
     state: str = ""
     file_sas_uri: str | None = Field(default=None, alias="fileSasUri", repr=False)
     etag: str | None = Field(default=None, alias="@odata.etag")
+
+
+class VideoThumbnail(Resource):
+    title: str = ""
+    file_name: str = Field(default="", alias="fileName")
+    state: str = ""
+    file_sas_uri: str | None = Field(default=None, alias="fileSasUri", repr=False)
+
+
+class ListingVideo(Resource):
+    """A listing video: where it streams, and its thumbnail (uploaded like an image)."""
+
+    id: str
+    streaming_uri: str = Field(default="", alias="streamingUri")
+    state: str = ""
+    thumbnail: VideoThumbnail = Field(default_factory=VideoThumbnail)
+    etag: str | None = Field(default=None, alias="@odata.etag")

@@ -12,6 +12,7 @@ from shared.ledger import Run, now_utc, parse_stamp
 from shared.partnercenter.models import (
     CertificationReport,
     ListingMedia,
+    ListingVideo,
     Package,
     Product,
     ProductSetup,
@@ -59,6 +60,13 @@ class PartnerCenterApi(DraftApi, Protocol):
         body: Mapping[str, Any],
         etag: str | None,
     ) -> ListingMedia: ...
+    def videos(self, product_id: str, listing_id: str) -> list[ListingVideo]: ...
+    def create_video(
+        self, product_id: str, listing_id: str, body: Mapping[str, Any]
+    ) -> ListingVideo: ...
+    def put_video(
+        self, product_id: str, listing_id: str, body: Mapping[str, Any], etag: str | None
+    ) -> ListingVideo: ...
     def delete_media(
         self, product_id: str, listing_id: str, collection: str, media_id: str
     ) -> None: ...

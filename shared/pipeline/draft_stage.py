@@ -13,7 +13,7 @@ from shared.messages import Stage
 from shared.offer_types import of_run
 from shared.partnercenter.errors import Conflict, PreconditionFailed
 from shared.partnercenter.models import Draft
-from shared.pipeline import media
+from shared.pipeline import listing_files
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.drafts import (
     EMPTY,
@@ -84,7 +84,7 @@ def update_draft(run: Run, deps: StageDeps) -> Outcome:
             edits = [edit for t in targets if (edit := _read(deps, pid, t)) is not None]
         except DraftRefused as exc:
             return Failed(reason=str(exc))
-        planned = sorted({e.target.key for e in edits} | media.differing(deps, pid, run))
+        planned = sorted({e.target.key for e in edits} | listing_files.differing(deps, pid, run))
         if not planned and run.only_changed and not run.packages:
             return Finished(unchanged=True, reason="nothing to change (onlyChanged)")
         if not planned:
@@ -109,7 +109,7 @@ def update_draft(run: Run, deps: StageDeps) -> Outcome:
             instance = instance_of(deps.pc, pid, t.module, t.variant)
             if converge(deps.pc, pid, t.collection, instance, t.desired, t.expand, t.language):
                 changed.add(t.key)
-    filed, unsettled = media.bring_media(deps, pid, run)
+    filed, unsettled = listing_files.bring_files(deps, pid, run)
     if unsettled is not None:
         return unsettled
     patch = Patch(changed_modules=sorted(changed | filed))

@@ -101,6 +101,16 @@ class _Reader:
                         | ({"order": i.order} if kind.ordered else {})
                         for i in held
                     ]
+            clips = self.deps.pc.videos(self.pid, draft.id)
+            if clips:
+                data["videos"] = [
+                    {
+                        "title": v.thumbnail.title,
+                        "link": v.streaming_uri,
+                        "thumbnailName": v.thumbnail.file_name,
+                    }
+                    for v in clips
+                ]
             fields = self.fitting(ListingChanges, f"{where}listings.{language}", data)
             if fields:
                 found[language] = fields

@@ -16,7 +16,6 @@ from shared.ledger import Run
 from shared.partnercenter.models import ListingMedia
 from shared.pipeline.deps import PackageFiles, StageDeps
 from shared.pipeline.drafts import instance_of, pick
-from shared.pipeline.outcomes import Failed, Retry
 from shared.publish_request import DraftChanges
 from shared.request_changes import ListingChanges, MediaChange, PackageSource
 
@@ -98,11 +97,17 @@ def shown(kind: MediaKind, items: list[ListingMedia] | list[Wanted]) -> list[str
     return [f"{t} {name}" + (f" #{order}" if kind.ordered else "") for _, order, t, name in rows]
 
 
-def listing_of(deps: StageDeps, pid: str, target: MediaTarget) -> str | None:
-    """The id of the listing the files belong to (None: the language is not there yet)."""
-    instance = instance_of(deps.pc, pid, "Listing", target.variant)
-    found = pick(deps.pc.drafts(pid, "listings", instance), target.language)
+def listing_of_language(
+    deps: StageDeps, pid: str, variant: str | None, language: str
+) -> str | None:
+    """The id of the listing a language's files belong to (None: it is not there yet)."""
+    instance = instance_of(deps.pc, pid, "Listing", variant)
+    found = pick(deps.pc.drafts(pid, "listings", instance), language)
     return found.id if found is not None else None
+
+
+def listing_of(deps: StageDeps, pid: str, target: MediaTarget) -> str | None:
+    return listing_of_language(deps, pid, target.variant, target.language)
 
 
 def current(deps: StageDeps, pid: str, target: MediaTarget) -> list[ListingMedia]:
@@ -190,27 +195,3 @@ def change(target: MediaTarget, plan: str | None, old: list[str], new: list[str]
         "old": old,
         "new": new,
     }
-
-
-def differing(deps: StageDeps, pid: str, run: Run) -> set[str]:
-    """The modules whose listing files differ from what the request asks (nothing written)."""
-    return {
-        t.key
-        for t in media_targets(run)
-        if shown(t.kind, current(deps, pid, t)) != shown(t.kind, wanted(t, deps.files))
-    }
-
-
-def bring_media(deps: StageDeps, pid: str, run: Run) -> tuple[set[str], Failed | Retry | None]:
-    """Converge every listing's files; the modules that changed, and what stops the run going
-    on: a file Partner Center failed to process, or files still processing (checked again
-    after a poll interval, the stage's work already done)."""
-    targets = media_targets(run)
-    changed = {t.key for t in targets if converge_media(deps, pid, t)}
-    busy, failed = unsettled(deps, pid, targets)
-    if failed:
-        return changed, Failed(reason=f"listing files failed processing: {', '.join(failed)}")
-    if busy:
-        why = f"listing files still processing: {', '.join(busy[:5])}"
-        return changed, Retry(delay_seconds=deps.poll_seconds, reason=why)
-    return changed, None

@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.ledger import Run
 from shared.partnercenter.status import blocking
-from shared.pipeline import media
+from shared.pipeline import media, videos
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.draft_stage import Target, draft_targets
 from shared.pipeline.drafts import EMPTY, differences, instance_of, pick
@@ -46,11 +46,30 @@ def plan(run: Run, deps: StageDeps) -> Outcome:
         for name, new in differences(current.body, target.desired(current)).items():
             changes.append(entry(target, plan_of, name, current.body.get(name), new))
     for files in media.media_targets(run):
-        old = media.shown(files.kind, media.current(deps, pid, files))
-        new = media.shown(files.kind, media.wanted(files, deps.files))
+        held, want = media.current(deps, pid, files), media.wanted(files, deps.files)
+        named = {(i.type.lower(), i.file_name.lower()) for i in held}
+        refused += [
+            f"{w.file_name} is not in Partner Center and the request gives no file for it"
+            for w in want
+            if w.source is None and w.key not in named
+        ]
+        old, new = media.shown(files.kind, held), media.shown(files.kind, want)
         if old != new:
             plan_name = plan_of.get(files.variant or "") if files.variant else None
             changes.append(media.change(files, plan_name, old, new))
+    for clips in videos.video_targets(run):
+        held_clips, want_clips = videos.current(deps, pid, clips), videos.wanted(clips, deps)
+        have = {videos.key_of(v) for v in held_clips}
+        refused += [
+            f"video {w.title!r} ({w.link}) is new, and its thumbnail {w.thumbnail} needs a file"
+            for w in want_clips
+            if w.source is None and w.key not in have
+        ]
+        old, new = videos.shown(held_clips), videos.shown(want_clips)
+        if old != new:
+            plan_name = plan_of.get(clips.variant or "") if clips.variant else None
+            where = {"module": "Listing", "plan": plan_name, "language": clips.language}
+            changes.append({**where, "field": "videos", "old": old, "new": new})
     changes += _packages(run)
     subs = deps.pc.submissions(pid)
     holder = newest_submission([s for s in subs if blocking(s)])

@@ -161,18 +161,25 @@ def test_listing_images_are_named_by_content_and_uploaded_once(
     files = SimFiles(sim)
     deps = replace(deps, files=files)
     documents = [{"type": "Document", "file": {"staged": "guide.pdf"}}]
-    changes = {"listing": {"images": IMAGES, "documents": documents}}
+    videos = [
+        {
+            "title": "Tour",
+            "link": "https://www.youtube.com/watch?v=t1",
+            "thumbnail": {"staged": "tour.png"},
+        }
+    ]
+    changes = {"listing": {"images": IMAGES, "documents": documents, "videos": videos}}
     outcome = drafted(deps, sim, changes)
     assert isinstance(outcome, Advance), outcome
     assert outcome.patch.changed_modules == ["Listing"]
-    assert files.uploads == 3
+    assert files.uploads == 4
     names = sorted(i.file_name for i in sim_images(deps, "contoso-backup"))
     assert sorted(n.split("-", 1)[1] for n in names) == ["logo-small.png", "shot-1.png"]
     assert all(len(n.split("-", 1)[0]) == 16 for n in names)  # the content's hash
     again = drafted(deps, sim, changes)
     assert isinstance(again, Advance)
     assert again.patch.changed_modules == []
-    assert files.uploads == 3  # unchanged files are not uploaded again
+    assert files.uploads == 4  # unchanged files are not uploaded again
 
     request = exported(deps, "contoso-backup")
     exported_images = request["changes"]["listings"]["en-us"]["images"]
@@ -180,6 +187,9 @@ def test_listing_images_are_named_by_content_and_uploaded_once(
     [document] = request["changes"]["listings"]["en-us"]["documents"]
     assert document["fileName"].endswith("-guide.pdf")
     assert "order" not in document  # documents are not ordered
+    [video] = request["changes"]["listings"]["en-us"]["videos"]
+    assert (video["title"], video["link"]) == ("Tour", "https://www.youtube.com/watch?v=t1")
+    assert video["thumbnailName"].endswith("-tour.png")
     assert planned(deps, "contoso-backup", request["changes"])["changes"] == []
 
     shot = next(i for i in exported_images if i["type"] == "Screenshot")
@@ -193,7 +203,28 @@ def test_listing_images_are_named_by_content_and_uploaded_once(
     assert [s for s in change["old"] if s.startswith("AzureLogo")] == [
         s for s in change["new"] if s.startswith("AzureLogo")
     ]
-    assert files.uploads == 3  # a plan reads files, never uploads
+    assert files.uploads == 4  # a plan reads files, never uploads
+    video["link"] = "https://www.youtube.com/watch?v=t2"  # the same thumbnail, a new video
+    changed = planned(deps, "contoso-backup", request["changes"])["changes"]
+    assert {c["field"] for c in changed} == {"images", "videos"}
+    [clip] = [c for c in changed if c["field"] == "videos"]
+    assert [v.split(" ")[1] for v in clip["old"] + clip["new"]] == [
+        "<https://www.youtube.com/watch?v=t1>",
+        "<https://www.youtube.com/watch?v=t2>",
+    ]
+    assert any(
+        "needs a file" in why
+        for why in planned(deps, "contoso-backup", request["changes"])["refused"]
+    )
+    video.pop("thumbnailName")  # a new video: its thumbnail is uploaded again
+    video["thumbnail"] = {"staged": "tour.png"}
+    shot.pop("file")  # back to the screenshot Partner Center holds
+    shot["fileName"] = next(n for n in names if n.endswith("-shot-1.png"))
+    applied = drafted(deps, sim, request["changes"])
+    assert isinstance(applied, Advance)
+    assert applied.patch.changed_modules == ["Listing"]
+    assert files.uploads == 5  # the new video's thumbnail only
+    assert planned(deps, "contoso-backup", request["changes"])["changes"] == []
 
 
 def sim_images(deps: StageDeps, offer: str) -> list[Any]:
