@@ -87,7 +87,7 @@ class VideoChange(Strict):
 
 
 class ListingChanges(Strict):
-    """Listing fields to set (offer or plan listing, en-us)."""
+    """Listing fields to set (an offer or plan listing, in one language), and its files."""
 
     title: Short | None = None
     summary: Text | None = None

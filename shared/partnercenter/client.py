@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from shared.observability import metrics
 from shared.partnercenter.errors import (
@@ -38,12 +38,11 @@ from shared.partnercenter.errors import (
     error_class,
     service_message,
 )
+from shared.partnercenter.listing_files import ListingFiles
 from shared.partnercenter.models import (
     Branch,
     CertificationReport,
     Draft,
-    ListingMedia,
-    ListingVideo,
     Package,
     Product,
     ProductSetup,
@@ -54,6 +53,7 @@ from shared.partnercenter.models import (
 )
 from shared.partnercenter.paths import UnsafePath, check_within, route_template, segment
 from shared.partnercenter.ratelimit import Pace
+from shared.partnercenter.responses import answer, parsed
 
 # Draft collections: (path for getByInstanceID, path for one resource), spelled as documented.
 DRAFT_COLLECTIONS = {
@@ -151,37 +151,7 @@ def tls_verify(ca_bundle: str | bool | None) -> ssl.SSLContext | bool:
     return context
 
 
-def answer(response: httpx.Response) -> Any:
-    """The JSON of a 2xx answer, or MalformedAnswer (transient: the work may be done)."""
-    request = response.request
-    try:
-        return response.json()
-    except ValueError:
-        raise MalformedAnswer(
-            f"{request.method} {request.url.path}: {response.status_code} with "
-            f"{'an empty body' if not response.content else 'a body that is not JSON'}",
-            method=request.method,
-            path=request.url.path,
-        ) from None
-
-
-def parsed(model: type[M], source: httpx.Response | Any, method: str = "", path: str = "") -> M:
-    """`model` from an answer (or one item of it); another shape is a MalformedAnswer."""
-    if isinstance(source, httpx.Response):
-        method, path = source.request.method, source.request.url.path
-        source = answer(source)
-    try:
-        return model.model_validate(source)
-    except ValidationError as exc:
-        where = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:3])
-        raise MalformedAnswer(
-            f"{method} {path}: the answer is not a {model.__name__} ({where})",
-            method=method,
-            path=path,
-        ) from None
-
-
-class PartnerCenterClient:
+class PartnerCenterClient(ListingFiles):
     """Typed client for `{base_url}` = https://api.partner.microsoft.com/v1.0/ingestion."""
 
     def __init__(
@@ -465,66 +435,6 @@ class PartnerCenterClient:
             if_match=package.etag,
         )
         return parsed(Package, response)
-
-    def media(self, product_id: str, listing_id: str, collection: str) -> list[ListingMedia]:
-        """A listing's `images` or `assets` (supporting documents)."""
-        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/{collection}"
-        return list(self._paged(path, ListingMedia))
-
-    def create_media(
-        self,
-        product_id: str,
-        listing_id: str,
-        collection: str,
-        body: Mapping[str, Any],
-    ) -> ListingMedia:
-        """POST a file slot (with its SAS URI). Not idempotent: list before retrying."""
-        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/{collection}"
-        return parsed(ListingMedia, self.request("POST", path, json=dict(body)))
-
-    def put_media(
-        self,
-        product_id: str,
-        listing_id: str,
-        collection: str,
-        body: Mapping[str, Any],
-        etag: str | None,
-    ) -> ListingMedia:
-        """Mark a file uploaded (`state: Uploaded`) or set its order, with its ETag."""
-        path = (
-            f"products/{segment(product_id)}/listings/{segment(listing_id)}"
-            f"/{collection}/{segment(str(body['id']))}"
-        )
-        return parsed(ListingMedia, self.request("PUT", path, json=dict(body), if_match=etag))
-
-    def videos(self, product_id: str, listing_id: str) -> list[ListingVideo]:
-        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/videos"
-        return list(self._paged(path, ListingVideo))
-
-    def create_video(
-        self, product_id: str, listing_id: str, body: Mapping[str, Any]
-    ) -> ListingVideo:
-        """POST a video (its thumbnail's SAS URI comes back). Not idempotent: list first."""
-        path = f"products/{segment(product_id)}/listings/{segment(listing_id)}/videos"
-        return parsed(ListingVideo, self.request("POST", path, json=dict(body)))
-
-    def put_video(
-        self, product_id: str, listing_id: str, body: Mapping[str, Any], etag: str | None
-    ) -> ListingVideo:
-        path = (
-            f"products/{segment(product_id)}/listings/{segment(listing_id)}"
-            f"/videos/{segment(str(body['id']))}"
-        )
-        return parsed(ListingVideo, self.request("PUT", path, json=dict(body), if_match=etag))
-
-    def delete_media(
-        self, product_id: str, listing_id: str, collection: str, media_id: str
-    ) -> None:
-        path = (
-            f"products/{segment(product_id)}/listings/{segment(listing_id)}"
-            f"/{collection}/{segment(media_id)}"
-        )
-        self.request("DELETE", path)
 
     def reports(self, product_id: str, submission_id: str) -> list[CertificationReport]:
         return list(

@@ -8,7 +8,8 @@ still works; Microsoft's own clients look the product up here and use its GUID w
 
 from __future__ import annotations
 
-from shared.partnercenter.client import PartnerCenterClient, answer
+from shared.partnercenter.client import PartnerCenterClient
+from shared.partnercenter.responses import answer
 
 
 class ProductIngestionLookup:
