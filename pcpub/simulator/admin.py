@@ -13,7 +13,13 @@ from shared.partnercenter.client import tls_verify
 class SimulatorClient:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
-        self.http = httpx.Client(verify=tls_verify(config.get("caCertPath")), timeout=30)
+        # Idle connections are dropped well before the simulator's server closes them (5 s):
+        # reusing one at the moment the server closes it loses the request.
+        self.http = httpx.Client(
+            verify=tls_verify(config.get("caCertPath")),
+            timeout=30,
+            limits=httpx.Limits(keepalive_expiry=2.0),
+        )
 
     def close(self) -> None:
         self.http.close()
