@@ -59,14 +59,22 @@ class Wanted:
         return (self.type.lower(), self.file_name.lower())
 
 
-def media_targets(run: Run) -> list[MediaTarget]:
+def listings_of(run: Run) -> list[tuple[str, str | None, str, ListingChanges]]:
+    """Every listing the request sets: (module key, variant, language, its changes)."""
     changes = DraftChanges.model_validate(run.changes)
     groups: list[tuple[str | None, dict[str, ListingChanges]]] = [(None, changes.by_language())]
     groups += [(run.plans[p], c.by_language()) for p, c in sorted(changes.plans.items())]
     return [
-        MediaTarget(kind, f"Listing@{variant}" if variant else "Listing", variant, lang, tuple(got))
+        (f"Listing@{variant}" if variant else "Listing", variant, language, listing)
         for variant, listings in groups
-        for lang, listing in sorted(listings.items())
+        for language, listing in sorted(listings.items())
+    ]
+
+
+def media_targets(run: Run) -> list[MediaTarget]:
+    return [
+        MediaTarget(kind, key, variant, language, tuple(got))
+        for key, variant, language, listing in listings_of(run)
         for kind in KINDS
         if (got := getattr(listing, kind.field)) is not None
     ]

@@ -12,9 +12,8 @@ from typing import Any
 from shared.ledger import Run
 from shared.partnercenter.models import ListingVideo
 from shared.pipeline.deps import StageDeps
-from shared.pipeline.media import content_name, listing_of_language
-from shared.publish_request import DraftChanges
-from shared.request_changes import ListingChanges, PackageSource, VideoChange
+from shared.pipeline.media import content_name, listing_of_language, listings_of
+from shared.request_changes import PackageSource, VideoChange
 
 
 @dataclass(frozen=True)
@@ -38,13 +37,9 @@ class WantedVideo:
 
 
 def video_targets(run: Run) -> list[VideoTarget]:
-    changes = DraftChanges.model_validate(run.changes)
-    groups: list[tuple[str | None, dict[str, ListingChanges]]] = [(None, changes.by_language())]
-    groups += [(run.plans[p], c.by_language()) for p, c in sorted(changes.plans.items())]
     return [
-        VideoTarget(f"Listing@{variant}" if variant else "Listing", variant, lang, tuple(got))
-        for variant, listings in groups
-        for lang, listing in sorted(listings.items())
+        VideoTarget(key, variant, language, tuple(got))
+        for key, variant, language, listing in listings_of(run)
         if (got := listing.videos) is not None
     ]
 
