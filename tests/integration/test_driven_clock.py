@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
+from pcpub.azurite import AzuritePorts, start_azurite
 from pcpub.simulator.admin import SimulatorClient
 from shared.ledger import Run, now_utc
 from shared.pipeline.effects import Pipeline
@@ -27,6 +28,15 @@ DAY = 24 * 3600.0
 @pytest.fixture(scope="module")
 def sim_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     yield from simulator(tmp_path_factory)  # its clock moves days: not the session's
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuritePorts]:
+    """Storage of its own: each driven half hour makes every other test's unfinished run in a
+    shared ledger look stalled, and re-driving them all at every tick made this slow."""
+    proc, ports = start_azurite(tmp_path_factory.mktemp("azurite-driven"))
+    yield ports
+    proc.stop()
 
 
 class DrivenClock:
