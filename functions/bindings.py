@@ -17,12 +17,16 @@ CONNECTION = "AzureWebJobsStorage"
 Handoff = func.Out[list[str]]
 
 
-def to(bp: func.Blueprint, stage: Stage, arg: str) -> Callable[[Any], Any]:
-    """A queue output binding for hand-offs to `stage`, as parameter `arg`."""
-    return bp.queue_output(arg_name=arg, queue_name=STAGE_QUEUES[stage], connection=CONNECTION)
+def _queue(target: Stage | str) -> str:
+    return STAGE_QUEUES[target] if isinstance(target, Stage) else target
+
+
+def to(bp: func.Blueprint, target: Stage | str, arg: str) -> Callable[[Any], Any]:
+    """A queue output binding for hand-offs to a stage (or a queue by name), as `arg`."""
+    return bp.queue_output(arg_name=arg, queue_name=_queue(target), connection=CONNECTION)
 
 
 @contextmanager
-def handing_off(outputs: Mapping[Stage, Handoff]) -> Iterator[None]:
-    with handoff.through({STAGE_QUEUES[s]: out for s, out in outputs.items()}):
+def handing_off(outputs: Mapping[Stage | str, Handoff]) -> Iterator[None]:
+    with handoff.through({_queue(s): out for s, out in outputs.items()}):
         yield

@@ -1,14 +1,17 @@
-"""The timer that checks runs waiting on Partner Center (schedule: the POLL_SCHEDULE setting).
+"""The timer that finds runs waiting on Partner Center whose check is due (schedule: the
+POLL_SCHEDULE setting), and the queue-triggered `check` that runs each check.
 
-Runs whose wait is over go on to their next stage through the timer's queue output bindings,
-so that stage starts at once (shared.handoff)."""
+The tick dispatches due checks to the check queue and re-drives runs whose retry delay is
+over, through queue output bindings so their listeners poll at once (shared.handoff); a check
+hands its run on the same way the moment it is done (shared.pipeline.checks)."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from functions.bindings import Handoff, handing_off, to
+from functions.bindings import CONNECTION, Handoff, handing_off, to
 from shared.messages import Stage
+from shared.queues import CHECKS
 
 bp = func.Blueprint()
 
@@ -17,25 +20,55 @@ bp = func.Blueprint()
 @bp.timer_trigger(
     arg_name="timer", schedule="%POLL_SCHEDULE%", run_on_startup=False, use_monitor=True
 )
+@to(bp, CHECKS, "to_check")
 @to(bp, Stage.RESOLVE, "to_resolve")
 @to(bp, Stage.UPDATE_DRAFT, "to_draft")
 @to(bp, Stage.PROMOTE, "to_promote")
 @to(bp, Stage.COMPLETE, "to_complete")
 def poller(
     timer: func.TimerRequest,
+    to_check: Handoff,
     to_resolve: Handoff,
     to_draft: Handoff,
     to_promote: Handoff,
     to_complete: Handoff,
 ) -> None:
     from shared import wiring  # on first invocation: SDKs stay out of the indexing
-    from shared.pipeline.runner import poll_due
+    from shared.pipeline.poller import poll_due
 
-    outputs = {
-        Stage.RESOLVE: to_resolve,
-        Stage.UPDATE_DRAFT: to_draft,
-        Stage.PROMOTE: to_promote,
-        Stage.COMPLETE: to_complete,
-    }
-    with handing_off(outputs):
+    with handing_off({CHECKS: to_check, **_stages(to_resolve, to_draft, to_promote, to_complete)}):
         poll_due(wiring.pipeline())
+
+
+@bp.function_name("check")
+@bp.queue_trigger(arg_name="msg", queue_name=CHECKS, connection=CONNECTION)
+@to(bp, Stage.RESOLVE, "to_resolve")
+@to(bp, Stage.UPDATE_DRAFT, "to_draft")
+@to(bp, Stage.PROMOTE, "to_promote")
+@to(bp, Stage.COMPLETE, "to_complete")
+def check(
+    msg: func.QueueMessage,
+    to_resolve: Handoff,
+    to_draft: Handoff,
+    to_promote: Handoff,
+    to_complete: Handoff,
+) -> None:
+    from shared import wiring
+    from shared.pipeline.checks import handle_check_message
+
+    with handing_off(_stages(to_resolve, to_draft, to_promote, to_complete)):
+        handle_check_message(wiring.pipeline(), msg.get_body(), msg.dequeue_count)
+
+
+def _stages(
+    resolve: Handoff, draft: Handoff, promote: Handoff, complete: Handoff
+) -> dict[Stage | str, Handoff]:
+    """Where a wait that is over hands its run: a release's offer to resolve, a processed
+    package to the draft, an approved or certified submission to promote, a live one to
+    complete."""
+    return {
+        Stage.RESOLVE: resolve,
+        Stage.UPDATE_DRAFT: draft,
+        Stage.PROMOTE: promote,
+        Stage.COMPLETE: complete,
+    }

@@ -15,7 +15,7 @@ from shared.queues import STAGE_QUEUES
 bp = func.Blueprint()
 
 
-def _run(stage: Stage, msg: func.QueueMessage, outputs: dict[Stage, Handoff]) -> None:
+def _run(stage: Stage, msg: func.QueueMessage, outputs: dict[Stage | str, Handoff]) -> None:
     # Imported on first invocation: the Azure SDKs stay out of the indexing (cold start).
     from shared import wiring
     from shared.pipeline.runner import handle_stage_message
@@ -28,18 +28,21 @@ def _run(stage: Stage, msg: func.QueueMessage, outputs: dict[Stage, Handoff]) ->
 @bp.queue_trigger(arg_name="msg", queue_name=STAGE_QUEUES[Stage.RESOLVE], connection=CONNECTION)
 @to(bp, Stage.UPLOAD_PACKAGE, "to_upload")
 @to(bp, Stage.UPDATE_DRAFT, "to_draft")
+@to(bp, Stage.SUBMIT_PREVIEW, "to_submit")
 @to(bp, Stage.PLAN, "to_plan")
 @to(bp, Stage.EXPORT, "to_export")
 def resolve(
     msg: func.QueueMessage,
     to_upload: Handoff,
     to_draft: Handoff,
+    to_submit: Handoff,
     to_plan: Handoff,
     to_export: Handoff,
 ) -> None:
-    outputs = {
+    outputs: dict[Stage | str, Handoff] = {
         Stage.UPLOAD_PACKAGE: to_upload,
         Stage.UPDATE_DRAFT: to_draft,
+        Stage.SUBMIT_PREVIEW: to_submit,
         Stage.PLAN: to_plan,
         Stage.EXPORT: to_export,
     }

@@ -49,6 +49,7 @@ var pipelineQueues = [
   'pc-submit-preview'
   'pc-promote'
   'pc-complete'
+  'pc-check'
   'pc-events'
   'pc-notify'
 ]

@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,9 +84,25 @@ def signature(exc: PartnerCenterError) -> str | None:
 class Incidents:
     """The breaker, read and written through the ledger's table."""
 
-    def __init__(self, ledger: Ledger, policy: BreakerPolicy | None = None) -> None:
+    def __init__(
+        self, ledger: Ledger, policy: BreakerPolicy | None = None, *, glance_seconds: float = 0.0
+    ) -> None:
         self._ledger = ledger
         self.policy = policy or BreakerPolicy()
+        self.glance_seconds = glance_seconds
+        self._closed_seen = 0.0  # when this instance last read the breaker closed
+
+    def glance(self) -> Breaker:
+        """The breaker as every stage looks at it first: a closed breaker read less than
+        `glance_seconds` ago is taken as still closed (one read a stage less; an incident
+        opened meanwhile elsewhere is seen that much later, and a call made meanwhile only
+        counts towards it). An open one is always read afresh."""
+        if time.monotonic() - self._closed_seen < self.glance_seconds:
+            return Breaker()
+        breaker = self.read()
+        if not breaker.open:
+            self._closed_seen = time.monotonic()
+        return breaker
 
     def read(self) -> Breaker:
         try:
@@ -97,6 +114,7 @@ class Incidents:
 
     def _write(self, breaker: Breaker) -> bool:
         """Conditional write; False when another instance changed it first."""
+        self._closed_seen = 0.0
         data = {k: v for k, v in asdict(breaker).items() if k != "etag"}
         entity = {"PartitionKey": CONTROL, "RowKey": BREAKER, "data": json.dumps(data)}
         table = self._ledger.table()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
@@ -133,9 +133,10 @@ class Ledger:
     def get(self, run_id: str) -> Run | None:
         """The run, from the hot table or else the archive (a run that ended long ago)."""
         try:
-            return Run.from_entity(self.table().get_entity(PARTITION, run_id))
+            run = Run.from_entity(self.table().get_entity(PARTITION, run_id))
         except ResourceNotFoundError:
             return self.archive.get(run_id)
+        return run.evolve(indexed=run.index_fields())
 
     def archive_finished(self, before: datetime) -> int:
         """Move runs that ended before `before` to the archive (shared.archive); the query
@@ -161,7 +162,9 @@ class Ledger:
     def replace(self, run: Run) -> Run:
         """Write `run` if the stored row still has `run.etag`; return it with the new ETag."""
         run = run.evolve(updated_at=stamp(now_utc()))
-        self.index.put(run)
+        indexed = run.index_fields()
+        if run.indexed != indexed:
+            self.index.put(run)
         try:
             meta = self.table().update_entity(
                 run.to_entity(),
@@ -178,15 +181,18 @@ class Ledger:
                 raise LedgerConflict(f"run {run.run_id} changed concurrently") from exc
             raise
         self.index.after_write(run)
-        return run.evolve(etag=meta.get("etag"))
+        return run.evolve(etag=meta.get("etag"), indexed=indexed)
 
-    def sweep(self, now: datetime, stalled_before: datetime, limit: int = 100) -> Sweep:
+    def sweep(
+        self, now: datetime, stalled_before: datetime, limit: int = 100, *, early: float = 0.0
+    ) -> Sweep:
         """What the poller acts on, read through the index of runs still going (the cost
         follows the work, not the history): waiting runs whose check is due (oldest first),
         running runs that have not moved since `stalled_before` (a lost or poisoned message),
         and runs whose own row is gone although the index still names them (the table was
-        lost) for longer than the stall window."""
-        at, before = stamp(now), stamp(stalled_before)
+        lost) for longer than the stall window. `early`: waiting runs due that many seconds
+        from now are included (the caller decides which may go early)."""
+        at, before = stamp(now + timedelta(seconds=early)), stamp(stalled_before)
         due, lost = self._indexed(
             "status eq @s and next_check_at le @t and next_check_at ne ''",
             {"s": str(RunStatus.WAITING), "t": at},

@@ -48,6 +48,11 @@ class StageMessage(_Strict):
     product_id: str | None = Field(default=None, alias="productId", max_length=100)
     # The run's trace (W3C); a malformed one is ignored, not refused (shared.observability).
     traceparent: str | None = Field(default=None, max_length=55)
+    # A check's message: the due time it was sent for; once the run's next check moved on,
+    # a copy of it is stale and consumed (shared.pipeline.checks).
+    check_at: str | None = Field(
+        default=None, alias="checkAt", pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"
+    )
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)

@@ -33,9 +33,13 @@ STAGE_QUEUES: dict[Stage, str] = {
     Stage.COMPLETE: "pc-complete",
 }
 
-ALL_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values(), EVENTS, NOTIFY)
+# A waiting run's check that is due, put there by the poller's tick: checks run as queue work
+# on any instance, and each hands its run on the moment it is done (shared.pipeline.checks).
+CHECKS = "pc-check"
+
+ALL_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values(), CHECKS, EVENTS, NOTIFY)
 # Queues a function of ours is triggered by: the ones that can have poison messages.
-TRIGGERED_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values(), NOTIFY)
+TRIGGERED_QUEUES = (PUBLISH_REQUESTS, *STAGE_QUEUES.values(), CHECKS, NOTIFY)
 MAX_VISIBILITY_SECONDS = 7 * 24 * 3600 - 60
 
 

@@ -116,9 +116,25 @@ class Run:
     # checkpoint (shared.pipeline.outcomes.Checkpoint).
     fresh: tuple[str, ...] = ()
     memo: Any = None
+    # Never stored: what the index row holds of this run as last read or written, so a write
+    # that changes none of it (a claim, a checkpoint) leaves the index alone.
+    indexed: tuple[Any, ...] | None = None
 
     def evolve(self, **changes: Any) -> Run:
         return replace(self, **changes)
+
+    def index_fields(self) -> tuple[Any, ...]:
+        """What the index of runs still going keeps of this run (shared.run_index), less the
+        time of the last update: a stale time costs the sweep one read, never a decision."""
+        return (
+            self.status,
+            self.stage,
+            self.offer,
+            self.product_id,
+            self.submission_id,
+            self.next_check_at,
+            bool(self.dead_letter),
+        )
 
     def to_entity(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _MEMORY}
@@ -161,4 +177,4 @@ _JSON_FIELDS = (
     "depends_on",
     "plan",
 )
-_MEMORY = ("etag", "fresh", "memo")
+_MEMORY = ("etag", "fresh", "memo", "indexed")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
+from urllib.request import getproxies
 
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
@@ -31,10 +32,41 @@ def _managed_identity(client_id: str | None) -> Any:
     return ManagedIdentityCredential(client_id=client_id)
 
 
+def transport_options() -> dict[str, Any]:
+    """One HTTP session for every storage client of the process, read from the environment
+    once. By default each request re-reads proxy variables and looks for ~/.netrc (file
+    lookups on every ledger write, a fifth of a busy host's CPU); with a proxy configured the
+    SDK's own per-request handling is kept. The pool holds as many connections as the host
+    runs invocations, so none is opened and dropped under load."""
+    if getproxies():
+        return {}
+    from azure.core.pipeline.transport import RequestsTransport
+
+    return {"transport": RequestsTransport(session=_session(), session_owner=False)}
+
+
+@cache
+def _session() -> Any:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    session.trust_env = False
+    adapter = HTTPAdapter(
+        pool_connections=8,
+        pool_maxsize=64,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+    )
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return session
+
+
 def queue_client(settings: Settings, name: str, *, raw: bool = False) -> QueueClient:
     """A queue client speaking the host's base64 encoding, or (raw) one that reads and writes
     the stored content as it is, for messages whose body cannot be trusted to decode."""
-    policies = {} if raw else queue_client_kwargs()
+    policies = {**({} if raw else queue_client_kwargs()), **transport_options()}
     if settings.storage_connection:
         return QueueClient.from_connection_string(settings.storage_connection, name, **policies)
     assert settings.storage_queue_uri
@@ -43,9 +75,13 @@ def queue_client(settings: Settings, name: str, *, raw: bool = False) -> QueueCl
 
 def table_service(settings: Settings) -> TableServiceClient:
     if settings.storage_connection:
-        return TableServiceClient.from_connection_string(settings.storage_connection)
+        return TableServiceClient.from_connection_string(
+            settings.storage_connection, **transport_options()
+        )
     assert settings.storage_table_uri
-    return TableServiceClient(settings.storage_table_uri, credential=_identity(settings))
+    return TableServiceClient(
+        settings.storage_table_uri, credential=_identity(settings), **transport_options()
+    )
 
 
 def blob_service(settings: Settings) -> BlobServiceClient:

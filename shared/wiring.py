@@ -94,6 +94,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
                 first_probe_seconds=min(10.0, settings.incident_max_probe_seconds),
                 max_probe_seconds=settings.incident_max_probe_seconds,
             ),
+            glance_seconds=1.0,
         ),
         secret_probe=secret.get,
         pauses=Pauses(ledger),

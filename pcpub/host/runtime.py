@@ -46,6 +46,7 @@ from azure.storage.queue import QueueClient, QueueMessage
 from pcpub.host.settings import QueueSettings, read_host_json
 from pcpub.host.singleton import ListenerLease
 from shared.crashpoints import crash_point
+from shared.storage import transport_options
 
 log = logging.getLogger("pcpub.host")
 
@@ -167,7 +168,9 @@ class LocalHost:
         key = f"{connection}/{name}"
         with self._lock:
             if key not in self._queues:
-                client = QueueClient.from_connection_string(self._connection(connection), name)
+                client = QueueClient.from_connection_string(
+                    self._connection(connection), name, **transport_options()
+                )
                 with contextlib.suppress(ResourceExistsError):
                     client.create_queue()
                 self._queues[key] = client

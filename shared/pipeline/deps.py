@@ -119,14 +119,19 @@ class StageDeps:
     max_poll_seconds: float = 900.0
 
     def poll_delay(self, run: Run) -> float:
-        """When to look again at a run waiting on Partner Center."""
+        """When to look again at a run waiting on Partner Center: counted from when this
+        check was due, not from when it ended, so checks keep their interval however long
+        the tick, the queue and the call took (at least half the interval from now)."""
         last = run.timeline[-1] if run.timeline else None
         if last is None or last.ended is not None or last.stage != run.stage:
             return self.poll_seconds
-        waited = (self.now() - parse_stamp(last.started)).total_seconds()
-        return min(
+        now = self.now()
+        waited = (now - parse_stamp(last.started)).total_seconds()
+        interval = min(
             max(self.poll_seconds, waited / 10), max(self.max_poll_seconds, self.poll_seconds)
         )
+        late = (now - parse_stamp(run.next_check_at)).total_seconds() if run.next_check_at else 0
+        return max(interval - max(late, 0.0), interval / 2)
 
 
 StageFn = Callable[[Run, StageDeps], Outcome]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -21,6 +21,7 @@ from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import EventKind, Stage, StageMessage
 from shared.notify_delivery import Notifier
 from shared.pauses import Pauses
+from shared.pipeline.dispatched import Dispatched
 from shared.pipeline.events import emit, publish
 from shared.pipeline.outcomes import (
     Advance,
@@ -63,6 +64,8 @@ class Pipeline:
     notifier: Notifier | None = None  # forwards events to sinks (shared.notify_delivery)
     # Reads the live secrets once, so redaction knows them (a failure here is not intake's).
     secret_probe: Callable[[], object] | None = None
+    # The status checks this instance's timer dispatched lately (shared.pipeline.checks).
+    dispatched: Dispatched = field(default_factory=Dispatched)
 
     def know_secrets(self) -> None:
         if self.secret_probe is not None:

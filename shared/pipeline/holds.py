@@ -40,7 +40,7 @@ def before(pipeline: Pipeline, run: Run, stage: Stage) -> Gate:
     if incidents is None:
         return Gate(None, False)
     now = pipeline.clock()
-    breaker = incidents.read()
+    breaker = incidents.glance()
     if not breaker.open:
         return Gate(None, False)
     held = incidents.hold(now, breaker)

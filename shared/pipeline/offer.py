@@ -71,10 +71,14 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
     held = _blocked(deps, product.id, subs, patch)
     if held is not None:
         return held
-    next_stage = Stage.UPLOAD_PACKAGE if changes.package_sources() else Stage.UPDATE_DRAFT
+    patch = replace(patch, baseline_submission_id=latest.id if latest else "")
+    if changes.package_sources():
+        return Advance(to=Stage.UPLOAD_PACKAGE, patch=patch)
+    if run.only_changed or changes.model_dump(exclude_defaults=True):
+        return Advance(to=Stage.UPDATE_DRAFT, patch=patch)
+    # Nothing to bring to the draft: the draft stage would only pass the run on (a hop).
     return Advance(
-        to=next_stage,
-        patch=replace(patch, baseline_submission_id=latest.id if latest else ""),
+        to=Stage.SUBMIT_PREVIEW, patch=replace(patch, planned_modules=[], changed_modules=[])
     )
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
-from datetime import datetime, timedelta
+from collections.abc import Iterator
 
 from azure.core.exceptions import AzureError
 from pydantic import ValidationError
@@ -110,30 +108,43 @@ def _decide(
         return Failed(reason=f"{stage}: {exc}"), None
 
 
-def handle_stage_message(
-    pipeline: Pipeline, stage: Stage, body: str | bytes, attempt: int | None = None
-) -> None:
-    """Act on one delivery of a stage message (its `attempt`, the host's dequeue count);
-    consumes duplicates and foreign messages (a body that is not a stage message of ours is
-    logged, with its size, and consumed)."""
+def read_message(body: str | bytes, where: str) -> StageMessage | None:
+    """The stage message in a delivery's body, or None: a body that is not a stage message
+    of ours is logged, with its size, and consumed."""
     try:
         if len(body) > 4096:
             raise ValueError(f"{len(body)} bytes is no stage message")
-        message = StageMessage.model_validate_json(body)
+        return StageMessage.model_validate_json(body)
     except ValueError as exc:
         why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         log.error(
             "unreadable stage message consumed (%d bytes): %s",
             len(body),
             why[:200],
-            extra={"action": "invalid_stage_message", "stage": stage},
+            extra={"action": "invalid_stage_message", "stage": where},
         )
-        return
+        return None
+
+
+@contextlib.contextmanager
+def delivered(message: StageMessage, stage: Stage, attempt: int | None) -> Iterator[None]:
+    """The delivery's trace and log dimensions (attempt: the host's dequeue count)."""
     with (
         continued(message.traceparent),
         dimensions(requestId=message.run_id, stage=stage, attempt=attempt),
     ):
-        _handle(pipeline, stage, message)
+        yield
+
+
+def handle_stage_message(
+    pipeline: Pipeline, stage: Stage, body: str | bytes, attempt: int | None = None
+) -> None:
+    """Act on one delivery of a stage message (its `attempt`, the host's dequeue count);
+    consumes duplicates and foreign messages."""
+    message = read_message(body, stage)
+    if message is not None:
+        with delivered(message, stage, attempt):
+            _handle(pipeline, stage, message)
 
 
 def _handle(pipeline: Pipeline, stage: Stage, message: StageMessage) -> None:
@@ -188,7 +199,7 @@ def _handle(pipeline: Pipeline, stage: Stage, message: StageMessage) -> None:
             extra={"action": "duplicate_delivery", "requestId": run.run_id, "stage": stage},
         )
     except Exception as exc:
-        _note_error(pipeline, run.run_id, f"{stage}: {type(exc).__name__}: {exc}")
+        note_error(pipeline, run.run_id, f"{stage}: {type(exc).__name__}: {exc}")
         raise  # a bug: let the host retry, then poison (and the dead-letter record)
 
 
@@ -208,7 +219,7 @@ def _claimed_for(pipeline: Pipeline, run: Run, stage: Stage) -> float:
     return max(0.0, pipeline.claim_seconds - age)
 
 
-def _note_error(pipeline: Pipeline, run_id: str, text: str) -> None:
+def note_error(pipeline: Pipeline, run_id: str, text: str) -> None:
     """Keep the last unexpected error on the run, for `pcpub status` and the dead letter."""
     try:
         current = pipeline.ledger.get(run_id)
@@ -233,76 +244,3 @@ def _resend_if_lost(pipeline: Pipeline, run: Run, stage: Stage) -> None:
             extra={"action": "handoff_resent", "requestId": run.run_id, "stage": current},
         )
         send_stage(pipeline, run, current)
-
-
-def poll_due(
-    pipeline: Pipeline, now: datetime | None = None, *, limit: int = 200, concurrency: int = 4
-) -> int:
-    """One poller tick: run the checks of waiting runs that are due, re-drive runs waiting to
-    re-enter a queue stage, re-drive stalled runs, and fail runs past their deadline.
-    Returns how many runs it acted on."""
-    now = now or pipeline.clock()
-    sweep = pipeline.ledger.sweep(now, now - timedelta(seconds=pipeline.stall_seconds), limit)
-    due, stalled = sweep.due, sweep.stalled
-    for row in sweep.lost:  # a run parked in a wait has no message to report it by
-        try:
-            report_lost(pipeline, row)
-        except Exception:
-            log.exception("could not report a lost run", extra={"requestId": row.run_id})
-
-    def check(run: Run) -> None:
-        try:
-            if ended(pipeline, run, now):
-                return
-            stage = Stage(run.stage)
-            if stage in POLLED_STAGES:
-                run_stage(pipeline, run, stage)
-            else:
-                redrive(pipeline, run, "its wait is over")
-        except LedgerConflict:
-            pass  # another poller, or a stage, got there first
-        except Exception:
-            log.exception("check failed", extra={"action": "check_failed", "requestId": run.run_id})
-
-    def unstick(run: Run) -> None:
-        try:
-            if not ended(pipeline, run, now):
-                metrics.STALLED.add(1, {"stage": run.stage})
-                log.warning(
-                    "run stalled at %s; re-driving it",
-                    run.stage,
-                    extra={"action": "run_stalled", "requestId": run.run_id, "stage": run.stage},
-                )
-                redrive(pipeline, run, "stalled")
-        except LedgerConflict:
-            pass
-        except Exception:
-            log.exception(
-                "re-drive failed", extra={"action": "redrive_failed", "requestId": run.run_id}
-            )
-
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        # Each task in a copy of this context: hand-offs reach the timer's output bindings.
-        for task in [pool.submit(copy_context().run, check, run) for run in due] + [
-            pool.submit(copy_context().run, unstick, run) for run in stalled
-        ]:
-            task.result()
-    return len(due) + len(stalled) + len(sweep.lost)
-
-
-def redrive(pipeline: Pipeline, run: Run, why: str) -> Run:
-    """Put a run back on its stage's queue (after a wait, or when its message was lost)."""
-    stage = Stage(run.stage)
-    if stage in POLLED_STAGES:  # a check: make it due now
-        return pipeline.ledger.replace(run.evolve(next_check_at=stamp(pipeline.clock())))
-    updated = pipeline.ledger.replace(
-        run.evolve(status=RunStatus.RUNNING, next_check_at=None, claimed_stage=None)
-    )
-    send_stage(pipeline, run, stage)
-    log.info(
-        "re-drove run at %s (%s)",
-        stage,
-        why,
-        extra={"action": "run_redriven", "requestId": run.run_id, "stage": stage},
-    )
-    return updated

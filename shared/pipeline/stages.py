@@ -3,12 +3,14 @@
     intake -> [await_release] -> resolve -> upload_package -> [await_package] -> update_draft
            -> submit_preview -> [await_preview] -> [await_go_live] -> promote -> [await_live]
            -> complete
-    (no package: resolve -> update_draft; target preview: [await_preview] -> complete;
+    (no package: resolve -> update_draft; no change to the draft at all: resolve ->
+     submit_preview; target preview: [await_preview] -> complete;
      target plan: resolve -> plan; target export: resolve -> export;
      await_release only for a release's offers; await_go_live only with approval, notBefore
      or dependencies; onlyChanged with nothing to change: update_draft ends `unchanged`)
 
-Bracketed stages are checks the timer poller runs; the others are queue-triggered. A stage only
+Bracketed stages are checks: the timer poller finds those due and the `check` function runs
+each (shared.pipeline.checks); the others are queue-triggered. A stage only
 talks to Partner Center through `deps.pc`; recording and hand-off are shared.pipeline.effects'.
 Each stage is safe to run twice: it reads Partner Center's state before any call that changes it.
 """

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shared.fanout import fan_out
 from shared.ledger import Run
 from shared.messages import Stage
 from shared.offer_types import OfferType, of_run
@@ -306,8 +307,10 @@ def _submission_request(
     beside = kind.submitted_beside(changed)
     named = {key.split("@")[0] for key in changed} | beside
     every = dict.fromkeys((*kind.offer_modules, *kind.plan_modules, *kind.always_submitted))
-    for module in (m for m in every if not changed or m in named):
-        for branch in deps.pc.branches(product_id, module):
+    modules = [m for m in every if not changed or m in named]
+    read = fan_out(lambda module: deps.pc.branches(product_id, module), modules)
+    for module, branches in zip(modules, read, strict=True):
+        for branch in branches:
             key = f"{module}@{branch.variant_id}" if branch.variant_id else module
             offer_level = branch.variant_id is None and module in beside
             if changed and key not in changed and not offer_level:

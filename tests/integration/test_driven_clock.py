@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,10 +16,13 @@ from azure.core.exceptions import ResourceNotFoundError
 from pcpub.azurite import AzuritePorts, start_azurite
 from pcpub.simulator.admin import SimulatorClient
 from shared.ledger import Run, now_utc
+from shared.messages import Stage
+from shared.pipeline.checks import handle_check_message
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.intake import accept_request
-from shared.pipeline.runner import handle_stage_message, poll_due
-from shared.queues import STAGE_QUEUES
+from shared.pipeline.poller import poll_due
+from shared.pipeline.runner import handle_stage_message
+from shared.queues import CHECKS, STAGE_QUEUES
 from tests.integration.conftest import simulator
 
 DAY = 24 * 3600.0
@@ -64,25 +67,34 @@ def drive(pipeline: Pipeline, clock: DrivenClock, run_id: str, step: float, most
     or `most` seconds of driven time have passed."""
     started = clock.offset
     while (clock.offset - started).total_seconds() < most:
-        for stage, queue in STAGE_QUEUES.items():
-            client = pipeline.queues.client(queue)
-            try:
-                messages = list(client.receive_messages(max_messages=32, visibility_timeout=30))
-            except ResourceNotFoundError:
-                continue
-            for message in messages:
-                text = message.content.decode()
-                if run_id not in text:
-                    continue  # another test's leftover on the session's queues
-                handle_stage_message(pipeline, stage, text)
-                client.delete_message(message)
+        deliver(pipeline, run_id, STAGE_QUEUES.items())
         poll_due(pipeline)
+        deliver(pipeline, run_id, [(None, CHECKS)])  # the checks the tick dispatched
         run = pipeline.ledger.get(run_id)
         assert run is not None
         if run.status.terminal:
             return run
         clock.advance(step)
     raise AssertionError(f"{run_id} still going after {most / DAY:.1f} driven days")
+
+
+def deliver(pipeline: Pipeline, run_id: str, queues: Iterable[tuple[Stage | None, str]]) -> None:
+    """Every message of the run on these queues, once (stage None: the check queue)."""
+    for stage, queue in queues:
+        client = pipeline.queues.client(queue)
+        try:
+            messages = list(client.receive_messages(max_messages=32, visibility_timeout=30))
+        except ResourceNotFoundError:
+            continue
+        for message in messages:
+            text = message.content.decode()
+            if run_id not in text:
+                continue  # another test's leftover on the session's queues
+            if stage is None:
+                handle_check_message(pipeline, text)
+            else:
+                handle_stage_message(pipeline, stage, text)
+            client.delete_message(message)
 
 
 def request(name: str) -> str:

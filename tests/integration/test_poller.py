@@ -10,7 +10,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from shared.ledger import Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Stage, StageMessage
 from shared.pipeline.effects import Pipeline
-from shared.pipeline.runner import poll_due
+from shared.pipeline.poller import poll_due
 from shared.queues import STAGE_QUEUES
 
 

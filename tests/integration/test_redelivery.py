@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
@@ -14,10 +15,12 @@ from pcpub.azurite import AzuritePorts
 from pcpub.simulator.admin import SimulatorClient
 from shared.ledger import RunStatus
 from shared.messages import Stage
+from shared.pipeline.checks import handle_check_message
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.intake import accept_request
-from shared.pipeline.runner import handle_stage_message, poll_due
-from shared.queues import STAGE_QUEUES
+from shared.pipeline.poller import poll_due
+from shared.pipeline.runner import handle_stage_message
+from shared.queues import CHECKS, STAGE_QUEUES
 
 
 def test_everything_twice(
@@ -53,22 +56,25 @@ def test_everything_twice(
     deadline = time.monotonic() + 60
     with ThreadPoolExecutor(max_workers=2) as pool:
         while time.monotonic() < deadline:
-            for stage, queue in STAGE_QUEUES.items():
+            list(pool.map(lambda _: poll_due(pipeline), range(2)))
+            for stage, queue in [*STAGE_QUEUES.items(), (None, CHECKS)]:
                 client = pipeline.queues.client(queue)
                 try:
                     messages = list(client.receive_messages(max_messages=32, visibility_timeout=5))
                 except ResourceNotFoundError:
                     continue  # nothing sent there yet
+                handle = (
+                    partial(handle_check_message, pipeline)
+                    if stage is None
+                    else partial(handle_stage_message, pipeline, stage)
+                )
                 for message in messages:
                     text = message.content.decode()
-                    deliveries = [
-                        pool.submit(handle_stage_message, pipeline, stage, text) for _ in range(2)
-                    ]  # two deliveries at once
+                    deliveries = [pool.submit(handle, text) for _ in range(2)]  # two at once
                     for delivery in deliveries:
                         delivery.result()
-                    handle_stage_message(pipeline, stage, text)  # and a late third
+                    handle(text)  # and a late third
                     client.delete_message(message)
-            list(pool.map(lambda _: poll_due(pipeline), range(2)))
             run = pipeline.ledger.get("twice-1")
             assert run is not None
             if run.status.terminal:

@@ -87,3 +87,15 @@ def test_status_polls_stretch_with_the_wait(deps: StageDeps) -> None:
     assert replace(polls, now=lambda: ARRIVED + timedelta(minutes=5)).poll_delay(waiting) == 60
     assert replace(polls, now=lambda: ARRIVED + timedelta(hours=1)).poll_delay(waiting) == 360
     assert replace(polls, now=lambda: ARRIVED + timedelta(days=2)).poll_delay(waiting) == 900
+
+
+def test_a_check_that_ran_late_keeps_its_interval(deps: StageDeps) -> None:
+    """The next check is due one interval after this one was due (the tick, the queue and the
+    call took time), never sooner than half an interval from now."""
+    due = ARRIVED + timedelta(minutes=5)
+    waiting = replace(at_gate(), stage=Stage.AWAIT_PREVIEW, next_check_at=stamp(due))
+    waiting.timeline[-1] = StageRecord(stage=Stage.AWAIT_PREVIEW, started=stamp(ARRIVED))
+    polls = replace(deps, poll_seconds=60, max_poll_seconds=900)
+    assert replace(polls, now=lambda: due).poll_delay(waiting) == 60
+    assert replace(polls, now=lambda: due + timedelta(seconds=20)).poll_delay(waiting) == 40
+    assert replace(polls, now=lambda: due + timedelta(minutes=5)).poll_delay(waiting) == 30

@@ -11,7 +11,7 @@ from pcpub.host.runtime import load_functions
 from pcpub.host.settings import read_host_json, timespan_seconds
 from shared.messages import Stage
 from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
-from shared.queues import PUBLISH_REQUESTS, STAGE_QUEUES
+from shared.queues import CHECKS, PUBLISH_REQUESTS, STAGE_QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +22,7 @@ def test_declared_functions_and_their_triggers() -> None:
     stage_functions = {stage.value for stage in STAGE_QUEUES}
     assert (
         set(functions)
-        == {"intake", "poller", "deadletters", "archiver", "notify"} | stage_functions
+        == {"intake", "poller", "check", "deadletters", "archiver", "notify"} | stage_functions
     )
     # No function is triggered by a poison queue: a body that fails to decode there would be
     # poisoned again (`-poison-poison`); a timer sweeps them with a raw client instead.
@@ -40,6 +40,8 @@ def test_declared_functions_and_their_triggers() -> None:
     assert functions["poller"]["type"] == "timerTrigger"
     assert functions["poller"]["schedule"] == "%POLL_SCHEDULE%"
     assert functions["poller"]["runOnStartup"] is False
+    # The tick only finds due checks; each runs as queue work, on any instance.
+    assert functions["check"]["queueName"] == CHECKS
     assert functions["archiver"]["type"] == "timerTrigger"
     # Hand-offs: output bindings only ever write to stage queues, with the host's encoding.
     outputs = {f.name: {o["queueName"] for o in f.outputs} for f in specs}
@@ -47,7 +49,9 @@ def test_declared_functions_and_their_triggers() -> None:
     assert outputs["update_draft"] == {
         STAGE_QUEUES[s] for s in (Stage.SUBMIT_PREVIEW, Stage.COMPLETE)
     }
-    assert set().union(*outputs.values()) <= set(STAGE_QUEUES.values())
+    assert outputs["poller"] == {CHECKS} | outputs["check"]
+    assert CHECKS not in outputs["check"]  # a check never dispatches a check
+    assert set().union(*outputs.values()) <= {*STAGE_QUEUES.values(), CHECKS}
 
 
 def test_every_stage_is_queue_driven_or_polled() -> None:
@@ -58,7 +62,7 @@ def test_every_stage_is_queue_driven_or_polled() -> None:
 
 def test_readme_names_the_functions_and_queues() -> None:
     readme = (ROOT / "README.md").read_text()
-    for name in [PUBLISH_REQUESTS, *STAGE_QUEUES.values()]:
+    for name in [PUBLISH_REQUESTS, *STAGE_QUEUES.values(), CHECKS]:
         assert f"`{name}`" in readme
 
 

@@ -50,7 +50,9 @@ def posts(sim: Simulator, suffix: str) -> int:
 def test_resolve_finds_the_product_by_offer_id(sim: Simulator, deps: StageDeps) -> None:
     outcome = resolve(new_run(), deps)
     assert isinstance(outcome, Advance)
-    assert outcome.to is Stage.UPDATE_DRAFT
+    # Nothing to bring to the draft: straight to the submission, of every module's draft.
+    assert outcome.to is Stage.SUBMIT_PREVIEW
+    assert outcome.patch.planned_modules == [] and outcome.patch.changed_modules == []
     product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
     assert outcome.patch.product_id == product.id
     assert outcome.patch.baseline_submission_id == ""
@@ -117,7 +119,6 @@ def test_full_sequence_to_live(sim: Simulator, deps: StageDeps) -> None:
     assert seen[-1] is Stage.COMPLETE
     assert [s for s in dict.fromkeys(seen)] == [
         Stage.RESOLVE,
-        Stage.UPDATE_DRAFT,
         Stage.SUBMIT_PREVIEW,
         Stage.AWAIT_PREVIEW,
         Stage.PROMOTE,

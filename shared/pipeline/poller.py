@@ -1,0 +1,96 @@
+"""The poller's tick: what is due, stalled or lost, read through the index of runs still
+going. A due status check is dispatched to the check queue (shared.pipeline.checks), a run
+whose retry delay is over goes back on its stage's queue, a stalled run is re-driven, a run
+past its deadline fails, and a run whose row is lost is reported."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
+from datetime import datetime, timedelta
+
+from shared.ledger import LedgerConflict, Run, RunStatus, stamp
+from shared.messages import Stage
+from shared.observability import metrics
+from shared.pipeline.checks import check_due, dispatch, due_early
+from shared.pipeline.effects import Pipeline, send_stage
+from shared.pipeline.endings import ended
+from shared.pipeline.lost import report_lost
+from shared.pipeline.stages import POLLED_STAGES
+
+log = logging.getLogger(__name__)
+
+
+def poll_due(
+    pipeline: Pipeline, now: datetime | None = None, *, limit: int = 200, concurrency: int = 4
+) -> int:
+    """One tick. Returns how many runs it acted on."""
+    now = now or pipeline.clock()
+    early = due_early(pipeline)
+    sweep = pipeline.ledger.sweep(
+        now, now - timedelta(seconds=pipeline.stall_seconds), limit, early=early
+    )
+    due = [run for run in sweep.due if check_due(run, now, early)]
+    stalled = sweep.stalled
+    for row in sweep.lost:  # a run parked in a wait has no message to report it by
+        try:
+            report_lost(pipeline, row)
+        except Exception:
+            log.exception("could not report a lost run", extra={"requestId": row.run_id})
+
+    def check(run: Run) -> None:
+        try:
+            if ended(pipeline, run, now):
+                return
+            if Stage(run.stage) in POLLED_STAGES:
+                dispatch(pipeline, run, now)
+            else:
+                redrive(pipeline, run, "its wait is over")
+        except LedgerConflict:
+            pass  # another poller, or a stage, got there first
+        except Exception:
+            log.exception("check failed", extra={"action": "check_failed", "requestId": run.run_id})
+
+    def unstick(run: Run) -> None:
+        try:
+            if not ended(pipeline, run, now):
+                metrics.STALLED.add(1, {"stage": run.stage})
+                log.warning(
+                    "run stalled at %s; re-driving it",
+                    run.stage,
+                    extra={"action": "run_stalled", "requestId": run.run_id, "stage": run.stage},
+                )
+                redrive(pipeline, run, "stalled")
+        except LedgerConflict:
+            pass
+        except Exception:
+            log.exception(
+                "re-drive failed", extra={"action": "redrive_failed", "requestId": run.run_id}
+            )
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        # Each task in a copy of this context: hand-offs reach the timer's output bindings.
+        for task in [pool.submit(copy_context().run, check, run) for run in due] + [
+            pool.submit(copy_context().run, unstick, run) for run in stalled
+        ]:
+            task.result()
+    return len(due) + len(stalled) + len(sweep.lost)
+
+
+def redrive(pipeline: Pipeline, run: Run, why: str) -> Run:
+    """Put a run back on its stage's queue (after a wait, or when its message was lost)."""
+    stage = Stage(run.stage)
+    if stage in POLLED_STAGES:  # a check: make it due now
+        return pipeline.ledger.replace(run.evolve(next_check_at=stamp(pipeline.clock())))
+    updated = pipeline.ledger.replace(
+        run.evolve(status=RunStatus.RUNNING, next_check_at=None, claimed_stage=None)
+    )
+    send_stage(pipeline, run, stage)
+    log.info(
+        "re-drove run at %s (%s)",
+        stage,
+        why,
+        extra={"action": "run_redriven", "requestId": run.run_id, "stage": stage},
+    )
+    return updated
