@@ -126,7 +126,7 @@ class Ledger:
         try:
             self.table().create_entity(run.to_entity())
         except ResourceExistsError:
-            self.index.repair(self.get(run.run_id))
+            self.index.repair(self.get(run.run_id), failed=run.updated_at)
             return False
         return True
 
@@ -173,35 +173,45 @@ class Ledger:
                 match_condition=MatchConditions.IfNotModified,
             )
         except (ResourceModifiedError, ResourceNotFoundError) as exc:
-            self.index.repair(self.get(run.run_id))
+            self.index.repair(self.get(run.run_id), failed=run.updated_at)
             raise LedgerConflict(f"run {run.run_id} changed concurrently") from exc
         except HttpResponseError as exc:
             if exc.status_code == 412:
-                self.index.repair(self.get(run.run_id))
+                self.index.repair(self.get(run.run_id), failed=run.updated_at)
                 raise LedgerConflict(f"run {run.run_id} changed concurrently") from exc
             raise
         self.index.after_write(run)
         return run.evolve(etag=meta.get("etag"), indexed=indexed)
 
     def sweep(
-        self, now: datetime, stalled_before: datetime, limit: int = 100, *, early: float = 0.0
+        self,
+        now: datetime,
+        stalled_before: datetime,
+        limit: int = 100,
+        *,
+        early: float = 0.0,
+        with_due: bool = True,
     ) -> Sweep:
         """What the poller acts on, read through the index of runs still going (the cost
         follows the work, not the history): waiting runs whose check is due (oldest first),
         running runs that have not moved since `stalled_before` (a lost or poisoned message),
         and runs whose own row is gone although the index still names them (the table was
         lost) for longer than the stall window. `early`: waiting runs due that many seconds
-        from now are included (the caller decides which may go early)."""
+        from now are included (the caller decides which may go early); `with_due` False: none."""
         at, before = stamp(now + timedelta(seconds=early)), stamp(stalled_before)
-        due, lost = self._indexed(
-            "status eq @s and next_check_at le @t and next_check_at ne ''",
-            {"s": str(RunStatus.WAITING), "t": at},
-            lambda r: (
-                r.status is RunStatus.WAITING
-                and bool(r.next_check_at)
-                and (r.next_check_at or "") <= at
-            ),
-            before,
+        due, lost = (
+            self._indexed(
+                "status eq @s and next_check_at le @t and next_check_at ne ''",
+                {"s": str(RunStatus.WAITING), "t": at},
+                lambda r: (
+                    r.status is RunStatus.WAITING
+                    and bool(r.next_check_at)
+                    and (r.next_check_at or "") <= at
+                ),
+                before,
+            )
+            if with_due
+            else ([], [])
         )
         due.sort(key=lambda r: r.next_check_at or "")
         stalled, lost_running = self._indexed(

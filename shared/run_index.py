@@ -21,15 +21,19 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
+from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.runs import PARTITION, Run
+from shared.runs import PARTITION, Run, now_utc, stamp
 
 log = logging.getLogger(__name__)
 ACTIVE = "active"
 BUILT = "index-built"  # a marker row: the index was built from the runs partition once
+# A row written this recently for a later state than its run's is a write still under way.
+IN_FLIGHT = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -53,21 +57,7 @@ class RunIndex:
         """Before writing `run`: its index row as the write will leave it (or none, ended)."""
         if run.status.terminal:
             return  # dropped after the write
-        self._table().upsert_entity(
-            {
-                "PartitionKey": ACTIVE,
-                "RowKey": run.run_id,
-                "status": str(run.status),
-                "stage": run.stage,
-                "offer": run.offer,
-                "product_id": run.product_id or "",
-                "submission_id": run.submission_id or "",
-                "next_check_at": run.next_check_at or "",
-                "updated_at": run.updated_at,
-                "dead_letter": bool(run.dead_letter),
-            },
-            mode=UpdateMode.REPLACE,
-        )
+        self._table().upsert_entity(_entity(run), mode=UpdateMode.REPLACE)
 
     def drop(self, run_id: str) -> None:
         with contextlib.suppress(ResourceNotFoundError, HttpResponseError):
@@ -77,17 +67,34 @@ class RunIndex:
         if run.status.terminal:
             self.drop(run.run_id)
 
-    def repair(self, run: Run | None) -> None:
-        """After a lost race: index what is stored, not what we failed to write. A run
-        whose row is gone keeps its index row: that row is how the sweep reports it."""
+    def repair(self, run: Run | None, *, failed: str | None = None) -> None:
+        """After a lost race, or a row found not to match: index what is stored, not what we
+        failed to write. Never backwards: a row written for a later state than `run` (its
+        writer's run write is on its way) is left alone, unless it is old enough that the
+        write must have died; and the row is replaced only if unchanged since read. A run
+        whose row is gone keeps its index row: that row is how the sweep reports it.
+        `failed`: the update time of our own write that just failed, whose row is wrong."""
         if run is None:
             return
         try:
             if run.status.terminal:
                 self.drop(run.run_id)
-            else:
+                return
+            try:
+                row = self._table().get_entity(ACTIVE, run.run_id)
+            except ResourceNotFoundError:
                 self.put(run)
-        except HttpResponseError:
+                return
+            ahead = str(row.get("updated_at") or "")
+            if ahead > run.updated_at and ahead != failed and ahead > stamp(now_utc() - IN_FLIGHT):
+                return
+            self._table().update_entity(
+                _entity(run),
+                mode=UpdateMode.REPLACE,
+                etag=row.metadata.get("etag"),
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except HttpResponseError:  # changed meanwhile (412), or unreachable: left as it is
             log.warning("could not repair the index row of %s", run.run_id)
 
     def get(self, run_id: str) -> IndexRow | None:
@@ -124,6 +131,21 @@ class RunIndex:
             table.upsert_entity({"PartitionKey": ACTIVE, "RowKey": BUILT, "status": "marker"})
             log.info("indexed %d runs still going", count, extra={"action": "index_built"})
         self._built = True
+
+
+def _entity(run: Run) -> dict[str, object]:
+    return {
+        "PartitionKey": ACTIVE,
+        "RowKey": run.run_id,
+        "status": str(run.status),
+        "stage": run.stage,
+        "offer": run.offer,
+        "product_id": run.product_id or "",
+        "submission_id": run.submission_id or "",
+        "next_check_at": run.next_check_at or "",
+        "updated_at": run.updated_at,
+        "dead_letter": bool(run.dead_letter),
+    }
 
 
 def _row(entity: dict[str, object]) -> IndexRow:

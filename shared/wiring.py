@@ -44,7 +44,13 @@ def build_pipeline(settings: Settings) -> Pipeline:
     tokens = PartnerCenterTokens(settings, secret)
     ledger = Ledger(table_service(settings))
     limiter = (
-        TenantBudget(ledger, settings.rate_limit_per_minute)
+        # A poll that finds no room gives its invocation back (the poller dispatches none
+        # while stages press on the budget; this bounds one that raced a press).
+        TenantBudget(
+            ledger,
+            settings.rate_limit_per_minute,
+            poll_wait_seconds=10.0,
+        )
         if settings.rate_limit_per_minute
         else None
     )
@@ -66,6 +72,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
     releases = Releases(ledger)
     queues = QueueSender(lambda name: queue_client(settings, name))
     return Pipeline(
+        budget=limiter,
         ledger=ledger,
         queues=queues,
         stage_deps=StageDeps(

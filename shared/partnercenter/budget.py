@@ -14,13 +14,19 @@ A 429 anywhere halves the rate for everyone (and holds calls until its Retry-Aft
 (a twelfth of the window) without one adds back a twentieth of the ceiling, so the real limit is
 found rather than configured. `PC_RATE_LIMIT_PER_MINUTE` is the ceiling.
 
-Status polls ask with low priority: they only get calls while the window is less than
-`poll_share` used, so with many runs waiting, polling never starves the stages that make
-progress.
+Calls have a priority: those that lead up to a submission first (every certification starts
+as early as the budget allows), then the rest of a run's work, then status polls. A caller
+that finds no room marks its priority as pressing in the row, and nobody of a lower priority
+takes a call while a mark is fresh (a little over a slot): with many runs waiting, polling never
+starves the stages that make progress, and the moment those stop asking, whatever is free goes
+to the rest, with no share of the window left idle. A poll that cannot have a call within
+`poll_wait` is given up (BudgetExhausted: the check is tried again later) rather than holding
+an invocation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -29,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from enum import IntEnum
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -44,18 +51,31 @@ from shared.partnercenter.errors import BudgetExhausted
 
 log = logging.getLogger(__name__)
 CONTROL, ROW = "control", "budget"
-_low = contextvars.ContextVar("pc_budget_low_priority", default=False)
 SLOTS = 20  # the sliding window is counted in this many slots
 
 
+class Priority(IntEnum):
+    START = 0  # calls that lead up to a submission: its certification starts sooner
+    FINISH = 1  # the rest of a run's work (the default)
+    POLL = 2  # status polls
+
+
+_priority = contextvars.ContextVar("pc_budget_priority", default=Priority.FINISH)
+
+
 @contextmanager
-def low_priority() -> Iterator[None]:
-    """Calls made inside (status polls) take from the budget last."""
-    token = _low.set(True)
+def priority(level: Priority) -> Iterator[None]:
+    """Calls made inside take from the budget at this priority."""
+    token = _priority.set(level)
     try:
         yield
     finally:
-        _low.reset(token)
+        _priority.reset(token)
+
+
+def low_priority() -> contextlib.AbstractContextManager[None]:
+    """Calls made inside (status polls) take from the budget last."""
+    return priority(Priority.POLL)
 
 
 @dataclass
@@ -65,6 +85,8 @@ class Window:
     last_429: float = 0.0
     changed_at: float = 0.0  # when the rate last moved (a halving or a step back up)
     hold_until: float = 0.0  # nobody calls before this (a 429's Retry-After)
+    # priority -> until when callers of that priority found no room (lower ones keep off)
+    pressed: dict[str, float] = field(default_factory=dict)
 
     def used(self) -> int:
         return sum(self.slots.values())
@@ -78,9 +100,9 @@ class TenantBudget:
         *,
         window_seconds: float = 60.0,
         batch: int = 4,
-        poll_share: float = 0.7,
         floor_per_minute: float = 6.0,
         max_wait_seconds: float | None = None,
+        poll_wait_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -90,16 +112,21 @@ class TenantBudget:
         self.slot_seconds = window_seconds / SLOTS
         self.step_seconds = window_seconds / 12
         self.batch = batch
-        self.poll_share = poll_share
         self.floor = floor_per_minute
         self.max_wait = max_wait_seconds
+        self.poll_wait = poll_wait_seconds
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._taking = threading.Lock()
-        self._waiting = 0  # threads of this instance waiting for a call
-        self._tokens = 0
-        self._tokens_slot = -1
+        # Per priority: threads of this instance waiting for a call, and calls in hand (valid
+        # in the slot they were taken in).
+        self._waiting = dict.fromkeys(Priority, 0)
+        self._tokens = dict.fromkeys(Priority, 0)
+        self._tokens_slot = dict.fromkeys(Priority, -1)
+        # Calls taken but not made before their slot ended: given back with the next take
+        # (counted, they would fill the window with calls never sent).
+        self._unused: dict[str, int] = {}
         self.waited = 0.0
 
     # -- the shared row ---------------------------------------------------------------------
@@ -142,6 +169,7 @@ class TenantBudget:
         back up when a step has passed without a 429."""
         oldest = self._slot(now) - SLOTS + 1
         window.slots = {k: v for k, v in window.slots.items() if int(k) >= oldest}
+        window.pressed = {k: t for k, t in window.pressed.items() if t > now}
         quiet = now - max(window.last_429, window.changed_at)
         if window.rate < self.ceiling and quiet >= self.step_seconds:
             window.rate = min(self.ceiling, window.rate + self.ceiling / 20)
@@ -152,17 +180,20 @@ class TenantBudget:
 
     def acquire(self) -> None:
         """Wait for one call's share of the tenant's budget (with `max_wait`, at most that long,
-        then BudgetExhausted). A wait longer than the delivery's claim is safe: every
-        non-idempotent call is fenced on the claim right before it is sent (client.fenced)."""
+        then BudgetExhausted; a poll with `poll_wait`). A wait longer than the delivery's claim
+        is safe: every non-idempotent call is fenced on the claim right before it is sent."""
+        level = _priority.get()
+        bound = self.poll_wait if level is Priority.POLL else None
+        bound = bound if self.max_wait is None else min(bound or self.max_wait, self.max_wait)
         spent = 0.0
         with self._lock:
-            self._waiting += 1
+            self._waiting[level] += 1
         try:
             while True:
-                wait = self._one()
+                wait = self._one(level)
                 if wait <= 0:
                     return
-                if self.max_wait is not None and spent + wait > self.max_wait:
+                if bound is not None and spent + wait > bound:
                     raise BudgetExhausted(
                         f"the tenant's Partner Center call budget has no room for {wait:.0f} s"
                     )
@@ -171,53 +202,82 @@ class TenantBudget:
                 self._sleep(wait)
         finally:
             with self._lock:
-                self._waiting -= 1
+                self._waiting[level] -= 1
 
-    def _one(self) -> float:
-        """One call from this instance's tokens, taking more from the shared row when they are
-        spent (one thread at a time talks to the row, for every thread waiting: racing
-        conditional writes within an instance would only fail each other)."""
+    def _one(self, level: Priority) -> float:
+        """One call from this instance's tokens of `level`, taking more from the shared row
+        when they are spent (one thread at a time talks to the row, for every thread waiting:
+        racing conditional writes within an instance would only fail each other)."""
         with self._taking:
             with self._lock:
                 now = self._clock()
-                if self._tokens > 0 and self._slot(now) == self._tokens_slot:
-                    self._tokens -= 1
-                    return 0.0
-                wanted = max(self.batch, self._waiting)
-            wait = self._take(now, wanted)
+                if self._tokens[level] > 0:
+                    if self._slot(now) == self._tokens_slot[level]:
+                        self._tokens[level] -= 1
+                        return 0.0
+                    slot = str(self._tokens_slot[level])
+                    self._unused[slot] = self._unused.get(slot, 0) + self._tokens[level]
+                    self._tokens[level] = 0
+                wanted = max(self.batch, self._waiting[level])
+            wait = self._take(now, wanted, level)
             if wait > 0:
                 return wait
             with self._lock:
-                self._tokens -= 1
+                self._tokens[level] -= 1
             return 0.0
 
-    def _take(self, now: float, wanted: int) -> float:
+    def _take(self, now: float, wanted: int, level: Priority = Priority.FINISH) -> float:
         """Take a batch from the shared window; the seconds to wait when there is none."""
         for _ in range(8):
             stored, etag = self._read()
+            with self._lock:
+                unused = dict(self._unused)
+            for k, n in unused.items():
+                if k in stored.slots:
+                    stored.slots[k] = max(0, stored.slots[k] - n)
             window = self._rolled(stored, now)
             if window.hold_until > now:
                 return window.hold_until - now
+            above = [t for p, t in window.pressed.items() if int(p) < level and t > now]
+            if above:  # callers before this one found no room lately: they go first
+                return max(0.05, min(min(above) - now, self.slot_seconds))
             allowance = int(window.rate * self.window_seconds / 60) or 1
-            limit = allowance * (self.poll_share if _low.get() else 1.0)
-            free = int(limit) - window.used()
+            free = allowance - window.used()
             if free <= 0:  # room comes back as the oldest slot leaves the window
                 oldest = min((int(k) for k in window.slots), default=self._slot(now))
-                return max(0.05, (oldest + SLOTS) * self.slot_seconds - now)
+                wait = max(0.05, (oldest + SLOTS) * self.slot_seconds - now)
+                mark = window.pressed.get(str(int(level)), 0.0)
+                if level < Priority.POLL and mark < now + self.slot_seconds:
+                    window.pressed[str(int(level))] = now + 1.2 * self.slot_seconds
+                    if not self._write(window, etag):
+                        continue
+                    with self._lock:
+                        self._given_back(unused)
+                return wait
             grant = min(wanted, free)
             slot = self._slot(now)
             window.slots[str(slot)] = window.slots.get(str(slot), 0) + grant
             if self._write(window, etag):
                 with self._lock:
-                    self._tokens, self._tokens_slot = grant, slot
+                    self._tokens[level], self._tokens_slot[level] = grant, slot
+                    self._given_back(unused)
                 return 0.0
         return 0.05  # many instances racing: try again in a moment
+
+    def _given_back(self, unused: dict[str, int]) -> None:
+        """The unused calls a write just gave back (under the lock)."""
+        for k, n in unused.items():
+            left = self._unused.get(k, 0) - n
+            if left > 0:
+                self._unused[k] = left
+            else:
+                self._unused.pop(k, None)
 
     def throttled(self, retry_after: float | None) -> None:
         """A 429: halve the tenant's rate for every instance (once a step, however many calls
         saw it), and hold until Retry-After."""
         with self._lock:
-            self._tokens = 0
+            self._tokens = dict.fromkeys(Priority, 0)
         for _ in range(8):
             now = self._clock()
             stored, etag = self._read()
@@ -238,3 +298,12 @@ class TenantBudget:
 
     def rate(self) -> float:
         return self._read()[0].rate
+
+    def room_for(self, level: Priority) -> int:
+        """Calls free for `level` now: none while callers of a higher priority press (one
+        read: the poller asks once a tick, and dispatches no more status checks than this)."""
+        now = self._clock()
+        window = self._rolled(self._read()[0], now)
+        if window.hold_until > now or any(int(p) < level for p in window.pressed):
+            return 0
+        return max(0, int(window.rate * self.window_seconds / 60) - window.used())

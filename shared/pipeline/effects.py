@@ -20,6 +20,7 @@ from shared.incidents import Incidents
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import EventKind, Stage, StageMessage
 from shared.notify_delivery import Notifier
+from shared.partnercenter.budget import TenantBudget
 from shared.pauses import Pauses
 from shared.pipeline.dispatched import Dispatched
 from shared.pipeline.events import emit, publish
@@ -64,6 +65,8 @@ class Pipeline:
     notifier: Notifier | None = None  # forwards events to sinks (shared.notify_delivery)
     # Reads the live secrets once, so redaction knows them (a failure here is not intake's).
     secret_probe: Callable[[], object] | None = None
+    # The tenant's call budget: the poller holds status checks back while stages press on it.
+    budget: TenantBudget | None = None
     # The status checks this instance's timer dispatched lately (shared.pipeline.checks).
     dispatched: Dispatched = field(default_factory=Dispatched)
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from shared.ledger import LedgerConflict, Run, RunStatus, stamp
 from shared.messages import Stage
 from shared.observability import metrics
+from shared.partnercenter.budget import Priority
 from shared.pipeline.checks import check_due, dispatch, due_early
 from shared.pipeline.effects import Pipeline, send_stage
 from shared.pipeline.endings import ended
@@ -28,10 +29,16 @@ def poll_due(
     """One tick. Returns how many runs it acted on."""
     now = now or pipeline.clock()
     early = due_early(pipeline)
+    # Status polls spend the budget last: no more checks are dispatched than it has room for,
+    # and while stages press on it, nothing due is even read this tick (a retry whose wait is
+    # over goes with the next tick that reads).
+    room = limit if pipeline.budget is None else pipeline.budget.room_for(Priority.POLL)
     sweep = pipeline.ledger.sweep(
-        now, now - timedelta(seconds=pipeline.stall_seconds), limit, early=early
+        now, now - timedelta(seconds=pipeline.stall_seconds), limit, early=early, with_due=room > 0
     )
     due = [run for run in sweep.due if check_due(run, now, early)]
+    checks = [run for run in due if Stage(run.stage) in POLLED_STAGES]
+    due = [run for run in due if Stage(run.stage) not in POLLED_STAGES] + checks[:room]
     stalled = sweep.stalled
     for row in sweep.lost:  # a run parked in a wait has no message to report it by
         try:

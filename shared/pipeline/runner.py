@@ -23,7 +23,7 @@ from shared.observability import metrics
 from shared.observability.dimensions import dimensions, of_run
 from shared.observability.tracing import continued, record_outcome, stage_span
 from shared.packages import PackageSourceRefused
-from shared.partnercenter.budget import low_priority
+from shared.partnercenter.budget import Priority, priority
 from shared.partnercenter.client import correlation, fenced
 from shared.partnercenter.errors import ClaimLost, PartnerCenterError
 from shared.pipeline import holds
@@ -37,7 +37,7 @@ from shared.pipeline.effects import (
 from shared.pipeline.endings import ended
 from shared.pipeline.lost import report_lost
 from shared.pipeline.outcomes import Checkpoint, Failed, Outcome, Retry
-from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
+from shared.pipeline.stages import LEADING_STAGES, ORDER, POLLED_STAGES, STAGES
 from shared.pipeline.submission import SubmissionCancelled
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,7 @@ def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
         if gate.held is not None:
             record_outcome(span, "held", gate.held.reason)
             return _applied(pipeline, run, stage, gate.held, 0)
-        polling = low_priority() if stage in POLLED_STAGES else contextlib.nullcontext()
-        with correlation(run.run_id) as calls, polling:  # status polls spend the budget last
+        with correlation(run.run_id) as calls, priority(call_priority(stage)):
             for _ in range(MAX_CHECKPOINTS):
                 outcome, error = _decide(pipeline, run, stage)
                 if not isinstance(outcome, Checkpoint):
@@ -71,6 +70,14 @@ def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
         record_outcome(span, name, getattr(outcome, "reason", None), isinstance(outcome, Failed))
         with dimensions(outcome=name, pcRequestId=getattr(error, "request_id", None)):
             return _applied(pipeline, run, stage, outcome, calls[0])
+
+
+def call_priority(stage: Stage) -> Priority:
+    """How the stage's calls draw on the tenant's budget: those leading up to a submission
+    first, status polls last."""
+    if stage in POLLED_STAGES:
+        return Priority.POLL
+    return Priority.START if stage in LEADING_STAGES else Priority.FINISH
 
 
 def _applied(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, calls: int) -> Run:

@@ -33,6 +33,7 @@ from shared.pipeline.submission import (
 )
 
 __all__ = [
+    "LEADING_STAGES",
     "ORDER",
     "POLLED_STAGES",
     "STAGES",
@@ -68,6 +69,11 @@ STAGES: dict[Stage, StageFn] = {
     Stage.COMPLETE: complete,
 }
 POLLED_STAGES = frozenset({Stage.AWAIT_PACKAGE, Stage.AWAIT_PREVIEW, Stage.AWAIT_LIVE, *GATES})
+# Stages whose calls lead up to a submission: they draw on the tenant's budget first, so every
+# certification (the long wait) starts as early as the budget allows (shared.partnercenter.budget).
+LEADING_STAGES = frozenset(
+    {Stage.RESOLVE, Stage.UPLOAD_PACKAGE, Stage.UPDATE_DRAFT, Stage.SUBMIT_PREVIEW}
+)
 ORDER = (
     Stage.INTAKE,
     Stage.AWAIT_RELEASE,

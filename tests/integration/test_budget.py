@@ -1,6 +1,6 @@
 """The tenant's shared call budget on Azurite: several instances (budgets over one ledger)
 never together exceed a window's allowance, a 429 seen by one slows all of them, the rate
-climbs back while calls succeed, and status polls get only their share of a busy window."""
+climbs back while calls succeed, and callers that found no room go before lower priorities."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ import time
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.partnercenter.budget import CONTROL, ROW, TenantBudget, low_priority
+from shared.partnercenter.budget import (
+    CONTROL,
+    ROW,
+    Priority,
+    TenantBudget,
+    low_priority,
+    priority,
+)
 from shared.partnercenter.errors import BudgetExhausted
 from shared.pipeline.effects import Pipeline
 
@@ -63,14 +70,36 @@ def test_a_429_slows_every_instance_and_the_rate_climbs_back(pipeline: Pipeline)
     assert 600 < other.rate() <= 1200
 
 
-def test_polls_get_only_their_share_of_a_window(pipeline: Pipeline) -> None:
+def test_callers_that_found_no_room_go_before_lower_priorities(pipeline: Pipeline) -> None:
+    """Calls that lead up to a submission, then the rest, then polls; and no room is left
+    idle once the higher priorities stop asking."""
     fresh(pipeline)
-    budget = TenantBudget(pipeline.ledger, 1200, window_seconds=60.0, batch=1, poll_share=0.5)
-    for _ in range(600):  # half the window's 1200, taken by stages that make progress
-        budget._take(time.time(), 1)
-    with low_priority():
-        assert budget._take(time.time(), 1) > 0
-    assert budget._take(time.time(), 1) == 0
+    clock = [1000.0]
+    budget = TenantBudget(
+        pipeline.ledger, 60, window_seconds=60.0, batch=1, clock=lambda: clock[0]
+    )  # one call a second; a slot is 3 s
+    for _ in range(60):
+        assert budget._take(clock[0], 1, Priority.START) == 0
+    clock[0] = 1058.0
+    assert budget._take(clock[0], 1, Priority.START) > 0  # the window is full: START presses
+    clock[0] = 1060.0  # the first slot left the window: 60 calls free, but START pressed...
+    assert budget._take(clock[0], 1, Priority.FINISH) > 0  # ...so FINISH keeps off,
+    assert budget._take(clock[0], 1, Priority.POLL) > 0  # and polls too,
+    assert budget._take(clock[0], 1, Priority.START) == 0  # while START takes its call
+    clock[0] = 1062.0  # START has not pressed for over a slot: the room is anyone's
+    assert budget._take(clock[0], 1, Priority.POLL) == 0
+    with priority(Priority.FINISH):
+        budget.acquire()
+
+
+def test_a_poll_gives_up_rather_than_wait_long(pipeline: Pipeline) -> None:
+    fresh(pipeline)
+    budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, poll_wait_seconds=0.3)
+    budget.acquire()  # the window's one call
+    started = time.monotonic()
+    with low_priority(), pytest.raises(BudgetExhausted):
+        budget.acquire()
+    assert time.monotonic() - started < 1.0
 
 
 def test_a_full_budget_bounds_the_wait(pipeline: Pipeline) -> None:

@@ -104,3 +104,34 @@ def test_a_waiting_run_whose_row_is_gone_is_named_after_the_stall_window(
     assert sweep.due == []
     service.delete_table(ledger.table().table_name)
     service.delete_table(ledger.index_table().table_name)
+
+
+def test_a_repair_never_moves_the_index_backwards(settings: Settings) -> None:
+    """The sweep read a run, then the run moved on (its index row written first): repairing
+    from what the sweep read must not undo the newer row, or the run would wait unseen."""
+    ledger, _ = fresh_ledger(settings)
+    due_at = stamp(now_utc() - timedelta(seconds=1))
+    assert ledger.create(run("moving-1", RunStatus.WAITING, next_check_at=due_at))
+    read_by_sweep = ledger.get("moving-1")
+    assert read_by_sweep is not None
+    moved = ledger.replace(
+        read_by_sweep.evolve(status=RunStatus.RUNNING, stage=Stage.PROMOTE, next_check_at=None)
+    )
+    on_its_way = moved.evolve(status=RunStatus.WAITING, stage=Stage.AWAIT_LIVE)
+    on_its_way = on_its_way.evolve(next_check_at=due_at, updated_at=stamp(now_utc()))
+    ledger.index.put(on_its_way)  # the next write's index row; its run write is on its way
+    ledger.index.repair(moved)  # a repair from an older reading
+    row = ledger.index_table().get_entity(ACTIVE, "moving-1")
+    assert (row["status"], row["stage"]) == ("waiting", "await_live")
+    # A row "ahead" of its run for over a minute is a write that died: repaired.
+    dead = on_its_way.evolve(updated_at=stamp(now_utc() - timedelta(seconds=90)))
+    ledger.index.put(dead)
+    ledger.index.repair(moved.evolve(updated_at=stamp(now_utc() - timedelta(seconds=120))))
+    row = ledger.index_table().get_entity(ACTIVE, "moving-1")
+    assert (row["status"], row["stage"]) == ("running", "promote")
+    # Our own write that lost a race leaves a row we know is wrong: repaired at once.
+    mine = moved.evolve(stage=Stage.COMPLETE, updated_at=stamp(now_utc() + timedelta(seconds=1)))
+    ledger.index.put(mine)
+    ledger.index.repair(ledger.get("moving-1"), failed=mine.updated_at)
+    row = ledger.index_table().get_entity(ACTIVE, "moving-1")
+    assert row["stage"] == "promote"

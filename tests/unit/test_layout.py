@@ -95,3 +95,16 @@ def test_shared_never_imports_the_local_package_or_triggers() -> None:
         text = path.read_text()
         assert not re.search(r"^\s*(from|import) (pcpub|functions)\b", text, re.M), path
         assert "azure.functions" not in text, path
+
+
+def test_calls_draw_on_the_budget_by_what_they_lead_to() -> None:
+    """Calls leading up to a submission first (its certification starts sooner), status polls
+    and gates last, the rest between."""
+    from shared.partnercenter.budget import Priority
+    from shared.pipeline.runner import call_priority
+
+    assert call_priority(Stage.RESOLVE) is Priority.START
+    assert call_priority(Stage.SUBMIT_PREVIEW) is Priority.START
+    assert call_priority(Stage.PROMOTE) is Priority.FINISH
+    assert call_priority(Stage.PLAN) is Priority.FINISH
+    assert {call_priority(s) for s in POLLED_STAGES} == {Priority.POLL}
