@@ -116,6 +116,9 @@ def _report(
 | sequential loop (one offer after another, a fresh token each) | \
 {base["sequential_wall_s"]} s | {round(base["sequential_wall_s"] / critical, 2)} |
 
+Where a run of the small batch spends its time (medians; a stage's time includes the hop
+that brought the run to it): {_stages(small)}
+
 ## Cost of the ledger, credentials, cold start, offer types
 
 | measure | result | target |
@@ -136,6 +139,13 @@ expired sent | one per lifetime |
 Conditions: {json.dumps(one["settings"])}. Calls of one run by kind:
 {json.dumps(one["calls_by_kind_one_run"], indent=1)}
 """
+
+
+def _stages(result: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{row['stage']} from {row['started_s']} s for {row['took_s']} s"
+        for row in result.get("stages", [])
+    )
 
 
 if __name__ == "__main__":
