@@ -17,8 +17,7 @@ from shared.ledger import LedgerConflict, RunStatus, parse_stamp
 from shared.messages import Stage, StageMessage
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.endings import ended
-from shared.pipeline.lost import report_lost
-from shared.pipeline.runner import delivered, note_error, read_message, run_stage
+from shared.pipeline.runner import addressed, delivered, note_error, read_message, run_stage
 from shared.pipeline.stages import POLLED_STAGES
 from shared.queues import CHECKS
 from shared.runs import Run
@@ -58,16 +57,9 @@ def handle_check_message(pipeline: Pipeline, body: str | bytes, attempt: int | N
         return
     stage = message.stage
     with delivered(message, stage, attempt):
-        if stage not in POLLED_STAGES:
-            log.error(
-                "check message for stage %s, which is no check; consumed",
-                stage,
-                extra={"action": "misrouted_message", "requestId": message.run_id},
-            )
-            return
-        run = pipeline.ledger.get(message.run_id)
+        wrong = f"check message for stage {stage}, which is no check"
+        run = addressed(pipeline, message, wrong if stage not in POLLED_STAGES else None)
         if run is None:
-            report_lost(pipeline, message)
             return
         if (
             run.status is not RunStatus.WAITING

@@ -154,18 +154,27 @@ def handle_stage_message(
             _handle(pipeline, stage, message)
 
 
-def _handle(pipeline: Pipeline, stage: Stage, message: StageMessage) -> None:
-    if message.stage != stage:
+def addressed(pipeline: Pipeline, message: StageMessage, misrouted: str | None) -> Run | None:
+    """The run a delivery names, or None when the delivery is done with: a message where it
+    does not belong (`misrouted` says why) is logged and consumed, and a run whose row is
+    gone is reported by the message."""
+    if misrouted is not None:
         log.error(
-            "message for stage %s arrived at %s; consumed",
-            message.stage,
-            stage,
+            "%s; consumed",
+            misrouted,
             extra={"action": "misrouted_message", "requestId": message.run_id},
         )
-        return
+        return None
     run = pipeline.ledger.get(message.run_id)
     if run is None:
         report_lost(pipeline, message)
+    return run
+
+
+def _handle(pipeline: Pipeline, stage: Stage, message: StageMessage) -> None:
+    wrong = f"message for stage {message.stage} arrived at {stage}"
+    run = addressed(pipeline, message, wrong if message.stage != stage else None)
+    if run is None:
         return
     if run.status.terminal or run.stage != stage:
         _resend_if_lost(pipeline, run, stage)

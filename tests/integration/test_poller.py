@@ -3,15 +3,18 @@ its deadline fails with where it stood, and pipeline messages never expire."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.ledger import Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Stage, StageMessage
+from shared.pipeline.checks import handle_check_message
+from shared.pipeline.dispatched import Dispatched
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.poller import poll_due
-from shared.queues import STAGE_QUEUES
+from shared.queues import CHECKS, STAGE_QUEUES
 
 
 def put_run(pipeline: Pipeline, run: Run, updated_ago: timedelta) -> None:
@@ -110,3 +113,38 @@ def test_a_run_parked_in_a_wait_whose_row_is_lost_is_reported_once(pipeline: Pip
     poll_due(pipeline)  # reported once: the index no longer names it
     assert len([m for m in events.peek_messages(32) if b"parked-lost-1" in m.content]) == 1
     assert len(told) == 1 and b'"failed"' in told[0].content
+
+
+def test_a_due_check_is_dispatched_once_and_a_stale_copy_is_consumed(pipeline: Pipeline) -> None:
+    """The tick sends a due check to pc-check once (not again while it is on its way); the
+    check runs there and sets the next one; a copy of the message arriving later is stale."""
+    pipeline = dataclasses.replace(pipeline, budget=None, dispatched=Dispatched())
+    at = stamp(now_utc() - timedelta(minutes=5))
+    run = Run(
+        run_id="check-once-1",
+        status=RunStatus.WAITING,
+        stage=Stage.AWAIT_GO_LIVE,
+        target="live",
+        offer="offer:x",
+        not_before="2099-01-01T00:00Z",
+        created_at=at,
+        next_check_at=stamp(now_utc() - timedelta(seconds=1)),
+        timeline=[StageRecord(stage=Stage.AWAIT_GO_LIVE, started=at)],
+    )
+    put_run(pipeline, run, timedelta(seconds=30))
+    poll_due(pipeline)
+    poll_due(pipeline)  # the check is on its way: not sent again
+    queue = pipeline.queues.client(CHECKS)
+    mine = [m for m in queue.receive_messages(max_messages=32) if b"check-once-1" in m.content]
+    assert len(mine) == 1
+    message = StageMessage.model_validate_json(mine[0].content.decode())
+    assert message.stage is Stage.AWAIT_GO_LIVE and message.check_at == run.next_check_at
+    handle_check_message(pipeline, mine[0].content.decode())
+    checked = pipeline.ledger.get("check-once-1")
+    assert checked is not None and checked.status is RunStatus.WAITING
+    assert (checked.next_check_at or "") > (run.next_check_at or "")
+    assert "goes live at 2099-01-01T00:00Z" in (checked.reason or "")
+    handle_check_message(pipeline, mine[0].content.decode())  # a late copy
+    again = pipeline.ledger.get("check-once-1")
+    assert again is not None and again.etag == checked.etag  # untouched
+    queue.delete_message(mine[0])
