@@ -25,7 +25,7 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from shared.archive import Archive, Page, page, run_filter
 from shared.offer_locks import OfferLocks
-from shared.run_index import IndexRow, RunIndex
+from shared.run_index import IndexRow, RunIndex, indexed_fields
 from shared.runs import (
     PARTITION,
     Run,
@@ -136,7 +136,7 @@ class Ledger:
             run = Run.from_entity(self.table().get_entity(PARTITION, run_id))
         except ResourceNotFoundError:
             return self.archive.get(run_id)
-        return run.evolve(indexed=run.index_fields())
+        return run.evolve(indexed=indexed_fields(run))
 
     def archive_finished(self, before: datetime) -> int:
         """Move runs that ended before `before` to the archive (shared.archive); the query
@@ -162,7 +162,7 @@ class Ledger:
     def replace(self, run: Run) -> Run:
         """Write `run` if the stored row still has `run.etag`; return it with the new ETag."""
         run = run.evolve(updated_at=stamp(now_utc()))
-        indexed = run.index_fields()
+        indexed = indexed_fields(run)
         if run.indexed != indexed:
             self.index.put(run)
         try:

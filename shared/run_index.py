@@ -133,6 +133,13 @@ class RunIndex:
         self._built = True
 
 
+def indexed_fields(run: Run) -> tuple[object, ...]:
+    """What the index row holds of `run`, less the time of its last update: a write that
+    changes none of it leaves the row alone (a stale time costs the sweep one read, never a
+    decision)."""
+    return tuple(v for k, v in _entity(run).items() if k != "updated_at")
+
+
 def _entity(run: Run) -> dict[str, object]:
     return {
         "PartitionKey": ACTIVE,
@@ -159,4 +166,4 @@ def _row(entity: dict[str, object]) -> IndexRow:
     )
 
 
-__all__ = ["ACTIVE", "PARTITION", "IndexRow", "RunIndex"]
+__all__ = ["ACTIVE", "PARTITION", "IndexRow", "RunIndex", "indexed_fields"]

@@ -117,24 +117,12 @@ class Run:
     fresh: tuple[str, ...] = ()
     memo: Any = None
     # Never stored: what the index row holds of this run as last read or written, so a write
-    # that changes none of it (a claim, a checkpoint) leaves the index alone.
+    # that changes none of it (a claim, a checkpoint) leaves the index alone
+    # (shared.run_index.indexed_fields).
     indexed: tuple[Any, ...] | None = None
 
     def evolve(self, **changes: Any) -> Run:
         return replace(self, **changes)
-
-    def index_fields(self) -> tuple[Any, ...]:
-        """What the index of runs still going keeps of this run (shared.run_index), less the
-        time of the last update: a stale time costs the sweep one read, never a decision."""
-        return (
-            self.status,
-            self.stage,
-            self.offer,
-            self.product_id,
-            self.submission_id,
-            self.next_check_at,
-            bool(self.dead_letter),
-        )
 
     def to_entity(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _MEMORY}

@@ -26,7 +26,6 @@ an invocation.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import json
 import logging
@@ -71,11 +70,6 @@ def priority(level: Priority) -> Iterator[None]:
         yield
     finally:
         _priority.reset(token)
-
-
-def low_priority() -> contextlib.AbstractContextManager[None]:
-    """Calls made inside (status polls) take from the budget last."""
-    return priority(Priority.POLL)
 
 
 @dataclass
@@ -238,11 +232,10 @@ class TenantBudget:
             window = self._rolled(stored, now)
             if window.hold_until > now:
                 return window.hold_until - now
-            above = [t for p, t in window.pressed.items() if int(p) < level and t > now]
+            above = _pressing(window, level)
             if above:  # callers before this one found no room lately: they go first
                 return max(0.05, min(min(above) - now, self.slot_seconds))
-            allowance = int(window.rate * self.window_seconds / 60) or 1
-            free = allowance - window.used()
+            free = self._free(window)
             if free <= 0:  # room comes back as the oldest slot leaves the window
                 oldest = min((int(k) for k in window.slots), default=self._slot(now))
                 wait = max(0.05, (oldest + SLOTS) * self.slot_seconds - now)
@@ -304,6 +297,16 @@ class TenantBudget:
         read: the poller asks once a tick, and dispatches no more status checks than this)."""
         now = self._clock()
         window = self._rolled(self._read()[0], now)
-        if window.hold_until > now or any(int(p) < level for p in window.pressed):
+        if window.hold_until > now or _pressing(window, level):
             return 0
-        return max(0, int(window.rate * self.window_seconds / 60) - window.used())
+        return max(0, self._free(window))
+
+    def _free(self, window: Window) -> int:
+        """Calls the rolled window has room for now."""
+        return (int(window.rate * self.window_seconds / 60) or 1) - window.used()
+
+
+def _pressing(window: Window, level: Priority) -> list[float]:
+    """Until when callers of a higher priority than `level` keep it off (rolled window: only
+    marks still fresh)."""
+    return [t for p, t in window.pressed.items() if int(p) < level]

@@ -14,8 +14,8 @@ import logging
 from datetime import datetime
 
 from shared.ledger import LedgerConflict, RunStatus, parse_stamp
-from shared.messages import Stage, StageMessage
-from shared.pipeline.effects import Pipeline
+from shared.messages import Stage
+from shared.pipeline.effects import Pipeline, stage_message
 from shared.pipeline.endings import ended
 from shared.pipeline.runner import addressed, delivered, note_error, read_message, run_stage
 from shared.pipeline.stages import POLLED_STAGES
@@ -25,21 +25,12 @@ from shared.runs import Run
 log = logging.getLogger(__name__)
 
 
-def dispatch(pipeline: Pipeline, run: Run, now: datetime) -> bool:
+def dispatch(pipeline: Pipeline, run: Run, now: datetime) -> None:
     """Send the run's due check to the check queue (once per due time and lease)."""
     assert run.next_check_at is not None
-    if not pipeline.dispatched.take(run.run_id, run.next_check_at, now):
-        return False
-    body = StageMessage(
-        run_id=run.run_id,
-        stage=Stage(run.stage),
-        offer=run.offer or None,
-        product_id=run.product_id,
-        traceparent=run.trace,
-        check_at=run.next_check_at,
-    ).to_json()
-    pipeline.queues.send(CHECKS, body)
-    return True
+    if pipeline.dispatched.take(run.run_id, run.next_check_at, now):
+        body = stage_message(run, Stage(run.stage), check_at=run.next_check_at)
+        pipeline.queues.send(CHECKS, body)
 
 
 def due_early(pipeline: Pipeline) -> float:

@@ -78,17 +78,22 @@ class Pipeline:
                 log.warning("could not read the secret to recognise it in requests")
 
 
-def send_stage(pipeline: Pipeline, run: Run, stage: Stage, delay: float = 0) -> None:
-    """Hand the run to `stage`. The message names the offer too, so a run whose ledger row
-    is lost can still be reported by it."""
-    body = StageMessage(
+def stage_message(run: Run, stage: Stage, check_at: str | None = None) -> str:
+    """The message that hands `run` to `stage` (a check's names the due time it is for). It
+    names the offer too, so a run whose ledger row is lost can still be reported by it."""
+    return StageMessage(
         run_id=run.run_id,
         stage=stage,
         offer=run.offer or None,
         product_id=run.product_id,
         traceparent=run.trace,
+        check_at=check_at,
     ).to_json()
-    pipeline.queues.send(STAGE_QUEUES[stage], body, delay_seconds=delay)
+
+
+def send_stage(pipeline: Pipeline, run: Run, stage: Stage, delay: float = 0) -> None:
+    """Hand the run to `stage`."""
+    pipeline.queues.send(STAGE_QUEUES[stage], stage_message(run, stage), delay_seconds=delay)
 
 
 def _patched(run: Run, patch: Patch) -> Run:

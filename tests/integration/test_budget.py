@@ -16,7 +16,6 @@ from shared.partnercenter.budget import (
     ROW,
     Priority,
     TenantBudget,
-    low_priority,
     priority,
 )
 from shared.partnercenter.errors import BudgetExhausted
@@ -97,7 +96,7 @@ def test_a_poll_gives_up_rather_than_wait_long(pipeline: Pipeline) -> None:
     budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, poll_wait_seconds=0.3)
     budget.acquire()  # the window's one call
     started = time.monotonic()
-    with low_priority(), pytest.raises(BudgetExhausted):
+    with priority(Priority.POLL), pytest.raises(BudgetExhausted):
         budget.acquire()
     assert time.monotonic() - started < 1.0
 
