@@ -27,6 +27,7 @@ from bench import timeline
 from pcpub.ops import Storage, enqueue
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from shared.ledger import Run, parse_stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 # A no-change publish to live of an offer never seen before, on the 2026 service, needs these
@@ -70,16 +71,9 @@ def run(
         sent = datetime.now(UTC)
         with ThreadPoolExecutor(max_workers=8) as pool:  # the sender sends them all at once
             list(pool.map(lambda name: enqueue(storage, _request(name)), names))
-        pending = {f"run-{n}" for n in names}
-        runs = {}
-        while pending and time.monotonic() - started < 3600:
-            for request_id in list(pending):
-                record = storage.ledger.get(request_id)
-                if record is not None and record.status.terminal:
-                    runs[request_id] = record
-                    pending.discard(request_id)
-            time.sleep(0.25)  # the wall time is read this finely
-        wall = time.monotonic() - started
+        runs = watch(storage, {f"run-{n}" for n in names}, time.monotonic() + 3600)
+        ended = [parse_stamp(r.updated_at) for r in runs.values()]
+        wall = (max(ended) - sent).total_seconds() if ended else time.monotonic() - started
         peak_kib = max(_peak_rss_kib(host.pid) for host in stack.hosts)
         log = [r for r in admin.requests(since) if "/v1.0/ingestion" in r["path"]]
         stats = admin.http.get(f"{stack.sim_config['adminUrl']}/stats").json()
@@ -144,6 +138,26 @@ def run(
     }
 
 
+def watch(storage: Storage, run_ids: set[str], deadline: float) -> dict[str, Run]:
+    """The runs, once each has ended. Light on the stack it measures: one query of the index
+    of runs still going a second, and one read of each run that has left it (reading every
+    run four times a second was a fifth of the storage emulator's work at 20 offers). The wall
+    time is read from each run's own last write, not from when this loop saw it."""
+    runs: dict[str, Run] = {}
+    seen: set[str] = set()
+    while len(runs) < len(run_ids) and time.monotonic() < deadline:
+        going = {row.run_id for row in storage.ledger.index.query("RowKey ne ''", {})}
+        seen |= going & run_ids
+        idle = not going & run_ids
+        # A run out of the index has ended, or was never indexed (refused at intake): read it.
+        for run_id in (seen if not idle else run_ids) - going - runs.keys():
+            record = storage.ledger.get(run_id)
+            if record is not None and record.status.terminal:
+                runs[run_id] = record
+        time.sleep(1.0)
+    return runs
+
+
 def _request(name: str) -> str:
     return json.dumps(
         {
@@ -158,8 +172,6 @@ def _request(name: str) -> str:
 def _seconds(start: str | None, end: str | None) -> float:
     if not start or not end:
         return 0.0
-    from shared.ledger import parse_stamp
-
     return (parse_stamp(end) - parse_stamp(start)).total_seconds()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from azure.core import MatchConditions
@@ -126,7 +127,7 @@ class Ledger:
         try:
             self.table().create_entity(run.to_entity())
         except ResourceExistsError:
-            self.index.repair(self.get(run.run_id), failed=run.updated_at)
+            self._repair(run.run_id, failed=run.updated_at)
             return False
         return True
 
@@ -173,15 +174,19 @@ class Ledger:
                 match_condition=MatchConditions.IfNotModified,
             )
         except (ResourceModifiedError, ResourceNotFoundError) as exc:
-            self.index.repair(self.get(run.run_id), failed=run.updated_at)
+            self._repair(run.run_id, failed=run.updated_at)
             raise LedgerConflict(f"run {run.run_id} changed concurrently") from exc
         except HttpResponseError as exc:
             if exc.status_code == 412:
-                self.index.repair(self.get(run.run_id), failed=run.updated_at)
+                self._repair(run.run_id, failed=run.updated_at)
                 raise LedgerConflict(f"run {run.run_id} changed concurrently") from exc
             raise
         self.index.after_write(run)
         return run.evolve(etag=meta.get("etag"), indexed=indexed)
+
+    def _repair(self, run_id: str, *, failed: str) -> None:
+        """Our write of `run_id` failed: index what is stored."""
+        self.index.repair(self.get(run_id), lambda: self.get(run_id), failed=failed)
 
     def sweep(
         self,
@@ -243,7 +248,7 @@ class Ledger:
             elif still(run):
                 found.append(run)
             else:
-                self.index.repair(run)
+                self.index.repair(run, partial(self.get, run.run_id))
         return found, lost
 
     def remember_product(self, offer_id: str, product_id: str) -> None:

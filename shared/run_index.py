@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from shared.runs import PARTITION, Run, now_utc, stamp
@@ -67,12 +67,22 @@ class RunIndex:
         if run.status.terminal:
             self.drop(run.run_id)
 
-    def repair(self, run: Run | None, *, failed: str | None = None) -> None:
+    def repair(
+        self,
+        run: Run | None,
+        reread: Callable[[], Run | None],
+        *,
+        failed: str | None = None,
+    ) -> None:
         """After a lost race, or a row found not to match: index what is stored, not what we
         failed to write. Never backwards: a row written for a later state than `run` (its
         writer's run write is on its way) is left alone, unless it is old enough that the
         write must have died; and the row is replaced only if unchanged since read. A run
         whose row is gone keeps its index row: that row is how the sweep reports it.
+
+        A row that is gone was dropped after the write that ended its run, or lost: it is made
+        anew only from the run as `reread` finds it now, since `run` may have been read before
+        that ending (then a finished run stayed listed as going until the stall sweep).
         `failed`: the update time of our own write that just failed, whose row is wrong."""
         if run is None:
             return
@@ -83,7 +93,10 @@ class RunIndex:
             try:
                 row = self._table().get_entity(ACTIVE, run.run_id)
             except ResourceNotFoundError:
-                self.put(run)
+                now = reread()
+                if now is not None and not now.status.terminal:
+                    with contextlib.suppress(ResourceExistsError):  # a writer got there first
+                        self._table().create_entity(_entity(now))
                 return
             ahead = str(row.get("updated_at") or "")
             if ahead > run.updated_at and ahead != failed and ahead > stamp(now_utc() - IN_FLIGHT):

@@ -61,12 +61,13 @@ def build_pipeline(settings: Settings) -> Pipeline:
         extra_headers=settings.extra_headers,
         rate_limiter=limiter,
     )
+    # The lookup is Microsoft Graph's, not the ingestion API's: another service with its own
+    # throttling (its 429s are retried as told), so it takes nothing from the tenant's budget.
     lookup = ProductIngestionLookup(
         PartnerCenterClient(
             settings.product_ingestion_url,
             PartnerCenterTokens(settings, secret, scope=GRAPH_SCOPE),
             verify=settings.ca_bundle or True,
-            rate_limiter=limiter,
         )
     )
     releases = Releases(ledger)

@@ -14,8 +14,12 @@ A 429 anywhere halves the rate for everyone (and holds calls until its Retry-Aft
 (a twelfth of the window) without one adds back a twentieth of the ceiling, so the real limit is
 found rather than configured. `PC_RATE_LIMIT_PER_MINUTE` is the ceiling.
 
-Calls have a priority: those that lead up to a submission first (every certification starts
-as early as the budget allows), then the rest of a run's work, then status polls. A caller
+Calls have a priority: those that create a submission (its last branch reads and the create)
+first, then the rest that lead up to one, so a run started goes on to its submission before
+another run's lookups take the room (every certification starts as early as the budget allows,
+and a batch larger than the window has whole runs certifying, not many halfway); then the rest
+of a run's work, then status polls, and last the polls that can only find a run done (its
+live poll: one that finds a preview ready leads to a promote, and goes first). A caller
 that finds no room marks its priority as pressing in the row, and nobody of a lower priority
 takes a call while a mark is fresh (a little over a slot): with many runs waiting, polling never
 starves the stages that make progress, and the moment those stop asking, whatever is free goes
@@ -54,9 +58,15 @@ SLOTS = 20  # the sliding window is counted in this many slots
 
 
 class Priority(IntEnum):
-    START = 0  # calls that lead up to a submission: its certification starts sooner
-    FINISH = 1  # the rest of a run's work (the default)
-    POLL = 2  # status polls
+    SUBMIT = 0  # the calls that create a submission: a run started reaches its certification
+    START = 1  # the calls before those (finding the offer): its certification starts sooner
+    FINISH = 2  # the rest of a run's work (the default)
+    POLL = 3  # status polls
+    LAST = 4  # the poll that can only find its run done (live): after those that lead on
+
+    @property
+    def polls(self) -> bool:
+        return self >= Priority.POLL
 
 
 _priority = contextvars.ContextVar("pc_budget_priority", default=Priority.FINISH)
@@ -161,9 +171,12 @@ class TenantBudget:
     def _rolled(self, window: Window, now: float) -> Window:
         """The window as of `now`: slots older than the window dropped, and the rate a step
         back up when a step has passed without a 429."""
-        oldest = self._slot(now) - SLOTS + 1
-        window.slots = {k: v for k, v in window.slots.items() if int(k) >= oldest}
-        window.pressed = {k: t for k, t in window.pressed.items() if t > now}
+        # Slots and marks from ahead of this clock are an instance whose clock runs fast (or
+        # a test's driven clock): not counted, or they would hold the window shut for all.
+        oldest, newest = self._slot(now) - SLOTS + 1, self._slot(now) + 1
+        window.slots = {k: v for k, v in window.slots.items() if oldest <= int(k) <= newest}
+        ahead = now + 2 * self.slot_seconds
+        window.pressed = {k: t for k, t in window.pressed.items() if now < t <= ahead}
         quiet = now - max(window.last_429, window.changed_at)
         if window.rate < self.ceiling and quiet >= self.step_seconds:
             window.rate = min(self.ceiling, window.rate + self.ceiling / 20)
@@ -177,7 +190,7 @@ class TenantBudget:
         then BudgetExhausted; a poll with `poll_wait`). A wait longer than the delivery's claim
         is safe: every non-idempotent call is fenced on the claim right before it is sent."""
         level = _priority.get()
-        bound = self.poll_wait if level is Priority.POLL else None
+        bound = self.poll_wait if level.polls else None
         bound = bound if self.max_wait is None else min(bound or self.max_wait, self.max_wait)
         spent = 0.0
         with self._lock:
@@ -201,24 +214,35 @@ class TenantBudget:
     def _one(self, level: Priority) -> float:
         """One call from this instance's tokens of `level`, taking more from the shared row
         when they are spent (one thread at a time talks to the row, for every thread waiting:
-        racing conditional writes within an instance would only fail each other)."""
+        racing conditional writes within an instance would only fail each other). A thread
+        with a token in hand does not wait for that talk."""
+        if self._spend(level):
+            return 0.0
         with self._taking:
+            if self._spend(level):  # another thread took a batch meanwhile
+                return 0.0
             with self._lock:
-                now = self._clock()
-                if self._tokens[level] > 0:
-                    if self._slot(now) == self._tokens_slot[level]:
-                        self._tokens[level] -= 1
-                        return 0.0
-                    slot = str(self._tokens_slot[level])
-                    self._unused[slot] = self._unused.get(slot, 0) + self._tokens[level]
-                    self._tokens[level] = 0
                 wanted = max(self.batch, self._waiting[level])
-            wait = self._take(now, wanted, level)
+            wait = self._take(self._clock(), wanted, level)
             if wait > 0:
                 return wait
             with self._lock:
                 self._tokens[level] -= 1
             return 0.0
+
+    def _spend(self, level: Priority) -> bool:
+        """Spend a token of `level` in hand, if one is valid now (tokens of a slot gone by
+        are kept to be given back)."""
+        with self._lock:
+            if self._tokens[level] <= 0:
+                return False
+            if self._slot(self._clock()) == self._tokens_slot[level]:
+                self._tokens[level] -= 1
+                return True
+            slot = str(self._tokens_slot[level])
+            self._unused[slot] = self._unused.get(slot, 0) + self._tokens[level]
+            self._tokens[level] = 0
+            return False
 
     def _take(self, now: float, wanted: int, level: Priority = Priority.FINISH) -> float:
         """Take a batch from the shared window; the seconds to wait when there is none."""
@@ -233,14 +257,15 @@ class TenantBudget:
             if window.hold_until > now:
                 return window.hold_until - now
             above = _pressing(window, level)
-            if above:  # callers before this one found no room lately: they go first
-                return max(0.05, min(min(above) - now, self.slot_seconds))
+            if above:  # callers before this one found no room lately: they go first (and
+                # clear their mark once served, so look again within a third of a slot)
+                return max(0.05, min(min(above) - now, self.slot_seconds / 3))
             free = self._free(window)
             if free <= 0:  # room comes back as the oldest slot leaves the window
                 oldest = min((int(k) for k in window.slots), default=self._slot(now))
                 wait = max(0.05, (oldest + SLOTS) * self.slot_seconds - now)
                 mark = window.pressed.get(str(int(level)), 0.0)
-                if level < Priority.POLL and mark < now + self.slot_seconds:
+                if level < Priority.LAST and mark < now + self.slot_seconds:
                     window.pressed[str(int(level))] = now + 1.2 * self.slot_seconds
                     if not self._write(window, etag):
                         continue
@@ -250,6 +275,8 @@ class TenantBudget:
             grant = min(wanted, free)
             slot = self._slot(now)
             window.slots[str(slot)] = window.slots.get(str(slot), 0) + grant
+            if grant < free:  # served with room to spare: this level no longer presses
+                window.pressed.pop(str(int(level)), None)
             if self._write(window, etag):
                 with self._lock:
                     self._tokens[level], self._tokens_slot[level] = grant, slot

@@ -18,6 +18,7 @@ from shared.pipeline.checks import check_due, dispatch, due_early
 from shared.pipeline.effects import Pipeline, send_stage
 from shared.pipeline.endings import ended
 from shared.pipeline.lost import report_lost
+from shared.pipeline.runner import call_priority
 from shared.pipeline.stages import POLLED_STAGES
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,12 @@ def poll_due(
         now, now - timedelta(seconds=pipeline.stall_seconds), limit, early=early, with_due=room > 0
     )
     due = [run for run in sweep.due if check_due(run, now, early)]
-    checks = [run for run in due if Stage(run.stage) in POLLED_STAGES]
+    # Those that lead on (a preview found ready is promoted) before those that can only find
+    # a run done, each kind oldest first (the sweep's order).
+    checks = sorted(
+        (run for run in due if Stage(run.stage) in POLLED_STAGES),
+        key=lambda run: call_priority(Stage(run.stage)),
+    )
     due = [run for run in due if Stage(run.stage) not in POLLED_STAGES] + checks[:room]
     stalled = sweep.stalled
     for row in sweep.lost:  # a run parked in a wait has no message to report it by

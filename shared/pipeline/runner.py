@@ -37,7 +37,13 @@ from shared.pipeline.effects import (
 from shared.pipeline.endings import ended
 from shared.pipeline.lost import report_lost
 from shared.pipeline.outcomes import Checkpoint, Failed, Outcome, Retry
-from shared.pipeline.stages import LEADING_STAGES, ORDER, POLLED_STAGES, STAGES
+from shared.pipeline.stages import (
+    LEADING_STAGES,
+    ORDER,
+    POLLED_STAGES,
+    STAGES,
+    SUBMITTING_STAGES,
+)
 from shared.pipeline.submission import SubmissionCancelled
 
 log = logging.getLogger(__name__)
@@ -74,9 +80,13 @@ def run_stage(pipeline: Pipeline, run: Run, stage: Stage) -> Run:
 
 def call_priority(stage: Stage) -> Priority:
     """How the stage's calls draw on the tenant's budget: those leading up to a submission
-    first, status polls last."""
+    first (the nearer to it, the sooner), status polls last."""
+    if stage is Stage.AWAIT_LIVE:
+        return Priority.LAST
     if stage in POLLED_STAGES:
         return Priority.POLL
+    if stage in SUBMITTING_STAGES:
+        return Priority.SUBMIT
     return Priority.START if stage in LEADING_STAGES else Priority.FINISH
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "ORDER",
     "POLLED_STAGES",
     "STAGES",
+    "SUBMITTING_STAGES",
     "PackageFiles",
     "PartnerCenterApi",
     "StageDeps",
@@ -74,6 +75,9 @@ POLLED_STAGES = frozenset({Stage.AWAIT_PACKAGE, Stage.AWAIT_PREVIEW, Stage.AWAIT
 LEADING_STAGES = frozenset(
     {Stage.RESOLVE, Stage.UPLOAD_PACKAGE, Stage.UPDATE_DRAFT, Stage.SUBMIT_PREVIEW}
 )
+# Of those, the ones after the offer is found go before any run's lookup: depth first, so a
+# batch larger than the budget's window has whole runs certifying rather than many halfway.
+SUBMITTING_STAGES = LEADING_STAGES - {Stage.RESOLVE}
 ORDER = (
     Stage.INTAKE,
     Stage.AWAIT_RELEASE,

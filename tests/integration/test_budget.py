@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
@@ -22,13 +23,18 @@ from shared.partnercenter.errors import BudgetExhausted
 from shared.pipeline.effects import Pipeline
 
 
-def fresh(pipeline: Pipeline) -> None:
+@pytest.fixture(autouse=True)
+def fresh(pipeline: Pipeline) -> Iterator[None]:
+    """Each test starts from no budget row, and leaves none: its press marks and full
+    windows would keep the next test's poller from reading anything due."""
+    with contextlib.suppress(ResourceNotFoundError):
+        pipeline.ledger.table().delete_entity(CONTROL, ROW)
+    yield
     with contextlib.suppress(ResourceNotFoundError):
         pipeline.ledger.table().delete_entity(CONTROL, ROW)
 
 
 def test_instances_share_one_allowance(pipeline: Pipeline) -> None:
-    fresh(pipeline)
     # 600 a minute in 1-second windows: 10 calls a window for the whole tenant.
     instances = [
         TenantBudget(pipeline.ledger, 600, window_seconds=1.0, batch=3, max_wait_seconds=30)
@@ -54,7 +60,6 @@ def test_instances_share_one_allowance(pipeline: Pipeline) -> None:
 
 
 def test_a_429_slows_every_instance_and_the_rate_climbs_back(pipeline: Pipeline) -> None:
-    fresh(pipeline)
     one = TenantBudget(pipeline.ledger, 1200, window_seconds=0.5)
     other = TenantBudget(pipeline.ledger, 1200, window_seconds=0.5)
     one.acquire()
@@ -72,7 +77,6 @@ def test_a_429_slows_every_instance_and_the_rate_climbs_back(pipeline: Pipeline)
 def test_callers_that_found_no_room_go_before_lower_priorities(pipeline: Pipeline) -> None:
     """Calls that lead up to a submission, then the rest, then polls; and no room is left
     idle once the higher priorities stop asking."""
-    fresh(pipeline)
     clock = [1000.0]
     budget = TenantBudget(
         pipeline.ledger, 60, window_seconds=60.0, batch=1, clock=lambda: clock[0]
@@ -84,15 +88,47 @@ def test_callers_that_found_no_room_go_before_lower_priorities(pipeline: Pipelin
     clock[0] = 1060.0  # the first slot left the window: 60 calls free, but START pressed...
     assert budget._take(clock[0], 1, Priority.FINISH) > 0  # ...so FINISH keeps off,
     assert budget._take(clock[0], 1, Priority.POLL) > 0  # and polls too,
-    assert budget._take(clock[0], 1, Priority.START) == 0  # while START takes its call
+    assert budget._take(clock[0], 1, Priority.START) == 0  # while START takes its call,
+    assert budget._take(clock[0], 1, Priority.FINISH) == 0  # served with room to spare: off
     clock[0] = 1062.0  # START has not pressed for over a slot: the room is anyone's
     assert budget._take(clock[0], 1, Priority.POLL) == 0
     with priority(Priority.FINISH):
         budget.acquire()
 
 
+def test_a_run_past_its_lookup_goes_before_another_runs_lookup(pipeline: Pipeline) -> None:
+    """Depth first: while a submission's calls find no room, no run starts its lookup; and
+    the polls that lead on (a preview found ready) go before those that can only find a run
+    done."""
+    clock = [1000.0]
+    budget = TenantBudget(
+        pipeline.ledger, 20, window_seconds=60.0, batch=1, clock=lambda: clock[0]
+    )  # 20 calls a window
+    for _ in range(20):
+        assert budget._take(clock[0], 1, Priority.POLL) == 0
+    clock[0] = 1058.0
+    assert budget._take(clock[0], 1, Priority.SUBMIT) > 0  # full: SUBMIT presses
+    assert budget._take(clock[0], 1, Priority.POLL) > 0  # POLL presses too
+    clock[0] = 1060.0  # the window's calls are free again
+    assert budget._take(clock[0], 1, Priority.START) > 0  # SUBMIT's mark keeps START off
+    assert budget._take(clock[0], 1, Priority.LAST) > 0  # and the live polls
+    assert budget._take(clock[0], 1, Priority.SUBMIT) == 0
+
+
+def test_slots_and_marks_from_a_clock_far_ahead_are_not_counted(pipeline: Pipeline) -> None:
+    """An instance whose clock runs fast (or a test's driven clock) wrote a full window and
+    a press mark in the future: the others' window is not shut by them."""
+    ahead = [time.time() + 3 * 24 * 3600]
+    fast = TenantBudget(pipeline.ledger, 60, window_seconds=60.0, batch=1, clock=lambda: ahead[0])
+    for _ in range(60):
+        assert fast._take(ahead[0], 1, Priority.START) == 0
+    assert fast._take(ahead[0], 1, Priority.START) > 0  # its window is full and it presses
+    budget = TenantBudget(pipeline.ledger, 60, window_seconds=60.0, batch=1)
+    assert budget.room_for(Priority.POLL) == 60
+    assert budget._take(time.time(), 1, Priority.POLL) == 0
+
+
 def test_a_poll_gives_up_rather_than_wait_long(pipeline: Pipeline) -> None:
-    fresh(pipeline)
     budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, poll_wait_seconds=0.3)
     budget.acquire()  # the window's one call
     started = time.monotonic()
@@ -103,7 +139,6 @@ def test_a_poll_gives_up_rather_than_wait_long(pipeline: Pipeline) -> None:
 
 def test_a_full_budget_bounds_the_wait(pipeline: Pipeline) -> None:
     """A delivery holds its claim while it waits: the wait ends, as an error the stage retries."""
-    fresh(pipeline)
     budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, max_wait_seconds=0.5)
     budget.acquire()  # the window's one call
     started = time.monotonic()

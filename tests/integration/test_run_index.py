@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
@@ -120,18 +122,46 @@ def test_a_repair_never_moves_the_index_backwards(settings: Settings) -> None:
     on_its_way = moved.evolve(status=RunStatus.WAITING, stage=Stage.AWAIT_LIVE)
     on_its_way = on_its_way.evolve(next_check_at=due_at, updated_at=stamp(now_utc()))
     ledger.index.put(on_its_way)  # the next write's index row; its run write is on its way
-    ledger.index.repair(moved)  # a repair from an older reading
+    ledger.index.repair(moved, lambda: moved)  # a repair from an older reading
     row = ledger.index_table().get_entity(ACTIVE, "moving-1")
     assert (row["status"], row["stage"]) == ("waiting", "await_live")
     # A row "ahead" of its run for over a minute is a write that died: repaired.
     dead = on_its_way.evolve(updated_at=stamp(now_utc() - timedelta(seconds=90)))
     ledger.index.put(dead)
-    ledger.index.repair(moved.evolve(updated_at=stamp(now_utc() - timedelta(seconds=120))))
+    older = moved.evolve(updated_at=stamp(now_utc() - timedelta(seconds=120)))
+    ledger.index.repair(older, lambda: older)
     row = ledger.index_table().get_entity(ACTIVE, "moving-1")
     assert (row["status"], row["stage"]) == ("running", "promote")
     # Our own write that lost a race leaves a row we know is wrong: repaired at once.
     mine = moved.evolve(stage=Stage.COMPLETE, updated_at=stamp(now_utc() + timedelta(seconds=1)))
     ledger.index.put(mine)
-    ledger.index.repair(ledger.get("moving-1"), failed=mine.updated_at)
+    ledger.index.repair(
+        ledger.get("moving-1"), lambda: ledger.get("moving-1"), failed=mine.updated_at
+    )
     row = ledger.index_table().get_entity(ACTIVE, "moving-1")
     assert row["stage"] == "promote"
+
+
+def test_a_repair_never_lists_a_finished_run_again(settings: Settings) -> None:
+    """A repair from a reading taken before the run ended found the row gone (dropped after
+    the ending write): it must not make it anew, or the finished run stays listed as going
+    (and read by every stall sweep) for the whole stall window. A row lost while its run still
+    goes is made anew from the run as it is now."""
+    ledger, _ = fresh_ledger(settings)
+    assert ledger.create(run("ending-1", RunStatus.RUNNING))
+    read_before = ledger.get("ending-1")
+    assert read_before is not None
+    ledger.replace(read_before.evolve(status=RunStatus.SUCCEEDED))
+    with pytest.raises(ResourceNotFoundError):
+        ledger.index_table().get_entity(ACTIVE, "ending-1")
+    ledger.index.repair(read_before, lambda: ledger.get("ending-1"))
+    with pytest.raises(ResourceNotFoundError):
+        ledger.index_table().get_entity(ACTIVE, "ending-1")
+    assert ledger.sweep(now_utc(), now_utc()).stalled == []
+
+    assert ledger.create(run("going-1", RunStatus.RUNNING))
+    going = ledger.get("going-1")
+    ledger.index.drop("going-1")  # lost with its table
+    ledger.index.repair(going, lambda: ledger.get("going-1"))
+    row = ledger.index_table().get_entity(ACTIVE, "going-1")
+    assert (row["status"], row["stage"]) == ("running", "await_preview")

@@ -98,13 +98,17 @@ def test_shared_never_imports_the_local_package_or_triggers() -> None:
 
 
 def test_calls_draw_on_the_budget_by_what_they_lead_to() -> None:
-    """Calls leading up to a submission first (its certification starts sooner), status polls
-    and gates last, the rest between."""
+    """Calls leading up to a submission first (its certification starts sooner), those of a
+    run already past its lookup before another run's lookup, status polls and gates last, the
+    rest between."""
     from shared.partnercenter.budget import Priority
     from shared.pipeline.runner import call_priority
 
     assert call_priority(Stage.RESOLVE) is Priority.START
-    assert call_priority(Stage.SUBMIT_PREVIEW) is Priority.START
+    assert call_priority(Stage.SUBMIT_PREVIEW) is Priority.SUBMIT
+    assert call_priority(Stage.UPDATE_DRAFT) is Priority.SUBMIT
+    assert call_priority(Stage.UPLOAD_PACKAGE) is Priority.SUBMIT
     assert call_priority(Stage.PROMOTE) is Priority.FINISH
     assert call_priority(Stage.PLAN) is Priority.FINISH
-    assert {call_priority(s) for s in POLLED_STAGES} == {Priority.POLL}
+    assert call_priority(Stage.AWAIT_LIVE) is Priority.LAST  # finds the run done, or nothing
+    assert {call_priority(s) for s in POLLED_STAGES - {Stage.AWAIT_LIVE}} == {Priority.POLL}
