@@ -186,7 +186,7 @@ class Ledger:
 
     def _repair(self, run_id: str, *, failed: str) -> None:
         """Our write of `run_id` failed: index what is stored."""
-        self.index.repair(self.get(run_id), lambda: self.get(run_id), failed=failed)
+        self.index.repair(self.get(run_id), partial(self.get, run_id), failed=failed)
 
     def sweep(
         self,

@@ -128,6 +128,9 @@ class TenantBudget:
         self._waiting = dict.fromkeys(Priority, 0)
         self._tokens = dict.fromkeys(Priority, 0)
         self._tokens_slot = dict.fromkeys(Priority, -1)
+        # Per priority: until when the row had no room for it, as a thread of this instance
+        # last read it (the others waiting need not read it again before then).
+        self._off_until = dict.fromkeys(Priority, 0.0)
         # Calls taken but not made before their slot ended: given back with the next take
         # (counted, they would fill the window with calls never sent).
         self._unused: dict[str, int] = {}
@@ -221,10 +224,16 @@ class TenantBudget:
         with self._taking:
             if self._spend(level):  # another thread took a batch meanwhile
                 return 0.0
+            now = self._clock()
             with self._lock:
                 wanted = max(self.batch, self._waiting[level])
-            wait = self._take(self._clock(), wanted, level)
+                off = self._off_until[level] - now
+            if off > 0:  # another thread of this level just read the row: no room until then
+                return off
+            wait = self._take(now, wanted, level)
             if wait > 0:
+                with self._lock:
+                    self._off_until[level] = now + wait
                 return wait
             with self._lock:
                 self._tokens[level] -= 1
