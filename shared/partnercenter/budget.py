@@ -174,11 +174,13 @@ class TenantBudget:
     def _rolled(self, window: Window, now: float) -> Window:
         """The window as of `now`: slots older than the window dropped, and the rate a step
         back up when a step has passed without a 429."""
-        # Slots and marks from ahead of this clock are an instance whose clock runs fast (or
-        # a test's driven clock): not counted, or they would hold the window shut for all.
-        oldest, newest = self._slot(now) - SLOTS + 1, self._slot(now) + 1
+        # Slots and marks more than a window ahead of this clock are an instance whose clock
+        # runs far fast (or a test's driven clock): not counted, or they would hold the window
+        # shut for all. Anything nearer is counted: `now` may be a little old by the time the
+        # row is read, and another instance's newer slot must still count.
+        oldest, newest = self._slot(now) - SLOTS + 1, self._slot(now) + SLOTS
         window.slots = {k: v for k, v in window.slots.items() if oldest <= int(k) <= newest}
-        ahead = now + 2 * self.slot_seconds
+        ahead = now + self.window_seconds
         window.pressed = {k: t for k, t in window.pressed.items() if now < t <= ahead}
         quiet = now - max(window.last_429, window.changed_at)
         if window.rate < self.ceiling and quiet >= self.step_seconds:
