@@ -23,11 +23,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
+
 from bench import timeline
 from pcpub.ops import Storage, enqueue
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import Run, parse_stamp
+from shared.partnercenter.budget import CONTROL, ROW
 
 ROOT = Path(__file__).resolve().parents[1]
 # A no-change publish to live of an offer never seen before, on the 2026 service, needs these
@@ -77,6 +80,7 @@ def run(
         peak_kib = max(_peak_rss_kib(host.pid) for host in stack.hosts)
         log = [r for r in admin.requests(since) if "/v1.0/ingestion" in r["path"]]
         stats = admin.http.get(f"{stack.sim_config['adminUrl']}/stats").json()
+        budget = _budget(storage)
         admin.close()
     per_run: dict[str, list[dict[str, Any]]] = {}
     for entry in log:
@@ -128,6 +132,8 @@ def run(
         "stages": timeline.profile(ok, sent),
         "status_polls_per_waiting_run_hour": round(3600 * sum(polls) / max(sum(waits), 1e-9), 1),
         "host_peak_rss_mib": round(peak_kib / 1024, 1),
+        "budget_rate_at_end": round(budget.get("rate", 0.0)),
+        "budget_knee": round(budget.get("knee", 0.0)),
         "settings": {
             "latency_ms": latency_ms,
             "rate_per_minute": rate_per_minute,
@@ -156,6 +162,17 @@ def watch(storage: Storage, run_ids: set[str], deadline: float) -> dict[str, Run
                 runs[run_id] = record
         time.sleep(1.0)
     return runs
+
+
+def _budget(storage: Storage) -> dict[str, Any]:
+    """The tenant budget's row as the run left it: the rate it ended at, and the calls per
+    minute a 429 was seen at (0: none)."""
+    try:
+        row = storage.ledger.table().get_entity(CONTROL, ROW)
+    except ResourceNotFoundError:
+        return {}
+    data: dict[str, Any] = json.loads(row["data"])
+    return data
 
 
 def _request(name: str) -> str:

@@ -4,15 +4,16 @@ the service.
 Partner Center limits calls per tenant and does not say how many (the Store flavour documents a
 limit per minute); a per-process pace is a guess times the instance count. Instead the tenant's
 calls are counted in one ledger row (partition `control`, row `budget`) over a sliding window
-(a minute by default, in twenty slots): any window-long stretch of time holds at most
+(a minute by default, in slots of a second): any window-long stretch of time holds at most
 `rate * window / 60` calls, whatever the service's own windows are aligned to. An instance takes
 a few calls at a time with a conditional write (one read and one write per `batch` calls:
 bounded extra latency) and spends them at once, so a small batch of runs goes at the speed of
 its critical path instead of the ceiling's average pace.
 
-A 429 anywhere halves the rate for everyone (and holds calls until its Retry-After); each step
-(a twelfth of the window) without one adds back a twentieth of the ceiling, so the real limit is
-found rather than configured. `PC_RATE_LIMIT_PER_MINUTE` is the ceiling.
+A 429 anywhere lowers the rate for everyone to below the calls the window held when it came
+(and holds calls until its Retry-After); the rate climbs back while calls succeed, to just under
+that count while it is fresh, so the real limit is found rather than configured
+(`budget_window`). `PC_RATE_LIMIT_PER_MINUTE` is the ceiling.
 
 Calls have a priority: those that create a submission (its last branch reads and the create)
 first, then the rest that lead up to one, so a run started goes on to its submission before
@@ -37,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from enum import IntEnum
 
 from azure.core import MatchConditions
@@ -50,11 +51,11 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 
 from shared.ledger import Ledger
+from shared.partnercenter.budget_window import Pace, Window
 from shared.partnercenter.errors import BudgetExhausted
 
 log = logging.getLogger(__name__)
 CONTROL, ROW = "control", "budget"
-SLOTS = 20  # the sliding window is counted in this many slots
 
 
 class Priority(IntEnum):
@@ -82,20 +83,6 @@ def priority(level: Priority) -> Iterator[None]:
         _priority.reset(token)
 
 
-@dataclass
-class Window:
-    rate: float  # calls per minute for the tenant, now
-    slots: dict[str, int] = field(default_factory=dict)  # slot number -> calls granted in it
-    last_429: float = 0.0
-    changed_at: float = 0.0  # when the rate last moved (a halving or a step back up)
-    hold_until: float = 0.0  # nobody calls before this (a 429's Retry-After)
-    # priority -> until when callers of that priority found no room (lower ones keep off)
-    pressed: dict[str, float] = field(default_factory=dict)
-
-    def used(self) -> int:
-        return sum(self.slots.values())
-
-
 class TenantBudget:
     def __init__(
         self,
@@ -111,12 +98,10 @@ class TenantBudget:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._ledger = ledger
+        self.pace = Pace(ceiling_per_minute, window_seconds, floor_per_minute)
         self.ceiling = ceiling_per_minute
-        self.window_seconds = window_seconds
-        self.slot_seconds = window_seconds / SLOTS
-        self.step_seconds = window_seconds / 12
+        self.slot_seconds = self.pace.slot_seconds
         self.batch = batch
-        self.floor = floor_per_minute
         self.max_wait = max_wait_seconds
         self.poll_wait = poll_wait_seconds
         self._clock = clock
@@ -167,26 +152,6 @@ class TenantBudget:
                 return False
             raise
         return True
-
-    def _slot(self, now: float) -> int:
-        return int(now // self.slot_seconds)
-
-    def _rolled(self, window: Window, now: float) -> Window:
-        """The window as of `now`: slots older than the window dropped, and the rate a step
-        back up when a step has passed without a 429."""
-        # Slots and marks more than a window ahead of this clock are an instance whose clock
-        # runs far fast (or a test's driven clock): not counted, or they would hold the window
-        # shut for all. Anything nearer is counted: `now` may be a little old by the time the
-        # row is read, and another instance's newer slot must still count.
-        oldest, newest = self._slot(now) - SLOTS + 1, self._slot(now) + SLOTS
-        window.slots = {k: v for k, v in window.slots.items() if oldest <= int(k) <= newest}
-        ahead = now + self.window_seconds
-        window.pressed = {k: t for k, t in window.pressed.items() if now < t <= ahead}
-        quiet = now - max(window.last_429, window.changed_at)
-        if window.rate < self.ceiling and quiet >= self.step_seconds:
-            window.rate = min(self.ceiling, window.rate + self.ceiling / 20)
-            window.changed_at = now
-        return window
 
     # -- what the client calls --------------------------------------------------------------
 
@@ -247,7 +212,7 @@ class TenantBudget:
         with self._lock:
             if self._tokens[level] <= 0:
                 return False
-            if self._slot(self._clock()) == self._tokens_slot[level]:
+            if self.pace.slot(self._clock()) == self._tokens_slot[level]:
                 self._tokens[level] -= 1
                 return True
             slot = str(self._tokens_slot[level])
@@ -258,23 +223,17 @@ class TenantBudget:
     def _take(self, now: float, wanted: int, level: Priority = Priority.FINISH) -> float:
         """Take a batch from the shared window; the seconds to wait when there is none."""
         for _ in range(8):
-            stored, etag = self._read()
-            with self._lock:
-                unused = dict(self._unused)
-            for k, n in unused.items():
-                if k in stored.slots:
-                    stored.slots[k] = max(0, stored.slots[k] - n)
-            window = self._rolled(stored, now)
+            stored, etag, unused, _ = self._read_giving_back()
+            window = self.pace.rolled(stored, now)
             if window.hold_until > now:
                 return window.hold_until - now
             above = _pressing(window, level)
             if above:  # callers before this one found no room lately: they go first (and
                 # clear their mark once served, so look again within a third of a slot)
                 return max(0.05, min(min(above) - now, self.slot_seconds / 3))
-            free = self._free(window)
+            free = self.pace.free(window)
             if free <= 0:  # room comes back as the oldest slot leaves the window
-                oldest = min((int(k) for k in window.slots), default=self._slot(now))
-                wait = max(0.05, (oldest + SLOTS) * self.slot_seconds - now)
+                wait = max(0.05, self.pace.frees_at(window, now) - now)
                 mark = window.pressed.get(str(int(level)), 0.0)
                 if level < Priority.LAST and mark < now + self.slot_seconds:
                     window.pressed[str(int(level))] = now + 1.2 * self.slot_seconds
@@ -284,7 +243,7 @@ class TenantBudget:
                         self._given_back(unused)
                 return wait
             grant = min(wanted, free)
-            slot = self._slot(now)
+            slot = self.pace.slot(now)
             window.slots[str(slot)] = window.slots.get(str(slot), 0) + grant
             if grant < free:  # served with room to spare: this level no longer presses
                 window.pressed.pop(str(int(level)), None)
@@ -294,6 +253,19 @@ class TenantBudget:
                     self._given_back(unused)
                 return 0.0
         return 0.05  # many instances racing: try again in a moment
+
+    def _read_giving_back(self) -> tuple[Window, str | None, dict[str, int], int]:
+        """The row, less the calls this instance took and did not send (so far as their slots
+        are still counted); what was given back, to clear once the row is written."""
+        stored, etag = self._read()
+        with self._lock:
+            unused = dict(self._unused)
+        given = 0
+        for k, n in unused.items():
+            if k in stored.slots:
+                given += min(n, stored.slots[k])
+                stored.slots[k] = max(0, stored.slots[k] - n)
+        return stored, etag, unused, given
 
     def _given_back(self, unused: dict[str, int]) -> None:
         """The unused calls a write just gave back (under the lock)."""
@@ -305,25 +277,26 @@ class TenantBudget:
                 self._unused.pop(k, None)
 
     def throttled(self, retry_after: float | None) -> None:
-        """A 429: halve the tenant's rate for every instance (once a step, however many calls
-        saw it), and hold until Retry-After."""
-        with self._lock:
+        """A 429: lower the tenant's rate for every instance, and hold until Retry-After."""
+        with self._lock:  # calls in hand are not sent now: given back with the next write
+            for level, n in self._tokens.items():
+                if n > 0:
+                    slot = str(self._tokens_slot[level])
+                    self._unused[slot] = self._unused.get(slot, 0) + n
             self._tokens = dict.fromkeys(Priority, 0)
         for _ in range(8):
             now = self._clock()
-            stored, etag = self._read()
-            window = self._rolled(stored, now)
-            if now - window.last_429 >= self.step_seconds:
-                window.rate = max(self.floor, window.rate / 2)
-                window.changed_at = now
-            window.last_429 = now
-            if retry_after:
-                window.hold_until = max(window.hold_until, now + retry_after)
+            stored, etag, unused, unsent = self._read_giving_back()
+            window = self.pace.lowered(self.pace.rolled(stored, now), now, retry_after, unsent)
             if self._write(window, etag):
+                with self._lock:
+                    self._given_back(unused)
                 log.warning(
-                    "Partner Center throttled us; the tenant's budget is now %.0f calls/min",
+                    "Partner Center throttled us; the tenant's budget is now %.0f calls/min"
+                    " (the 429 came with %d calls in the window)",
                     window.rate,
-                    extra={"action": "budget_lowered", "rate": window.rate},
+                    window.used(),
+                    extra={"action": "budget_lowered", "rate": window.rate, "knee": window.knee},
                 )
                 return
 
@@ -334,14 +307,10 @@ class TenantBudget:
         """Calls free for `level` now: none while callers of a higher priority press (one
         read: the poller asks once a tick, and dispatches no more status checks than this)."""
         now = self._clock()
-        window = self._rolled(self._read()[0], now)
+        window = self.pace.rolled(self._read()[0], now)
         if window.hold_until > now or _pressing(window, level):
             return 0
-        return max(0, self._free(window))
-
-    def _free(self, window: Window) -> int:
-        """Calls the rolled window has room for now."""
-        return (int(window.rate * self.window_seconds / 60) or 1) - window.used()
+        return max(0, self.pace.free(window))
 
 
 def _pressing(window: Window, level: Priority) -> list[float]:

@@ -74,23 +74,36 @@ def test_a_429_slows_every_instance_and_the_rate_climbs_back(pipeline: Pipeline)
     assert 600 < other.rate() <= 1200
 
 
+def test_a_429_with_a_full_window_teaches_every_instance_the_limit(pipeline: Pipeline) -> None:
+    """With the ceiling above the service's limit, the 429 comes with about the limit's calls
+    in the window: every instance goes on just under that count, not at half the ceiling."""
+    one, other, sender = (TenantBudget(pipeline.ledger, 1500) for _ in range(3))
+    assert sender._take(time.time(), 1210) == 0  # the tenant's calls so far this minute
+    assert one._take(time.time(), 10) == 0  # taken, not yet sent when the 429 comes:
+    one.throttled(retry_after=None)  # given back, not counted as what the service let through
+    assert other.rate() == pytest.approx(0.9 * 1210)
+    assert other._read()[0].knee == 1210
+
+
 def test_callers_that_found_no_room_go_before_lower_priorities(pipeline: Pipeline) -> None:
     """Calls that lead up to a submission, then the rest, then polls; and no room is left
     idle once the higher priorities stop asking."""
     clock = [1000.0]
     budget = TenantBudget(
         pipeline.ledger, 60, window_seconds=60.0, batch=1, clock=lambda: clock[0]
-    )  # one call a second; a slot is 3 s
+    )  # one call a second; a slot is 1 s
     for _ in range(60):
         assert budget._take(clock[0], 1, Priority.START) == 0
-    clock[0] = 1058.0
+    clock[0] = 1060.5
     assert budget._take(clock[0], 1, Priority.START) > 0  # the window is full: START presses
-    clock[0] = 1060.0  # the first slot left the window: 60 calls free, but START pressed...
+    # The first slot (1000-1001 s) left the window a whole window after its end: 60 calls
+    # free, but START pressed...
+    clock[0] = 1061.0
     assert budget._take(clock[0], 1, Priority.FINISH) > 0  # ...so FINISH keeps off,
     assert budget._take(clock[0], 1, Priority.POLL) > 0  # and polls too,
     assert budget._take(clock[0], 1, Priority.START) == 0  # while START takes its call,
     assert budget._take(clock[0], 1, Priority.FINISH) == 0  # served with room to spare: off
-    clock[0] = 1062.0  # START has not pressed for over a slot: the room is anyone's
+    clock[0] = 1064.0  # START has not pressed for over a slot: the room is anyone's
     assert budget._take(clock[0], 1, Priority.POLL) == 0
     with priority(Priority.FINISH):
         budget.acquire()
@@ -106,10 +119,10 @@ def test_a_run_past_its_lookup_goes_before_another_runs_lookup(pipeline: Pipelin
     )  # 20 calls a window
     for _ in range(20):
         assert budget._take(clock[0], 1, Priority.POLL) == 0
-    clock[0] = 1058.0
+    clock[0] = 1060.5
     assert budget._take(clock[0], 1, Priority.SUBMIT) > 0  # full: SUBMIT presses
     assert budget._take(clock[0], 1, Priority.POLL) > 0  # POLL presses too
-    clock[0] = 1060.0  # the window's calls are free again
+    clock[0] = 1061.0  # the window's calls are free again
     assert budget._take(clock[0], 1, Priority.START) > 0  # SUBMIT's mark keeps START off
     assert budget._take(clock[0], 1, Priority.LAST) > 0  # and the live polls
     assert budget._take(clock[0], 1, Priority.SUBMIT) == 0

@@ -1,0 +1,123 @@
+"""The tenant's budget window as its shared row holds it, and how its rate moves: pure logic,
+so the learning can be tested without storage.
+
+Partner Center does not publish its limit, so the rate starts at the configured ceiling and is
+learned from 429s. A 429 says the limit was reached with about as many calls in the window as
+the row counts then ("seen"); that count is a better measure of the limit than the rate we
+happened to allow. So a 429 lowers the rate to below what was seen (never more than halving it
+at once: a 429 at a quiet moment, an incident or another client of the tenant, says little of
+the limit), and remembers what was seen as the knee. The knee loses one for every other call
+of the same burst that was refused (granted, counted and sent, but not let through) and for
+every call an instance took and gives back unsent when it hears of the 429.
+
+The rate then climbs back a twentieth of the ceiling a step while no 429 comes, but only to
+just under the knee while the knee is fresh; after `KNEE_WINDOWS` windows without a 429 the
+knee is forgotten and the climb goes on to the ceiling, so a limit that was raised is found
+again. A ceiling above the real limit thus costs one episode of 429s every `KNEE_WINDOWS`
+windows of full load, not one every climb.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SLOTS = 60  # the sliding window is counted in this many slots (a second each, by default)
+KNEE_SHARE = 0.95  # the rate climbs back to this share of the calls a 429 was seen at
+KNEE_WINDOWS = 10  # windows without a 429 after which the knee is forgotten
+BACK_OFF = 0.9  # a 429 lowers the rate to this share of what was seen (at most halving)
+
+
+@dataclass
+class Window:
+    rate: float  # calls per minute for the tenant, now
+    slots: dict[str, int] = field(default_factory=dict)  # slot number -> calls granted in it
+    last_429: float = 0.0
+    changed_at: float = 0.0  # when the rate last moved (a lowering or a step back up)
+    hold_until: float = 0.0  # nobody calls before this (a 429's Retry-After)
+    # priority -> until when callers of that priority found no room (lower ones keep off)
+    pressed: dict[str, float] = field(default_factory=dict)
+    knee: float = 0.0  # calls per minute in the window when the service last said 429
+
+    def used(self) -> int:
+        return sum(self.slots.values())
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The budget's fixed settings, and the window's arithmetic under them."""
+
+    ceiling: float  # calls per minute: `PC_RATE_LIMIT_PER_MINUTE`
+    window_seconds: float = 60.0
+    floor: float = 6.0
+
+    @property
+    def slot_seconds(self) -> float:
+        return self.window_seconds / SLOTS
+
+    @property
+    def step_seconds(self) -> float:
+        return self.window_seconds / 12
+
+    def slot(self, now: float) -> int:
+        return int(now // self.slot_seconds)
+
+    def per_minute(self, calls: float) -> float:
+        return calls * 60 / self.window_seconds
+
+    def top(self, window: Window, now: float) -> float:
+        """The most the rate may climb to now: just under a fresh knee, else the ceiling."""
+        fresh = now - window.last_429 < KNEE_WINDOWS * self.window_seconds
+        if window.knee and fresh:
+            return min(self.ceiling, max(self.floor, KNEE_SHARE * window.knee))
+        return self.ceiling
+
+    def rolled(self, window: Window, now: float) -> Window:
+        """The window as of `now`: slots older than the window dropped, and the rate a step
+        back up when a step has passed without a 429."""
+        # Slots and marks more than a window ahead of this clock are an instance whose clock
+        # runs far fast (or a test's driven clock): not counted, or they would hold the window
+        # shut for all. Anything nearer is counted: `now` may be a little old by the time the
+        # row is read, and another instance's newer slot must still count.
+        # A slot is counted until a whole window has passed since its last moment: the
+        # current slot and SLOTS whole ones before it, so no window-long stretch of time (the
+        # service's, however aligned) holds more than the rate allows.
+        oldest, newest = self.slot(now) - SLOTS, self.slot(now) + SLOTS
+        window.slots = {k: v for k, v in window.slots.items() if oldest <= int(k) <= newest}
+        ahead = now + self.window_seconds
+        window.pressed = {k: t for k, t in window.pressed.items() if now < t <= ahead}
+        # A step is quiet from the end of a Retry-After hold: no calls, no news of the limit.
+        quiet = now - max(window.last_429, window.changed_at, window.hold_until)
+        top = self.top(window, now)
+        if window.rate < top and quiet >= self.step_seconds:
+            window.rate = min(top, window.rate + self.ceiling / 20)
+            window.changed_at = now
+        return window
+
+    def lowered(
+        self, window: Window, now: float, retry_after: float | None, unsent: int = 0
+    ) -> Window:
+        """The rolled window after a 429 at `now`: lowered once a step, however many calls
+        saw it, and held until Retry-After. `unsent`: calls just given back to the window
+        (taken, never sent), which the knee no longer counts either."""
+        if now - window.last_429 >= self.step_seconds:
+            seen = self.per_minute(window.used())
+            if seen >= window.rate / 2:  # we were near our rate: the limit is about here
+                window.knee = seen
+            window.rate = max(self.floor, window.rate / 2, BACK_OFF * min(window.rate, seen))
+            window.changed_at = now
+        elif window.knee:  # another call of the same burst refused: one fewer got through
+            window.knee = max(self.floor, window.knee - self.per_minute(1 + unsent))
+            window.rate = max(self.floor, min(window.rate, BACK_OFF * window.knee))
+        window.last_429 = now
+        if retry_after:
+            window.hold_until = max(window.hold_until, now + retry_after)
+        return window
+
+    def frees_at(self, window: Window, now: float) -> float:
+        """When the oldest counted slot leaves the window, giving its calls back."""
+        oldest = min((int(k) for k in window.slots), default=self.slot(now))
+        return (oldest + SLOTS + 1) * self.slot_seconds
+
+    def free(self, window: Window) -> int:
+        """Calls the rolled window has room for now."""
+        return (int(window.rate * self.window_seconds / 60) or 1) - window.used()

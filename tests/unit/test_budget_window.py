@@ -1,0 +1,102 @@
+"""How the tenant budget's rate is learned from 429s: pure window arithmetic, and the budget
+driven second by second against a service with a fixed-window limit it does not know."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.partnercenter.budget_window import KNEE_SHARE, KNEE_WINDOWS, Pace, Window
+
+
+def test_a_429_with_a_full_window_lowers_below_what_was_seen_and_climbs_only_to_the_knee() -> None:
+    pace = Pace(1500)
+    window = Window(rate=1500, slots={str(pace.slot(10.0)): 1210})
+    window = pace.lowered(window, 10.0, retry_after=None)
+    assert window.knee == 1210
+    assert window.rate == 0.9 * 1210  # not half the ceiling: the count says where the limit is
+    for _ in range(10):  # ten more calls of the same burst refused: 1200 got through
+        window = pace.lowered(window, 10.5, retry_after=None)
+    assert (window.knee, window.rate) == (1200, 0.9 * 1200)
+    for t in range(15, 600, 5):  # ten minutes without a 429
+        window = pace.rolled(window, float(t))
+    assert window.rate == KNEE_SHARE * 1200  # back up, but not above what got through
+    window = pace.rolled(window, 10.0 + KNEE_WINDOWS * 60 + 5)
+    for t in range(620, 700, 5):  # the knee forgotten: a raised limit is found again
+        window = pace.rolled(window, float(t))
+    assert window.rate == 1500
+
+
+def test_a_429_at_a_quiet_moment_halves_and_learns_nothing() -> None:
+    """An incident, or another client of the tenant: three calls in the window say nothing of
+    the limit, so the rate is halved as before and climbs back to the ceiling."""
+    pace = Pace(1200)
+    window = pace.lowered(Window(rate=1200, slots={"33": 3}), 100.0, retry_after=2.0)
+    assert (window.rate, window.knee, window.hold_until) == (600, 0.0, 102.0)
+    assert pace.lowered(window, 101.0, None).rate == 600  # once a step, however many saw it
+    for t in range(103, 107):  # no climbing while held: the hold says nothing of the limit
+        assert pace.rolled(window, float(t)).rate == 600
+    for t in range(110, 180, 5):
+        window = pace.rolled(window, float(t))
+    assert window.rate == 1200
+
+
+@dataclass
+class FixedWindowService:
+    """A tenant limit counted in fixed windows from the first call, as the simulator does."""
+
+    limit: int
+    seconds: float = 60.0
+    start: float = -1e9
+    count: int = 0
+    throttled: list[float] = field(default_factory=list)
+
+    def call(self, now: float) -> float | None:
+        """None when served, else the Retry-After of a 429."""
+        if now - self.start >= self.seconds:
+            self.start, self.count = now, 0
+        self.count += 1
+        if self.count <= self.limit:
+            return None
+        self.throttled.append(now)
+        return self.start + self.seconds - now
+
+
+def drive(pace: Pace, service: FixedWindowService, seconds: int, demand: int = 8) -> int:
+    """Every instance's calls, a tenth of a second at a time, with more demand than the limit
+    allows; the calls served."""
+    window, served = Window(rate=pace.ceiling), 0
+    for tick in range(1000_0, 1000_0 + seconds * 10):
+        now = tick / 10
+        window = pace.rolled(window, now)
+        if window.hold_until > now:
+            continue
+        grant = min(demand, max(0, pace.free(window)))
+        slot = str(pace.slot(now))
+        window.slots[slot] = window.slots.get(slot, 0) + grant
+        for _ in range(grant):  # granted calls are all sent: those in flight see 429s too
+            retry_after = service.call(now)
+            if retry_after is None:
+                served += 1
+            else:
+                window = pace.lowered(window, now, retry_after)
+    return served
+
+
+def test_a_ceiling_above_the_limit_costs_one_episode_of_429s_then_none_while_the_knee_holds() -> (
+    None
+):
+    service = FixedWindowService(limit=1200)
+    minutes = KNEE_WINDOWS
+    served = drive(Pace(1500), service, seconds=60 * minutes)
+    episodes = sorted({int((t - 1000) // 60) for t in service.throttled})
+    assert episodes and episodes[-1] <= 1, episodes  # learned within two windows, then quiet
+    assert len(service.throttled) <= 2 * 8, len(service.throttled)  # those in flight, each
+    assert served >= 0.9 * 1200 * minutes, served  # and the limit is used, not halved
+
+
+def test_a_ceiling_far_above_the_limit_is_brought_down_in_a_few_windows() -> None:
+    service = FixedWindowService(limit=1200)
+    served = drive(Pace(12000), service, seconds=60 * 8, demand=40)
+    late = [t for t in service.throttled if t >= 1000 + 60 * 5]
+    assert not late, late
+    assert served >= 0.75 * 1200 * 8, served
