@@ -196,13 +196,17 @@ class Ledger:
         *,
         early: float = 0.0,
         with_due: bool = True,
+        pick: Callable[[list[IndexRow]], list[IndexRow]] | None = None,
     ) -> Sweep:
         """What the poller acts on, read through the index of runs still going (the cost
         follows the work, not the history): waiting runs whose check is due (oldest first),
         running runs that have not moved since `stalled_before` (a lost or poisoned message),
         and runs whose own row is gone although the index still names them (the table was
         lost) for longer than the stall window. `early`: waiting runs due that many seconds
-        from now are included (the caller decides which may go early); `with_due` False: none."""
+        from now are included (the caller decides which may go early); `with_due` False: none.
+        `pick`: of the index rows due, those to read (the caller may act on only so many: with
+        hundreds of runs waiting on a full budget, a tick reads no more of them than it can
+        dispatch)."""
         at, before = stamp(now + timedelta(seconds=early)), stamp(stalled_before)
         due, lost = (
             self._indexed(
@@ -214,6 +218,7 @@ class Ledger:
                     and (r.next_check_at or "") <= at
                 ),
                 before,
+                pick,
             )
             if with_due
             else ([], [])
@@ -231,13 +236,19 @@ class Ledger:
         return Sweep(due[:limit], stalled[:limit], (lost + lost_running)[:limit])
 
     def _indexed(
-        self, flt: str, parameters: dict[str, str], still: Callable[[Run], bool], lost_before: str
+        self,
+        flt: str,
+        parameters: dict[str, str],
+        still: Callable[[Run], bool],
+        lost_before: str,
+        pick: Callable[[list[IndexRow]], list[IndexRow]] | None = None,
     ) -> tuple[list[Run], list[IndexRow]]:
         """The runs the index names for `flt`, each checked against the run itself (a stale
         index row is repaired, never acted on), and the rows whose run has been missing since
         before `lost_before` (a row just indexed may precede its run's first write)."""
         self.index.ensure_built(lambda: self.runs())
         rows = self.index.query(flt, parameters)
+        rows = pick(rows) if pick is not None else rows
         with ThreadPoolExecutor(max_workers=8) as pool:
             runs = list(pool.map(self.get, [row.run_id for row in rows]))
         found, lost = [], []

@@ -46,6 +46,7 @@ class IndexRow:
     product_id: str | None
     submission_id: str | None
     updated_at: str
+    next_check_at: str = ""
 
 
 class RunIndex:
@@ -121,7 +122,15 @@ class RunIndex:
         rows = self._table().query_entities(
             f"PartitionKey eq @ip and {flt}",
             parameters={"ip": ACTIVE, **parameters},
-            select=["RowKey", "stage", "offer", "product_id", "submission_id", "updated_at"],
+            select=[
+                "RowKey",
+                "stage",
+                "offer",
+                "product_id",
+                "submission_id",
+                "updated_at",
+                "next_check_at",
+            ],
         )
         return [_row(r) for r in rows]
 
@@ -176,6 +185,7 @@ def _row(entity: dict[str, object]) -> IndexRow:
         product_id=str(entity.get("product_id") or "") or None,
         submission_id=str(entity.get("submission_id") or "") or None,
         updated_at=str(entity.get("updated_at") or ""),
+        next_check_at=str(entity.get("next_check_at") or ""),
     )
 
 

@@ -20,6 +20,7 @@ from shared.pipeline.endings import ended
 from shared.pipeline.lost import report_lost
 from shared.pipeline.runner import call_priority
 from shared.pipeline.stages import POLLED_STAGES
+from shared.run_index import IndexRow
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,27 @@ def poll_due(
     # and while stages press on it, nothing due is even read this tick (a retry whose wait is
     # over goes with the next tick that reads).
     room = limit if pipeline.budget is None else pipeline.budget.room_for(Priority.POLL)
+
+    def pick(rows: list[IndexRow]) -> list[IndexRow]:
+        """Only the due runs this tick can act on are read: every wait that is over, and as
+        many status checks as the budget has room for, in the order they are dispatched (a
+        tick that read hundreds of waiting runs to dispatch a few loaded the storage the
+        checks themselves need, and lasted seconds under load)."""
+        over = stamp(now)
+        waits = [r for r in rows if r.stage not in POLLED_STAGES and r.next_check_at <= over]
+        checks = sorted(
+            (r for r in rows if r.stage in POLLED_STAGES),
+            key=lambda r: (call_priority(Stage(r.stage)), r.next_check_at),
+        )
+        return waits + checks[:room]
+
     sweep = pipeline.ledger.sweep(
-        now, now - timedelta(seconds=pipeline.stall_seconds), limit, early=early, with_due=room > 0
+        now,
+        now - timedelta(seconds=pipeline.stall_seconds),
+        limit,
+        early=early,
+        with_due=room > 0,
+        pick=pick,
     )
     due = [run for run in sweep.due if check_due(run, now, early)]
     # Those that lead on (a preview found ready is promoted) before those that can only find

@@ -3,13 +3,16 @@ its deadline fails with where it stood, and pipeline messages never expire."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import time
 from datetime import timedelta
 
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.ledger import Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Stage, StageMessage
+from shared.partnercenter.budget import CONTROL, ROW, TenantBudget
 from shared.pipeline.checks import handle_check_message
 from shared.pipeline.dispatched import Dispatched
 from shared.pipeline.effects import Pipeline
@@ -148,3 +151,52 @@ def test_a_due_check_is_dispatched_once_and_a_stale_copy_is_consumed(pipeline: P
     again = pipeline.ledger.get("check-once-1")
     assert again is not None and again.etag == checked.etag  # untouched
     queue.delete_message(mine[0])
+
+
+def test_a_tick_reads_no_more_waiting_runs_than_it_can_dispatch(pipeline: Pipeline) -> None:
+    """Hundreds of runs waiting on a full budget: a tick reads only the checks the budget has
+    room for, those that lead on first (a preview's) and oldest first, not every run due."""
+    budget = TenantBudget(pipeline.ledger, 60)  # 60 calls a minute, 58 of them spent
+    with contextlib.suppress(ResourceNotFoundError):
+        pipeline.ledger.table().delete_entity(CONTROL, ROW)
+    assert budget._take(time.time(), 58) == 0
+    pipeline = dataclasses.replace(pipeline, budget=budget, dispatched=Dispatched())
+    at = stamp(now_utc() - timedelta(hours=1))  # older than any other test's due runs
+    ids = {}
+    for n, stage in enumerate([Stage.AWAIT_LIVE] * 3 + [Stage.AWAIT_PREVIEW] * 3):
+        run_id = f"room-{n}-{stage}"
+        ids[run_id] = stage
+        due = stamp(now_utc() - timedelta(minutes=59 - n))  # the live polls are the oldest
+        put_run(
+            pipeline,
+            Run(
+                run_id=run_id,
+                status=RunStatus.WAITING,
+                stage=stage,
+                target="live",
+                offer=f"offer:{run_id}",
+                created_at=at,
+                next_check_at=due,
+                timeline=[StageRecord(stage=stage, started=at)],
+            ),
+            timedelta(seconds=30),
+        )
+    read: list[str] = []
+    get = pipeline.ledger.get
+
+    def counted(run_id: str) -> Run | None:
+        read.append(run_id)
+        return get(run_id)
+
+    pipeline.ledger.get = counted  # type: ignore[method-assign]
+    try:
+        poll_due(pipeline)
+    finally:
+        del pipeline.ledger.get
+        pipeline.ledger.table().delete_entity(CONTROL, ROW)
+    assert sorted(r for r in read if r in ids) == ["room-3-await_preview", "room-4-await_preview"]
+    sent = [m.content for m in pipeline.queues.client(CHECKS).receive_messages(max_messages=32)]
+    assert sorted(i for i in ids if any(i.encode() in m for m in sent)) == [
+        "room-3-await_preview",
+        "room-4-await_preview",
+    ]
