@@ -65,7 +65,7 @@ def drive(pace: Pace, service: FixedWindowService, seconds: int, demand: int = 8
     """Every instance's calls, a tenth of a second at a time, with more demand than the limit
     allows; the calls served."""
     window, served = Window(rate=pace.ceiling), 0
-    for tick in range(1000_0, 1000_0 + seconds * 10):
+    for tick in range(10_000, 10_000 + seconds * 10):
         now = tick / 10
         window = pace.rolled(window, now)
         if window.hold_until > now:
