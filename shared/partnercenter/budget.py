@@ -99,8 +99,6 @@ class TenantBudget:
     ) -> None:
         self._ledger = ledger
         self.pace = Pace(ceiling_per_minute, window_seconds, floor_per_minute)
-        self.ceiling = ceiling_per_minute
-        self.slot_seconds = self.pace.slot_seconds
         self.batch = batch
         self.max_wait = max_wait_seconds
         self.poll_wait = poll_wait_seconds
@@ -120,6 +118,14 @@ class TenantBudget:
         # (counted, they would fill the window with calls never sent).
         self._unused: dict[str, int] = {}
         self.waited = 0.0
+
+    @property
+    def ceiling(self) -> float:
+        return self.pace.ceiling
+
+    @property
+    def slot_seconds(self) -> float:
+        return self.pace.slot_seconds
 
     # -- the shared row ---------------------------------------------------------------------
 
