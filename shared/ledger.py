@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -62,6 +62,8 @@ class Sweep:
     due: list[Run]
     stalled: list[Run]
     lost: list[IndexRow]
+    # Due rows the caller acts on from the index alone (see `unread`), oldest first.
+    unread: list[IndexRow] = field(default_factory=list)
 
 
 class LedgerConflict(Exception):
@@ -197,6 +199,7 @@ class Ledger:
         early: float = 0.0,
         with_due: bool = True,
         pick: Callable[[list[IndexRow]], list[IndexRow]] | None = None,
+        unread: Callable[[IndexRow], bool] | None = None,
     ) -> Sweep:
         """What the poller acts on, read through the index of runs still going (the cost
         follows the work, not the history): waiting runs whose check is due (oldest first),
@@ -206,9 +209,10 @@ class Ledger:
         from now are included (the caller decides which may go early); `with_due` False: none.
         `pick`: of the index rows due, those to read (the caller may act on only so many: with
         hundreds of runs waiting on a full budget, a tick reads no more of them than it can
-        dispatch)."""
+        dispatch). `unread`: of those, the rows returned as they are, their runs not read
+        (a status check validates its run itself, when it runs)."""
         at, before = stamp(now + timedelta(seconds=early)), stamp(stalled_before)
-        due, lost = (
+        due, lost, kept = (
             self._indexed(
                 "status eq @s and next_check_at le @t and next_check_at ne ''",
                 {"s": str(RunStatus.WAITING), "t": at},
@@ -219,12 +223,14 @@ class Ledger:
                 ),
                 before,
                 pick,
+                unread,
             )
             if with_due
-            else ([], [])
+            else ([], [], [])
         )
         due.sort(key=lambda r: r.next_check_at or "")
-        stalled, lost_running = self._indexed(
+        kept.sort(key=lambda r: r.next_check_at)
+        stalled, lost_running, _ = self._indexed(
             "status eq @s and updated_at le @t",
             {"s": str(RunStatus.RUNNING), "t": before},
             # A dead-lettered run waits for an operator (pcpub poison redrive), not the sweeper.
@@ -233,7 +239,7 @@ class Ledger:
             ),
             before,
         )
-        return Sweep(due[:limit], stalled[:limit], (lost + lost_running)[:limit])
+        return Sweep(due[:limit], stalled[:limit], (lost + lost_running)[:limit], kept[:limit])
 
     def _indexed(
         self,
@@ -242,13 +248,17 @@ class Ledger:
         still: Callable[[Run], bool],
         lost_before: str,
         pick: Callable[[list[IndexRow]], list[IndexRow]] | None = None,
-    ) -> tuple[list[Run], list[IndexRow]]:
+        unread: Callable[[IndexRow], bool] | None = None,
+    ) -> tuple[list[Run], list[IndexRow], list[IndexRow]]:
         """The runs the index names for `flt`, each checked against the run itself (a stale
-        index row is repaired, never acted on), and the rows whose run has been missing since
-        before `lost_before` (a row just indexed may precede its run's first write)."""
+        index row is repaired, never acted on), the rows whose run has been missing since
+        before `lost_before` (a row just indexed may precede its run's first write), and the
+        rows `unread` keeps as they are."""
         self.index.ensure_built(lambda: self.runs())
         rows = self.index.query(flt, parameters)
         rows = pick(rows) if pick is not None else rows
+        kept = [row for row in rows if unread is not None and unread(row)]
+        rows = [row for row in rows if unread is None or not unread(row)]
         with ThreadPoolExecutor(max_workers=8) as pool:
             runs = list(pool.map(self.get, [row.run_id for row in rows]))
         found, lost = [], []
@@ -260,7 +270,7 @@ class Ledger:
                 found.append(run)
             else:
                 self.index.repair(run, partial(self.get, run.run_id))
-        return found, lost
+        return found, lost, kept
 
     def remember_product(self, offer_id: str, product_id: str) -> None:
         """Later runs of the offer skip the lookup (which may need the Product Ingestion API)."""

@@ -4,7 +4,8 @@ A table query on a non-key property scans the whole partition: with the runs par
 holding every run ever made, the poller's tick would grow with history. The index is a
 table of its own (`pcrunsactive`; rows in partition `active`): one small row per run that has
 not ended (its status, next check and last update), kept with each write of the run. The
-poller queries it, then reads the runs it names.
+poller queries it, then reads the runs it names, except those it only hands to a status
+check: that check reads its run, and mends a row that said otherwise.
 
 Kept safe without transactions across rows: the index row is written *before* the run (so it
 is never missing for a run that needs it; a failed run write leaves a stale row, repaired from
@@ -47,6 +48,7 @@ class IndexRow:
     submission_id: str | None
     updated_at: str
     next_check_at: str = ""
+    trace: str | None = None  # the run's traceparent, for a message sent from the row
 
 
 class RunIndex:
@@ -130,6 +132,7 @@ class RunIndex:
                 "submission_id",
                 "updated_at",
                 "next_check_at",
+                "trace",
             ],
         )
         return [_row(r) for r in rows]
@@ -174,6 +177,7 @@ def _entity(run: Run) -> dict[str, object]:
         "next_check_at": run.next_check_at or "",
         "updated_at": run.updated_at,
         "dead_letter": bool(run.dead_letter),
+        "trace": run.trace or "",
     }
 
 
@@ -186,6 +190,7 @@ def _row(entity: dict[str, object]) -> IndexRow:
         submission_id=str(entity.get("submission_id") or "") or None,
         updated_at=str(entity.get("updated_at") or ""),
         next_check_at=str(entity.get("next_check_at") or ""),
+        trace=str(entity.get("trace") or "") or None,
     )
 
 

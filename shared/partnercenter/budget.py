@@ -6,9 +6,9 @@ limit per minute); a per-process pace is a guess times the instance count. Inste
 calls are counted in one ledger row (partition `control`, row `budget`) over a sliding window
 (a minute by default, in slots of a second): any window-long stretch of time holds at most
 `rate * window / 60` calls, whatever the service's own windows are aligned to. An instance takes
-a few calls at a time with a conditional write (one read and one write per `batch` calls:
-bounded extra latency) and spends them at once, so a small batch of runs goes at the speed of
-its critical path instead of the ceiling's average pace.
+calls in batches with a conditional write (one read and one write for every caller then
+waiting, whatever its priority: bounded extra latency) and spends them at once, so a small batch
+of runs goes at the speed of its critical path instead of the ceiling's average pace.
 
 A 429 anywhere lowers the rate for everyone to below the calls the window held when it came
 (and holds calls until its Retry-After); the rate climbs back while calls succeed, to just under
@@ -189,9 +189,10 @@ class TenantBudget:
 
     def _one(self, level: Priority) -> float:
         """One call from this instance's tokens of `level`, taking more from the shared row
-        when they are spent (one thread at a time talks to the row, for every thread waiting:
-        racing conditional writes within an instance would only fail each other). A thread
-        with a token in hand does not wait for that talk."""
+        when they are spent. One thread at a time talks to the row (racing conditional writes
+        within an instance would only fail each other), for every thread waiting, whatever its
+        priority: a talk per priority queued each caller behind the others' round trips. A
+        thread with a token in hand does not wait for that talk."""
         if self._spend(level):
             return 0.0
         with self._taking:
@@ -199,18 +200,27 @@ class TenantBudget:
                 return 0.0
             now = self._clock()
             with self._lock:
-                wanted = max(self.batch, self._waiting[level])
-                off = self._off_until[level] - now
-            if off > 0:  # another thread of this level just read the row: no room until then
-                return off
-            wait = self._take(now, wanted, level)
-            if wait > 0:
-                with self._lock:
-                    self._off_until[level] = now + wait
-                return wait
+                if self._off_until[level] > now:  # just read: no room for it until then
+                    return self._off_until[level] - now
+                wanted = {
+                    other: max(self.batch, waiting)
+                    for other, waiting in self._waiting.items()
+                    if waiting > 0 and self._off_until[other] <= now and not self._holds(other)
+                }
+                wanted[level] = max(self.batch, self._waiting[level])
+            waits = self._take_all(now, wanted)
             with self._lock:
+                for other, wait in waits.items():
+                    if wait > 0:
+                        self._off_until[other] = now + wait
+                if waits[level] > 0:
+                    return waits[level]
                 self._tokens[level] -= 1
             return 0.0
+
+    def _holds(self, level: Priority) -> bool:
+        """Tokens of `level` in hand and valid now (under the lock)."""
+        return self._tokens[level] > 0 and self._tokens_slot[level] == self.pace.slot(self._clock())
 
     def _spend(self, level: Priority) -> bool:
         """Spend a token of `level` in hand, if one is valid now (tokens of a slot gone by
@@ -218,47 +228,64 @@ class TenantBudget:
         with self._lock:
             if self._tokens[level] <= 0:
                 return False
-            if self.pace.slot(self._clock()) == self._tokens_slot[level]:
+            if self._holds(level):
                 self._tokens[level] -= 1
                 return True
-            slot = str(self._tokens_slot[level])
-            self._unused[slot] = self._unused.get(slot, 0) + self._tokens[level]
-            self._tokens[level] = 0
+            self._expire(level)
             return False
 
+    def _expire(self, level: Priority) -> None:
+        """Tokens of `level` of a slot gone by: kept to be given back (under the lock)."""
+        if self._tokens[level] > 0:
+            slot = str(self._tokens_slot[level])
+            self._unused[slot] = self._unused.get(slot, 0) + self._tokens[level]
+        self._tokens[level] = 0
+
     def _take(self, now: float, wanted: int, level: Priority = Priority.FINISH) -> float:
-        """Take a batch from the shared window; the seconds to wait when there is none."""
+        """Take a batch of `level` from the shared window; the seconds to wait when none."""
+        return self._take_all(now, {level: wanted})[level]
+
+    def _take_all(self, now: float, wanted: dict[Priority, int]) -> dict[Priority, float]:
+        """Take batches for several priorities in one read and write of the shared window,
+        highest first; per priority, 0 (taken) or the seconds to wait."""
         for _ in range(8):
             stored, etag, unused, _ = self._read_giving_back()
             window = self.pace.rolled(stored, now)
             if window.hold_until > now:
-                return window.hold_until - now
-            above = _pressing(window, level)
-            if above:  # callers before this one found no room lately: they go first (and
-                # clear their mark once served, so look again within a third of a slot)
-                return max(0.05, min(min(above) - now, self.slot_seconds / 3))
-            free = self.pace.free(window)
-            if free <= 0:  # room comes back as the oldest slot leaves the window
-                wait = max(0.05, self.pace.frees_at(window, now) - now)
-                mark = window.pressed.get(str(int(level)), 0.0)
-                if level < Priority.LAST and mark < now + self.slot_seconds:
-                    window.pressed[str(int(level))] = now + 1.2 * self.slot_seconds
-                    if not self._write(window, etag):
-                        continue
-                    with self._lock:
-                        self._given_back(unused)
-                return wait
-            grant = min(wanted, free)
+                return dict.fromkeys(wanted, window.hold_until - now)
+            waits, grants, changed = {}, {}, False
             slot = self.pace.slot(now)
-            window.slots[str(slot)] = window.slots.get(str(slot), 0) + grant
-            if grant < free:  # served with room to spare: this level no longer presses
-                window.pressed.pop(str(int(level)), None)
-            if self._write(window, etag):
-                with self._lock:
-                    self._tokens[level], self._tokens_slot[level] = grant, slot
+            for level in sorted(wanted):
+                above = _pressing(window, level)
+                if above:  # callers before this one found no room lately: they go first (and
+                    # clear their mark once served, so look again within a third of a slot)
+                    waits[level] = max(0.05, min(min(above) - now, self.slot_seconds / 3))
+                    continue
+                free = self.pace.free(window)
+                if free <= 0:  # room comes back as the oldest slot leaves the window
+                    waits[level] = max(0.05, self.pace.frees_at(window, now) - now)
+                    mark = window.pressed.get(str(int(level)), 0.0)
+                    if level < Priority.LAST and mark < now + self.slot_seconds:
+                        window.pressed[str(int(level))] = now + 1.2 * self.slot_seconds
+                        changed = True
+                    continue
+                grants[level] = grant = min(wanted[level], free)
+                window.slots[str(slot)] = window.slots.get(str(slot), 0) + grant
+                if grant < free:  # served with room to spare: this level no longer presses
+                    window.pressed.pop(str(int(level)), None)
+                changed = True
+            if changed and not self._write(window, etag):
+                continue
+            with self._lock:
+                for level, grant in grants.items():
+                    if self._tokens_slot[level] != slot:
+                        self._expire(level)
+                    self._tokens[level] = max(0, self._tokens[level]) + grant
+                    self._tokens_slot[level] = slot
+                if changed:
                     self._given_back(unused)
-                return 0.0
-        return 0.05  # many instances racing: try again in a moment
+            return {**waits, **dict.fromkeys(grants, 0.0)}
+        return dict.fromkeys(wanted, 0.05)  # many instances racing: try again in a moment
 
     def _read_giving_back(self) -> tuple[Window, str | None, dict[str, int], int]:
         """The row, less the calls this instance took and did not send (so far as their slots

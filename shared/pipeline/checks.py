@@ -12,24 +12,33 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from shared.ledger import LedgerConflict, RunStatus, parse_stamp
-from shared.messages import Stage
-from shared.pipeline.effects import Pipeline, stage_message
+from shared.messages import Stage, StageMessage
+from shared.pipeline.effects import Pipeline
 from shared.pipeline.endings import ended
 from shared.pipeline.runner import addressed, delivered, note_error, read_message, run_stage
 from shared.pipeline.stages import POLLED_STAGES
 from shared.queues import CHECKS
+from shared.run_index import IndexRow
 from shared.runs import Run
 
 log = logging.getLogger(__name__)
 
 
-def dispatch(pipeline: Pipeline, run: Run, now: datetime) -> None:
-    """Send the run's due check to the check queue (once per due time and lease)."""
-    assert run.next_check_at is not None
-    if pipeline.dispatched.take(run.run_id, run.next_check_at, now):
-        body = stage_message(run, Stage(run.stage), check_at=run.next_check_at)
+def dispatch(pipeline: Pipeline, row: IndexRow, now: datetime) -> None:
+    """Send a waiting run's due check to the check queue (once per due time and lease), from
+    its index row: the check reads the run."""
+    if pipeline.dispatched.take(row.run_id, row.next_check_at, now):
+        body = StageMessage(
+            run_id=row.run_id,
+            stage=Stage(row.stage),
+            offer=row.offer or None,
+            product_id=row.product_id,
+            traceparent=row.trace,
+            check_at=row.next_check_at,
+        ).to_json()
         pipeline.queues.send(CHECKS, body)
 
 
@@ -62,6 +71,7 @@ def handle_check_message(pipeline: Pipeline, body: str | bytes, attempt: int | N
                 stage,
                 extra={"action": "stale_check", "requestId": run.run_id, "stage": stage},
             )
+            _reindex(pipeline, run)
             return
         try:
             if not ended(pipeline, run, pipeline.clock()):
@@ -73,7 +83,15 @@ def handle_check_message(pipeline: Pipeline, body: str | bytes, attempt: int | N
             log.exception("check failed", extra={"action": "check_failed", "requestId": run.run_id})
 
 
-def check_due(run: Run, now: datetime, early: float) -> bool:
+def _reindex(pipeline: Pipeline, run: Run) -> None:
+    """The tick sends checks from the index: a row that says otherwise than the run (a write
+    that died between the two) would send this stale check again, so it is mended."""
+    row = pipeline.ledger.index.get(run.run_id)
+    if row is not None and (row.stage, row.next_check_at) != (run.stage, run.next_check_at or ""):
+        pipeline.ledger.index.repair(run, partial(pipeline.ledger.get, run.run_id))
+
+
+def check_due(run: Run | IndexRow, now: datetime, early: float) -> bool:
     """A swept run is acted on: a status check up to `early` seconds before its time,
     anything else (a retry's delay, a gate's time) not before it."""
     if not run.next_check_at:

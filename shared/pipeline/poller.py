@@ -56,29 +56,34 @@ def poll_due(
         early=early,
         with_due=room > 0,
         pick=pick,
+        # A status check is sent from its index row: the check reads and validates its run
+        # itself when it runs (a stale row costs one consumed message), so a tick reads no
+        # run it only hands on.
+        unread=lambda row: row.stage in POLLED_STAGES,
     )
-    due = [run for run in sweep.due if check_due(run, now, early)]
+    waits = [run for run in sweep.due if check_due(run, now, early)]
     # Those that lead on (a preview found ready is promoted) before those that can only find
     # a run done, each kind oldest first (the sweep's order).
     checks = sorted(
-        (run for run in due if Stage(run.stage) in POLLED_STAGES),
-        key=lambda run: call_priority(Stage(run.stage)),
-    )
-    due = [run for run in due if Stage(run.stage) not in POLLED_STAGES] + checks[:room]
+        (row for row in sweep.unread if check_due(row, now, early)),
+        key=lambda row: call_priority(Stage(row.stage)),
+    )[:room]
     stalled = sweep.stalled
-    for row in sweep.lost:  # a run parked in a wait has no message to report it by
+    for lost in sweep.lost:  # a run parked in a wait has no message to report it by
         try:
-            report_lost(pipeline, row)
+            report_lost(pipeline, lost)
         except Exception:
-            log.exception("could not report a lost run", extra={"requestId": row.run_id})
+            log.exception("could not report a lost run", extra={"requestId": lost.run_id})
 
-    def check(run: Run) -> None:
+    def send_check(row: IndexRow) -> None:
         try:
-            if ended(pipeline, run, now):
-                return
-            if Stage(run.stage) in POLLED_STAGES:
-                dispatch(pipeline, run, now)
-            else:
+            dispatch(pipeline, row, now)
+        except Exception:
+            log.exception("check failed", extra={"action": "check_failed", "requestId": row.run_id})
+
+    def wait_over(run: Run) -> None:
+        try:
+            if not ended(pipeline, run, now):
                 redrive(pipeline, run, "its wait is over")
         except LedgerConflict:
             pass  # another poller, or a stage, got there first
@@ -104,11 +109,12 @@ def poll_due(
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         # Each task in a copy of this context: hand-offs reach the timer's output bindings.
-        for task in [pool.submit(copy_context().run, check, run) for run in due] + [
-            pool.submit(copy_context().run, unstick, run) for run in stalled
-        ]:
+        tasks = [pool.submit(copy_context().run, send_check, row) for row in checks]
+        tasks += [pool.submit(copy_context().run, wait_over, run) for run in waits]
+        tasks += [pool.submit(copy_context().run, unstick, run) for run in stalled]
+        for task in tasks:
             task.result()
-    return len(due) + len(stalled) + len(sweep.lost)
+    return len(checks) + len(waits) + len(stalled) + len(sweep.lost)
 
 
 def redrive(pipeline: Pipeline, run: Run, why: str) -> Run:

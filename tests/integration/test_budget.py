@@ -5,6 +5,7 @@ climbs back while calls succeed, and callers that found no room go before lower 
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from shared.partnercenter.budget import (
     TenantBudget,
     priority,
 )
+from shared.partnercenter.budget_window import Window
 from shared.partnercenter.errors import BudgetExhausted
 from shared.pipeline.effects import Pipeline
 
@@ -158,3 +160,38 @@ def test_a_full_budget_bounds_the_wait(pipeline: Pipeline) -> None:
     with pytest.raises(BudgetExhausted):
         budget.acquire()
     assert time.monotonic() - started < 1.0
+
+
+def test_one_talk_to_the_row_serves_the_callers_of_every_priority_waiting(
+    pipeline: Pipeline,
+) -> None:
+    """Callers of several priorities waiting at once: the one talk to the row (one read, one
+    write) takes a batch for each of them; a talk each queued every caller behind the others'
+    round trips."""
+    budget = TenantBudget(pipeline.ledger, 600, batch=2)
+    writes: list[object] = []
+    write = budget._write
+
+    def counted(window: Window, etag: str | None) -> bool:
+        writes.append(window)
+        return write(window, etag)
+
+    budget._write = counted  # type: ignore[method-assign]
+    budget._waiting[Priority.START] = 3  # threads of these priorities wait for the talk...
+    budget._waiting[Priority.LAST] = 1
+    budget._waiting[Priority.SUBMIT] = 1  # ...and this one talks
+    assert budget._one(Priority.SUBMIT) == 0
+    assert len(writes) == 1
+    assert budget._tokens == {
+        Priority.SUBMIT: 1,  # its batch, less the call it made
+        Priority.START: 3,  # one for each caller waiting
+        Priority.FINISH: 0,
+        Priority.POLL: 0,
+        Priority.LAST: 2,
+    }
+    assert (
+        Window(**json.loads(pipeline.ledger.table().get_entity(CONTROL, ROW)["data"])).used() == 7
+    )
+    for _ in range(3):
+        assert budget._spend(Priority.START)  # the waiting callers spend without a talk
+    assert not budget._spend(Priority.START)

@@ -27,6 +27,18 @@ def put_run(pipeline: Pipeline, run: Run, updated_ago: timedelta) -> None:
     pipeline.ledger.table().upsert_entity(run.to_entity())
 
 
+def run_checks(pipeline: Pipeline, run_id: str) -> int:
+    """Run the checks the tick sent for `run_id` (the check queue's work); how many ran."""
+    queue = pipeline.queues.client(CHECKS)
+    ran = 0
+    for message in queue.receive_messages(max_messages=32, visibility_timeout=1):
+        if run_id.encode() in message.content:
+            handle_check_message(pipeline, message.content)
+            queue.delete_message(message)
+            ran += 1
+    return ran
+
+
 def test_a_run_that_lost_its_message_is_redriven(pipeline: Pipeline) -> None:
     at = stamp(now_utc() - timedelta(hours=1))
     run = Run(
@@ -85,6 +97,7 @@ def test_a_run_past_its_deadline_fails_with_where_it_stood(pipeline: Pipeline) -
     )
     put_run(pipeline, run, timedelta(minutes=1))
     poll_due(pipeline)
+    assert run_checks(pipeline, "too-old-1") == 1  # its check finds the deadline passed
     failed = pipeline.ledger.get("too-old-1")
     assert failed is not None
     assert failed.status is RunStatus.FAILED
@@ -107,6 +120,7 @@ def test_a_run_parked_in_a_wait_whose_row_is_lost_is_reported_once(pipeline: Pip
     put_run(pipeline, run, timedelta(hours=1))
     pipeline.ledger.table().delete_entity("run", "parked-lost-1")  # the row is gone
     poll_due(pipeline)
+    assert run_checks(pipeline, "parked-lost-1") == 1  # its check finds no run to check
     lost = pipeline.ledger.get("parked-lost-1")
     assert lost is not None and lost.status is RunStatus.FAILED
     assert "offer contoso-parked, product prod-parked" in (lost.reason or "")
@@ -114,6 +128,7 @@ def test_a_run_parked_in_a_wait_whose_row_is_lost_is_reported_once(pipeline: Pip
     events = pipeline.queues.client("pc-events")
     told = [m for m in events.peek_messages(32) if b"parked-lost-1" in m.content]
     poll_due(pipeline)  # reported once: the index no longer names it
+    assert run_checks(pipeline, "parked-lost-1") == 0
     assert len([m for m in events.peek_messages(32) if b"parked-lost-1" in m.content]) == 1
     assert len(told) == 1 and b'"failed"' in told[0].content
 
@@ -153,9 +168,42 @@ def test_a_due_check_is_dispatched_once_and_a_stale_copy_is_consumed(pipeline: P
     queue.delete_message(mine[0])
 
 
-def test_a_tick_reads_no_more_waiting_runs_than_it_can_dispatch(pipeline: Pipeline) -> None:
-    """Hundreds of runs waiting on a full budget: a tick reads only the checks the budget has
-    room for, those that lead on first (a preview's) and oldest first, not every run due."""
+def test_a_stale_index_row_sends_one_check_which_mends_it(pipeline: Pipeline) -> None:
+    """The index says a check is due that the run itself has moved past (a write that died
+    between the two, a minute and more ago): the check it sends is consumed as stale, calls
+    nothing, and mends the row, so the next tick sends nothing."""
+    pipeline = dataclasses.replace(pipeline, budget=None, dispatched=Dispatched())
+    at = stamp(now_utc() - timedelta(minutes=5))
+    later = stamp(now_utc() + timedelta(hours=1))
+    run = Run(
+        run_id="stale-index-1",
+        status=RunStatus.WAITING,
+        stage=Stage.AWAIT_LIVE,
+        target="live",
+        offer="offer:x",
+        created_at=at,
+        next_check_at=later,
+        timeline=[StageRecord(stage=Stage.AWAIT_LIVE, started=at)],
+    )
+    put_run(pipeline, run, timedelta(seconds=30))
+    stale = run.evolve(next_check_at=stamp(now_utc() - timedelta(seconds=5)))
+    pipeline.ledger.index.put(stale.evolve(updated_at=stamp(now_utc() - timedelta(seconds=90))))
+    stored = pipeline.ledger.get("stale-index-1")
+    poll_due(pipeline)
+    assert run_checks(pipeline, "stale-index-1") == 1
+    after = pipeline.ledger.get("stale-index-1")
+    assert after is not None and stored is not None and after.etag == stored.etag  # untouched
+    row = pipeline.ledger.index.get("stale-index-1")
+    assert row is not None and row.next_check_at == later  # mended from the run
+    pipeline = dataclasses.replace(pipeline, dispatched=Dispatched())  # even a new timer
+    poll_due(pipeline)
+    assert run_checks(pipeline, "stale-index-1") == 0
+
+
+def test_a_tick_sends_only_the_checks_the_budget_has_room_for(pipeline: Pipeline) -> None:
+    """Hundreds of runs waiting on a full budget: a tick sends only the checks the budget has
+    room for, those that lead on first (a preview's) and oldest first, and reads none of the
+    runs it only hands on (each check reads its own)."""
     budget = TenantBudget(pipeline.ledger, 60)  # 60 calls a minute, 58 of them spent
     with contextlib.suppress(ResourceNotFoundError):
         pipeline.ledger.table().delete_entity(CONTROL, ROW)
@@ -194,7 +242,7 @@ def test_a_tick_reads_no_more_waiting_runs_than_it_can_dispatch(pipeline: Pipeli
     finally:
         del pipeline.ledger.get
         pipeline.ledger.table().delete_entity(CONTROL, ROW)
-    assert sorted(r for r in read if r in ids) == ["room-3-await_preview", "room-4-await_preview"]
+    assert [r for r in read if r in ids] == []  # a check is sent from its index row
     sent = [m.content for m in pipeline.queues.client(CHECKS).receive_messages(max_messages=32)]
     assert sorted(i for i in ids if any(i.encode() in m for m in sent)) == [
         "room-3-await_preview",
