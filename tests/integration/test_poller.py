@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import time
 from datetime import timedelta
+from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
@@ -39,16 +40,23 @@ def run_checks(pipeline: Pipeline, run_id: str) -> int:
     return ran
 
 
-def test_a_run_that_lost_its_message_is_redriven(pipeline: Pipeline) -> None:
-    at = stamp(now_utc() - timedelta(hours=1))
-    run = Run(
-        run_id="stalled-1",
-        status=RunStatus.RUNNING,
-        stage=Stage.SUBMIT_PREVIEW,
-        target="preview",
+def a_run(run_id: str, status: RunStatus, stage: Stage, ago: timedelta, **fields: Any) -> Run:
+    """A run made `ago`, at `stage` since then."""
+    at = stamp(now_utc() - ago)
+    return Run(
+        run_id=run_id,
+        status=status,
+        stage=stage,
         offer="offer:x",
         created_at=at,
-        timeline=[StageRecord(stage=Stage.SUBMIT_PREVIEW, started=at)],
+        timeline=[StageRecord(stage=stage, started=at)],
+        **fields,
+    )
+
+
+def test_a_run_that_lost_its_message_is_redriven(pipeline: Pipeline) -> None:
+    run = a_run(
+        "stalled-1", RunStatus.RUNNING, Stage.SUBMIT_PREVIEW, timedelta(hours=1), target="preview"
     )
     put_run(pipeline, run, timedelta(hours=1))
     assert poll_due(pipeline) >= 1
@@ -173,17 +181,14 @@ def test_a_stale_index_row_sends_one_check_which_mends_it(pipeline: Pipeline) ->
     between the two, a minute and more ago): the check it sends is consumed as stale, calls
     nothing, and mends the row, so the next tick sends nothing."""
     pipeline = dataclasses.replace(pipeline, budget=None, dispatched=Dispatched())
-    at = stamp(now_utc() - timedelta(minutes=5))
     later = stamp(now_utc() + timedelta(hours=1))
-    run = Run(
-        run_id="stale-index-1",
-        status=RunStatus.WAITING,
-        stage=Stage.AWAIT_LIVE,
+    run = a_run(
+        "stale-index-1",
+        RunStatus.WAITING,
+        Stage.AWAIT_LIVE,
+        timedelta(minutes=5),
         target="live",
-        offer="offer:x",
-        created_at=at,
         next_check_at=later,
-        timeline=[StageRecord(stage=Stage.AWAIT_LIVE, started=at)],
     )
     put_run(pipeline, run, timedelta(seconds=30))
     stale = run.evolve(next_check_at=stamp(now_utc() - timedelta(seconds=5)))
