@@ -62,7 +62,7 @@ class Sweep:
     due: list[Run]
     stalled: list[Run]
     lost: list[IndexRow]
-    # Due rows the caller acts on from the index alone (see `unread`), oldest first.
+    # Due rows the caller acts on from the index alone (see `unread`), in `pick`'s order.
     unread: list[IndexRow] = field(default_factory=list)
 
 
@@ -229,7 +229,6 @@ class Ledger:
             else ([], [], [])
         )
         due.sort(key=lambda r: r.next_check_at or "")
-        kept.sort(key=lambda r: r.next_check_at)
         stalled, lost_running, _ = self._indexed(
             "status eq @s and updated_at le @t",
             {"s": str(RunStatus.RUNNING), "t": before},
@@ -257,8 +256,9 @@ class Ledger:
         self.index.ensure_built(lambda: self.runs())
         rows = self.index.query(flt, parameters)
         rows = pick(rows) if pick is not None else rows
-        kept = [row for row in rows if unread is not None and unread(row)]
-        rows = [row for row in rows if unread is None or not unread(row)]
+        kept: list[IndexRow] = []
+        if unread is not None:
+            kept, rows = [r for r in rows if unread(r)], [r for r in rows if not unread(r)]
         with ThreadPoolExecutor(max_workers=8) as pool:
             runs = list(pool.map(self.get, [row.run_id for row in rows]))
         found, lost = [], []

@@ -104,6 +104,8 @@ class RunIndex:
             ahead = str(row.get("updated_at") or "")
             if ahead > run.updated_at and ahead != failed and ahead > stamp(now_utc() - IN_FLIGHT):
                 return
+            if _matches(row, run):  # it already says what the run says: nothing to write
+                return
             self._table().update_entity(
                 _entity(run),
                 mode=UpdateMode.REPLACE,
@@ -163,6 +165,11 @@ def indexed_fields(run: Run) -> tuple[object, ...]:
     changes none of it leaves the row alone (a stale time costs the sweep one read, never a
     decision)."""
     return tuple(v for k, v in _entity(run).items() if k != "updated_at")
+
+
+def _matches(row: dict[str, object], run: Run) -> bool:
+    """The stored row holds what `run` would write (its update time aside)."""
+    return all(row.get(k) == v for k, v in _entity(run).items() if k != "updated_at")
 
 
 def _entity(run: Run) -> dict[str, object]:

@@ -86,12 +86,10 @@ def handle_check_message(pipeline: Pipeline, body: str | bytes, attempt: int | N
 def _reindex(pipeline: Pipeline, run: Run) -> None:
     """The tick sends checks from the index: a row that says otherwise than the run (a write
     that died between the two) would send this stale check again, so it is mended."""
-    row = pipeline.ledger.index.get(run.run_id)
-    if row is not None and (row.stage, row.next_check_at) != (run.stage, run.next_check_at or ""):
-        pipeline.ledger.index.repair(run, partial(pipeline.ledger.get, run.run_id))
+    pipeline.ledger.index.repair(run, partial(pipeline.ledger.get, run.run_id))
 
 
-def check_due(run: Run | IndexRow, now: datetime, early: float) -> bool:
+def check_due(run: Run, now: datetime, early: float) -> bool:
     """A swept run is acted on: a status check up to `early` seconds before its time,
     anything else (a retry's delay, a gate's time) not before it."""
     if not run.next_check_at:

@@ -37,10 +37,11 @@ def poll_due(
     room = limit if pipeline.budget is None else pipeline.budget.room_for(Priority.POLL)
 
     def pick(rows: list[IndexRow]) -> list[IndexRow]:
-        """Only the due runs this tick can act on are read: every wait that is over, and as
-        many status checks as the budget has room for, in the order they are dispatched (a
-        tick that read hundreds of waiting runs to dispatch a few loaded the storage the
-        checks themselves need, and lasted seconds under load)."""
+        """Only the due runs this tick can act on: every wait that is over, and as many status
+        checks as the budget has room for, in the order they are dispatched: those that lead
+        on (a preview found ready is promoted) before those that can only find a run done,
+        each kind oldest first (a tick that read hundreds of waiting runs to dispatch a few
+        loaded the storage the checks themselves need, and lasted seconds under load)."""
         over = stamp(now)
         waits = [r for r in rows if r.stage not in POLLED_STAGES and r.next_check_at <= over]
         checks = sorted(
@@ -62,12 +63,7 @@ def poll_due(
         unread=lambda row: row.stage in POLLED_STAGES,
     )
     waits = [run for run in sweep.due if check_due(run, now, early)]
-    # Those that lead on (a preview found ready is promoted) before those that can only find
-    # a run done, each kind oldest first (the sweep's order).
-    checks = sorted(
-        (row for row in sweep.unread if check_due(row, now, early)),
-        key=lambda row: call_priority(Stage(row.stage)),
-    )[:room]
+    checks = sweep.unread  # as `pick` chose and ordered them
     stalled = sweep.stalled
     for lost in sweep.lost:  # a run parked in a wait has no message to report it by
         try:

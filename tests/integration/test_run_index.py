@@ -165,3 +165,18 @@ def test_a_repair_never_lists_a_finished_run_again(settings: Settings) -> None:
     ledger.index.repair(going, lambda: ledger.get("going-1"))
     row = ledger.index_table().get_entity(ACTIVE, "going-1")
     assert (row["status"], row["stage"]) == ("running", "await_preview")
+
+
+def test_a_repair_leaves_a_row_that_already_says_what_the_run_says(settings: Settings) -> None:
+    """A stale status check mends the index through `repair`; most such checks are plain late
+    copies whose row is right: that costs the row's read, and no write."""
+    ledger, _ = fresh_ledger(settings)
+    waiting = run("right-1", RunStatus.WAITING, next_check_at=stamp(now_utc()))
+    ledger.index.put(waiting)
+    before = ledger.index_table().get_entity(ACTIVE, "right-1").metadata["etag"]
+    ledger.index.repair(waiting, lambda: waiting)
+    assert ledger.index_table().get_entity(ACTIVE, "right-1").metadata["etag"] == before
+    moved = waiting.evolve(next_check_at=stamp(now_utc() + timedelta(minutes=1)))
+    ledger.index.repair(moved, lambda: moved)  # one that says otherwise is rewritten
+    row = ledger.index.get("right-1")
+    assert row is not None and row.next_check_at == moved.next_check_at
