@@ -19,7 +19,7 @@ import httpx
 
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
-from shared.partnercenter.client import tls_verify
+from shared.partnercenter.transport import tls_verify
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -30,7 +30,7 @@ from pcpub.ops import Storage, enqueue
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import Run, parse_stamp
-from shared.partnercenter.budget import CONTROL, ROW
+from shared.partnercenter.budget_row import CONTROL, ROW
 
 ROOT = Path(__file__).resolve().parents[1]
 # A no-change publish to live of an offer never seen before, on the 2026 service, needs these

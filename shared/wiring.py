@@ -20,8 +20,9 @@ from shared.notify_delivery import Notifier
 from shared.observability import setup as telemetry
 from shared.packages import BlobPackageFiles
 from shared.partnercenter.budget import TenantBudget
-from shared.partnercenter.client import PartnerCenterClient, tls_verify
+from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.lookup import ProductIngestionLookup
+from shared.partnercenter.transport import tls_verify
 from shared.pauses import Pauses
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.stages import StageDeps

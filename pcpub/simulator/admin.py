@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from shared.partnercenter.client import tls_verify
+from shared.partnercenter.transport import tls_verify
 
 
 class SimulatorClient:

@@ -32,30 +32,19 @@ an invocation.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from enum import IntEnum
 
-from azure.core import MatchConditions
-from azure.core.exceptions import (
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
-from azure.data.tables import UpdateMode
-
 from shared.ledger import Ledger
-from shared.partnercenter.budget_window import Pace, Window
+from shared.partnercenter.budget_row import BudgetRow
+from shared.partnercenter.budget_window import Pace, Window, pressing
 from shared.partnercenter.errors import BudgetExhausted
 
 log = logging.getLogger(__name__)
-CONTROL, ROW = "control", "budget"
 
 
 class Priority(IntEnum):
@@ -97,8 +86,8 @@ class TenantBudget:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._ledger = ledger
         self.pace = Pace(ceiling_per_minute, window_seconds, floor_per_minute)
+        self.row = BudgetRow(ledger, ceiling_per_minute)
         self.batch = batch
         self.max_wait = max_wait_seconds
         self.poll_wait = poll_wait_seconds
@@ -126,38 +115,6 @@ class TenantBudget:
     @property
     def slot_seconds(self) -> float:
         return self.pace.slot_seconds
-
-    # -- the shared row ---------------------------------------------------------------------
-
-    def _read(self) -> tuple[Window, str | None]:
-        try:
-            row = self._ledger.table().get_entity(CONTROL, ROW)
-        except ResourceNotFoundError:
-            return Window(rate=self.ceiling), None
-        try:
-            return Window(**json.loads(row["data"])), row.metadata.get("etag")
-        except (TypeError, ValueError):  # a row of another shape: start afresh over it
-            return Window(rate=self.ceiling), row.metadata.get("etag")
-
-    def _write(self, window: Window, etag: str | None) -> bool:
-        entity = {"PartitionKey": CONTROL, "RowKey": ROW, "data": json.dumps(asdict(window))}
-        try:
-            if etag is None:
-                self._ledger.table().create_entity(entity)
-            else:
-                self._ledger.table().update_entity(
-                    entity,
-                    mode=UpdateMode.REPLACE,
-                    etag=etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-            return False
-        except HttpResponseError as exc:
-            if exc.status_code == 412:
-                return False
-            raise
-        return True
 
     # -- what the client calls --------------------------------------------------------------
 
@@ -256,7 +213,7 @@ class TenantBudget:
             waits, grants, changed = {}, {}, False
             slot = self.pace.slot(now)
             for level in sorted(wanted):
-                above = _pressing(window, level)
+                above = pressing(window, level)
                 if above:  # callers before this one found no room lately: they go first (and
                     # clear their mark once served, so look again within a third of a slot)
                     waits[level] = max(0.05, min(min(above) - now, self.slot_seconds / 3))
@@ -274,7 +231,7 @@ class TenantBudget:
                 if grant < free:  # served with room to spare: this level no longer presses
                     window.pressed.pop(str(int(level)), None)
                 changed = True
-            if changed and not self._write(window, etag):
+            if changed and not self.row.write(window, etag):
                 continue
             with self._lock:
                 for level, grant in grants.items():
@@ -290,7 +247,7 @@ class TenantBudget:
     def _read_giving_back(self) -> tuple[Window, str | None, dict[str, int], int]:
         """The row, less the calls this instance took and did not send (so far as their slots
         are still counted); what was given back, to clear once the row is written."""
-        stored, etag = self._read()
+        stored, etag = self.row.read()
         with self._lock:
             unused = dict(self._unused)
         given = 0
@@ -321,7 +278,7 @@ class TenantBudget:
             now = self._clock()
             stored, etag, unused, unsent = self._read_giving_back()
             window = self.pace.lowered(self.pace.rolled(stored, now), now, retry_after, unsent)
-            if self._write(window, etag):
+            if self.row.write(window, etag):
                 with self._lock:
                     self._given_back(unused)
                 log.warning(
@@ -334,19 +291,13 @@ class TenantBudget:
                 return
 
     def rate(self) -> float:
-        return self._read()[0].rate
+        return self.row.read()[0].rate
 
     def room_for(self, level: Priority) -> int:
         """Calls free for `level` now: none while callers of a higher priority press (one
         read: the poller asks once a tick, and dispatches no more status checks than this)."""
         now = self._clock()
-        window = self.pace.rolled(self._read()[0], now)
-        if window.hold_until > now or _pressing(window, level):
+        window = self.pace.rolled(self.row.read()[0], now)
+        if window.hold_until > now or pressing(window, level):
             return 0
         return max(0, self.pace.free(window))
-
-
-def _pressing(window: Window, level: Priority) -> list[float]:
-    """Until when callers of a higher priority than `level` keep it off (rolled window: only
-    marks still fresh)."""
-    return [t for p, t in window.pressed.items() if int(p) < level]

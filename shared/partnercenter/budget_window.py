@@ -121,3 +121,9 @@ class Pace:
     def free(self, window: Window) -> int:
         """Calls the rolled window has room for now."""
         return (int(window.rate * self.window_seconds / 60) or 1) - window.used()
+
+
+def pressing(window: Window, level: int) -> list[float]:
+    """Until when callers of a higher priority than `level` keep it off (rolled window: only
+    marks still fresh)."""
+    return [t for p, t in window.pressed.items() if int(p) < level]

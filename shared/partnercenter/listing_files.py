@@ -7,29 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from shared.partnercenter.models import ListingMedia, ListingVideo
 from shared.partnercenter.paths import segment
 from shared.partnercenter.responses import parsed
+from shared.partnercenter.transport import IngestionTransport
 
 
-class ListingFiles:
-    """Mixed into PartnerCenterClient, whose `request` and `_paged` it uses."""
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        if_match: str | None = None,
-    ) -> httpx.Response:
-        raise NotImplementedError
-
-    def _paged(self, path: str, model: Any, params: Mapping[str, str] | None = None) -> Any:
-        raise NotImplementedError
+class ListingFiles(IngestionTransport):
+    """A part of PartnerCenterClient, over its transport."""
 
     def media(self, product_id: str, listing_id: str, collection: str) -> list[ListingMedia]:
         """A listing's `images` or `assets` (supporting documents)."""

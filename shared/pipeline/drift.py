@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.partnercenter.models import Draft, Submission
 from shared.pipeline.drafts import DraftApi, instance_of, language_of
-from shared.pipeline.submission import newest_submission
+from shared.pipeline.submission_state import newest_submission
 
 # The collections each module's instance holds (what a submission lists is a module).
 MODULE_COLLECTIONS = {

@@ -15,7 +15,7 @@ from shared.messages import Stage
 from shared.pipeline.effects import Pipeline, apply_outcome
 from shared.pipeline.gates import GATES
 from shared.pipeline.outcomes import Failed
-from shared.pipeline.submission import withdraw
+from shared.pipeline.submission_state import withdraw
 
 
 def ended(pipeline: Pipeline, run: Run, now: datetime) -> bool:

@@ -15,7 +15,8 @@ from shared.partnercenter.status import blocking, stuck
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.offer_fit import misfit
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
-from shared.pipeline.submission import holding, newest_submission, wait_or_fail
+from shared.pipeline.submission import holding, wait_or_fail
+from shared.pipeline.submission_state import newest_submission
 from shared.publish_request import DraftChanges
 
 # Targets that only read: after resolve each goes to its own stage and ends there, taking no

@@ -20,7 +20,7 @@ from shared.pipeline.draft_stage import Target, draft_targets
 from shared.pipeline.drafts import EMPTY, differences, instance_of, pick
 from shared.pipeline.drift import drift
 from shared.pipeline.outcomes import Finished, Outcome, Patch
-from shared.pipeline.submission import newest_submission
+from shared.pipeline.submission_state import newest_submission
 from shared.publish_request import DraftChanges
 
 MAX_VALUE = 1000  # characters of an old or new value shown (a description can be 30,000)

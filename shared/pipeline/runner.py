@@ -24,8 +24,8 @@ from shared.observability.dimensions import dimensions, of_run
 from shared.observability.tracing import continued, record_outcome, stage_span
 from shared.packages import PackageSourceRefused
 from shared.partnercenter.budget import Priority, priority
-from shared.partnercenter.client import correlation, fenced
 from shared.partnercenter.errors import ClaimLost, PartnerCenterError
+from shared.partnercenter.transport import correlation, fenced
 from shared.pipeline import holds
 from shared.pipeline.effects import (
     CLAIM,
@@ -44,7 +44,7 @@ from shared.pipeline.stages import (
     STAGES,
     SUBMITTING_STAGES,
 )
-from shared.pipeline.submission import SubmissionCancelled
+from shared.pipeline.submission_state import SubmissionCancelled
 
 log = logging.getLogger(__name__)
 

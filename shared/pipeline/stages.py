@@ -27,10 +27,10 @@ from shared.pipeline.submission import (
     await_live,
     await_preview,
     complete,
-    failure_reason,
     promote,
     submit_preview,
 )
+from shared.pipeline.submission_state import failure_reason
 
 __all__ = [
     "LEADING_STAGES",

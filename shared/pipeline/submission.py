@@ -10,13 +10,21 @@ from shared.fanout import fan_out
 from shared.ledger import Run
 from shared.messages import Stage
 from shared.offer_types import OfferType, of_run
-from shared.partnercenter.errors import Conflict, NotFound, PartnerCenterError
+from shared.partnercenter.errors import Conflict, PartnerCenterError
 from shared.partnercenter.models import Submission
 from shared.partnercenter.status import Phase, blocking, phase_of, stuck
 from shared.pipeline import intents
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.gates import gated
 from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Wait
+from shared.pipeline.submission_state import (
+    SUBMISSION,
+    created_by_run,
+    current_submission,
+    failed_submission,
+    failure_reason,
+    newest_submission,
+)
 
 
 def submit_preview(run: Run, deps: StageDeps) -> Outcome:
@@ -47,9 +55,6 @@ def submit_preview(run: Run, deps: StageDeps) -> Outcome:
     except Conflict as exc:
         return _foreign(run, deps, exc)
     return _certifying(run, deps, created.id, created.status)
-
-
-SUBMISSION = "submission"
 
 
 def _certifying(run: Run, deps: StageDeps, submission_id: str, status: str | None = None) -> Wait:
@@ -125,11 +130,11 @@ def _number(submission_id: str) -> int:
 
 def await_preview(run: Run, deps: StageDeps) -> Outcome:
     """Poll until the preview is ready (Published/ReadyToPublish) or the submission failed."""
-    sub = _submission(run, deps)
+    sub = current_submission(run, deps)
     patch = Patch(pc_status=sub.status)
     phase = phase_of(sub)
     if phase is Phase.FAILED:
-        return _failed(run, sub, deps, patch)
+        return failed_submission(run, sub, deps, patch)
     if phase is Phase.RUNNING:
         return Wait(
             check=Stage.AWAIT_PREVIEW,
@@ -157,7 +162,7 @@ def promote(run: Run, deps: StageDeps) -> Outcome:
     refusal is read again before the run is failed."""
     assert run.product_id
     assert run.submission_id
-    if not _created(run):
+    if not created_by_run(run):
         return Failed(reason=f"submission {run.submission_id} is not one this run created")
     match intents.state(run, PROMOTE):
         case "done":
@@ -189,7 +194,7 @@ def _going_live(run: Run, deps: StageDeps, status: str | None = None) -> Wait:
 
 def _after_promote(run: Run, deps: StageDeps, refused: PartnerCenterError | None) -> Outcome:
     """Where the submission stands after a promote that was refused or never answered."""
-    sub = _submission(run, deps)
+    sub = current_submission(run, deps)
     phase = phase_of(sub)
     patch = Patch(pc_status=sub.status, intents=intents.record(run, PROMOTE, intents.REFUSED))
     if phase in (Phase.PUBLISHING, Phase.LIVE):
@@ -210,11 +215,11 @@ def _after_promote(run: Run, deps: StageDeps, refused: PartnerCenterError | None
 
 def await_live(run: Run, deps: StageDeps) -> Outcome:
     """Poll until the submission is in the store (Published/InStore) or failed."""
-    sub = _submission(run, deps)
+    sub = current_submission(run, deps)
     patch = Patch(pc_status=sub.status)
     phase = phase_of(sub)
     if phase is Phase.FAILED:
-        return _failed(run, sub, deps, patch)
+        return failed_submission(run, sub, deps, patch)
     if phase is Phase.LIVE:
         return Advance(to=Stage.COMPLETE, patch=patch)
     return Wait(
@@ -228,70 +233,6 @@ def await_live(run: Run, deps: StageDeps) -> Outcome:
 def complete(run: Run, deps: StageDeps) -> Outcome:
     """Finish the run; the check that sent it here has just read the final state."""
     return Finished()
-
-
-def _failed(run: Run, sub: Submission, deps: StageDeps, patch: Patch) -> Failed:
-    if sub.substate.lower() == "cancelled":
-        return Failed(
-            reason=f"submission {sub.id} was cancelled in Partner Center ({sub.status})",
-            cancelled=True,
-            patch=patch,
-        )
-    reason = failure_reason(run, sub, deps)
-    if stuck(sub):  # ours, and it would block the offer's next run
-        reason += _delete(run, deps, sub)
-    return Failed(reason=reason, patch=patch)
-
-
-def failure_reason(run: Run, sub: Submission, deps: StageDeps) -> str:
-    """Why a submission failed, from the places Partner Center keeps it."""
-    assert run.product_id
-    parts = [f"submission {sub.id} failed ({sub.status})"]
-    pending = sub.pending_update_info
-    if pending is not None and pending.failure_reason:
-        parts.append(pending.failure_reason)
-    try:
-        items = deps.pc.validations(run.product_id, sub.id)
-        parts += [f"{i.severity or 'error'} {i.error_code}: {i.message}".strip() for i in items]
-        steps = [
-            f"{d.target_environment} step {s.name!r} {s.state}"
-            for d in deps.pc.workflow_details(run.product_id, sub.id)
-            for s in d.workflow_steps
-            if s.state.lower() not in ("success", "notstarted", "inprogress")
-        ]
-        parts += steps
-        if sub.substate.lower() == "failedincertification":
-            parts += [
-                f"certification report {r.status}: {r.file_uri}"
-                for r in deps.pc.reports(run.product_id, sub.id)
-            ]
-    except PartnerCenterError as exc:
-        parts.append(f"(details unavailable: {exc})")
-    return "; ".join(parts)
-
-
-def newest_submission(subs: list[Submission]) -> Submission | None:
-    def order(s: Submission) -> tuple[int, str]:
-        return (int(s.id) if s.id.isdigit() else -1, s.id)
-
-    return max(subs, key=order) if subs else None
-
-
-def _submission(run: Run, deps: StageDeps) -> Submission:
-    """Our submission; gone (deleted in Partner Center) is a cancellation, said as one."""
-    assert run.product_id
-    assert run.submission_id
-    try:
-        return deps.pc.get_submission(run.product_id, run.submission_id)
-    except NotFound:
-        raise SubmissionCancelled(
-            f"submission {run.submission_id} was cancelled in Partner Center "
-            "(it no longer exists there)"
-        ) from None
-
-
-class SubmissionCancelled(LookupError):
-    """Our submission no longer exists: someone cancelled (deleted) it in Partner Center."""
 
 
 def _submission_request(
@@ -327,31 +268,3 @@ def _submission_request(
         "variantResources": [{"variantID": v, "resources": r} for v, r in per_plan.items()],
         "publishOption": {"isManualPublish": True, "isAutoPromote": False},
     }
-
-
-def withdraw(run: Run, deps: StageDeps) -> str:
-    """A run that ends early deletes its own submission while it is still in progress, so
-    the offer is not left blocked; says what it did (or why it could not), for the reason."""
-    if not run.product_id or not run.submission_id or not _created(run):
-        return ""
-    try:
-        sub = deps.pc.get_submission(run.product_id, run.submission_id)
-    except PartnerCenterError as exc:
-        return f"; its submission {run.submission_id} is left in Partner Center ({exc})"
-    return _delete(run, deps, sub) if phase_of(sub) is Phase.RUNNING else ""
-
-
-def _created(run: Run) -> bool:
-    """Whether the run's submission is one it created (its intent says so)."""
-    done = intents.state(run, SUBMISSION) == "done"
-    return done and intents.made(run, SUBMISSION) == run.submission_id
-
-
-def _delete(run: Run, deps: StageDeps, sub: Submission) -> str:
-    """Delete our submission so it does not block the offer; the words for the reason."""
-    assert run.product_id
-    try:
-        deps.pc.delete_submission(run.product_id, sub.id)
-    except PartnerCenterError as exc:
-        return f"; submission {sub.id} is left in Partner Center and blocks it ({exc})"
-    return f"; submission {sub.id} ({sub.status}) was deleted so it does not block the offer"

@@ -13,13 +13,8 @@ from collections.abc import Iterator
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.partnercenter.budget import (
-    CONTROL,
-    ROW,
-    Priority,
-    TenantBudget,
-    priority,
-)
+from shared.partnercenter.budget import Priority, TenantBudget, priority
+from shared.partnercenter.budget_row import CONTROL, ROW
 from shared.partnercenter.budget_window import Window
 from shared.partnercenter.errors import BudgetExhausted
 from shared.pipeline.effects import Pipeline
@@ -84,7 +79,7 @@ def test_a_429_with_a_full_window_teaches_every_instance_the_limit(pipeline: Pip
     assert one._take(time.time(), 10) == 0  # taken, not yet sent when the 429 comes:
     one.throttled(retry_after=None)  # given back, not counted as what the service let through
     assert other.rate() == pytest.approx(0.9 * 1210)
-    assert other._read()[0].knee == 1210
+    assert other.row.read()[0].knee == 1210
 
 
 def test_callers_that_found_no_room_go_before_lower_priorities(pipeline: Pipeline) -> None:
@@ -170,13 +165,13 @@ def test_one_talk_to_the_row_serves_the_callers_of_every_priority_waiting(
     round trips."""
     budget = TenantBudget(pipeline.ledger, 600, batch=2)
     writes: list[object] = []
-    write = budget._write
+    write = budget.row.write
 
     def counted(window: Window, etag: str | None) -> bool:
         writes.append(window)
         return write(window, etag)
 
-    budget._write = counted  # type: ignore[method-assign]
+    budget.row.write = counted  # type: ignore[method-assign]
     budget._waiting[Priority.START] = 3  # threads of these priorities wait for the talk...
     budget._waiting[Priority.LAST] = 1
     budget._waiting[Priority.SUBMIT] = 1  # ...and this one talks

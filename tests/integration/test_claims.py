@@ -9,8 +9,8 @@ import pytest
 from pcpub.simulator.admin import SimulatorClient
 from shared.ledger import Run, RunStatus, now_utc, stamp
 from shared.messages import Stage
-from shared.partnercenter.client import fenced
 from shared.partnercenter.errors import ClaimLost
+from shared.partnercenter.transport import fenced
 from shared.pipeline.effects import CLAIM, Pipeline
 from shared.pipeline.runner import _still_claimed
 

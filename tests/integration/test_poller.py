@@ -13,7 +13,8 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.ledger import Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Stage, StageMessage
-from shared.partnercenter.budget import CONTROL, ROW, TenantBudget
+from shared.partnercenter.budget import TenantBudget
+from shared.partnercenter.budget_row import CONTROL, ROW
 from shared.pipeline.checks import handle_check_message
 from shared.pipeline.dispatched import Dispatched
 from shared.pipeline.effects import Pipeline

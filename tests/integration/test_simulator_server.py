@@ -10,7 +10,7 @@ import pytest
 from azure.storage.blob import BlobClient
 
 from pcpub.simulator.admin import SimulatorClient
-from shared.partnercenter.client import tls_verify
+from shared.partnercenter.transport import tls_verify
 
 
 def new_package(admin: SimulatorClient, product_id: str, name: str) -> dict[str, Any]:

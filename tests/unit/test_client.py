@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from pcpub.simulator.app import Simulator
-from shared.partnercenter.client import parse_retry_after
 from shared.partnercenter.errors import (
     BadRequest,
     Conflict,
@@ -20,6 +19,7 @@ from shared.partnercenter.errors import (
     service_message,
 )
 from shared.partnercenter.models import Product
+from shared.partnercenter.transport import parse_retry_after
 from tests.conftest import SimTokens, make_client
 
 Handler = Callable[[httpx.Request], httpx.Response]

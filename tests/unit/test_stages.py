@@ -18,7 +18,7 @@ from shared.pipeline import stages
 from shared.pipeline.drafts import NotApplied, instance_of, pick, write
 from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Outcome, Wait
 from shared.pipeline.stages import STAGES, StageDeps
-from shared.pipeline.submission import SubmissionCancelled, withdraw
+from shared.pipeline.submission_state import SubmissionCancelled, withdraw
 from shared.publish_request import RequestRejected, parse_publish_request
 from tests.conftest import SimFiles, SimTokens, crashed_after_call, make_client, settled
 

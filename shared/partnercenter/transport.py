@@ -1,0 +1,310 @@
+"""The ingestion API's transport: one pooled httpx client, one retry policy, typed errors.
+
+Retry rules (the API note's §5): GET, PUT (with If-Match) and DELETE are retried on 5xx and
+connection failures with jittered exponential backoff; any call is retried on 429, since the
+service did not act on it; a non-idempotent POST (create submission, promote) is never repeated
+after an ambiguous failure: the caller reconciles by reading state first. Attempts and total
+time are bounded so a stage ends well inside its queue message's visibility lease, leaving long
+outages to a delayed redelivery. The resources are in shared.partnercenter.client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import logging
+import random
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel
+
+from shared.observability import metrics
+from shared.partnercenter.errors import (
+    MalformedAnswer,
+    PartnerCenterError,
+    StatusError,
+    TransportError,
+    error_class,
+    service_message,
+)
+from shared.partnercenter.paths import check_within, route_template
+from shared.partnercenter.ratelimit import Pace
+from shared.partnercenter.responses import answer, parsed
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+_correlation: ContextVar[str | None] = ContextVar("pc_correlation", default=None)
+_call_counter: ContextVar[list[int] | None] = ContextVar("pc_call_counter", default=None)
+# Checked right before each non-idempotent call is sent: raises when the caller may no longer
+# make it (its delivery's claim on the stage was taken over by another delivery).
+_fence: ContextVar[Callable[[], None] | None] = ContextVar("pc_fence", default=None)
+
+
+@contextlib.contextmanager
+def fenced(check: Callable[[], None]) -> Iterator[None]:
+    token = _fence.set(check)
+    try:
+        yield
+    finally:
+        _fence.reset(token)
+
+
+@contextlib.contextmanager
+def correlation(run_id: str) -> Iterator[list[int]]:
+    """Tag the calls made inside with the run id and count them (counter[0])."""
+    counter = [0]
+    token_c = _correlation.set(run_id)
+    token_n = _call_counter.set(counter)
+    try:
+        yield counter
+    finally:
+        _correlation.reset(token_c)
+        _call_counter.reset(token_n)
+
+
+class TokenProvider(Protocol):
+    """Gives a bearer token for Partner Center; `invalidate` forces a fresh one next time."""
+
+    def token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    initial_backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_retry_after: float = 30.0  # wait at most this long in-process; longer waits re-enqueue
+    max_total_seconds: float = 90.0
+    retry_statuses: frozenset[int] = field(default=frozenset({408, 429, 500, 502, 503, 504}))
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for attempt 1, 2, ..."""
+        return random.uniform(0, min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1)))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# A 401 for a token Entra has just issued is not about the token (live-service-2026 §4).
+NOT_ASSOCIATED = (
+    "(a freshly issued token was refused too: the Entra app is not added to the Partner "
+    "Center account, or lacks the Manager role there)"
+)
+
+
+def tls_verify(ca_bundle: str | bool | None) -> ssl.SSLContext | bool:
+    """httpx's `verify`: the system's CAs, plus `ca_bundle` when one is given."""
+    if not isinstance(ca_bundle, str):
+        return ca_bundle is not False
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
+class IngestionTransport:
+    """Sends calls to `{base_url}` = https://api.partner.microsoft.com/v1.0/ingestion."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenProvider,
+        *,
+        verify: str | bool = True,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Any = time.sleep,
+        rate_limiter: Pace | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._tokens = tokens
+        self._verify = verify
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._headers = dict(extra_headers or {})
+        self._transport = transport
+        self._sleep = sleep
+        self._limiter = rate_limiter
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(
+                    verify=tls_verify(self._verify),
+                    timeout=self._timeout,
+                    transport=self._transport,
+                    headers={
+                        "Accept": "application/json",
+                        "User-Agent": "pc-publisher/0.1",
+                        **self._headers,
+                    },
+                )
+            return self._http
+
+    def close(self) -> None:
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        if path.lower().startswith("v1.0/"):  # the live service's relative nextLink
+            return f"{self._origin}/{path}"
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        if_match: str | None = None,
+    ) -> httpx.Response:
+        """Send one logical call with the retry policy; return the 2xx response or raise."""
+        idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
+        url = self._url(path)
+        check_within(url, self.base_url)
+        route = route_template(path)
+        started = time.monotonic()
+        refreshed = False
+        attempt = 0
+        run = _correlation.get()
+        while True:
+            attempt += 1
+            crid = f"{run or 'pcpub'}.{uuid.uuid4().hex[:12]}"
+            headers = {"Authorization": f"Bearer {self._tokens.token()}", "Client-Request-ID": crid}
+            if if_match is not None:
+                headers["If-Match"] = if_match
+            if self._limiter is not None:
+                self._limiter.acquire()
+            if not idempotent and (fence := _fence.get()) is not None:
+                fence()  # after any wait: a POST is only sent while the claim is ours
+            counter = _call_counter.get()
+            if counter is not None:
+                counter[0] += 1
+            try:
+                response = self._client().request(
+                    method, url, params=params, json=json, headers=headers
+                )
+            except httpx.TransportError as exc:
+                metrics.pc_call(method, route, None)
+                err: PartnerCenterError = TransportError(
+                    f"{method} {path}: {type(exc).__name__}",
+                    method=method,
+                    path=path,
+                    client_request_id=crid,
+                )
+                if not idempotent or not self._may_retry(attempt, started, 0.0):
+                    raise err from None
+                delay = self._retry.backoff(attempt)
+                log.warning(
+                    "retrying after %s",
+                    type(exc).__name__,
+                    extra={"action": "pc_retry", "path": path, "attempt": attempt},
+                )
+                self._sleep(delay)
+                continue
+            metrics.pc_call(method, route, response.status_code)
+            if response.status_code < 400:
+                return response
+            body = response.read()
+            status = response.status_code
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            message = service_message(body)
+            if status == 401 and refreshed:
+                message = (message + " " if message else "") + NOT_ASSOCIATED
+            err = error_class(status)(
+                status,
+                message,
+                method=method,
+                path=path,
+                request_id=response.headers.get("Request-ID"),
+                client_request_id=crid,
+                retry_after=retry_after,
+                correlation_id=response.headers.get("ms-correlation-x"),
+            )
+            if status == 429 and self._limiter is not None:
+                self._limiter.throttled(retry_after)  # every instance slows down
+            if status == 401 and not refreshed:
+                refreshed = True
+                self._tokens.invalidate()
+                continue
+            retryable = status in self._retry.retry_statuses and (idempotent or status == 429)
+            if not retryable:
+                raise err
+            delay = retry_after if retry_after is not None else self._retry.backoff(attempt)
+            if delay > self._retry.max_retry_after or not self._may_retry(attempt, started, delay):
+                raise err
+            log.warning(
+                "retrying after %s",
+                status,
+                extra={"action": "pc_retry", "path": path, "attempt": attempt, "status": status},
+            )
+            self._sleep(delay)
+
+    def _may_retry(self, attempt: int, started: float, delay: float) -> bool:
+        elapsed = time.monotonic() - started
+        return (
+            attempt < self._retry.max_attempts and elapsed + delay < self._retry.max_total_seconds
+        )
+
+    def _get(self, path: str, model: type[M], params: Mapping[str, str] | None = None) -> M:
+        return parsed(model, self.request("GET", path, params=params))
+
+    def _paged(
+        self, path: str, model: type[M], params: Mapping[str, str] | None = None
+    ) -> Iterator[M]:
+        """Items of a collection across pages; a 404 on a later page ends it (a known bug)."""
+        page: str | None = path
+        first = True
+        while page:
+            try:
+                data = answer(self.request("GET", page, params=params if first else None))
+            except StatusError as exc:
+                if exc.status == 404 and not first:
+                    log.warning("next page 404; stopping", extra={"action": "pc_page_404"})
+                    return
+                raise
+            first = False
+            items = data.get("value", []) if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise MalformedAnswer(f"GET {page}: not a collection page", method="GET", path=page)
+            for item in items:
+                yield parsed(model, item, "GET", page)
+            page = data.get("nextLink") or data.get("@odata.nextLink")
