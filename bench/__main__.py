@@ -42,7 +42,12 @@ def main() -> None:
     cold_start.main()
     cold = json.loads((RESULTS / "cold_start.json").read_text())
     creds = _save("credentials", credentials.run(hours=6, call_every=10, ttl=300))
-    hosts = {n: throughput.run(args.offers, **CONDITIONS, headroom=0.95, hosts=n) for n in (1, 3)}
+    hosts = {
+        n: throughput.run(
+            args.offers, **CONDITIONS, headroom=0.95, hosts=n, warm=n == 1 and args.offers == SMALL
+        )
+        for n in (1, 3)
+    }
     hosts[0] = throughput.run(args.offers, **CONDITIONS, headroom=ABOVE, hosts=3)
     _save("throughput", hosts[1])
     _save("throughput_3_hosts", hosts[3])
@@ -50,7 +55,7 @@ def main() -> None:
     small = (
         hosts[1]
         if args.offers == SMALL
-        else throughput.run(SMALL, **CONDITIONS, headroom=0.95, hosts=1)
+        else throughput.run(SMALL, **CONDITIONS, headroom=0.95, hosts=1, warm=True)
     )
     base = _save(
         "baselines",
@@ -121,6 +126,9 @@ column {ABOVE} times it: the budget then learns the limit from the first 429s.
 |---|---|---|
 | pc-publisher, 1 host | **{small["wall_s"]} s** | {round(small["wall_s"] / critical, 2)} \
 (target <= 1.3, and faster than the naive script) |
+| pc-publisher, 1 host, the same batch again (its waits known: \
+{small["warm"]["polls_per_run_median"]} status polls a run, {small["polls_per_run_median"]} the \
+first time) | {small["warm"]["wall_s"]} s | {round(small["warm"]["wall_s"] / critical, 2)} |
 | naive parallel script (one thread per offer) | {base["parallel_wall_s"]} s \
 | {round(base["parallel_wall_s"] / critical, 2)} |
 | sequential loop (one offer after another, a fresh token each) | \

@@ -7,7 +7,10 @@ calls a run cannot do without, not the calls made), the 429s our own bursts caus
 Center calls per run against the minimal sequence, status calls per waiting run per hour, and
 the local hosts' peak memory. Writes bench/results/throughput.json.
 
-    python -m bench.throughput [--offers 200] [--hosts 1] [--latency-ms 100]
+With `--warm`, the same batch again on the same stack a minute later, once the waits of the
+first are known (shared.wait_history): its wall time, calls and status polls per run.
+
+    python -m bench.throughput [--offers 200] [--hosts 1] [--latency-ms 100] [--warm]
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from azure.core.exceptions import ResourceNotFoundError
 
@@ -59,34 +62,123 @@ def run(
     publish: float,
     headroom: float,
     hosts: int = 1,
+    warm: bool = False,
 ) -> dict[str, Any]:
     settings = {
         "PC_RATE_LIMIT_PER_MINUTE": str(rate_per_minute * headroom),
         # As deployed (infra: every minute); the local stack sweeps every 2 s so tests see
         # dead letters at once, which is 12 queue reads every 2 s against the stack measured.
         "DEADLETTER_SCHEDULE": "0 * * * * *",
+        "PC_STATUS_POLL_LEARN": "true",  # as deployed (the local stack's default is off)
     }
     with LocalStack(profile="fast", extra_settings=settings, hosts=hosts) as stack:
         admin = SimulatorClient(stack.sim_config)
         admin.admin_put("timings", {"accept": 0.5, "certify": certify, "publish": publish})
         names = [f"bench-{i:04d}" for i in range(offers)]
-        for name in names:
+        later = [f"bench-w-{i:04d}" for i in range(offers if warm else 0)]
+        for name in names + later:
             admin.add_offer(name, ["basic"])
         admin.set_faults(latencyMs=latency_ms, rateLimit=int(rate_per_minute), rateWindowSeconds=60)
         storage = Storage(stack.connection_string)
-        since = len(admin.requests())
-        started = time.monotonic()
-        sent = datetime.now(UTC)
-        with ThreadPoolExecutor(max_workers=8) as pool:  # the sender sends them all at once
-            list(pool.map(lambda name: enqueue(storage, _request(name)), names))
-        runs = watch(storage, {f"run-{n}" for n in names}, time.monotonic() + 3600)
-        ended = [parse_stamp(r.updated_at) for r in runs.values()]
-        wall = (max(ended) - sent).total_seconds() if ended else time.monotonic() - started
+        runs, sent, wall, log = _batch(admin, storage, names)
         peak_kib = max(_peak_rss_kib(host.pid) for host in stack.hosts)
-        log = [r for r in admin.requests(since) if "/v1.0/ingestion" in r["path"]]
         stats = admin.http.get(f"{stack.sim_config['adminUrl']}/stats").json()
         budget = _budget(storage)
+        # The same batch again on the same stack, once the waits of the first are known
+        # (a minute on, so every instance reads them anew).
+        again = None
+        if warm:
+            time.sleep(61)
+            again = _batch(admin, storage, later)
         admin.close()
+    ok, per_run, calls, polls, waits = _per_run(runs, log)
+    one_run_calls = statistics.median(calls) if calls else 0
+    minimal = MINIMAL_CALLS + MINIMAL_POLLS
+    critical = 0.5 + certify + publish + minimal * latency_ms / 1000
+    rate_bound = offers * minimal / (rate_per_minute / 60)  # the limit's average rate
+    bound = max(critical, rate_bound)
+    kinds = Counter(kind(e) for r in ok[:1] for e in per_run.get(r.run_id, []))
+    non_poll = [c - p for c, p in zip(calls, polls, strict=True)]
+    result: dict[str, Any] = {
+        "offers": offers,
+        "hosts": hosts,
+        "succeeded": len(ok),
+        "wall_s": round(wall, 1),
+        "lower_bound_s": round(bound, 1),
+        "ratio": round(wall / bound, 2),
+        "target_ratio": 1.3,
+        "critical_path_s": round(critical, 1),
+        "rate_bound_s": round(rate_bound, 1),
+        "calls_total": len(log),
+        "throttled_429": stats["throttled"],
+        "peak_concurrency": stats["peakConcurrency"],
+        "calls_per_run_median": one_run_calls,
+        "polls_per_run_median": statistics.median(polls) if polls else 0,
+        "calls_per_run_excluding_polls_median": statistics.median(non_poll) if non_poll else 0,
+        "minimal_calls_excluding_polls": MINIMAL_CALLS,
+        "excess_calls_per_run": (statistics.median(non_poll) - MINIMAL_CALLS) if non_poll else 0,
+        "calls_by_kind_one_run": dict(sorted(kinds.items())),
+        "stages": timeline.profile(ok, sent),
+        "status_polls_per_waiting_run_hour": round(3600 * sum(polls) / max(sum(waits), 1e-9), 1),
+        "host_peak_rss_mib": round(peak_kib / 1024, 1),
+        "budget_rate_at_end": round(budget.get("rate", 0.0)),
+        "budget_knee": round(budget.get("knee", 0.0)),
+        "settings": {
+            "latency_ms": latency_ms,
+            "rate_per_minute": rate_per_minute,
+            "client_pace_per_minute": rate_per_minute * headroom,
+            "certify_s": certify,
+            "publish_s": publish,
+        },
+    }
+    if again is not None:
+        result["warm"] = _warm(again, bound)
+    return result
+
+
+def _warm(batch: Batch, bound: float) -> dict[str, Any]:
+    """The second batch's figures: what knowing the first batch's waits changed."""
+    runs, _, wall, log = batch
+    ok, _, calls, polls, _ = _per_run(runs, log)
+    return {
+        "succeeded": len(ok),
+        "wall_s": round(wall, 1),
+        "ratio": round(wall / bound, 2),
+        "calls_per_run_median": statistics.median(calls) if calls else 0,
+        "polls_per_run_median": statistics.median(polls) if polls else 0,
+        "throttled_429": sum(1 for e in log if e.get("status") == 429),
+    }
+
+
+class Batch(NamedTuple):
+    """A batch's runs once ended, when it was sent, the wall time from then to the last run's
+    last write, and its Partner Center calls."""
+
+    runs: dict[str, Run]
+    sent: datetime
+    wall: float
+    log: list[dict[str, Any]]
+
+
+def _batch(admin: SimulatorClient, storage: Storage, names: list[str]) -> Batch:
+    """Send a publish request for each offer at once, and watch the runs to their end."""
+    since = len(admin.requests())
+    started = time.monotonic()
+    sent = datetime.now(UTC)
+    with ThreadPoolExecutor(max_workers=8) as pool:  # the sender sends them all at once
+        list(pool.map(lambda name: enqueue(storage, _request(name)), names))
+    runs = watch(storage, {f"run-{n}" for n in names}, time.monotonic() + 3600)
+    ended = [parse_stamp(r.updated_at) for r in runs.values()]
+    wall = (max(ended) - sent).total_seconds() if ended else time.monotonic() - started
+    log = [r for r in admin.requests(since) if "/v1.0/ingestion" in r["path"]]
+    return Batch(runs, sent, wall, log)
+
+
+def _per_run(
+    runs: dict[str, Run], log: list[dict[str, Any]]
+) -> tuple[list[Run], dict[str, list[dict[str, Any]]], list[int], list[int], list[float]]:
+    """The runs that succeeded, the calls by run, and per run: calls, status polls and the
+    seconds spent in the two waits."""
     per_run: dict[str, list[dict[str, Any]]] = {}
     for entry in log:
         crid = entry.get("clientRequestId") or ""
@@ -109,44 +201,7 @@ def run(
         )
         for r in ok
     ]
-    one_run_calls = statistics.median(calls) if calls else 0
-    minimal = MINIMAL_CALLS + MINIMAL_POLLS
-    critical = 0.5 + certify + publish + minimal * latency_ms / 1000
-    rate_bound = offers * minimal / (rate_per_minute / 60)  # the limit's average rate
-    bound = max(critical, rate_bound)
-    kinds = Counter(kind(e) for r in ok[:1] for e in per_run.get(r.run_id, []))
-    non_poll = [c - p for c, p in zip(calls, polls, strict=True)]
-    return {
-        "offers": offers,
-        "hosts": hosts,
-        "succeeded": len(ok),
-        "wall_s": round(wall, 1),
-        "lower_bound_s": round(bound, 1),
-        "ratio": round(wall / bound, 2),
-        "target_ratio": 1.3,
-        "critical_path_s": round(critical, 1),
-        "rate_bound_s": round(rate_bound, 1),
-        "calls_total": len(log),
-        "throttled_429": stats["throttled"],
-        "peak_concurrency": stats["peakConcurrency"],
-        "calls_per_run_median": one_run_calls,
-        "calls_per_run_excluding_polls_median": statistics.median(non_poll) if non_poll else 0,
-        "minimal_calls_excluding_polls": MINIMAL_CALLS,
-        "excess_calls_per_run": (statistics.median(non_poll) - MINIMAL_CALLS) if non_poll else 0,
-        "calls_by_kind_one_run": dict(sorted(kinds.items())),
-        "stages": timeline.profile(ok, sent),
-        "status_polls_per_waiting_run_hour": round(3600 * sum(polls) / max(sum(waits), 1e-9), 1),
-        "host_peak_rss_mib": round(peak_kib / 1024, 1),
-        "budget_rate_at_end": round(budget.get("rate", 0.0)),
-        "budget_knee": round(budget.get("knee", 0.0)),
-        "settings": {
-            "latency_ms": latency_ms,
-            "rate_per_minute": rate_per_minute,
-            "client_pace_per_minute": rate_per_minute * headroom,
-            "certify_s": certify,
-            "publish_s": publish,
-        },
-    }
+    return ok, per_run, calls, polls, waits
 
 
 def watch(storage: Storage, run_ids: set[str], deadline: float) -> dict[str, Run]:
@@ -218,6 +273,11 @@ def main() -> None:
         default=0.95,
         help="the client paces itself at this share of the limit",
     )
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="then the same batch again, once the first batch's waits are known",
+    )
     args = parser.parse_args()
     result = run(
         args.offers,
@@ -227,6 +287,7 @@ def main() -> None:
         args.publish,
         args.headroom,
         args.hosts,
+        warm=args.warm,
     )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,10 @@ def app_settings(
         "VAULT_VERIFY_CHALLENGE_RESOURCE": "false",
         "TLS_CA_BUNDLE": sim["caCertPath"],
         "PC_STATUS_POLL_SECONDS": str(poll_seconds),
+        # The waits' history is the stack's (its table), and a test's polls must not depend on
+        # the tests run before it: the plain schedule here, unless a caller turns it on (the
+        # throughput bench does; production's default is on).
+        "PC_STATUS_POLL_LEARN": "false",
         "PC_RETRY_DELAY_SECONDS": str(retry_delay_seconds),
         # Short, to match the short message leases local runs use (Azure: 10 minutes).
         "PC_CLAIM_SECONDS": "8",

@@ -59,6 +59,7 @@ ENV = {
     "approval_timeout_hours": "PC_APPROVAL_TIMEOUT_HOURS",
     "approval_remind_seconds": "PC_APPROVAL_REMIND_SECONDS",
     "max_poll_seconds": "PC_STATUS_POLL_MAX_SECONDS",
+    "learn_waits": "PC_STATUS_POLL_LEARN",
     "notify_sinks": "PC_NOTIFY_SINKS",
     "insights_connection_string": "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "insights_authentication": "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
@@ -117,6 +118,9 @@ class Settings(BaseModel):
     approval_remind_seconds: float = Field(default=24 * 3600.0, gt=0)
     # The longest interval between status polls of one waiting run (see StageDeps.poll_delay).
     max_poll_seconds: float = Field(default=900.0, gt=0)
+    # Polls skip the part of a wait in which waits of its kind lately never ended
+    # (shared.wait_history); off: the plain schedule only.
+    learn_waits: bool = True
     # Runs that ended longer ago than this move to the archive table (shared.archive).
     archive_after_days: float = Field(default=30.0, gt=0)
     # Where events are forwarded (shared.notifications): a JSON list of sinks.

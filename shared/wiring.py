@@ -30,6 +30,7 @@ from shared.queues import QueueSender
 from shared.releases import Releases
 from shared.settings import GRAPH_SCOPE, Settings, get_settings
 from shared.storage import queue_client, table_service
+from shared.wait_history import WaitHistory
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
@@ -72,6 +73,9 @@ def build_pipeline(settings: Settings) -> Pipeline:
         )
     )
     releases = Releases(ledger)
+    # The history is read again every ten poll intervals, at most a minute.
+    ttl = min(60.0, 10 * settings.status_poll_seconds)
+    waits = WaitHistory(ledger.table, ttl_seconds=ttl) if settings.learn_waits else None
     queues = QueueSender(lambda name: queue_client(settings, name))
     return Pipeline(
         budget=limiter,
@@ -91,6 +95,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
             approval_timeout_seconds=settings.approval_timeout_hours * 3600,
             approval_remind_seconds=settings.approval_remind_seconds,
             max_poll_seconds=settings.max_poll_seconds,
+            expected_wait=waits.span if waits else None,
         ),
         retry_delay_seconds=settings.retry_delay_seconds,
         stall_seconds=settings.stall_seconds,
@@ -109,6 +114,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         pauses=Pauses(ledger),
         releases=releases,
         notifier=_notifier(settings, queues, ledger),
+        waits=waits,
     )
 
 

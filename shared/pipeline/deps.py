@@ -24,6 +24,7 @@ from shared.partnercenter.models import (
 from shared.pipeline.drafts import DraftApi
 from shared.pipeline.outcomes import Outcome
 from shared.publish_request import PackageSource
+from shared.wait_history import Span, kind_of, learned_delay
 
 if TYPE_CHECKING:
     from shared.releases import Releases
@@ -117,21 +118,29 @@ class StageDeps:
     # Status polls start at poll_seconds and stretch to a tenth of the time already waited,
     # up to this: certification takes hours to days.
     max_poll_seconds: float = 900.0
+    # A kind of wait (shared.wait_history.kind_of) -> the usual span of such waits lately.
+    expected_wait: Callable[[str], Span | None] | None = None
 
-    def poll_delay(self, run: Run) -> float:
-        """When to look again at a run waiting on Partner Center: counted from when this
-        check was due, not from when it ended, so checks keep their interval however long
-        the tick, the queue and the call took (at least half the interval from now)."""
+    def poll_delay(self, run: Run, wait: str | None = None) -> float:
+        """When to look again at a run waiting on Partner Center in `wait` (by default its
+        own stage; a run elsewhere is entering it). Counted from when this check was due, not
+        from when it ended, so checks keep their interval however long the tick, the queue
+        and the call took (at least half the interval from now); and no sooner than waits of
+        its kind usually end (shared.wait_history)."""
+        stage = wait or run.stage
         last = run.timeline[-1] if run.timeline else None
-        if last is None or last.ended is not None or last.stage != run.stage:
-            return self.poll_seconds
         now = self.now()
-        waited = (now - parse_stamp(last.started)).total_seconds()
+        waited = late = 0.0
+        if last is not None and last.ended is None and last.stage == stage == run.stage:
+            waited = (now - parse_stamp(last.started)).total_seconds()
+            if run.next_check_at:
+                late = max(0.0, (now - parse_stamp(run.next_check_at)).total_seconds())
         interval = min(
             max(self.poll_seconds, waited / 10), max(self.max_poll_seconds, self.poll_seconds)
         )
-        late = (now - parse_stamp(run.next_check_at)).total_seconds() if run.next_check_at else 0
-        return max(interval - max(late, 0.0), interval / 2)
+        span = self.expected_wait(kind_of(run.offer_type, stage)) if self.expected_wait else None
+        delay = learned_delay(waited, interval, span, self.max_poll_seconds)
+        return max(delay - late, delay / 2)
 
 
 StageFn = Callable[[Run, StageDeps], Outcome]

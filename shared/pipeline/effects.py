@@ -24,6 +24,7 @@ from shared.partnercenter.budget import TenantBudget
 from shared.pauses import Pauses
 from shared.pipeline.dispatched import Dispatched
 from shared.pipeline.events import emit, publish
+from shared.pipeline.learned_waits import learn
 from shared.pipeline.outcomes import (
     Advance,
     Checkpoint,
@@ -38,6 +39,7 @@ from shared.pipeline.stages import POLLED_STAGES, StageDeps
 from shared.queues import STAGE_QUEUES, QueueSender
 from shared.release_events import note
 from shared.releases import Releases
+from shared.wait_history import WaitHistory
 
 log = logging.getLogger(__name__)
 # The claim (its stamp) the current delivery holds on its run's stage, as last written.
@@ -69,6 +71,9 @@ class Pipeline:
     budget: TenantBudget | None = None
     # The status checks this instance's timer dispatched lately (shared.pipeline.checks).
     dispatched: Dispatched = field(default_factory=Dispatched)
+    # How long Partner Center's waits took lately (shared.wait_history): polls go where
+    # answers come. The same history backs `stage_deps.expected_wait`.
+    waits: WaitHistory | None = None
 
     def know_secrets(self) -> None:
         if self.secret_probe is not None:
@@ -141,6 +146,14 @@ def record_checkpoint(pipeline: Pipeline, run: Run, checkpoint: Checkpoint) -> R
 def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, calls: int) -> Run:
     """Record the outcome of `stage` for `run` and hand the run on. Raises LedgerConflict."""
     now = pipeline.clock()
+    updated = _apply(pipeline, run, stage, outcome, calls, now)
+    learn(pipeline.waits, run, stage, outcome, now)
+    return updated
+
+
+def _apply(
+    pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, calls: int, now: datetime
+) -> Run:
     at = stamp(now)
     ledger: Ledger = pipeline.ledger
     if isinstance(outcome, Retry):

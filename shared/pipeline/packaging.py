@@ -119,7 +119,7 @@ def upload_package(run: Run, deps: StageDeps) -> Outcome:
             return Advance(to=Stage.UPDATE_DRAFT, patch=patch)
     return Wait(
         check=Stage.AWAIT_PACKAGE,
-        delay_seconds=deps.poll_seconds,
+        delay_seconds=deps.poll_delay(run, Stage.AWAIT_PACKAGE),
         reason="package processing",
         patch=patch,
     )
@@ -165,7 +165,7 @@ def await_package(run: Run, deps: StageDeps) -> Outcome:
         if package.state != "Processed":
             return Wait(
                 check=Stage.AWAIT_PACKAGE,
-                delay_seconds=deps.poll_seconds,
+                delay_seconds=deps.poll_delay(run),
                 reason=f"package for {slot.describe()} is {package.state}",
             )
     return Advance(to=Stage.UPDATE_DRAFT)

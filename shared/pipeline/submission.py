@@ -60,7 +60,7 @@ def submit_preview(run: Run, deps: StageDeps) -> Outcome:
 def _certifying(run: Run, deps: StageDeps, submission_id: str, status: str | None = None) -> Wait:
     return Wait(
         check=Stage.AWAIT_PREVIEW,
-        delay_seconds=deps.poll_seconds,
+        delay_seconds=deps.poll_delay(run, Stage.AWAIT_PREVIEW),
         reason="certification for preview",
         patch=Patch(
             submission_id=submission_id,
@@ -150,7 +150,7 @@ def await_preview(run: Run, deps: StageDeps) -> Outcome:
         return Advance(to=Stage.PROMOTE, patch=patch)
     return Wait(
         check=Stage.AWAIT_LIVE,
-        delay_seconds=deps.poll_delay(run),
+        delay_seconds=deps.poll_delay(run, Stage.AWAIT_LIVE),
         reason="publishing live",
         patch=patch,
     )
@@ -186,7 +186,7 @@ PROMOTE = "promote"
 def _going_live(run: Run, deps: StageDeps, status: str | None = None) -> Wait:
     return Wait(
         check=Stage.AWAIT_LIVE,
-        delay_seconds=deps.poll_delay(run),
+        delay_seconds=deps.poll_delay(run, Stage.AWAIT_LIVE),
         reason="publishing live",
         patch=Patch(pc_status=status, intents=intents.record(run, PROMOTE, intents.DONE)),
     )

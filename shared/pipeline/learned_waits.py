@@ -1,0 +1,35 @@
+"""Recording how long Partner Center's waits took (shared.wait_history), as runs leave them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from shared.messages import Stage
+from shared.pipeline.outcomes import Advance, Finished, Outcome, Wait
+from shared.runs import Run, parse_stamp
+from shared.wait_history import WaitHistory, kind_of
+
+log = logging.getLogger(__name__)
+# Waits on Partner Center's own work; the gates wait on people and calendars.
+LEARNED = frozenset({Stage.AWAIT_PACKAGE, Stage.AWAIT_PREVIEW, Stage.AWAIT_LIVE})
+
+
+def learn(
+    waits: WaitHistory | None, run: Run, stage: Stage, outcome: Outcome, now: datetime
+) -> None:
+    """After the write that took `run` out of a wait on Partner Center (its answer came), the
+    wait's length, from the stage record it had open; a failure only costs the history one."""
+    if waits is None or stage not in LEARNED:
+        return
+    over = isinstance(outcome, Advance | Finished) or (
+        isinstance(outcome, Wait) and outcome.check != stage
+    )
+    last = run.timeline[-1] if run.timeline else None
+    if not over or last is None or last.stage != stage or last.ended is not None:
+        return
+    seconds = (now - parse_stamp(last.started)).total_seconds()
+    try:
+        waits.observe(kind_of(run.offer_type, stage), run.run_id, seconds)
+    except Exception:
+        log.warning("could not record a wait's length", extra={"action": "wait_unrecorded"})
