@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 import zlib
@@ -124,5 +125,7 @@ class WaitHistory:
 
 
 def kind_of(offer_type: str, stage: str) -> str:
-    """What a wait is, for its history: the offer type's (its product's resourceType) stage."""
-    return f"{offer_type or 'unknown'}.{stage}"
+    """What a wait is, for its history: the offer type's (its product's resourceType) stage.
+    The type is Partner Center's word: kept to characters a table key takes, and short."""
+    named = re.sub(r"[^A-Za-z0-9_-]", "_", offer_type)[:80] or "unknown"
+    return f"{named}.{stage}"

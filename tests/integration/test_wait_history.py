@@ -18,7 +18,7 @@ from shared.pipeline.effects import Pipeline, apply_outcome
 from shared.pipeline.outcomes import Advance, Failed, Wait
 from shared.settings import Settings
 from shared.storage import table_service
-from shared.wait_history import KEEP, PARTITION, WaitHistory
+from shared.wait_history import KEEP, PARTITION, WaitHistory, kind_of
 
 KIND = "AzureApplication.await_preview"
 
@@ -150,3 +150,11 @@ def test_a_history_out_of_reach_keeps_what_was_known_and_fails_no_poll(ledger: L
     clock.now += 61
     assert waits.span(KIND) == (60.0, 60.0)
     assert WaitHistory(lambda: unreachable).span(KIND) is None
+
+
+def test_an_offer_type_no_table_key_could_hold_still_has_a_history(ledger: Ledger) -> None:
+    waits = WaitHistory(ledger.table)
+    kind = kind_of("Azure/App#1?x\\y", "await_live")
+    for n in range(5):
+        waits.observe(kind, f"run-{n}", 30.0)
+    assert waits.span(kind) == (30.0, 30.0)

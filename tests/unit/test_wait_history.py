@@ -89,3 +89,6 @@ def test_a_wait_is_named_by_its_offer_type_and_stage() -> None:
         "AzureDynamics365BusinessCentral.await_preview"
     )
     assert kind_of("", "await_live") == "unknown.await_live"
+    # a type the service never sent: still a key the table takes (no '/', '#', '?', '\\')
+    odd = kind_of("a/b#c?d\\e" + "x" * 200, "await_live")
+    assert odd == "a_b_c_d_e" + "x" * 71 + ".await_live"
