@@ -15,8 +15,8 @@ from datetime import datetime
 from functools import partial
 
 from shared.ledger import LedgerConflict, RunStatus, parse_stamp
-from shared.messages import Stage, StageMessage
-from shared.pipeline.effects import Pipeline
+from shared.messages import Stage
+from shared.pipeline.effects import Pipeline, stage_message
 from shared.pipeline.endings import ended
 from shared.pipeline.runner import addressed, delivered, note_error, read_message, run_stage
 from shared.pipeline.stages import POLLED_STAGES
@@ -31,14 +31,7 @@ def dispatch(pipeline: Pipeline, row: IndexRow, now: datetime) -> None:
     """Send a waiting run's due check to the check queue (once per due time and lease), from
     its index row: the check reads the run."""
     if pipeline.dispatched.take(row.run_id, row.next_check_at, now):
-        body = StageMessage(
-            run_id=row.run_id,
-            stage=Stage(row.stage),
-            offer=row.offer or None,
-            product_id=row.product_id,
-            traceparent=row.trace,
-            check_at=row.next_check_at,
-        ).to_json()
+        body = stage_message(row, Stage(row.stage), check_at=row.next_check_at)
         pipeline.queues.send(CHECKS, body)
 
 

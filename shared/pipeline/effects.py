@@ -39,6 +39,7 @@ from shared.pipeline.stages import POLLED_STAGES, StageDeps
 from shared.queues import STAGE_QUEUES, QueueSender
 from shared.release_events import note
 from shared.releases import Releases
+from shared.run_index import IndexRow
 from shared.wait_history import WaitHistory
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,10 @@ class Pipeline:
                 log.warning("could not read the secret to recognise it in requests")
 
 
-def stage_message(run: Run, stage: Stage, check_at: str | None = None) -> str:
-    """The message that hands `run` to `stage` (a check's names the due time it is for). It
-    names the offer too, so a run whose ledger row is lost can still be reported by it."""
+def stage_message(run: Run | IndexRow, stage: Stage, check_at: str | None = None) -> str:
+    """The message that hands `run` to `stage` (a check's names the due time it is for; the
+    poller sends it from the run's index row). It names the offer too, so a run whose ledger
+    row is lost can still be reported by it."""
     return StageMessage(
         run_id=run.run_id,
         stage=stage,
