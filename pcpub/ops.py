@@ -25,6 +25,7 @@ from shared.queues import (
     queue_client_kwargs,
 )
 from shared.settings import ENV, Settings
+from shared.storage import transport_options
 
 
 class Storage:
@@ -36,7 +37,9 @@ class Storage:
         self.connection_string = connection_string
         self._credential: Any = None
         if connection_string:
-            tables = TableServiceClient.from_connection_string(connection_string)
+            tables = TableServiceClient.from_connection_string(
+                connection_string, **transport_options()
+            )
         else:
             assert account, "give a connection string or an account name"
             # An account name, or any of its endpoint URLs.
@@ -44,14 +47,16 @@ class Storage:
             self._credential = operator_credential()
             self._queue_url = f"https://{account}.queue.core.windows.net"
             tables = TableServiceClient(
-                f"https://{account}.table.core.windows.net", credential=self._credential
+                f"https://{account}.table.core.windows.net",
+                credential=self._credential,
+                **transport_options(),
             )
         self.ledger = Ledger(tables)
         self.sender = QueueSender(self.queue)
 
     def queue(self, name: str, *, raw: bool = False) -> QueueClient:
         """A client speaking the host's base64 encoding, or (raw) the stored content as is."""
-        policies = {} if raw else queue_client_kwargs()
+        policies = {**({} if raw else queue_client_kwargs()), **transport_options()}
         if self.connection_string:
             return QueueClient.from_connection_string(self.connection_string, name, **policies)
         return QueueClient(self._queue_url, name, credential=self._credential, **policies)
