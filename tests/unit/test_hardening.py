@@ -123,6 +123,22 @@ def test_registered_secrets_and_token_shapes_are_scrubbed() -> None:
     assert "short stays" in clean
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BEARER abcdefghijklmnopqrstuvwxyz",
+        "https://x.blob.core.windows.net/c/b?SIG=SIGNATURE123",
+        '{"Client_Secret": "SIGNATURE123"}',
+        "token eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0NTY3ODkwIn0.x",
+    ],
+)
+def test_token_shapes_are_scrubbed_in_any_case(text: str) -> None:
+    """The patterns run only on texts that carry one of their cues, found in any case."""
+    clean = redaction.scrub(text)
+    assert "abcdefghijklmnop" not in clean and "SIGNATURE" not in clean
+    assert "eyJzdWIi" not in clean
+
+
 def test_every_log_record_is_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
     redaction.install()
     redaction.register("another-live-secret-456")
