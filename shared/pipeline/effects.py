@@ -234,11 +234,15 @@ def _apply(
             if outcome.planned
             else RunStatus.SUCCEEDED
         )
+        timeline = _close(run, stage, at, calls, "ok")
+        if outcome.at is not None:
+            timeline.append(StageRecord(stage=outcome.at, started=at, ended=at, result="ok"))
         run = ledger.replace(
             run.evolve(
                 status=done,
+                stage=outcome.at or run.stage,
                 next_check_at=None,
-                timeline=_close(run, stage, at, calls, "ok"),
+                timeline=timeline,
                 reason=outcome.reason or None,
             )
         )

@@ -50,6 +50,9 @@ class Wait:
 @dataclass(frozen=True, kw_only=True)
 class Finished:
     patch: Patch = field(default_factory=Patch)
+    # The run ends at this stage, passed through at once: the check that reads the final
+    # state ends the run, rather than handing it to a stage that would only record the end.
+    at: Stage | None = None
     unchanged: bool = False  # onlyChanged and nothing to change: no submission was made
     planned: bool = False  # target plan: the plan is recorded, nothing was written
     reason: str = ""

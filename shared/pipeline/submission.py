@@ -143,7 +143,7 @@ def await_preview(run: Run, deps: StageDeps) -> Outcome:
             patch=patch,
         )
     if run.target == "preview":
-        return Advance(to=Stage.COMPLETE, patch=patch)
+        return Finished(patch=patch, at=Stage.COMPLETE)
     if phase is Phase.PREVIEW_READY and gated(run):  # approval, a schedule, dependencies
         return Wait(check=Stage.AWAIT_GO_LIVE, delay_seconds=0, reason="in preview", patch=patch)
     if phase is Phase.PREVIEW_READY:
@@ -221,7 +221,7 @@ def await_live(run: Run, deps: StageDeps) -> Outcome:
     if phase is Phase.FAILED:
         return failed_submission(run, sub, deps, patch)
     if phase is Phase.LIVE:
-        return Advance(to=Stage.COMPLETE, patch=patch)
+        return Finished(patch=patch, at=Stage.COMPLETE)
     return Wait(
         check=Stage.AWAIT_LIVE,
         delay_seconds=deps.poll_delay(run),
@@ -231,7 +231,8 @@ def await_live(run: Run, deps: StageDeps) -> Outcome:
 
 
 def complete(run: Run, deps: StageDeps) -> Outcome:
-    """Finish the run; the check that sent it here has just read the final state."""
+    """Finish a run handed here (the checks that read the final state now end the run
+    themselves, at this stage: `Finished.at`)."""
     return Finished()
 
 

@@ -16,7 +16,7 @@ from shared.messages import Stage
 from shared.partnercenter.errors import MalformedAnswer, Throttled
 from shared.pipeline import stages
 from shared.pipeline.drafts import NotApplied, instance_of, pick, write
-from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Outcome, Wait
+from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Finished, Outcome, Wait
 from shared.pipeline.stages import STAGES, StageDeps
 from shared.pipeline.submission_state import SubmissionCancelled, withdraw
 from shared.publish_request import RequestRejected, parse_publish_request
@@ -116,14 +116,15 @@ def test_full_sequence_to_live(sim: Simulator, deps: StageDeps) -> None:
             sim.world.clock.offset += 4
         else:
             break
-    assert seen[-1] is Stage.COMPLETE
+    # The check that reads the store's answer ends the run, at `complete`: no hop to it.
+    assert isinstance(outcome, Finished)
+    assert outcome.at is Stage.COMPLETE
     assert [s for s in dict.fromkeys(seen)] == [
         Stage.RESOLVE,
         Stage.SUBMIT_PREVIEW,
         Stage.AWAIT_PREVIEW,
         Stage.PROMOTE,
         Stage.AWAIT_LIVE,
-        Stage.COMPLETE,
     ]
     assert run.pc_status == "Published/InStore"
     assert posts(sim, "/promote") == 1
@@ -134,8 +135,8 @@ def test_preview_target_completes_without_promote(sim: Simulator, deps: StageDep
     run = patched(run, submit_preview(run, deps))
     sim.world.clock.offset += 30
     outcome = await_preview(run, deps)
-    assert isinstance(outcome, Advance)
-    assert outcome.to is Stage.COMPLETE
+    assert isinstance(outcome, Finished)
+    assert outcome.at is Stage.COMPLETE
     assert posts(sim, "/promote") == 0
 
 
