@@ -24,19 +24,17 @@ bp = func.Blueprint()
 @to(bp, Stage.RESOLVE, "to_resolve")
 @to(bp, Stage.UPDATE_DRAFT, "to_draft")
 @to(bp, Stage.PROMOTE, "to_promote")
-@to(bp, Stage.COMPLETE, "to_complete")
 def poller(
     timer: func.TimerRequest,
     to_check: Handoff,
     to_resolve: Handoff,
     to_draft: Handoff,
     to_promote: Handoff,
-    to_complete: Handoff,
 ) -> None:
     from shared import wiring  # on first invocation: SDKs stay out of the indexing
     from shared.pipeline.poller import poll_due
 
-    with handing_off({CHECKS: to_check, **_stages(to_resolve, to_draft, to_promote, to_complete)}):
+    with handing_off({CHECKS: to_check, **_stages(to_resolve, to_draft, to_promote)}):
         poll_due(wiring.pipeline())
 
 
@@ -45,30 +43,21 @@ def poller(
 @to(bp, Stage.RESOLVE, "to_resolve")
 @to(bp, Stage.UPDATE_DRAFT, "to_draft")
 @to(bp, Stage.PROMOTE, "to_promote")
-@to(bp, Stage.COMPLETE, "to_complete")
 def check(
     msg: func.QueueMessage,
     to_resolve: Handoff,
     to_draft: Handoff,
     to_promote: Handoff,
-    to_complete: Handoff,
 ) -> None:
     from shared import wiring
     from shared.pipeline.checks import handle_check_message
 
-    with handing_off(_stages(to_resolve, to_draft, to_promote, to_complete)):
+    with handing_off(_stages(to_resolve, to_draft, to_promote)):
         handle_check_message(wiring.pipeline(), msg.get_body(), msg.dequeue_count)
 
 
-def _stages(
-    resolve: Handoff, draft: Handoff, promote: Handoff, complete: Handoff
-) -> dict[Stage | str, Handoff]:
+def _stages(resolve: Handoff, draft: Handoff, promote: Handoff) -> dict[Stage | str, Handoff]:
     """Where a wait that is over hands its run: a release's offer to resolve, a processed
-    package to the draft, an approved or certified submission to promote, a live one to
-    complete."""
-    return {
-        Stage.RESOLVE: resolve,
-        Stage.UPDATE_DRAFT: draft,
-        Stage.PROMOTE: promote,
-        Stage.COMPLETE: complete,
-    }
+    package to the draft, an approved or certified submission to promote (a check that finds
+    the offer live ends the run itself)."""
+    return {Stage.RESOLVE: resolve, Stage.UPDATE_DRAFT: draft, Stage.PROMOTE: promote}

@@ -75,9 +75,8 @@ def upload_package(msg: func.QueueMessage, to_draft: Handoff) -> None:
     arg_name="msg", queue_name=STAGE_QUEUES[Stage.UPDATE_DRAFT], connection=CONNECTION
 )
 @to(bp, Stage.SUBMIT_PREVIEW, "to_submit")
-@to(bp, Stage.COMPLETE, "to_complete")
-def update_draft(msg: func.QueueMessage, to_submit: Handoff, to_complete: Handoff) -> None:
-    _run(Stage.UPDATE_DRAFT, msg, {Stage.SUBMIT_PREVIEW: to_submit, Stage.COMPLETE: to_complete})
+def update_draft(msg: func.QueueMessage, to_submit: Handoff) -> None:
+    _run(Stage.UPDATE_DRAFT, msg, {Stage.SUBMIT_PREVIEW: to_submit})
 
 
 @bp.function_name("submit_preview")

@@ -46,9 +46,9 @@ def test_declared_functions_and_their_triggers() -> None:
     # Hand-offs: output bindings only ever write to stage queues, with the host's encoding.
     outputs = {f.name: {o["queueName"] for o in f.outputs} for f in specs}
     assert outputs["intake"] == {STAGE_QUEUES[Stage.RESOLVE]}
-    assert outputs["update_draft"] == {
-        STAGE_QUEUES[s] for s in (Stage.SUBMIT_PREVIEW, Stage.COMPLETE)
-    }
+    assert outputs["update_draft"] == {STAGE_QUEUES[Stage.SUBMIT_PREVIEW]}
+    # A run ends in the stage that sees it live: nothing hands off to `complete` any more.
+    assert STAGE_QUEUES[Stage.COMPLETE] not in set().union(*outputs.values())
     assert outputs["poller"] == {CHECKS} | outputs["check"]
     assert CHECKS not in outputs["check"]  # a check never dispatches a check
     assert set().union(*outputs.values()) <= {*STAGE_QUEUES.values(), CHECKS}
