@@ -6,6 +6,7 @@ concrete clients back the pipeline.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ from shared.wait_history import WaitHistory
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pipeline: Pipeline | None = None
 
@@ -151,6 +153,22 @@ def pipeline() -> Pipeline:
             telemetry.configure(settings)
             _pipeline = build_pipeline(settings)
         return _pipeline
+
+
+def warm_up() -> None:
+    """What a new instance's first runs would otherwise queue behind, done as it starts (the
+    warmup trigger): the clients built, the secret read, both tokens taken. Nothing here is
+    required: a failure is logged, and the stages load the same things lazily, with the
+    credentials' own backoff."""
+    built = pipeline()
+    built.know_secrets()
+    deps = built.stage_deps
+    for client in (deps.pc, deps.lookup):
+        if isinstance(client, PartnerCenterClient | ProductIngestionLookup):
+            try:
+                client.warm()
+            except Exception as exc:
+                log.warning("warmup could not take a token: %s", str(exc)[:300])
 
 
 def raw_queue(name: str) -> QueueClient:

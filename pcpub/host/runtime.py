@@ -11,6 +11,7 @@ What it reproduces of the real host:
 - queue output bindings (`func.Out[str]`, or a list of messages) are sent after the function
   returns normally, and wake this host's listener of that queue at once (the host's shared
   queue watcher), where a message sent another way waits for the listener's next poll;
+- a warmup trigger runs once as the instance starts (before it logs that it started);
 - timer triggers fire on their NCRONTAB schedule (seconds first, UTC), never overlapping, and
   at start when runOnStartup is set; on one instance at a time (the holder of the timer's
   listener lease, as the Functions host does it; pcpub.host.singleton).
@@ -21,30 +22,23 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import importlib
-import json
 import logging
 import os
 import random
-import re
-import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
 from azure.functions.queue import QueueMessage as TriggerMessage
-from azure.functions.timer import TimerRequest as TriggerTimer
 from azure.storage.queue import QueueClient, QueueMessage
 
+from pcpub.host.indexing import FunctionSpec, HostStats, Out, load_functions, resolve_setting
 from pcpub.host.settings import QueueSettings, read_host_json
-from pcpub.host.singleton import ListenerLease
+from pcpub.host.timer_triggers import WARMUP_WAIT_SECONDS, TimerTriggers
 from shared.crashpoints import crash_point
 from shared.storage import transport_options
 
@@ -52,83 +46,7 @@ log = logging.getLogger("pcpub.host")
 OUTPUT_SENDERS = 8  # an invocation's output messages written side by side, at most this many
 
 
-def resolve_setting(value: str, env: dict[str, str]) -> str:
-    """Binding values like `%POLL_SCHEDULE%` come from app settings."""
-
-    def lookup(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in env:
-            raise KeyError(f"app setting {name} (used in a binding) is not set")
-        return env[name]
-
-    return re.sub(r"%([^%]+)%", lookup, value)
-
-
-class _Out(func.Out[Any]):
-    """A queue output binding: one message, or a list of messages (as the host takes them)."""
-
-    def __init__(self) -> None:
-        self.value: str | list[str] | None = None
-
-    def set(self, val: str | list[str]) -> None:
-        self.value = val
-
-    def get(self) -> str | list[str]:
-        return self.value or ""
-
-    def messages(self) -> list[str]:
-        if self.value is None:
-            return []
-        return [self.value] if isinstance(self.value, str) else list(self.value)
-
-
-@dataclass
-class FunctionSpec:
-    name: str
-    bindings: list[dict[str, Any]]
-    call: Callable[..., Any]
-
-    @property
-    def trigger(self) -> dict[str, Any]:
-        return next(b for b in self.bindings if b["type"].endswith("Trigger"))
-
-    @property
-    def outputs(self) -> list[dict[str, Any]]:
-        return [b for b in self.bindings if b.get("direction") == "OUT" and b["type"] == "queue"]
-
-
-def load_functions(app_dir: Path, module: str = "function_app") -> list[FunctionSpec]:
-    """Import the app and read its functions, as the Python worker's indexer does."""
-    if str(app_dir) not in sys.path:
-        sys.path.insert(0, str(app_dir))
-    app_module = importlib.import_module(module)
-    app = next(v for v in vars(app_module).values() if isinstance(v, func.FunctionApp))
-    specs = []
-    for fn in app.get_functions():
-        bindings = json.loads(fn.get_function_json())["bindings"]
-        specs.append(
-            FunctionSpec(
-                fn.get_function_name() or fn.get_user_function().__name__,
-                bindings,
-                fn.get_user_function(),
-            )
-        )
-    return specs
-
-
-@dataclass
-class HostStats:
-    invocations: dict[str, int] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)
-    poisoned: int = 0
-
-    def count(self, name: str, ok: bool) -> None:
-        self.invocations[name] = self.invocations.get(name, 0) + 1
-        if not ok:
-            self.failures[name] = self.failures.get(name, 0) + 1
-
-
-class LocalHost:
+class LocalHost(TimerTriggers):
     """Listens on every trigger of the app until `stop()`."""
 
     def __init__(
@@ -190,8 +108,14 @@ class LocalHost:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start every trigger's listener; the instance counts as started (logs so) once the
+        app's warmup has run, or WARMUP_WAIT_SECONDS have passed."""
+        warming: list[threading.Thread] = []
         for spec in self.functions:
             kind = spec.trigger["type"]
+            if kind == "warmupTrigger":
+                warming.append(self._warm_up(spec))
+                continue
             if kind == "queueTrigger":
                 target: Callable[[FunctionSpec], None] = self._listen_queue
             elif kind == "timerTrigger":
@@ -204,6 +128,8 @@ class LocalHost:
             )
             thread.start()
             self._threads.append(thread)
+        for thread in warming:
+            thread.join(WARMUP_WAIT_SECONDS)
         log.info(
             "host started",
             extra={"action": "host_started", "functions": [f.name for f in self.functions]},
@@ -342,11 +268,11 @@ class LocalHost:
             time_next_visible=message.next_visible_on,
             pop_receipt=message.pop_receipt,
         )
-        outputs = {b["name"]: _Out() for b in spec.outputs}
+        outputs = {b["name"]: Out() for b in spec.outputs}
         spec.call(**{spec.trigger["name"]: trigger_msg}, **outputs)
         self._send_outputs(spec, outputs, connection)
 
-    def _send_outputs(self, spec: FunctionSpec, outputs: dict[str, _Out], connection: str) -> None:
+    def _send_outputs(self, spec: FunctionSpec, outputs: dict[str, Out], connection: str) -> None:
         """After the function returned normally: send what its queue output bindings hold, and
         wake this host's listener of each such queue as each message is written (the host's
         shared queue watcher: a message this instance wrote is picked up at once, not at the
@@ -388,62 +314,4 @@ class LocalHost:
             self.queue_settings.max_dequeue_count,
             queue_name,
             extra={"action": "message_poisoned", "queue": queue_name},
-        )
-
-    # -- timer triggers -------------------------------------------------------------------
-
-    def _run_timer(self, spec: FunctionSpec) -> None:
-        from croniter import croniter
-
-        trigger = spec.trigger
-        schedule = resolve_setting(trigger["schedule"], self.env)
-        fields = schedule.split()
-        six = len(fields) == 6
-        it = croniter(schedule, datetime.now(UTC), second_at_beginning=six)
-        lease = self._listener_lease(spec)
-        if trigger.get("runOnStartup") and lease.hold():
-            self._invoke_timer(spec, past_due=False)
-        while not self._stop.is_set():
-            due: datetime = it.get_next(datetime)
-            wait = (due - datetime.now(UTC)).total_seconds()
-            if wait > 0 and self._stop.wait(wait):
-                return
-            if not lease.hold():
-                continue  # another instance holds this timer's listener lease
-            late = (datetime.now(UTC) - due).total_seconds()
-            self._invoke_timer(spec, past_due=late > 1.0)
-            if late > 1.0:  # like the host: one catch-up run, not one per missed occurrence
-                it = croniter(schedule, datetime.now(UTC), second_at_beginning=six)
-
-    def _listener_lease(self, spec: FunctionSpec) -> ListenerLease:
-        """One instance at a time runs a timer: the one holding its listener lease."""
-        host_id = (
-            self.env.get("AzureFunctionsJobHost__id")
-            or self.env.get("WEBSITE_SITE_NAME")
-            or "pcpub-local"
-        )
-        return ListenerLease(
-            self._connection("AzureWebJobsStorage"), host_id, spec.name, self._stop
-        )
-
-    def _invoke_timer(self, spec: FunctionSpec, *, past_due: bool) -> None:
-        ok = False
-        started = time.monotonic()
-        try:
-            outputs = {b["name"]: _Out() for b in spec.outputs}
-            spec.call(**{spec.trigger["name"]: TriggerTimer(past_due=past_due)}, **outputs)
-            self._send_outputs(spec, outputs, "AzureWebJobsStorage")
-            ok = True
-        except Exception:
-            log.exception(
-                "function %s failed",
-                spec.name,
-                extra={"action": "function_failed", "function": spec.name},
-            )
-        self.stats.count(spec.name, ok)
-        log.debug(
-            "Executed 'Functions.%s' (%s, Duration=%dms)",
-            spec.name,
-            "Succeeded" if ok else "Failed",
-            (time.monotonic() - started) * 1000,
         )

@@ -30,5 +30,8 @@ class ProductIngestionLookup:
                 ids.append(raw.removeprefix("product/"))
         return ids
 
+    def warm(self) -> None:
+        self._client.warm()
+
     def close(self) -> None:
         self._client.close()

@@ -174,6 +174,12 @@ class IngestionTransport:
                 )
             return self._http
 
+    def warm(self) -> None:
+        """Build the HTTP client and take a token now, so that a new instance's first calls
+        queue behind neither (no call is made: it would spend the tenant's budget)."""
+        self._client()
+        self._tokens.token()
+
     def close(self) -> None:
         with self._lock:
             if self._http is not None:

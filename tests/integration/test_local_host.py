@@ -44,6 +44,13 @@ APP = textwrap.dedent("""
         note("echo", msg.get_body().decode())
         out.set(msg.get_body().decode().upper())
 
+    @app.function_name("warmup")
+    @app.warm_up_trigger("context")
+    def warmup(context) -> None:
+        import time
+        time.sleep(0.3)  # the host counts as started only once this has run
+        note("warm", "ran")
+
     @app.function_name("tick")
     @app.timer_trigger(arg_name="timer", schedule="*/1 * * * * *")
     def tick(timer: func.TimerRequest) -> None:
@@ -157,6 +164,13 @@ def test_queue_output_binding_is_sent_after_success(host: LocalHost) -> None:
 def test_timer_fires_on_its_schedule(host: LocalHost) -> None:
     wait_for(lambda: len(seen(host, "ticks")) >= 2, timeout=5)
     assert host.stats.failures.get("tick", 0) == 0
+
+
+def test_the_warmup_has_run_once_when_the_host_counts_as_started(host: LocalHost) -> None:
+    assert seen(host, "warm") == ["ran"]
+    assert host.stats.invocations["warmup"] == 1
+    time.sleep(1.2)  # not again, like a timer
+    assert seen(host, "warm") == ["ran"]
 
 
 def test_a_delayed_message_waits_for_its_visibility(host: LocalHost) -> None:

@@ -7,7 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from pcpub.host.runtime import load_functions
+from pcpub.host.indexing import load_functions
 from pcpub.host.settings import read_host_json, timespan_seconds
 from shared.messages import Stage
 from shared.pipeline.stages import ORDER, POLLED_STAGES, STAGES
@@ -22,8 +22,11 @@ def test_declared_functions_and_their_triggers() -> None:
     stage_functions = {stage.value for stage in STAGE_QUEUES}
     assert (
         set(functions)
-        == {"intake", "poller", "check", "deadletters", "archiver", "notify"} | stage_functions
+        == {"intake", "poller", "check", "deadletters", "archiver", "notify", "warmup"}
+        | stage_functions
     )
+    # The host runs its warmup function (known by that name) on an instance added to scale out.
+    assert functions["warmup"]["type"] == "warmupTrigger"
     # No function is triggered by a poison queue: a body that fails to decode there would be
     # poisoned again (`-poison-poison`); a timer sweeps them with a raw client instead.
     assert not any(str(t.get("queueName", "")).endswith("-poison") for t in functions.values())

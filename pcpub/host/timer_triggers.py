@@ -1,0 +1,108 @@
+"""The host's triggers that are not queue messages: timers, on one instance at a time, and the
+warmup an instance runs as it is added, before it counts as started."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime
+
+from azure.functions.timer import TimerRequest as TriggerTimer
+from azure.functions.warmup import WarmUpContext
+
+from pcpub.host.indexing import FunctionSpec, HostStats, Out, resolve_setting
+from pcpub.host.singleton import ListenerLease
+
+log = logging.getLogger("pcpub.host")
+# The longest a start waits for the app's warmup: an instance that cannot warm up (its vault
+# unreachable, say) still starts; its functions then load what they need as they run.
+WARMUP_WAIT_SECONDS = 10.0
+
+
+class TimerTriggers(ABC):
+    env: dict[str, str]
+    stats: HostStats
+    _stop: threading.Event
+
+    @abstractmethod
+    def _connection(self, name: str) -> str: ...
+
+    @abstractmethod
+    def _send_outputs(
+        self, spec: FunctionSpec, outputs: dict[str, Out], connection: str
+    ) -> None: ...
+
+    # -- warmup -----------------------------------------------------------------------------
+
+    def _warm_up(self, spec: FunctionSpec) -> threading.Thread:
+        """Run the app's warmup function (one per app, named `warmup`), as the host does on an
+        instance added to scale out; the caller waits for it up to WARMUP_WAIT_SECONDS."""
+        context = WarmUpContext()
+        name = f"fn-{spec.name}"
+        thread = threading.Thread(target=self._invoke, args=(spec, context), name=name, daemon=True)
+        thread.start()
+        return thread
+
+    # -- timers -----------------------------------------------------------------------------
+
+    def _run_timer(self, spec: FunctionSpec) -> None:
+        from croniter import croniter
+
+        trigger = spec.trigger
+        schedule = resolve_setting(trigger["schedule"], self.env)
+        fields = schedule.split()
+        six = len(fields) == 6
+        it = croniter(schedule, datetime.now(UTC), second_at_beginning=six)
+        lease = self._listener_lease(spec)
+        if trigger.get("runOnStartup") and lease.hold():
+            self._invoke_timer(spec, past_due=False)
+        while not self._stop.is_set():
+            due: datetime = it.get_next(datetime)
+            wait = (due - datetime.now(UTC)).total_seconds()
+            if wait > 0 and self._stop.wait(wait):
+                return
+            if not lease.hold():
+                continue  # another instance holds this timer's listener lease
+            late = (datetime.now(UTC) - due).total_seconds()
+            self._invoke_timer(spec, past_due=late > 1.0)
+            if late > 1.0:  # like the host: one catch-up run, not one per missed occurrence
+                it = croniter(schedule, datetime.now(UTC), second_at_beginning=six)
+
+    def _listener_lease(self, spec: FunctionSpec) -> ListenerLease:
+        """One instance at a time runs a timer: the one holding its listener lease."""
+        host_id = (
+            self.env.get("AzureFunctionsJobHost__id")
+            or self.env.get("WEBSITE_SITE_NAME")
+            or "pcpub-local"
+        )
+        return ListenerLease(
+            self._connection("AzureWebJobsStorage"), host_id, spec.name, self._stop
+        )
+
+    def _invoke_timer(self, spec: FunctionSpec, *, past_due: bool) -> None:
+        self._invoke(spec, TriggerTimer(past_due=past_due))
+
+    def _invoke(self, spec: FunctionSpec, trigger: object) -> None:
+        """One invocation of a function not triggered by a message; its queue outputs sent."""
+        ok = False
+        started = time.monotonic()
+        try:
+            outputs = {b["name"]: Out() for b in spec.outputs}
+            spec.call(**{spec.trigger["name"]: trigger}, **outputs)
+            self._send_outputs(spec, outputs, "AzureWebJobsStorage")
+            ok = True
+        except Exception:
+            log.exception(
+                "function %s failed",
+                spec.name,
+                extra={"action": "function_failed", "function": spec.name},
+            )
+        self.stats.count(spec.name, ok)
+        log.debug(
+            "Executed 'Functions.%s' (%s, Duration=%dms)",
+            spec.name,
+            "Succeeded" if ok else "Failed",
+            (time.monotonic() - started) * 1000,
+        )
