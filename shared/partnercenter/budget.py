@@ -218,7 +218,7 @@ class TenantBudget:
                     # clear their mark once served, so look again within a third of a slot)
                     waits[level] = max(0.05, min(min(above) - now, self.slot_seconds / 3))
                     continue
-                free = self.pace.free(window)
+                free = self.pace.free(window, now)
                 if free <= 0:  # room comes back as the oldest slot leaves the window
                     waits[level] = max(0.05, self.pace.frees_at(window, now) - now)
                     mark = window.pressed.get(str(int(level)), 0.0)
@@ -300,4 +300,4 @@ class TenantBudget:
         window = self.pace.rolled(self.row.read()[0], now)
         if window.hold_until > now or pressing(window, level):
             return 0
-        return max(0, self.pace.free(window))
+        return max(0, self.pace.free(window, now))

@@ -15,16 +15,25 @@ just under the knee while the knee is fresh; after `KNEE_WINDOWS` windows withou
 knee is forgotten and the climb goes on to the ceiling, so a limit that was raised is found
 again. A ceiling above the real limit thus costs one episode of 429s every `KNEE_WINDOWS`
 windows of full load, not one every climb.
+
+An episode costs the calls in flight when the limit is crossed, so the window is filled fast
+only up to what the service has let through (`proven`: the most calls a window held with no
+429), or half the window while nothing is proven; beyond that it fills at the rate's average
+pace, a slot's share a slot. A small batch goes at once; a large one meets an unknown limit
+with a slot's share of calls in flight, not every instance's burst.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 SLOTS = 60  # the sliding window is counted in this many slots (a second each, by default)
 KNEE_SHARE = 0.95  # the rate climbs back to this share of the calls a 429 was seen at
 KNEE_WINDOWS = 10  # windows without a 429 after which the knee is forgotten
 BACK_OFF = 0.9  # a 429 lowers the rate to this share of what was seen (at most halving)
+FAST_SHARE = 0.5  # of the window's calls taken at once while the service has proven fewer
+SETTLED_SLOTS = 2  # calls granted this many slots ago have had their answer
 
 
 @dataclass
@@ -37,6 +46,7 @@ class Window:
     # priority -> until when callers of that priority found no room (lower ones keep off)
     pressed: dict[str, float] = field(default_factory=dict)
     knee: float = 0.0  # calls per minute in the window when the service last said 429
+    proven: float = 0.0  # the most calls per minute a window held with no 429
 
     def used(self) -> int:
         return sum(self.slots.values())
@@ -85,6 +95,10 @@ class Pace:
         window.slots = {k: v for k, v in window.slots.items() if oldest <= int(k) <= newest}
         ahead = now + self.window_seconds
         window.pressed = {k: t for k, t in window.pressed.items() if now < t <= ahead}
+        if now - window.last_429 >= self.window_seconds:  # every call counted got through
+            settled = self.slot(now) - SETTLED_SLOTS
+            held = sum(n for k, n in window.slots.items() if int(k) <= settled)
+            window.proven = max(window.proven, self.per_minute(held))
         # A step is quiet from the end of a Retry-After hold: no calls, no news of the limit.
         quiet = now - max(window.last_429, window.changed_at, window.hold_until)
         top = self.top(window, now)
@@ -104,6 +118,7 @@ class Pace:
             if seen >= window.rate / 2:  # we were near our rate: the limit is about here
                 window.knee = seen
             window.rate = max(self.floor, window.rate / 2, BACK_OFF * min(window.rate, seen))
+            window.proven = min(window.proven, window.rate)
             window.changed_at = now
         elif window.knee:  # another call of the same burst refused: one fewer got through
             window.knee = max(self.floor, window.knee - self.per_minute(1 + unsent))
@@ -114,13 +129,27 @@ class Pace:
         return window
 
     def frees_at(self, window: Window, now: float) -> float:
-        """When the oldest counted slot leaves the window, giving its calls back."""
+        """When there is room again: the next slot while the window fills at the average
+        pace, else when the oldest counted slot leaves the window, giving its calls back."""
+        if window.used() < self.cap(window):
+            return (self.slot(now) + 1) * self.slot_seconds
         oldest = min((int(k) for k in window.slots), default=self.slot(now))
         return (oldest + SLOTS + 1) * self.slot_seconds
 
-    def free(self, window: Window) -> int:
-        """Calls the rolled window has room for now."""
-        return (int(window.rate * self.window_seconds / 60) or 1) - window.used()
+    def cap(self, window: Window) -> int:
+        """The calls the window may hold at its rate."""
+        return int(window.rate * self.window_seconds / 60) or 1
+
+    def free(self, window: Window, now: float) -> int:
+        """Calls the rolled window has room for now: at once up to what the service has
+        proven (or half the window), then a slot's share a slot."""
+        cap = self.cap(window)
+        used = window.used()
+        fast = int(max(window.proven * self.window_seconds / 60, FAST_SHARE * cap))
+        if used < fast:
+            return min(cap, fast) - used
+        paced = math.ceil(cap / SLOTS) - window.slots.get(str(self.slot(now)), 0)
+        return min(cap - used, max(0, paced))
 
 
 def pressing(window: Window, level: int) -> list[float]:

@@ -19,7 +19,10 @@ def learn(
     waits: WaitHistory | None, run: Run, stage: Stage, outcome: Outcome, now: datetime
 ) -> None:
     """After the write that took `run` out of a wait on Partner Center (its answer came), the
-    wait's length, from the stage record it had open; a failure only costs the history one."""
+    wait's length, from the stage record it had open, up to when the check that saw its end
+    was due: a check held back (the budget keeps polls last) saw an end that came earlier,
+    and waits we lengthened would teach later runs to poll late. A failure only costs the
+    history one."""
     if waits is None or stage not in LEARNED:
         return
     over = isinstance(outcome, Advance | Finished) or (
@@ -28,7 +31,8 @@ def learn(
     last = run.timeline[-1] if run.timeline else None
     if not over or last is None or last.stage != stage or last.ended is not None:
         return
-    seconds = (now - parse_stamp(last.started)).total_seconds()
+    seen = min(now, parse_stamp(run.next_check_at)) if run.next_check_at else now
+    seconds = (seen - parse_stamp(last.started)).total_seconds()
     try:
         waits.observe(kind_of(run.offer_type, stage), run.run_id, seconds)
     except Exception:

@@ -18,6 +18,7 @@ from shared.partnercenter.budget_row import CONTROL, ROW
 from shared.partnercenter.budget_window import Window
 from shared.partnercenter.errors import BudgetExhausted
 from shared.pipeline.effects import Pipeline
+from tests.integration.conftest import proven
 
 
 @pytest.fixture(autouse=True)
@@ -75,6 +76,7 @@ def test_a_429_with_a_full_window_teaches_every_instance_the_limit(pipeline: Pip
     """With the ceiling above the service's limit, the 429 comes with about the limit's calls
     in the window: every instance goes on just under that count, not at half the ceiling."""
     one, other, sender = (TenantBudget(pipeline.ledger, 1500) for _ in range(3))
+    proven(sender)
     assert sender._take(time.time(), 1210) == 0  # the tenant's calls so far this minute
     assert one._take(time.time(), 10) == 0  # taken, not yet sent when the 429 comes:
     one.throttled(retry_after=None)  # given back, not counted as what the service let through
@@ -86,8 +88,8 @@ def test_callers_that_found_no_room_go_before_lower_priorities(pipeline: Pipelin
     """Calls that lead up to a submission, then the rest, then polls; and no room is left
     idle once the higher priorities stop asking."""
     clock = [1000.0]
-    budget = TenantBudget(
-        pipeline.ledger, 60, window_seconds=60.0, batch=1, clock=lambda: clock[0]
+    budget = proven(
+        TenantBudget(pipeline.ledger, 60, window_seconds=60.0, batch=1, clock=lambda: clock[0])
     )  # one call a second; a slot is 1 s
     for _ in range(60):
         assert budget._take(clock[0], 1, Priority.START) == 0
@@ -111,8 +113,8 @@ def test_a_run_past_its_lookup_goes_before_another_runs_lookup(pipeline: Pipelin
     the polls that lead on (a preview found ready) go before those that can only find a run
     done."""
     clock = [1000.0]
-    budget = TenantBudget(
-        pipeline.ledger, 20, window_seconds=60.0, batch=1, clock=lambda: clock[0]
+    budget = proven(
+        TenantBudget(pipeline.ledger, 20, window_seconds=60.0, batch=1, clock=lambda: clock[0])
     )  # 20 calls a window
     for _ in range(20):
         assert budget._take(clock[0], 1, Priority.POLL) == 0
@@ -129,7 +131,9 @@ def test_slots_and_marks_from_a_clock_far_ahead_are_not_counted(pipeline: Pipeli
     """An instance whose clock runs fast (or a test's driven clock) wrote a full window and
     a press mark in the future: the others' window is not shut by them."""
     ahead = [time.time() + 3 * 24 * 3600]
-    fast = TenantBudget(pipeline.ledger, 60, window_seconds=60.0, batch=1, clock=lambda: ahead[0])
+    fast = proven(
+        TenantBudget(pipeline.ledger, 60, window_seconds=60.0, batch=1, clock=lambda: ahead[0])
+    )
     for _ in range(60):
         assert fast._take(ahead[0], 1, Priority.START) == 0
     assert fast._take(ahead[0], 1, Priority.START) > 0  # its window is full and it presses

@@ -20,6 +20,7 @@ from shared.pipeline.dispatched import Dispatched
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.poller import poll_due
 from shared.queues import CHECKS, STAGE_QUEUES
+from tests.integration.conftest import proven
 
 
 def put_run(pipeline: Pipeline, run: Run, updated_ago: timedelta) -> None:
@@ -213,6 +214,7 @@ def test_a_tick_sends_only_the_checks_the_budget_has_room_for(pipeline: Pipeline
     budget = TenantBudget(pipeline.ledger, 60)  # 60 calls a minute, 58 of them spent
     with contextlib.suppress(ResourceNotFoundError):
         pipeline.ledger.table().delete_entity(CONTROL, ROW)
+    proven(budget)
     assert budget._take(time.time(), 58) == 0
     pipeline = dataclasses.replace(pipeline, budget=budget, dispatched=Dispatched())
     at = stamp(now_utc() - timedelta(hours=1))  # older than any other test's due runs

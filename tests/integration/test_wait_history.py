@@ -112,6 +112,24 @@ def test_a_run_leaving_a_wait_on_partner_center_records_how_long_it_took(
     assert 42 <= float(str(row["seconds"])) < 52
 
 
+def test_a_check_held_back_records_the_wait_up_to_when_it_was_due(
+    pipeline: Pipeline, ledger: Ledger
+) -> None:
+    """Polls go last in the budget: a check due 30 s ago that now sees the preview ready says
+    the wait ended by then, not now (else later runs would learn to poll 30 s late)."""
+    learning = dataclasses.replace(pipeline, waits=WaitHistory(ledger.table))
+    run_id = f"run-{uuid.uuid4().hex[:8]}"
+    held = waiting(run_id, timedelta(seconds=60))
+    assert learning.ledger.create(
+        held.evolve(next_check_at=stamp(now_utc() - timedelta(seconds=30)))
+    )
+    run = learning.ledger.get(run_id)
+    assert run is not None
+    apply_outcome(learning, run, Stage.AWAIT_PREVIEW, Advance(to=Stage.PROMOTE), 1)
+    (row,) = rows(ledger)
+    assert 29 <= float(str(row["seconds"])) < 35
+
+
 def test_a_wait_that_failed_or_a_gate_teaches_nothing(pipeline: Pipeline, ledger: Ledger) -> None:
     learning = dataclasses.replace(pipeline, waits=WaitHistory(ledger.table))
     failing = waiting(f"run-{uuid.uuid4().hex[:8]}", timedelta(minutes=5))

@@ -61,22 +61,31 @@ class FixedWindowService:
         return self.start + self.seconds - now
 
 
-def drive(pace: Pace, service: FixedWindowService, seconds: int, demand: int = 8) -> int:
+def drive(
+    pace: Pace, service: FixedWindowService, seconds: int, demand: int = 8, lag: int = 0
+) -> int:
     """Every instance's calls, a tenth of a second at a time, with more demand than the limit
-    allows; the calls served."""
+    allows; the calls served. A 429 reaches the window `lag` tenths after its call was sent
+    (answers take time, and instances hear of it through the row): calls granted meanwhile
+    are sent too."""
     window, served = Window(rate=pace.ceiling), 0
+    heard: dict[int, list[float]] = {}
     for tick in range(10_000, 10_000 + seconds * 10):
         now = tick / 10
         window = pace.rolled(window, now)
+        for late in heard.pop(tick, []):
+            window = pace.lowered(window, now, late)
         if window.hold_until > now:
             continue
-        grant = min(demand, max(0, pace.free(window)))
+        grant = min(demand, max(0, pace.free(window, now)))
         slot = str(pace.slot(now))
         window.slots[slot] = window.slots.get(slot, 0) + grant
         for _ in range(grant):  # granted calls are all sent: those in flight see 429s too
             retry_after = service.call(now)
             if retry_after is None:
                 served += 1
+            elif lag:
+                heard.setdefault(tick + lag, []).append(retry_after)
             else:
                 window = pace.lowered(window, now, retry_after)
     return served
@@ -92,6 +101,37 @@ def test_a_ceiling_above_the_limit_costs_one_episode_of_429s_then_none_while_the
     assert episodes and episodes[-1] <= 1, episodes  # learned within two windows, then quiet
     assert len(service.throttled) <= 2 * 8, len(service.throttled)  # those in flight, each
     assert served >= 0.9 * 1200 * minutes, served  # and the limit is used, not halved
+
+
+def test_a_burst_meets_an_unknown_limit_with_few_calls_in_flight() -> None:
+    """Three instances' first burst (400 calls a second wanted), 429s heard half a second
+    late: the window fills at once only to half, then at the average pace, so the limit is
+    crossed with a slot's share of calls in flight, not the whole burst's."""
+    service = FixedWindowService(limit=1200)
+    served = drive(Pace(1500), service, seconds=180, demand=40, lag=5)
+    assert 0 < len(service.throttled) <= 30, len(service.throttled)  # 200 filling at once
+    assert served >= 0.85 * 1200 * 3, served
+
+
+def test_what_got_through_is_then_taken_at_once() -> None:
+    """A window that held its calls with no 429 proves them: the next window's burst may take
+    as many at once, so pacing costs only the first window under an unknown limit."""
+    pace = Pace(1200)
+    window = Window(rate=1200)
+    assert pace.free(window, 100.0) == 600  # nothing proven: half the window at once
+    window.slots = {str(pace.slot(100.0)): 600}
+    assert pace.free(window, 100.0) == 0  # then a slot's share a slot (this one's is taken)
+    assert pace.frees_at(window, 100.5) == 101.0  # so room comes with the next slot
+    assert pace.free(window, 101.0) == 20
+    window = pace.rolled(window, 103.0)  # the 600 settled, and no 429 came
+    assert window.proven == 600
+    window.slots = {str(pace.slot(110.0)): 1000}
+    window = pace.rolled(window, 113.0)
+    assert window.proven == 1000
+    window = pace.rolled(window, 175.0)  # the 1,000 left the window
+    assert pace.free(window, 175.0) == 1000
+    lowered = pace.lowered(Window(rate=1200, slots={"180": 1100}, proven=1200), 180.0, 30.0)
+    assert lowered.proven == lowered.rate == 0.9 * 1100  # the limit fell: proven no longer
 
 
 def test_a_ceiling_far_above_the_limit_is_brought_down_in_a_few_windows() -> None:
