@@ -87,6 +87,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
             pc=pc,
             poll_seconds=settings.status_poll_seconds,
             offer_lock=ledger.locks.acquire,
+            offer_unlock=ledger.locks.release,
             files=BlobPackageFiles(settings),
             exports=BlobExports(settings),
             foreign_submission=settings.foreign_submission,

@@ -4,8 +4,11 @@ start beside a submission in flight."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import replace
+from typing import NamedTuple
 
+from shared.fanout import fan_out
 from shared.ledger import Run
 from shared.messages import Stage
 from shared.offer_types import OfferType, UnsupportedOffer, offer_type
@@ -27,10 +30,13 @@ READ_ONLY_TARGETS = {"plan": Stage.PLAN, "export": Stage.EXPORT}
 def resolve(run: Run, deps: StageDeps) -> Outcome:
     """Find the product and plans, take the offer's turn, and refuse to start while another
     submission is in flight (waiting for it, or failing, as configured)."""
-    found = _product(run, deps)
+    turns = Turns(run, deps)
+    found = _product(run, deps, turns.read)
     if isinstance(found, Failed):
+        turns.give_back(None)
         return found
     product = found
+    turns.give_back(product.id)
     try:
         kind = offer_type(product.resource_type)
     except UnsupportedOffer as exc:
@@ -58,16 +64,15 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
     )
     if run.target in READ_ONLY_TARGETS:
         return Advance(to=READ_ONLY_TARGETS[run.target], patch=patch)
-    if deps.offer_lock is not None:
-        holder = deps.offer_lock(product.id, run.run_id)
-        if holder is not None:
-            return Wait(
-                check=Stage.RESOLVE,
-                delay_seconds=deps.poll_seconds,
-                reason=f"waiting for run {holder}, which is publishing this offer",
-                patch=patch,
-            )
-    subs = deps.pc.submissions(product.id)
+    turn = turns.taken.get(product.id) or turns.take(product.id)
+    if turn.holder is not None:
+        return Wait(
+            check=Stage.RESOLVE,
+            delay_seconds=deps.poll_seconds,
+            reason=f"waiting for run {turn.holder}, which is publishing this offer",
+            patch=patch,
+        )
+    subs = turn.submissions if turn.submissions is not None else deps.pc.submissions(product.id)
     latest = newest_submission(subs)
     held = _blocked(deps, product.id, subs, patch)
     if held is not None:
@@ -127,14 +132,59 @@ def _blocked(
     return wait_or_fail(deps, Stage.RESOLVE, holding(holder), patch)
 
 
-def _product(run: Run, deps: StageDeps) -> Product | Failed:
+class Turn(NamedTuple):
+    """The offer's turn: the live run holding it (None: ours now), and the product's
+    submissions as read once it was ours."""
+
+    holder: str | None
+    submissions: list[Submission] | None
+
+
+class Turns:
+    """The offer's turn taken, and its submissions read, beside the read of the product by
+    id: one round trip to Partner Center where there were two. Only for runs that take a
+    turn; a turn taken on a product id that turned out not to be the offer's is given back."""
+
+    def __init__(self, run: Run, deps: StageDeps) -> None:
+        self._run, self._deps = run, deps
+        self.taken: dict[str, Turn] = {}
+        self._beside = deps.offer_lock is not None and run.target not in READ_ONLY_TARGETS
+
+    def take(self, product_id: str) -> Turn:
+        if self._deps.offer_lock is None:
+            return Turn(None, None)
+        holder = self._deps.offer_lock(product_id, self._run.run_id)
+        subs = self._deps.pc.submissions(product_id) if holder is None else None
+        self.taken[product_id] = turn = Turn(holder, subs)
+        return turn
+
+    def read(self, product_id: str) -> Product:
+        """The product by id, its turn taken meanwhile (raises what the product read raised)."""
+        if not self._beside:
+            return self._deps.pc.get_product(product_id)
+        tasks: list[Callable[[], object]] = [
+            lambda: self._deps.pc.get_product(product_id),
+            lambda: self.take(product_id),
+        ]
+        product, _ = fan_out(lambda task: task(), tasks, workers=2)
+        assert isinstance(product, Product)
+        return product
+
+    def give_back(self, kept: str | None) -> None:
+        """Give back the turns taken on product ids other than `kept`."""
+        for product_id, turn in self.taken.items():
+            if product_id != kept and turn.holder is None and self._deps.offer_unlock:
+                self._deps.offer_unlock(product_id, self._run.run_id)
+
+
+def _product(run: Run, deps: StageDeps, read: Callable[[str], Product]) -> Product | Failed:
     """The run's product: by its GUID; or by offer id, from what an earlier run of the offer
     found, else v1's listing, else (the listing is empty or refused, as for offers moved to
     the new backend in 2026) the Product Ingestion API. The offer id is checked here after
     every lookup, whatever a filter did."""
     if run.product_id:
         try:
-            return deps.pc.get_product(run.product_id)
+            return read(run.product_id)
         except NotFound:
             return Failed(reason=f"unknown offer: no product {run.product_id}", rejected=True)
     offer_id = run.offer_external_id
@@ -142,7 +192,7 @@ def _product(run: Run, deps: StageDeps) -> Product | Failed:
     known = deps.known_product(offer_id) if deps.known_product else None
     if known:
         with contextlib.suppress(NotFound):
-            product = deps.pc.get_product(known)
+            product = read(known)
             if product.offer_id == offer_id:
                 return product
     try:
@@ -151,9 +201,7 @@ def _product(run: Run, deps: StageDeps) -> Product | Failed:
         found = []
     if not found and deps.lookup is not None:
         found = [
-            p
-            for pid in deps.lookup.product_ids(offer_id)
-            if (p := deps.pc.get_product(pid)).offer_id == offer_id
+            p for pid in deps.lookup.product_ids(offer_id) if (p := read(pid)).offer_id == offer_id
         ]
     if not found:
         return Failed(
