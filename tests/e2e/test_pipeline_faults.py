@@ -114,7 +114,7 @@ def test_the_host_killed_mid_run_loses_nothing(
     try:
         for name in products:
             publish(storage, f"e2e-{name}", name, "live")
-        time.sleep(1.5)
+        mid_stage(storage, [f"e2e-{name}" for name in products])
         stack.restart_host(kill=True)  # SIGKILL: leased messages come back after the lease
         time.sleep(1.0)
         stack.restart_host(kill=True)
@@ -128,6 +128,21 @@ def test_the_host_killed_mid_run_loses_nothing(
         assert submissions(admin, product_id)[0]["substate"] == "InStore"
     log = (stack.workdir / "host.log").read_text()
     assert '"dequeue_count": 2' in log  # the kill did catch messages mid-flight
+
+
+def mid_stage(storage: Storage, run_ids: list[str], timeout: float = 30.0) -> None:
+    """Until a delivery is in the middle of one of the runs' stages: its claim on the stage
+    the run is at is written, and its outcome not yet (a sleep of fixed length missed every
+    stage once the stages got faster)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run_id in run_ids:
+            run = storage.ledger.get(run_id)
+            claimed = run is not None and run.claimed_stage == run.stage
+            if claimed and run is not None and run.status is RunStatus.RUNNING:
+                return
+        time.sleep(0.05)
+    raise AssertionError("no stage of the runs was caught in the middle")
 
 
 def test_a_dead_letter_is_recorded_and_redriven(
