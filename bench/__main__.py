@@ -20,6 +20,9 @@ from bench import baselines, cold_start, credentials, offer_types, poller_tick, 
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMALL = 20  # a small batch: its latency, against its critical path and the baselines
+# Cold batches of the small size, each on a fresh stack: one batch's wall time moves by up to
+# 2 s with where the idle intake queue's polling and the poller's tick fall.
+REPEAT = 3
 ABOVE = 1.25  # the ceiling configured above the simulator's limit by this much
 CONDITIONS: dict[str, Any] = {
     "latency_ms": 100,
@@ -52,11 +55,7 @@ def main() -> None:
     _save("throughput", hosts[1])
     _save("throughput_3_hosts", hosts[3])
     _save("throughput_3_hosts_ceiling_above_limit", hosts[0])
-    small = (
-        hosts[1]
-        if args.offers == SMALL
-        else throughput.run(SMALL, **CONDITIONS, headroom=0.95, hosts=1, warm=True)
-    )
+    small = _save("throughput_small", _small(hosts[1] if args.offers == SMALL else None))
     base = _save(
         "baselines",
         baselines.run(
@@ -71,6 +70,16 @@ def main() -> None:
     report = _report(args.offers, hosts, small, base, tick, types, cold, creds)
     (RESULTS / "report.md").write_text(report)
     print(report)
+
+
+def _small(first: dict[str, Any] | None) -> dict[str, Any]:
+    """The small batch, cold, REPEAT times on fresh stacks (the first also run again once
+    its waits are known): the median batch, with every batch's wall time."""
+    runs = [first or throughput.run(SMALL, **CONDITIONS, headroom=0.95, hosts=1, warm=True)]
+    runs += [throughput.run(SMALL, **CONDITIONS, headroom=0.95) for _ in range(REPEAT - 1)]
+    ordered = sorted(runs, key=lambda r: float(r["wall_s"]))
+    walls = [r["wall_s"] for r in ordered]
+    return {**ordered[len(ordered) // 2], "warm": runs[0]["warm"], "walls_s": walls}
 
 
 def _report(
@@ -124,7 +133,9 @@ column {ABOVE} times it: the budget then learns the limit from the first 429s.
 
 | | wall time | against the critical path ({critical} s) |
 |---|---|---|
-| pc-publisher, 1 host | **{small["wall_s"]} s** | {round(small["wall_s"] / critical, 2)} \
+| pc-publisher, 1 host (median of {len(small["walls_s"])} cold batches on fresh stacks: \
+{", ".join(f"{w} s" for w in small["walls_s"])}) | **{small["wall_s"]} s** \
+| {round(small["wall_s"] / critical, 2)}, worst {round(max(small["walls_s"]) / critical, 2)} \
 (target <= 1.3, and faster than the naive script) |
 | pc-publisher, 1 host, the same batch again (its waits known: \
 {small["warm"]["polls_per_run_median"]} status polls a run, {small["polls_per_run_median"]} the \
