@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,16 @@ def proven(budget: TenantBudget) -> TenantBudget:
     window.proven = budget.ceiling
     assert budget.row.write(window, etag)
     return budget
+
+
+def request(offer: str, prefix: str = "it", **extra: Any) -> tuple[str, str]:
+    """A publish request of `offer` to preview, under a fresh id: the id and the body."""
+    request_id = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    body = {
+        "schemaVersion": 1,
+        "requestId": request_id,
+        "offer": {"externalId": offer},
+        "target": "preview",
+        **extra,
+    }
+    return request_id, json.dumps(body)

@@ -17,18 +17,7 @@ from shared.pipeline.effects import Pipeline
 from shared.pipeline.intake import accept_request
 from shared.pipeline.runner import handle_stage_message
 from shared.queues import EVENTS, STAGE_QUEUES
-
-
-def request(offer: str, **extra: Any) -> tuple[str, str]:
-    request_id = f"it-{uuid.uuid4().hex[:10]}"
-    body = {
-        "schemaVersion": 1,
-        "requestId": request_id,
-        "offer": {"externalId": offer},
-        "target": "preview",
-        **extra,
-    }
-    return request_id, json.dumps(body)
+from tests.integration.conftest import request
 
 
 def messages(pipeline: Pipeline, queue: str) -> list[str]:

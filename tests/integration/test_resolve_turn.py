@@ -4,7 +4,6 @@ two, and a turn taken on a product that is not the offer's is given back."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from shared.offer_locks import LOCKS
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.intake import accept_request
 from shared.pipeline.runner import handle_stage_message
+from tests.integration.conftest import request
 
 
 @pytest.fixture
@@ -30,14 +30,8 @@ def slow(admin: SimulatorClient) -> Iterator[None]:
 
 def resolved(pipeline: Pipeline, offer: str) -> str:
     """A run of `offer` to preview, taken through resolve; its id."""
-    run_id = f"turn-{uuid.uuid4().hex[:10]}"
-    body = {
-        "schemaVersion": 1,
-        "requestId": run_id,
-        "offer": {"externalId": offer},
-        "target": "preview",
-    }
-    accept_request(pipeline, json.dumps(body), uuid.uuid4().hex)
+    run_id, body = request(offer, prefix="turn")
+    accept_request(pipeline, body, uuid.uuid4().hex)
     message = StageMessage(run_id=run_id, stage=Stage.RESOLVE).to_json()
     handle_stage_message(pipeline, Stage.RESOLVE, message)
     return run_id
