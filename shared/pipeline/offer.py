@@ -154,9 +154,10 @@ class Turns:
         if self._deps.offer_lock is None:
             return Turn(None, None)
         holder = self._deps.offer_lock(product_id, self._run.run_id)
-        subs = self._deps.pc.submissions(product_id) if holder is None else None
-        self.taken[product_id] = turn = Turn(holder, subs)
-        return turn
+        self.taken[product_id] = Turn(holder, None)  # to give back, should the listing fail
+        if holder is None:
+            self.taken[product_id] = Turn(None, self._deps.pc.submissions(product_id))
+        return self.taken[product_id]
 
     def read(self, product_id: str) -> Product:
         """The product by id, its turn taken meanwhile (raises what the product read raised)."""

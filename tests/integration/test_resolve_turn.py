@@ -90,3 +90,19 @@ def test_a_turn_taken_on_a_product_that_is_not_the_offers_is_given_back(
     assert run.stage == Stage.SUBMIT_PREVIEW, run
     assert holder(pipeline, mine) == run_id
     assert holder(pipeline, theirs) is None
+
+
+def test_a_turn_taken_on_a_product_that_is_gone_is_given_back(
+    pipeline: Pipeline, admin: SimulatorClient
+) -> None:
+    """The remembered product was deleted: its read and its listing both answer 404, and the
+    turn taken on it meanwhile is not left behind."""
+    offer = f"turn-{uuid.uuid4().hex[:8]}"
+    mine = admin.add_offer(offer, ["basic"])["id"]
+    gone = str(uuid.uuid4())
+    pipeline.ledger.remember_product(offer, gone)
+    run_id = resolved(pipeline, offer)
+    run = pipeline.ledger.get(run_id)
+    assert run is not None and run.product_id == mine
+    assert holder(pipeline, mine) == run_id
+    assert holder(pipeline, gone) is None
