@@ -151,9 +151,8 @@ class Turns:
         self._beside = deps.offer_lock is not None and run.target not in READ_ONLY_TARGETS
 
     def take(self, product_id: str) -> Turn:
-        if self._deps.offer_lock is None:
-            return Turn(None, None)
-        holder = self._deps.offer_lock(product_id, self._run.run_id)
+        lock = self._deps.offer_lock
+        holder = lock(product_id, self._run.run_id) if lock is not None else None
         self.taken[product_id] = Turn(holder, None)  # to give back, should the listing fail
         if holder is None:
             self.taken[product_id] = Turn(None, self._deps.pc.submissions(product_id))

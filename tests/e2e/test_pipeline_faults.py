@@ -138,8 +138,7 @@ def mid_stage(storage: Storage, run_ids: list[str], timeout: float = 30.0) -> No
     while time.monotonic() < deadline:
         for run_id in run_ids:
             run = storage.ledger.get(run_id)
-            claimed = run is not None and run.claimed_stage == run.stage
-            if claimed and run is not None and run.status is RunStatus.RUNNING:
+            if run and run.status is RunStatus.RUNNING and run.claimed_stage == run.stage:
                 return
         time.sleep(0.05)
     raise AssertionError("no stage of the runs was caught in the middle")
