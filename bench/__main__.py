@@ -21,7 +21,7 @@ from bench import baselines, cold_start, credentials, offer_types, poller_tick, 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMALL = 20  # a small batch: its latency, against its critical path and the baselines
 # Cold batches of the small size, each on a fresh stack: one batch's wall time moves by up to
-# 2 s with where the idle intake queue's polling and the poller's tick fall.
+# 1 s with where the idle intake queue's polling and the poller's tick fall.
 REPEAT = 3
 ABOVE = 1.25  # the ceiling configured above the simulator's limit by this much
 CONDITIONS: dict[str, Any] = {

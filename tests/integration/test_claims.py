@@ -4,6 +4,8 @@ run's claim right before each POST (real SDKs on Azurite and the simulator)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from pcpub.simulator.admin import SimulatorClient
@@ -19,7 +21,7 @@ def test_a_post_is_not_sent_once_the_claim_was_taken_over(
     pipeline: Pipeline, admin: SimulatorClient
 ) -> None:
     product = admin.add_offer("claimed-over", ["basic"])["id"]
-    mine = stamp(now_utc())
+    mine = stamp(now_utc() - timedelta(seconds=pipeline.claim_seconds))  # it ran out
     run = Run(
         run_id="claims-1",
         status=RunStatus.RUNNING,
