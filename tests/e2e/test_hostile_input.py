@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from pcpub.ops import Storage, drop, poison_messages, redrive
+from pcpub.ops import Storage
+from pcpub.poison import drop, poison_messages, redrive
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import RunStatus

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 
-from pcpub.ops import Storage, poison_messages, redrive
+from pcpub.ops import Storage
+from pcpub.poison import poison_messages, redrive
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import RunStatus

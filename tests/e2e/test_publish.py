@@ -8,7 +8,8 @@ import re
 import time
 from typing import Any
 
-from pcpub.ops import Storage, poison_messages
+from pcpub.ops import Storage
+from pcpub.poison import poison_messages
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import RunStatus

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from pcpub.ops import Storage, enqueue, poison_messages
+from pcpub.ops import Storage, enqueue
+from pcpub.poison import poison_messages
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import Run, RunStatus

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from azure.data.tables import TableServiceClient
 
-from pcpub.ops import Storage, enqueue, poison_messages
+from pcpub.ops import Storage, enqueue
+from pcpub.poison import poison_messages
 from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
 from shared.ledger import TABLE_NAME, Run, RunStatus

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from pcpub.ops import Storage, poison_messages, redrive
+from pcpub.ops import Storage
+from pcpub.poison import poison_messages, redrive
 from shared.ledger import Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Stage, StageMessage
 from shared.pipeline.deadletter import sweep_poison

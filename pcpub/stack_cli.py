@@ -1,0 +1,177 @@
+"""`pcpub` commands that run the local stack and its parts (the handlers behind pcpub.cli):
+simulator, host, up, demo."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    sim = sub.add_parser("simulator", help="run the Partner Center simulator")
+    sim.add_argument("--port", type=int, default=0)
+    sim.add_argument("--tls-cert")
+    sim.add_argument("--tls-key")
+    sim.add_argument("--seed", help="seed JSON file (default: built-in sample offers)")
+    sim.add_argument("--profile", choices=["fast", "realistic"], default="fast")
+    sim.add_argument("--write-config", help="write the JSON that clients drive it with")
+    sim.add_argument("--state-dir", help="where the generated CA and certificate go")
+    sim.add_argument("--token-lifetime", type=int, default=3600)
+    sim.add_argument(
+        "--contract", help="the OpenAPI document: check every answer against it (/_admin/contract)"
+    )
+    sim.add_argument(
+        "--blob-connection-string",
+        help="a blob store (Azurite) for package uploads: fileSasUri is then a real SAS there",
+    )
+
+    host = sub.add_parser("host", help="run the function app against Azurite")
+    host.add_argument("--app-dir", default=".")
+    host.add_argument("--settings", help="local.settings.json whose Values are app settings")
+    host.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=600.0,
+        help="how long a dequeued message stays invisible (Azure: 600)",
+    )
+    host.add_argument(
+        "--retry-seconds",
+        type=float,
+        help="wait before a failed message is tried again (default: host.json's)",
+    )
+
+    up = sub.add_parser("up", help="run the whole local stack until interrupted")
+    up.add_argument("--write-config", help="write endpoints, credentials and queue names here")
+    up.add_argument("--profile", choices=["fast", "realistic"], default="fast")
+    up.add_argument("--workdir")
+    up.add_argument(
+        "--hosts", type=int, default=1, help="instances of the function app on the one stack"
+    )
+
+    demo = sub.add_parser("demo", help="publish sample offers to live on the local stack")
+    demo.add_argument("--profile", choices=["fast", "realistic"], default="fast")
+    demo.add_argument("--offer", help="Azure Application offer id from the simulator's seed")
+    demo.add_argument("--timeout", type=float, default=300.0)
+    demo.add_argument(
+        "--release", action="store_true", help="a release of four offers, approved, then live"
+    )
+
+
+def _stop_on_terminate() -> None:
+    """SIGTERM acts like Ctrl-C (so the stack's children are stopped), once: a second signal
+    during the clean-up must not cut it short."""
+
+    def interrupt(*_: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    from pcpub.simulator.server import serve
+
+    serve(
+        port=args.port,
+        seed_path=args.seed,
+        profile=args.profile,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        write_config=args.write_config,
+        state_dir=args.state_dir,
+        token_lifetime=args.token_lifetime,
+        contract=args.contract,
+        blob_connection_string=args.blob_connection_string,
+    )
+    return 0
+
+
+def _host(args: argparse.Namespace) -> int:
+    from pcpub import logs
+    from pcpub.host.runtime import LocalHost
+
+    if args.settings:
+        values = json.loads(Path(args.settings).read_text()).get("Values", {})
+        os.environ.update({k: str(v) for k, v in values.items()})
+    logs.redact(os.environ.get("VAULT_CLIENT_SECRET"))
+    logs.configure("host")
+    host = LocalHost(
+        Path(args.app_dir).resolve(),
+        lease_seconds=args.lease_seconds,
+        retry_seconds=args.retry_seconds,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: host.stop(timeout=0))
+    host.start()
+    with contextlib.suppress(KeyboardInterrupt):
+        host.wait()
+    host.stop()
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from pcpub.simulator.server import write_json_atomic
+    from pcpub.stack import LocalStack
+
+    stack = LocalStack(
+        Path(args.workdir) if args.workdir else None, profile=args.profile, hosts=args.hosts
+    )
+    _stop_on_terminate()
+    stack.start()
+    try:
+        info = stack.describe()
+        if args.write_config:
+            write_json_atomic(args.write_config, info)
+        print(
+            json.dumps(
+                {
+                    k: info[k]
+                    for k in (
+                        "ingestionBaseUrl",
+                        "adminUrl",
+                        "publishRequestQueue",
+                        "eventsQueue",
+                        "appSettingsPath",
+                        "workdir",
+                    )
+                },
+                indent=2,
+            )
+        )
+        print("local stack is up; Ctrl-C stops it", flush=True)
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pcpub.demo import run_demo
+
+    _stop_on_terminate()
+    try:
+        return run_demo(
+            profile=args.profile, timeout=args.timeout, offer=args.offer, release=args.release
+        )
+    except KeyboardInterrupt:
+        print("interrupted; everything the demo started is stopped", file=sys.stderr)
+        return 130
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "simulator": _simulator,
+    "host": _host,
+    "up": _up,
+    "demo": _demo,
+}
