@@ -25,6 +25,7 @@ from azure.data.tables import TableServiceClient
 
 from pcpub.azurite import start_azurite
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
+from shared.ledger_sweep import sweep
 from shared.messages import Stage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +49,7 @@ def _tick(ledger: Ledger, reps: int = 15) -> float:
     times = []
     for _ in range(reps):
         started = time.perf_counter()
-        ledger.sweep(now_utc(), now_utc() - timedelta(minutes=15), limit=200)
+        sweep(ledger, now_utc(), now_utc() - timedelta(minutes=15), limit=200)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 

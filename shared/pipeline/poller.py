@@ -11,6 +11,7 @@ from contextvars import copy_context
 from datetime import datetime, timedelta
 
 from shared.ledger import LedgerConflict, Run, RunStatus, stamp
+from shared.ledger_sweep import sweep as read_sweep
 from shared.messages import Stage
 from shared.observability import metrics
 from shared.partnercenter.budget import Priority
@@ -50,7 +51,8 @@ def poll_due(
         )
         return waits + checks[:room]
 
-    sweep = pipeline.ledger.sweep(
+    sweep = read_sweep(
+        pipeline.ledger,
         now,
         now - timedelta(seconds=pipeline.stall_seconds),
         limit,

@@ -12,6 +12,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
+from shared.ledger_sweep import sweep
 from shared.messages import Stage
 from shared.run_index import ACTIVE
 from shared.settings import Settings
@@ -37,7 +38,7 @@ def run(run_id: str, status: RunStatus, **fields: object) -> Run:
 
 
 def due(ledger: Ledger) -> list[Run]:
-    return ledger.sweep(now_utc(), now_utc() - timedelta(minutes=15)).due
+    return sweep(ledger, now_utc(), now_utc() - timedelta(minutes=15)).due
 
 
 def test_history_is_not_read_and_old_runs_are_indexed_once(settings: Settings) -> None:
@@ -97,13 +98,13 @@ def test_a_waiting_run_whose_row_is_gone_is_named_after_the_stall_window(
     assert ledger.create(parked)
     ledger.table().delete_entity("run", "parked-1")  # its row lost; no message in flight
     # A row just indexed may precede its run's first write: not lost inside the window.
-    sweep = ledger.sweep(now_utc(), now_utc() - timedelta(minutes=15))
-    assert (sweep.due, sweep.lost) == ([], [])
-    sweep = ledger.sweep(now_utc(), now_utc())
-    assert [(r.run_id, r.offer, r.product_id, r.stage) for r in sweep.lost] == [
+    found = sweep(ledger, now_utc(), now_utc() - timedelta(minutes=15))
+    assert (found.due, found.lost) == ([], [])
+    found = sweep(ledger, now_utc(), now_utc())
+    assert [(r.run_id, r.offer, r.product_id, r.stage) for r in found.lost] == [
         ("parked-1", "contoso-app", "prod-1", "await_preview")
     ]
-    assert sweep.due == []
+    assert found.due == []
     service.delete_table(ledger.table().table_name)
     service.delete_table(ledger.index_table().table_name)
 
@@ -157,7 +158,7 @@ def test_a_repair_never_lists_a_finished_run_again(settings: Settings) -> None:
     ledger.index.repair(read_before, lambda: ledger.get("ending-1"))
     with pytest.raises(ResourceNotFoundError):
         ledger.index_table().get_entity(ACTIVE, "ending-1")
-    assert ledger.sweep(now_utc(), now_utc()).stalled == []
+    assert sweep(ledger, now_utc(), now_utc()).stalled == []
 
     assert ledger.create(run("going-1", RunStatus.RUNNING))
     going = ledger.get("going-1")
