@@ -7,7 +7,8 @@ calls are counted in one ledger row (partition `control`, row `budget`) over a s
 (a minute by default, in slots of a second): any window-long stretch of time holds at most
 `rate * window / 60` calls, whatever the service's own windows are aligned to. An instance takes
 calls in batches with a conditional write (one read and one write for every caller then
-waiting, whatever its priority: bounded extra latency) and spends them at once, so a small batch
+waiting, whatever its priority: bounded extra latency; within a slot each batch at least as
+large as the calls already spent, so a burst costs a few talks) and spends them at once, so a small batch
 of runs goes at the speed of its critical path instead of the ceiling's average pace. Only the
 calls the service has let through before (or half the window) are taken at once; beyond
 that the window fills at the average pace, so a limit below the ceiling is met gently.
@@ -17,61 +18,27 @@ A 429 anywhere lowers the rate for everyone to below the calls the window held w
 that count while it is fresh, so the real limit is found rather than configured
 (`budget_window`). `PC_RATE_LIMIT_PER_MINUTE` is the ceiling.
 
-Calls have a priority: those that create a submission (its last branch reads and the create)
-first, then the rest that lead up to one, so a run started goes on to its submission before
-another run's lookups take the room (every certification starts as early as the budget allows,
-and a batch larger than the window has whole runs certifying, not many halfway); then the rest
-of a run's work, then status polls, and last the polls that can only find a run done (its
-live poll: one that finds a preview ready leads to a promote, and goes first). A caller
-that finds no room marks its priority as pressing in the row, and nobody of a lower priority
-takes a call while a mark is fresh (a little over a slot): with many runs waiting, polling never
-starves the stages that make progress, and the moment those stop asking, whatever is free goes
-to the rest, with no share of the window left idle. A poll that cannot have a call within
-`poll_wait` is given up (BudgetExhausted: the check is tried again later) rather than holding
-an invocation.
+Calls have a priority (`call_priority`): a caller that finds no room marks its priority as
+pressing in the row, and nobody of a lower priority takes a call while a mark is fresh (a little
+over a slot), so polling never starves the stages that make progress, and the moment those stop
+asking, whatever is free goes to the rest. A poll that cannot have a call within `poll_wait` is
+given up (BudgetExhausted: the check is tried again later) rather than holding an invocation.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from enum import IntEnum
+from collections.abc import Callable
 
 from shared.ledger import Ledger
 from shared.partnercenter.budget_row import BudgetRow
 from shared.partnercenter.budget_window import Pace, Window, pressing
+from shared.partnercenter.call_priority import Priority, current
 from shared.partnercenter.errors import BudgetExhausted
 
 log = logging.getLogger(__name__)
-
-
-class Priority(IntEnum):
-    SUBMIT = 0  # the calls that create a submission: a run started reaches its certification
-    START = 1  # the calls before those (finding the offer): its certification starts sooner
-    FINISH = 2  # the rest of a run's work (the default)
-    POLL = 3  # status polls
-    LAST = 4  # the poll that can only find its run done (live): after those that lead on
-
-    @property
-    def polls(self) -> bool:
-        return self >= Priority.POLL
-
-
-_priority = contextvars.ContextVar("pc_budget_priority", default=Priority.FINISH)
-
-
-@contextmanager
-def priority(level: Priority) -> Iterator[None]:
-    """Calls made inside take from the budget at this priority."""
-    token = _priority.set(level)
-    try:
-        yield
-    finally:
-        _priority.reset(token)
 
 
 class TenantBudget:
@@ -108,6 +75,8 @@ class TenantBudget:
         # Calls taken but not made before their slot ended: given back with the next take
         # (counted, they would fill the window with calls never sent).
         self._unused: dict[str, int] = {}
+        # Per priority: calls spent in the current slot (the slot, the count).
+        self._spent: dict[Priority, tuple[int, int]] = dict.fromkeys(Priority, (-1, 0))
         self.waited = 0.0
 
     @property
@@ -124,7 +93,7 @@ class TenantBudget:
         """Wait for one call's share of the tenant's budget (with `max_wait`, at most that long,
         then BudgetExhausted; a poll with `poll_wait`). A wait longer than the delivery's claim
         is safe: every non-idempotent call is fenced on the claim right before it is sent."""
-        level = _priority.get()
+        level = current()
         bound = self.poll_wait if level.polls else None
         bound = bound if self.max_wait is None else min(bound or self.max_wait, self.max_wait)
         spent = 0.0
@@ -162,11 +131,11 @@ class TenantBudget:
                 if self._off_until[level] > now:  # just read: no room for it until then
                     return self._off_until[level] - now
                 wanted = {
-                    other: max(self.batch, waiting)
+                    other: max(self.batch, waiting, self._spent_now(other, now))
                     for other, waiting in self._waiting.items()
                     if waiting > 0 and self._off_until[other] <= now and not self._holds(other)
                 }
-                wanted[level] = max(self.batch, self._waiting[level])
+                wanted[level] = max(self.batch, self._waiting[level], self._spent_now(level, now))
             waits = self._take_all(now, wanted)
             with self._lock:
                 for other, wait in waits.items():
@@ -175,7 +144,22 @@ class TenantBudget:
                 if waits[level] > 0:
                     return waits[level]
                 self._tokens[level] -= 1
+                self._count(level, now)
             return 0.0
+
+    def _spent_now(self, level: Priority, now: float) -> int:
+        """Calls of `level` this instance spent in the current slot (under the lock). A talk
+        takes at least as many again: a burst (twenty stages' reads at once) is served in a
+        few talks that double, not one talk per batch, and a slot's tokens left unspent are
+        given back with the next talk."""
+        slot, spent = self._spent[level]
+        return spent if slot == self.pace.slot(now) else 0
+
+    def _count(self, level: Priority, now: float) -> None:
+        """One call of `level` spent (under the lock)."""
+        slot = self.pace.slot(now)
+        before, spent = self._spent[level]
+        self._spent[level] = (slot, spent + 1 if before == slot else 1)
 
     def _holds(self, level: Priority) -> bool:
         """Tokens of `level` in hand and valid now (under the lock)."""
@@ -189,6 +173,7 @@ class TenantBudget:
                 return False
             if self._holds(level):
                 self._tokens[level] -= 1
+                self._count(level, self._clock())
                 return True
             self._expire(level)
             return False

@@ -14,7 +14,7 @@ from shared.ledger import LedgerConflict, Run, RunStatus, stamp
 from shared.ledger_sweep import sweep as read_sweep
 from shared.messages import Stage
 from shared.observability import metrics
-from shared.partnercenter.budget import Priority
+from shared.partnercenter.call_priority import Priority
 from shared.pipeline.checks import check_due, dispatch, due_early
 from shared.pipeline.effects import Pipeline, send_stage
 from shared.pipeline.endings import ended

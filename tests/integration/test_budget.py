@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.partnercenter.budget import Priority, TenantBudget, priority
+from shared.partnercenter.budget import TenantBudget
 from shared.partnercenter.budget_row import CONTROL, ROW
 from shared.partnercenter.budget_window import Window
+from shared.partnercenter.call_priority import Priority, priority
 from shared.partnercenter.errors import BudgetExhausted
 from shared.pipeline.effects import Pipeline
 from tests.integration.conftest import proven
@@ -194,3 +195,31 @@ def test_one_talk_to_the_row_serves_the_callers_of_every_priority_waiting(
     for _ in range(3):
         assert budget._spend(Priority.START)  # the waiting callers spend without a talk
     assert not budget._spend(Priority.START)
+
+
+def test_a_burst_is_served_in_talks_that_double_and_what_it_left_is_given_back(
+    pipeline: Pipeline,
+) -> None:
+    """Sixty-four calls in one slot (twenty stages' reads at once) take five talks to the row,
+    not sixteen batches of four; the calls taken and not made go back to the window."""
+    now = [time.time()]
+    budget = TenantBudget(pipeline.ledger, 6000, batch=4, clock=lambda: now[0])
+    writes: list[object] = []
+    write = budget.row.write
+
+    def counted(window: Window, etag: str | None) -> bool:
+        writes.append(window)
+        return write(window, etag)
+
+    budget.row.write = counted  # type: ignore[method-assign]
+    for _ in range(64):
+        budget.acquire()
+    assert len(writes) == 5  # 4, 4, 8, 16, 32
+    now[0] += 2 * budget.slot_seconds  # the slot is over: its tokens left are given back
+    budget.acquire()
+
+    def used() -> int:
+        row = pipeline.ledger.table().get_entity(CONTROL, ROW)
+        return Window(**json.loads(row["data"])).used()
+
+    assert used() == 64 + 4  # the burst's calls, and the new slot's batch

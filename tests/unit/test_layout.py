@@ -104,7 +104,7 @@ def test_calls_draw_on_the_budget_by_what_they_lead_to() -> None:
     """Calls leading up to a submission first (its certification starts sooner), those of a
     run already past its lookup before another run's lookup, status polls and gates last, the
     rest between."""
-    from shared.partnercenter.budget import Priority
+    from shared.partnercenter.call_priority import Priority
     from shared.pipeline.runner import call_priority
 
     assert call_priority(Stage.RESOLVE) is Priority.START
