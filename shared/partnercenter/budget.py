@@ -8,10 +8,10 @@ calls are counted in one ledger row (partition `control`, row `budget`) over a s
 `rate * window / 60` calls, whatever the service's own windows are aligned to. An instance takes
 calls in batches with a conditional write (one read and one write for every caller then
 waiting, whatever its priority: bounded extra latency; within a slot each batch at least as
-large as the calls already spent, so a burst costs a few talks) and spends them at once, so a small batch
-of runs goes at the speed of its critical path instead of the ceiling's average pace. Only the
-calls the service has let through before (or half the window) are taken at once; beyond
-that the window fills at the average pace, so a limit below the ceiling is met gently.
+large as the calls already spent, so a burst costs a few talks) and spends them at once, so a
+small batch of runs goes at the speed of its critical path instead of the ceiling's average
+pace. Only the calls the service has let through before (or half the window) are taken at once;
+beyond that the window fills at the average pace, so a limit below the ceiling is met gently.
 
 A 429 anywhere lowers the rate for everyone to below the calls the window held when it came
 (and holds calls until its Retry-After); the rate climbs back while calls succeed, to just under
