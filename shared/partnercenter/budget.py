@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from shared.fanout import given_up
 from shared.ledger import Ledger
 from shared.partnercenter.budget_row import BudgetRow
 from shared.partnercenter.budget_window import Pace, Window, pressing
@@ -39,6 +40,7 @@ from shared.partnercenter.call_priority import Priority, current
 from shared.partnercenter.errors import BudgetExhausted
 
 log = logging.getLogger(__name__)
+NAP = 1.0  # seconds a waiting caller sleeps before it looks again (whether it is still wanted)
 
 
 class TenantBudget:
@@ -108,9 +110,12 @@ class TenantBudget:
                     raise BudgetExhausted(
                         f"the tenant's Partner Center call budget has no room for {wait:.0f} s"
                     )
-                spent += wait
-                self.waited += wait
-                self._sleep(wait)
+                if given_up():  # a read beside this one failed: the stage will not use it
+                    raise BudgetExhausted("not waiting for a call whose stage has failed")
+                nap = min(wait, NAP)  # then look again (a known wait costs no talk to the row)
+                spent += nap
+                self.waited += nap
+                self._sleep(nap)
         finally:
             with self._lock:
                 self._waiting[level] -= 1

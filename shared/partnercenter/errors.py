@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 
 class PartnerCenterError(Exception):
@@ -42,6 +43,7 @@ class PartnerCenterError(Exception):
         self.method = method
         self.path = path
         self.client_request_id = client_request_id
+        self.at = time.monotonic()  # when it came: a Retry-After counts from here
 
 
 class TransportError(PartnerCenterError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 
 from azure.core.exceptions import AzureError
@@ -110,7 +111,9 @@ def _decide(
     except PartnerCenterError as exc:
         if not exc.transient:
             return Failed(reason=f"{stage}: {exc}"), exc
-        delay = max(exc.retry_after or 0, pipeline.retry_delay_seconds)
+        # What is left of a Retry-After: the stage may have gone on a while after it came.
+        left = (exc.retry_after or 0) - (time.monotonic() - exc.at)
+        delay = max(left, pipeline.retry_delay_seconds)
         return Retry(delay_seconds=delay, reason=f"{stage}: {exc}"), exc
     except CredentialError as exc:  # held off for the instance's shared backoff
         delay = max(exc.retry_after or 0, pipeline.retry_delay_seconds)

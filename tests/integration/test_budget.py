@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.fanout import fan_out
 from shared.partnercenter.budget import TenantBudget
 from shared.partnercenter.budget_row import CONTROL, ROW
 from shared.partnercenter.budget_window import Window
@@ -223,3 +224,26 @@ def test_a_burst_is_served_in_talks_that_double_and_what_it_left_is_given_back(
         return Window(**json.loads(row["data"])).used()
 
     assert used() == 64 + 4  # the burst's calls, and the new slot's batch
+
+
+def test_a_read_waiting_for_room_gives_up_once_a_read_beside_it_failed(
+    pipeline: Pipeline,
+) -> None:
+    """A stage's reads fan out; one fails (a 429, say) while another waits for room: the
+    waiting one stops at its next look instead of holding the stage until room comes, and
+    spends no call the stage would throw away."""
+    budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1)
+    budget.acquire()  # the window's one call: the next waits about a minute
+
+    def read(n: int) -> int:
+        if n == 0:
+            time.sleep(0.2)
+            raise LookupError("the read that failed")
+        budget.acquire()
+        return n
+
+    started = time.monotonic()
+    with pytest.raises(LookupError, match="the read that failed"):
+        fan_out(read, [0, 1])
+    assert time.monotonic() - started < 3.0
+    assert budget.waited < 3.0

@@ -1,4 +1,5 @@
-"""fan_out: order kept, concurrency bounded, context carried, errors raised, threads reused."""
+"""fan_out: order kept, concurrency bounded, context carried, errors raised, threads reused,
+and no fan-out waits for a busy pool."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from shared.fanout import fan_out
+from shared.fanout import POOL_THREADS, _shared_pool, fan_out
 
 WHO = contextvars.ContextVar("who", default="nobody")
 
@@ -73,4 +74,30 @@ def test_threads_are_kept_between_calls() -> None:
     for _ in range(20):
         fan_out(lambda _: time.sleep(0.001), list(range(6)))
     pool = [t for t in threading.enumerate() if t.name.startswith("fan-out")]
-    assert 6 <= len(pool) <= 16  # not a thread per item per call (120)
+    assert 5 <= len(pool) <= 16  # the caller and five helpers, not a thread per item (120)
+
+
+def test_a_fan_out_goes_on_when_every_pool_thread_is_held() -> None:
+    """Other stages' calls holding every pool thread (waiting on the budget at a lower
+    priority) do not hold a submission's reads: the caller makes them itself."""
+    release, lock, held = threading.Event(), threading.Lock(), [0]
+
+    def hold() -> None:
+        with lock:
+            held[0] += 1
+        release.wait(10)
+
+    pool = _shared_pool()
+    blockers = [pool.submit(hold) for _ in range(POOL_THREADS)]
+    try:
+        deadline = time.monotonic() + 5
+        while held[0] < POOL_THREADS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert held[0] == POOL_THREADS
+        started = time.monotonic()
+        assert fan_out(lambda n: n * 2, [1, 2, 3]) == [2, 4, 6]
+        assert time.monotonic() - started < 1.0
+    finally:
+        release.set()
+        for blocker in blockers:
+            blocker.result(10)
