@@ -124,7 +124,14 @@ def _enqueue(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from pcpub.ops import dumps, format_status, incident_line, open_incident, status_dict
+    from pcpub.ops import (
+        dumps,
+        format_status,
+        incident_line,
+        open_incident,
+        status_dict,
+        usual_wait,
+    )
 
     storage = _storage(args)
     incident = open_incident(storage)
@@ -135,14 +142,15 @@ def _status(args: argparse.Namespace) -> int:
     from pcpub.controls import pauses
 
     held = [p.describe() for p in pauses(storage)]
+    usual = usual_wait(storage, run)
     if args.json:
-        print(dumps({**status_dict(run), "incident": incident, "pauses": held}))
+        print(dumps({**status_dict(run, usual), "incident": incident, "pauses": held}))
     else:
         if incident:
             print(incident_line(incident))
         for line in held:
             print(f"PAUSED: {line} (pcpub resume)")
-        print(format_status(run))
+        print(format_status(run, usual=usual))
     return 0
 
 

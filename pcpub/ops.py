@@ -14,6 +14,7 @@ from azure.storage.queue import QueueClient
 
 from shared.incidents import Incidents
 from shared.ledger import Ledger, Run, RunStatus, now_utc, parse_stamp, stamp
+from shared.pipeline.learned_waits import LEARNED
 from shared.publish_request import PublishRequest, parse_publish_request
 from shared.queues import (
     PUBLISH_REQUESTS,
@@ -22,6 +23,7 @@ from shared.queues import (
 )
 from shared.settings import ENV, Settings
 from shared.storage import transport_options
+from shared.wait_history import Span, WaitHistory, kind_of
 
 
 class Storage:
@@ -97,7 +99,22 @@ def _seconds(start: str | None, end: str | None) -> float | None:
     return (datetime.strptime(end, fmt) - datetime.strptime(start, fmt)).total_seconds()
 
 
-def status_dict(run: Run) -> dict[str, Any]:
+def usual_wait(storage: Storage, run: Run) -> Span | None:
+    """How long waits like the one `run` is in usually take (shared.wait_history), or None:
+    it is not waiting on Partner Center, or too few such waits were seen."""
+    if run.status is not RunStatus.WAITING or run.stage not in LEARNED:
+        return None
+    return WaitHistory(storage.ledger.table).span(kind_of(run.offer_type, run.stage))
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f} s"
+
+
+def status_dict(run: Run, usual: Span | None = None) -> dict[str, Any]:
     return {
         "requestId": run.run_id,
         "status": str(run.status),
@@ -121,6 +138,7 @@ def status_dict(run: Run) -> dict[str, Any]:
         "createdAt": run.created_at,
         "updatedAt": run.updated_at,
         "nextCheckAt": run.next_check_at,
+        "usualWait": ({"shortestSeconds": usual[0], "longestSeconds": usual[1]} if usual else None),
         "labels": run.labels,
         "callsMade": sum(s.calls for s in run.timeline),
         "timeline": [
@@ -137,8 +155,8 @@ def status_dict(run: Run) -> dict[str, Any]:
     }
 
 
-def format_status(run: Run, now: datetime | None = None) -> str:
-    data = status_dict(run)
+def format_status(run: Run, now: datetime | None = None, usual: Span | None = None) -> str:
+    data = status_dict(run, usual)
     lines = [
         f"{data['requestId']}: {data['status']} at {data['stage']}"
         f" (offer {data['offer'] or '?'}, target {data['target'] or '?'})"
@@ -164,6 +182,12 @@ def format_status(run: Run, now: datetime | None = None) -> str:
         lines.append(f"  changed modules: {', '.join(data['changedModules'])}")
     if delivery := delivery_line(run, now or now_utc()):
         lines.append(f"  {delivery}")
+    if usual is not None and run.timeline and run.timeline[-1].ended is None:
+        waited = ((now or now_utc()) - parse_stamp(run.timeline[-1].started)).total_seconds()
+        lines.append(
+            f"  waited {_duration(waited)}; waits like this usually end after "
+            f"{_duration(usual[0])} to {_duration(usual[1])} (next check {run.next_check_at})"
+        )
     for step in data["timeline"]:
         took = f"{step['seconds']:.2f}s" if step["seconds"] is not None else "running"
         lines.append(

@@ -5,6 +5,7 @@ effects when a run leaves a wait (and only then)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ import pytest
 from azure.data.tables import TableClient
 
 from pcpub.azurite import DEV_KEY
+from pcpub.cli import main
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Stage
 from shared.pipeline.effects import Pipeline, apply_outcome
@@ -176,3 +178,38 @@ def test_an_offer_type_no_table_key_could_hold_still_has_a_history(ledger: Ledge
     for n in range(5):
         waits.observe(kind, f"run-{n}", 30.0)
     assert waits.span(kind) == (30.0, 30.0)
+
+
+def test_pcpub_status_says_how_long_waits_like_a_runs_usually_take(
+    pipeline: Pipeline, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator asking about a run in certification learns what the history knows: the
+    usual span of its kind's waits; a kind with fewer than five waits seen says nothing."""
+    offer_type = f"StatusType{uuid.uuid4().hex[:6]}"
+    started = now_utc() - timedelta(minutes=30)
+    run = Run(
+        run_id=f"status-wait-{uuid.uuid4().hex[:8]}",
+        status=RunStatus.WAITING,
+        stage=Stage.AWAIT_PREVIEW,
+        offer="contoso-app",
+        offer_type=offer_type,
+        next_check_at=stamp(now_utc() + timedelta(minutes=5)),
+        created_at=stamp(started),
+        timeline=[StageRecord(stage=Stage.AWAIT_PREVIEW, started=stamp(started))],
+    )
+    assert pipeline.ledger.create(run)
+    assert settings.storage_connection
+    args = ["status", run.run_id, "--connection-string", settings.storage_connection]
+
+    def shown() -> str:
+        assert main(args) == 0
+        return capsys.readouterr().out
+
+    assert "usually" not in shown()
+    history = WaitHistory(pipeline.ledger.table)
+    for n, hours in enumerate([1.0, 2.0, 3.0, 4.0, 6.0]):
+        history.observe(kind_of(offer_type, Stage.AWAIT_PREVIEW), f"earlier-{n}", hours * 3600)
+    assert "waits like this usually end after 1.0 h to 6.0 h" in shown()
+    assert main([*args, "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)["usualWait"]
+    assert said == {"shortestSeconds": 3600.0, "longestSeconds": 21600.0}

@@ -111,3 +111,16 @@ def test_the_stall_window_outlasts_the_message_lease() -> None:
     stall = Settings.model_fields["stall_seconds"].default
     claim = Settings.model_fields["claim_seconds"].default
     assert claim < MESSAGE_LEASE_SECONDS < stall
+
+
+def test_status_says_how_long_a_wait_like_this_one_usually_takes() -> None:
+    run = a_run(status=RunStatus.WAITING, next_check_at="2026-11-24T10:40:00.000000Z")
+    now = parse_stamp("2026-11-24T10:30:01.500000Z")  # 30 minutes into the wait
+    text = format_status(run, now, usual=(3600.0, 4 * 86400.0))
+    assert "waited 30.0 min; waits like this usually end after 1.0 h to 4.0 d" in text
+    assert "(next check 2026-11-24T10:40:00.000000Z)" in text
+    assert status_dict(run, (3600.0, 5.0))["usualWait"] == {
+        "shortestSeconds": 3600.0,
+        "longestSeconds": 5.0,
+    }
+    assert "usually" not in format_status(run, now)  # nothing known: nothing said
