@@ -34,6 +34,19 @@ def fresh(pipeline: Pipeline) -> Iterator[None]:
         pipeline.ledger.table().delete_entity(CONTROL, ROW)
 
 
+def counting_writes(budget: TenantBudget) -> list[Window]:
+    """The windows the budget writes to the row from now on (one a talk)."""
+    writes: list[Window] = []
+    write = budget.row.write
+
+    def counted(window: Window, etag: str | None) -> bool:
+        writes.append(window)
+        return write(window, etag)
+
+    budget.row.write = counted  # type: ignore[method-assign]
+    return writes
+
+
 def test_instances_share_one_allowance(pipeline: Pipeline) -> None:
     # 600 a minute in 1-second windows: 10 calls a window for the whole tenant.
     instances = [
@@ -170,14 +183,7 @@ def test_one_talk_to_the_row_serves_the_callers_of_every_priority_waiting(
     write) takes a batch for each of them; a talk each queued every caller behind the others'
     round trips."""
     budget = TenantBudget(pipeline.ledger, 600, batch=2)
-    writes: list[object] = []
-    write = budget.row.write
-
-    def counted(window: Window, etag: str | None) -> bool:
-        writes.append(window)
-        return write(window, etag)
-
-    budget.row.write = counted  # type: ignore[method-assign]
+    writes = counting_writes(budget)
     budget._waiting[Priority.START] = 3  # threads of these priorities wait for the talk...
     budget._waiting[Priority.LAST] = 1
     budget._waiting[Priority.SUBMIT] = 1  # ...and this one talks
@@ -205,14 +211,7 @@ def test_a_burst_is_served_in_talks_that_double_and_what_it_left_is_given_back(
     not sixteen batches of four; the calls taken and not made go back to the window."""
     now = [time.time()]
     budget = TenantBudget(pipeline.ledger, 6000, batch=4, clock=lambda: now[0])
-    writes: list[object] = []
-    write = budget.row.write
-
-    def counted(window: Window, etag: str | None) -> bool:
-        writes.append(window)
-        return write(window, etag)
-
-    budget.row.write = counted  # type: ignore[method-assign]
+    writes = counting_writes(budget)
     for _ in range(64):
         budget.acquire()
     assert len(writes) == 5  # 4, 4, 8, 16, 32
