@@ -8,6 +8,7 @@ path in shared/ knows it is running locally.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -20,6 +21,8 @@ from pcpub.azurite import PROJECT_ROOT, AzuritePorts, start_azurite
 from pcpub.processes import Managed, wait_until
 from pcpub.simulator.admin import SimulatorClient
 from shared.queues import ALL_QUEUES, EVENTS, PUBLISH_REQUESTS
+
+log = logging.getLogger(__name__)
 
 
 def app_settings(
@@ -219,13 +222,19 @@ class LocalStack:
         )
 
     def _watch_host(self) -> None:
+        """Start again any instance that stopped, as the platform does; one that dies while
+        it starts (a crash point firing on a redelivered message before the instance said it
+        was up) is started again on the next look."""
         while not self._stopping.wait(0.2):
             with self._host_lock:
                 for index, host in enumerate(self.hosts):
                     if host.popen.poll() is not None:
                         self.host_restarts += 1
                         host.stop()
-                        self._start_instance(index)
+                        try:
+                            self._start_instance(index)
+                        except RuntimeError as exc:
+                            log.warning("instance %d did not come up: %s", index, exc)
 
     def restart_azurite(self, down_seconds: float = 0.0) -> None:
         """Stop Azurite and start it again on the same ports and data (an outage)."""
