@@ -138,7 +138,7 @@ class TenantBudget:
                 wanted = {
                     other: max(self.batch, waiting, self._spent_now(other, now))
                     for other, waiting in self._waiting.items()
-                    if waiting > 0 and self._off_until[other] <= now and not self._holds(other)
+                    if waiting > 0 and self._off_until[other] <= now and not self._holds(other, now)
                 }
                 wanted[level] = max(self.batch, self._waiting[level], self._spent_now(level, now))
             waits = self._take_all(now, wanted)
@@ -166,9 +166,9 @@ class TenantBudget:
         before, spent = self._spent[level]
         self._spent[level] = (slot, spent + 1 if before == slot else 1)
 
-    def _holds(self, level: Priority) -> bool:
-        """Tokens of `level` in hand and valid now (under the lock)."""
-        return self._tokens[level] > 0 and self._tokens_slot[level] == self.pace.slot(self._clock())
+    def _holds(self, level: Priority, now: float) -> bool:
+        """Tokens of `level` in hand and valid at `now` (under the lock)."""
+        return self._tokens[level] > 0 and self._tokens_slot[level] == self.pace.slot(now)
 
     def _spend(self, level: Priority) -> bool:
         """Spend a token of `level` in hand, if one is valid now (tokens of a slot gone by
@@ -176,9 +176,10 @@ class TenantBudget:
         with self._lock:
             if self._tokens[level] <= 0:
                 return False
-            if self._holds(level):
+            now = self._clock()
+            if self._holds(level, now):
                 self._tokens[level] -= 1
-                self._count(level, self._clock())
+                self._count(level, now)
                 return True
             self._expire(level)
             return False
