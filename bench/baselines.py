@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.partnercenter.transport import tls_verify
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,8 +20,8 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 
 from pcpub.ops import Storage, enqueue
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 
 ROOT = Path(__file__).resolve().parents[1]
 POLLS = re.compile(r"/(submissions/\d+|packages/[0-9a-f-]{36})$")

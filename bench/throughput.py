@@ -30,8 +30,8 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from bench import timeline
 from pcpub.ops import Storage, enqueue
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import Run, parse_stamp
 from shared.partnercenter.budget_row import CONTROL, ROW
 

@@ -14,8 +14,8 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 
 from pcpub.ops import Storage, enqueue, format_status
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import Run, RunStatus
 
 BC_OFFER = "contoso-timesheets"

@@ -19,7 +19,7 @@ from typing import Any
 
 from pcpub.azurite import PROJECT_ROOT, AzuritePorts, start_azurite
 from pcpub.processes import Managed, wait_until
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from shared.queues import ALL_QUEUES, EVENTS, PUBLISH_REQUESTS
 
 log = logging.getLogger(__name__)

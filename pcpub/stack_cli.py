@@ -14,23 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pcsim import cli as simulator_cli
+
 
 def register(sub: Any) -> None:
-    sim = sub.add_parser("simulator", help="run the Partner Center simulator")
-    sim.add_argument("--port", type=int, default=0)
-    sim.add_argument("--tls-cert")
-    sim.add_argument("--tls-key")
-    sim.add_argument("--seed", help="seed JSON file (default: built-in sample offers)")
-    sim.add_argument("--profile", choices=["fast", "realistic"], default="fast")
-    sim.add_argument("--write-config", help="write the JSON that clients drive it with")
-    sim.add_argument("--state-dir", help="where the generated CA and certificate go")
-    sim.add_argument("--token-lifetime", type=int, default=3600)
-    sim.add_argument(
-        "--contract", help="the OpenAPI document: check every answer against it (/_admin/contract)"
-    )
-    sim.add_argument(
-        "--blob-connection-string",
-        help="a blob store (Azurite) for package uploads: fileSasUri is then a real SAS there",
+    simulator_cli.add_arguments(
+        sub.add_parser("simulator", help="run the Partner Center simulator")
     )
 
     host = sub.add_parser("host", help="run the function app against Azurite")
@@ -77,24 +66,6 @@ def _stop_on_terminate() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _simulator(args: argparse.Namespace) -> int:
-    from pcpub.simulator.server import serve
-
-    serve(
-        port=args.port,
-        seed_path=args.seed,
-        profile=args.profile,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        write_config=args.write_config,
-        state_dir=args.state_dir,
-        token_lifetime=args.token_lifetime,
-        contract=args.contract,
-        blob_connection_string=args.blob_connection_string,
-    )
-    return 0
-
-
 def _host(args: argparse.Namespace) -> int:
     from pcpub import logs
     from pcpub.host.runtime import LocalHost
@@ -118,8 +89,8 @@ def _host(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from pcpub.simulator.server import write_json_atomic
     from pcpub.stack import LocalStack
+    from pcsim.server import write_json_atomic
 
     stack = LocalStack(
         Path(args.workdir) if args.workdir else None, profile=args.profile, hosts=args.hosts
@@ -170,7 +141,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "simulator": _simulator,
+    "simulator": simulator_cli.run,
     "host": _host,
     "up": _up,
     "demo": _demo,

@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from pcpub.simulator.admin import SimulatorClient
-from pcpub.simulator.app import Simulator
-from pcpub.simulator.contract import Contract
-from pcpub.simulator.seed import DEFAULT_SEED
-from pcpub.simulator.world import Profile, World
+from pcsim.admin import SimulatorClient
+from pcsim.app import Simulator
+from pcsim.contract import Contract
+from pcsim.seed import DEFAULT_SEED
+from pcsim.timing import Profile
+from pcsim.world import World
 from shared.ledger import Run
 from shared.partnercenter.client import PartnerCenterClient, RetryPolicy
 from shared.partnercenter.lookup import ProductIngestionLookup

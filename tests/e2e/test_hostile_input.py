@@ -17,8 +17,8 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from pcpub.ops import Storage
 from pcpub.poison import drop, poison_messages, redrive
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
 from shared.messages import Stage
 from shared.pipeline.intake import rejected_run_id

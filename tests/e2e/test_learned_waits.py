@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from pcpub.ops import Storage
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import Run, parse_stamp
 from shared.wait_history import PARTITION
 from tests.e2e.conftest import calls_for, publish, wait_terminal

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from pcpub.ops import Storage
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
 from tests.e2e.conftest import person_submits, publish, wait_terminal
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from pcpub.ops import Storage
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.notifications import SIGNATURE, TIMESTAMP
 from tests.conftest import assert_conforms, reference
 from tests.e2e.conftest import events_for, publish, wait_terminal

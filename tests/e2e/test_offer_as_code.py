@@ -12,8 +12,8 @@ import pytest
 
 from pcpub.cli import main
 from pcpub.ops import Storage
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from tests.e2e.conftest import publish, stage_package, wait_terminal
 
 OFFER = "coded-offer"

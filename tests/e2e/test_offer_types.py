@@ -12,8 +12,8 @@ from typing import Any
 from azure.storage.blob import BlobClient
 
 from pcpub.ops import Storage
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
 from tests.e2e.conftest import calls_for, events_for, publish, stage_package, wait_terminal
 

@@ -8,8 +8,8 @@ import time
 
 from pcpub.ops import Storage
 from pcpub.poison import poison_messages, redrive
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
 from shared.messages import Stage, StageMessage
 from shared.queues import STAGE_QUEUES, poison_queue

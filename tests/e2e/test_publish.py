@@ -10,8 +10,8 @@ from typing import Any
 
 from pcpub.ops import Storage
 from pcpub.poison import poison_messages
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
 from shared.messages import Stage
 from shared.queues import PUBLISH_REQUESTS

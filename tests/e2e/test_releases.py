@@ -10,8 +10,8 @@ from typing import Any
 
 from pcpub.cli import main as pcpub
 from pcpub.ops import Storage
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import Run, RunStatus
 from shared.releases import Releases
 from tests.e2e.conftest import calls_for, events_for, publish, stage_package, wait_terminal

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from pcpub.ops import Storage
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from tests.conftest import assert_conforms, reference
 from tests.e2e.conftest import publish, wait_terminal
 from tests.otlp import OtlpReceiver, Span

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from pcpub.ops import Storage
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
 from tests.e2e.conftest import publish, wait_terminal
 

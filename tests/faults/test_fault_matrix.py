@@ -22,8 +22,8 @@ import pytest
 
 from pcpub.ops import Storage, enqueue
 from pcpub.poison import poison_messages
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.offer_types import of_run

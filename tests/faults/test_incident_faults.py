@@ -15,8 +15,8 @@ import pytest
 from azure.core.exceptions import ResourceExistsError
 
 from pcpub.ops import Storage
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
 from tests.faults.test_fault_matrix import (
     ROWS,

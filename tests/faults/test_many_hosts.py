@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pcpub.ops import Storage
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
 from tests.faults.test_fault_matrix import (
     admin,

@@ -17,8 +17,8 @@ from azure.data.tables import TableServiceClient
 
 from pcpub.ops import Storage, enqueue
 from pcpub.poison import poison_messages
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import LocalStack
+from pcsim.admin import SimulatorClient
 from shared.ledger import TABLE_NAME, Run, RunStatus
 from tests.e2e.conftest import person_submits
 from tests.faults.test_fault_matrix import (

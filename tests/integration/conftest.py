@@ -16,8 +16,8 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from pcpub.azurite import AzuritePorts, start_azurite
 from pcpub.processes import Managed, wait_until
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import app_settings
+from pcsim.admin import SimulatorClient
 from shared.partnercenter.budget import TenantBudget
 from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.lookup import ProductIngestionLookup

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from shared.ledger import Run, RunStatus, now_utc, stamp
 from shared.messages import Stage
 from shared.partnercenter.errors import ClaimLost

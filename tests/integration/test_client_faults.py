@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from shared.credentials import CredentialError, KeyVaultSecret, PartnerCenterTokens
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage

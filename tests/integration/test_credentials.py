@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from shared.credentials import CredentialError, KeyVaultSecret, PartnerCenterTokens
 from shared.partnercenter.client import PartnerCenterClient
 from shared.settings import Settings

@@ -14,7 +14,7 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from pcpub.azurite import AzuritePorts, start_azurite
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from shared.ledger import Run, now_utc
 from shared.messages import Stage
 from shared.pipeline.checks import handle_check_message

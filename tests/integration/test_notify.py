@@ -18,8 +18,8 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from pcpub.azurite import AzuritePorts
-from pcpub.simulator.admin import SimulatorClient
 from pcpub.stack import app_settings
+from pcsim.admin import SimulatorClient
 from shared.messages import Event, EventKind
 from shared.notifications import SIGNATURE, TIMESTAMP
 from shared.pipeline.effects import Pipeline

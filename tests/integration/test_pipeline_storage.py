@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from shared.ledger import LedgerConflict, RunStatus
 from shared.messages import Stage, StageMessage
 from shared.pipeline.effects import Pipeline

@@ -12,7 +12,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
 from pcpub.azurite import AzuritePorts
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
 from shared.messages import Stage
 from shared.pipeline.checks import handle_check_message

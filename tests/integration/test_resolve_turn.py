@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from shared.messages import Stage, StageMessage
 from shared.offer_locks import LOCKS
 from shared.pipeline.effects import Pipeline

@@ -1,4 +1,6 @@
-"""`pcpub simulator` as a user runs it: with a certificate of one's own and a seed file."""
+"""The simulator as another publisher runs it, on its own (`python -m pcsim`, which is also
+`pcpub simulator`; the local stack starts it that way): with a certificate of one's own and a
+seed file."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import trustme
 
 from pcpub.processes import Managed, wait_until
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,8 +39,7 @@ def test_given_certificate_and_seed(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pcpub.cli",
-            "simulator",
+            "pcsim",
             "--tls-cert",
             str(tmp_path / "cert.pem"),
             "--tls-key",

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from azure.storage.blob import BlobClient
 
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from shared.partnercenter.transport import tls_verify
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pcpub.simulator.admin import SimulatorClient
+from pcsim.admin import SimulatorClient
 from tests.conftest import reference
 
 SCRIPT = Path(__file__).parent / "thirdparty" / "curl_publish.sh"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from pcpub.simulator.app import Simulator
+from pcsim.app import Simulator
 from shared.partnercenter.errors import (
     BadRequest,
     Conflict,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcpub.simulator.contract import Contract
+from pcsim.contract import Contract
 from tests.conftest import REFERENCE
 
 pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="../shared/reference absent")

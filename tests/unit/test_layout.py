@@ -96,8 +96,16 @@ def test_requirements_match_the_runtime_dependencies() -> None:
 def test_shared_never_imports_the_local_package_or_triggers() -> None:
     for path in (ROOT / "shared").rglob("*.py"):
         text = path.read_text()
-        assert not re.search(r"^\s*(from|import) (pcpub|functions)\b", text, re.M), path
+        assert not re.search(r"^\s*(from|import) (pcpub|pcsim|functions)\b", text, re.M), path
         assert "azure.functions" not in text, path
+
+
+def test_the_simulator_stands_alone() -> None:
+    """The simulator is an independent stand-in for the service: it shares no code with the
+    client it checks, so a bug in one cannot hide the same bug in the other."""
+    for path in (ROOT / "pcsim").rglob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(from|import) (shared|pcpub|functions)\b", text, re.M), path
 
 
 def test_calls_draw_on_the_budget_by_what_they_lead_to() -> None:
@@ -115,3 +123,8 @@ def test_calls_draw_on_the_budget_by_what_they_lead_to() -> None:
     assert call_priority(Stage.PLAN) is Priority.FINISH
     assert call_priority(Stage.AWAIT_LIVE) is Priority.LAST  # finds the run done, or nothing
     assert {call_priority(s) for s in POLLED_STAGES - {Stage.AWAIT_LIVE}} == {Priority.POLL}
+
+
+def test_the_deployed_package_leaves_out_what_runs_off_azure() -> None:
+    ignored = set((ROOT / ".funcignore").read_text().split())
+    assert {"pcpub/", "pcsim/", "tests/", "bench/", "infra/"} <= ignored

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pcpub.simulator.app import Simulator
+from pcsim.app import Simulator
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.pipeline import planning

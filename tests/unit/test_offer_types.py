@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pcpub.simulator.app import Simulator
+from pcsim.app import Simulator
 from shared.messages import Stage
 from shared.offer_types import AZURE_APPLICATION, BUSINESS_CENTRAL, UnsupportedOffer, offer_type
 from shared.partnercenter.models import Draft

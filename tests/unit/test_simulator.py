@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pcpub.simulator.app import Simulator
-from pcpub.simulator.faults import FaultRule, Faults
-from pcpub.simulator.world import Product
+from pcsim.app import Simulator
+from pcsim.faults import FaultRule, Faults
+from pcsim.world import Product
 from tests.conftest import BASE, REFERENCE, SimTokens
 
 API = f"{BASE}/v1.0/ingestion"

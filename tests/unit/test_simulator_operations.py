@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pcpub.simulator.app import Simulator
-from pcpub.simulator.contract import Contract
+from pcsim.app import Simulator
+from pcsim.contract import Contract
 from tests.conftest import BASE, REFERENCE, SimTokens
 
 pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="../shared/reference absent")

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pcpub.simulator.app import Simulator
-from pcpub.simulator.faults import FaultRule, Faults
+from pcsim.app import Simulator
+from pcsim.faults import FaultRule, Faults
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.partnercenter.errors import MalformedAnswer, Throttled

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pcpub.simulator.faults import Faults
-from pcpub.simulator.seed import PARTNER_CENTER_AUDIENCE
-from pcpub.simulator.wire import json_response
-from pcpub.simulator.world import Profile, Script
+from pcsim.faults import Faults
+from pcsim.seed import PARTNER_CENTER_AUDIENCE
+from pcsim.timing import Profile
+from pcsim.wire import json_response
+from pcsim.world import Script
 
 if TYPE_CHECKING:
-    from pcpub.simulator.app import Route, Simulator
+    from pcsim.app import Route, Simulator
 
 
 class Control:

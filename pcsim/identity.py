@@ -17,11 +17,11 @@ from urllib.parse import parse_qs
 import httpx
 import jwt
 
-from pcpub.simulator.seed import VAULT_AUDIENCE
-from pcpub.simulator.wire import json_response
+from pcsim.seed import VAULT_AUDIENCE
+from pcsim.wire import json_response
 
 if TYPE_CHECKING:
-    from pcpub.simulator.app import Route, Simulator
+    from pcsim.app import Route, Simulator
 
 
 class Identity:

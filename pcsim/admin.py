@@ -3,11 +3,10 @@ publisher's own view of Partner Center (for checking what the pipeline did)."""
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
-
-from shared.partnercenter.transport import tls_verify
 
 
 class SimulatorClient:
@@ -16,7 +15,7 @@ class SimulatorClient:
         # Idle connections are dropped well before the simulator's server closes them (5 s):
         # reusing one at the moment the server closes it loses the request.
         self.http = httpx.Client(
-            verify=tls_verify(config.get("caCertPath")),
+            verify=_trust(config.get("caCertPath")),
             timeout=30,
             limits=httpx.Limits(keepalive_expiry=2.0),
         )
@@ -42,7 +41,7 @@ class SimulatorClient:
         ).raise_for_status()
 
     def set_live(self, **behaviour: Any) -> dict[str, Any]:
-        """Pin live-service behaviours (pcpub.simulator.live), e.g. offerListing="v1";
+        """Pin live-service behaviours (pcsim.live), e.g. offerListing="v1";
         returns them as they were before, to put back."""
         before = self.http.get(f"{self.config['adminUrl']}/live")
         before.raise_for_status()
@@ -79,7 +78,7 @@ class SimulatorClient:
         self.http.put(f"{self.config['adminUrl']}/{what}", json=body).raise_for_status()
 
     def add_offer(self, offer_id: str, plans: list[Any], **spec: Any) -> dict[str, Any]:
-        """Seed an offer (spec as in pcpub.simulator.seed: resourceType, packageType...)."""
+        """Seed an offer (spec as in pcsim.seed: resourceType, packageType...)."""
         response = self.http.post(
             f"{self.config['adminUrl']}/offers",
             json={**spec, "offerId": offer_id, "plans": plans},
@@ -124,3 +123,12 @@ class SimulatorClient:
     def submission_status(self, product_id: str, submission_id: str) -> str:
         sub = self.ingestion("GET", f"products/{product_id}/submissions/{submission_id}").json()
         return f"{sub['state']}/{sub['substate']}"
+
+
+def _trust(ca_path: str | None) -> ssl.SSLContext | bool:
+    """The system's CAs, plus the simulator's own CA when its config names one."""
+    if not ca_path:
+        return True
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_path)
+    return context

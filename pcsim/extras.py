@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pcpub.simulator.seed import derived_id
-from pcpub.simulator.wire import json_response
-from pcpub.simulator.world import Draft
+from pcsim.seed import derived_id
+from pcsim.wire import json_response
+from pcsim.world import Draft
 
 if TYPE_CHECKING:
-    from pcpub.simulator.app import Route, Simulator
-    from pcpub.simulator.ingestion import Ingestion
+    from pcsim.app import Route, Simulator
+    from pcsim.ingestion import Ingestion
 
 # collection in the path -> (resourceType, fields a new one starts with)
 CHILDREN: dict[str, tuple[str, dict[str, Any]]] = {
@@ -39,7 +39,7 @@ class Extras:
         self.singletons: dict[tuple[str, str], dict[str, Any]] = {}
 
     def routes(self) -> list[Route]:
-        from pcpub.simulator.ingestion import INGESTION
+        from pcsim.ingestion import INGESTION
 
         pid = INGESTION + r"/products/(?P<pid>[^/]+)"
         lid = pid + r"/listings/(?P<lid>[^/()]+)"  # its images, assets, videos: ingestion's

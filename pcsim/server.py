@@ -18,12 +18,13 @@ from typing import Any
 import anyio.to_thread
 import httpx
 
-from pcpub.simulator.app import INGESTION, ConnectionReset, Simulator
-from pcpub.simulator.contract import Contract
-from pcpub.simulator.live import PRODUCT_INGESTION
-from pcpub.simulator.sas_store import SasStore
-from pcpub.simulator.seed import DEFAULT_SEED
-from pcpub.simulator.world import Profile, World
+from pcsim.app import INGESTION, ConnectionReset, Simulator
+from pcsim.contract import Contract
+from pcsim.live import PRODUCT_INGESTION
+from pcsim.sas_store import SasStore
+from pcsim.seed import DEFAULT_SEED
+from pcsim.timing import Profile
+from pcsim.world import World
 
 HOST = "127.0.0.1"
 

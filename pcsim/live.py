@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from pcpub.simulator.seed import GRAPH_AUDIENCE
-from pcpub.simulator.wire import json_response
+from pcsim.seed import GRAPH_AUDIENCE
+from pcsim.wire import json_response
 
 if TYPE_CHECKING:
-    from pcpub.simulator.app import Route, Simulator
+    from pcsim.app import Route, Simulator
 
 PRODUCT_INGESTION = "/rp/product-ingestion"
 MIGRATED_TYPES = frozenset({"azureapplication"})

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pcpub.simulator import shapes
-from pcpub.simulator.wire import json_response
-from pcpub.simulator.world import Package, Product
+from pcsim import shapes
+from pcsim.uploads import Package
+from pcsim.wire import json_response
+from pcsim.world import Product
 
 if TYPE_CHECKING:
-    from pcpub.simulator.app import Route, Simulator
-    from pcpub.simulator.ingestion import Ingestion
+    from pcsim.app import Route, Simulator
+    from pcsim.ingestion import Ingestion
 
 WRONG_TYPE = "The resourceType in the request body doesn't match the actual resource type"
 

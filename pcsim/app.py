@@ -20,19 +20,22 @@ from typing import Any
 
 import httpx
 
-from pcpub.simulator.blobs import Blobs
-from pcpub.simulator.contract import Contract
-from pcpub.simulator.control import Control
-from pcpub.simulator.extras import Extras
-from pcpub.simulator.faults import Faults
-from pcpub.simulator.identity import Identity
-from pcpub.simulator.ingestion import INGESTION, Ingestion, Refusal
-from pcpub.simulator.live import REGRESSION, LiveBehaviour, ProductIngestion
-from pcpub.simulator.packages import Packages
-from pcpub.simulator.sas_store import SasStore
-from pcpub.simulator.seed import PARTNER_CENTER_AUDIENCE
-from pcpub.simulator.wire import json_response
-from pcpub.simulator.world import World
+from pcsim.blobs import Blobs
+from pcsim.contract import Contract
+from pcsim.control import Control
+from pcsim.drafts import Drafts
+from pcsim.extras import Extras
+from pcsim.faults import Faults
+from pcsim.identity import Identity
+from pcsim.ingestion import INGESTION, Ingestion, Refusal
+from pcsim.listing_media import ListingMedia
+from pcsim.live import REGRESSION, LiveBehaviour, ProductIngestion
+from pcsim.packages import Packages
+from pcsim.sas_store import SasStore
+from pcsim.seed import PARTNER_CENTER_AUDIENCE
+from pcsim.submissions import Submissions
+from pcsim.wire import json_response
+from pcsim.world import World
 
 Handler = Callable[..., httpx.Response]
 Route = tuple[str, str, Handler]
@@ -74,8 +77,13 @@ class Simulator:
         self._throttled = 0
         self._calls: Counter[str] = Counter()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        surfaces = (Control(self), self.identity, Blobs(self), self.ingestion, self.packages)
-        for surface in (*surfaces, Extras(self, self.ingestion), ProductIngestion(self)):
+        api = self.ingestion
+        surfaces = (
+            *(Control(self), self.identity, Blobs(self), api, self.packages),
+            *(Submissions(self, api), Drafts(self, api), Extras(self, api)),
+            *(ListingMedia(self, api), ProductIngestion(self)),
+        )
+        for surface in surfaces:
             for method, pattern, handler in surface.routes():
                 self._routes.append((method, re.compile(pattern + "$", re.IGNORECASE), handler))
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 if TYPE_CHECKING:
-    from pcpub.simulator.app import Route, Simulator
-    from pcpub.simulator.world import ListingImage, Package
+    from pcsim.app import Route, Simulator
+    from pcsim.uploads import ListingImage, Package
 
 
 def _storage_error(status: int, code: str, message: str) -> httpx.Response:

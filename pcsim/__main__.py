@@ -1,0 +1,5 @@
+import sys
+
+from pcsim.cli import main
+
+sys.exit(main())
