@@ -17,6 +17,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from azure.data.tables import TableServiceClient
 
 from pcpub.azurite import start_azurite
+from shared.archive import partition
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
 from shared.ledger_sweep import sweep
 from shared.messages import Stage
@@ -54,14 +56,19 @@ def _tick(ledger: Ledger, reps: int = 15) -> float:
     return statistics.median(times)
 
 
-def _load(table: Any, count: int, prefix: str) -> float:
+def _load(table: Any, count: int, prefix: str, where: Callable[[str], str] | None = None) -> float:
+    """`count` finished runs, written as the ledger writes them (`where`: the partition a run
+    goes to, as the archive puts it; by default the runs partition), 100 to a transaction."""
     started = time.perf_counter()
-    for first in range(0, count, 100):
-        batch = [
-            ("upsert", _run(f"{prefix}-{j:06d}", RunStatus.SUCCEEDED, None).to_entity())
-            for j in range(first, min(first + 100, count))
-        ]
-        table.submit_transaction(batch)
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for j in range(count):
+        row = _run(f"{prefix}-{j:06d}", RunStatus.SUCCEEDED, None).to_entity()
+        if where is not None:
+            row["PartitionKey"] = where(row["RowKey"])
+        rows.setdefault(row["PartitionKey"], []).append(row)
+    for group in rows.values():
+        for first in range(0, len(group), 100):
+            table.submit_transaction([("upsert", r) for r in group[first : first + 100]])
     return time.perf_counter() - started
 
 
@@ -77,7 +84,7 @@ def run(history: int, waiting: int, hot_history: int = 20_000) -> dict[str, Any]
             for i in range(waiting):
                 ledger.create(_run(f"waiting-{i}", RunStatus.WAITING, due))
             empty = _tick(ledger)
-            loaded = _load(ledger.archive.table(), history, "archived")
+            loaded = _load(ledger.archive.table(), history, "archived", partition)
             archived = _tick(ledger)
             _load(ledger.table(), hot_history, "done")
             hot = _tick(ledger)

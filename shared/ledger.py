@@ -146,10 +146,13 @@ class Ledger:
         archived: bool = False,
     ) -> Page:
         """One page of runs (hot, or archived), filtered by the table service."""
-        table = (
-            self.archive.table() if archived else self._service.get_table_client(self._table_name)
+        if archived:
+            table = self.archive.table()
+        else:
+            table = self._service.get_table_client(self._table_name)
+        return page(
+            table, status=status, offer=offer, limit=limit, token=token, every_partition=archived
         )
-        return page(table, status=status, offer=offer, limit=limit, token=token)
 
     def replace(self, run: Run) -> Run:
         """Write `run` if the stored row still has `run.etag`; return it with the new ETag."""

@@ -12,6 +12,7 @@ from azure.data.tables import TableServiceClient
 
 from pcpub.azurite import AzuritePorts
 from pcpub.cli import main
+from shared.archive import BUCKETS, partition
 from shared.ledger import Ledger, Run, RunStatus, now_utc, stamp
 from shared.messages import Stage
 from shared.settings import Settings
@@ -48,6 +49,39 @@ def test_runs_that_ended_long_ago_move_to_the_archive_and_stay_readable(
     again = Run(run_id="old-1", status=RunStatus.RUNNING, stage=Stage.RESOLVE, created_at="x")
     assert ledger.create(again) is False
     assert ledger.archive_finished(now_utc() - timedelta(days=30)) == 0  # nothing moves twice
+    rows = list(ledger.archive.table().list_entities())
+    assert sorted((r["PartitionKey"], r["RowKey"]) for r in rows) == sorted(
+        (partition(r["RowKey"]), r["RowKey"]) for r in rows
+    )
+    service.delete_table(ledger.table().table_name)
+    service.delete_table(ledger.archive.name)
+
+
+def test_an_archive_spreads_over_partitions_and_older_rows_stay_readable(
+    settings: Settings,
+) -> None:
+    """Runs archived before the archive had partitions of its own (in the runs partition)
+    are still found by id and listed with the others, a page at a time."""
+    ledger, service = fresh_ledger(settings)
+    for i in range(40):
+        put(ledger, f"new-{i}", RunStatus.SUCCEEDED, days_ago=40)
+    assert ledger.archive_finished(now_utc() - timedelta(days=30)) == 40
+    legacy = Run(run_id="legacy", status=RunStatus.FAILED, stage=Stage.COMPLETE, created_at="x")
+    ledger.archive.table().upsert_entity(legacy.to_entity())  # PartitionKey 'run', as before
+    spread = {r["PartitionKey"] for r in ledger.archive.table().list_entities()}
+    assert len(spread) > BUCKETS // 2 and "run" in spread
+    found = ledger.get("legacy")
+    assert found is not None and found.status is RunStatus.FAILED
+    assert ledger.get("new-7") is not None and ledger.get("never-there") is None
+    seen, token = [], None
+    while True:
+        page = ledger.page(archived=True, limit=15, token=token)
+        seen += [r.run_id for r in page.runs]
+        if (token := page.next) is None:
+            break
+    assert sorted(seen) == sorted(["legacy", *(f"new-{i}" for i in range(40))])
+    failed = ledger.page(archived=True, status="failed")
+    assert [r.run_id for r in failed.runs] == ["legacy"]
     service.delete_table(ledger.table().table_name)
     service.delete_table(ledger.archive.name)
 
