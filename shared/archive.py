@@ -16,14 +16,17 @@ import base64
 import contextlib
 import json
 import logging
+import time
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableEntity, TableServiceClient, UpdateMode
 
 from shared.runs import PARTITION, Run, RunStatus, stamp
 
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 FINISHED = [s for s in RunStatus if s.terminal]
 BUCKETS = 32
 EMPTY_PAGES = 8
+LEGACY_LOOK_SECONDS = 600.0
 
 
 def partition(run_id: str) -> str:
@@ -45,10 +49,14 @@ class Page:
 
 
 class Archive:
-    def __init__(self, service: TableServiceClient, table: str) -> None:
+    def __init__(
+        self, service: TableServiceClient, table: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._service = service
         self.name = f"{table}archive"
         self._table: TableClient | None = None
+        self._clock = clock
+        self._legacy: tuple[float, bool] | None = None  # (when looked, any rows there)
 
     def table(self) -> TableClient:
         if self._table is None:
@@ -56,19 +64,34 @@ class Archive:
         return self._table
 
     def get(self, run_id: str) -> Run | None:
-        # Archives written before the buckets hold their runs in the runs partition.
-        for where in (partition(run_id), PARTITION):
+        with contextlib.suppress(ResourceNotFoundError):
+            return Run.from_entity(self.table().get_entity(partition(run_id), run_id))
+        if self._has_legacy():
             with contextlib.suppress(ResourceNotFoundError):
-                return Run.from_entity(self.table().get_entity(where, run_id))
+                return Run.from_entity(self.table().get_entity(PARTITION, run_id))
         return None
 
     def move(self, hot: TableClient, before: datetime, limit: int = 10_000) -> int:
-        """Move finished runs last changed before `before` from `hot` to the archive."""
+        """Move finished runs last changed before `before` from `hot` to the archive, and runs
+        archived before the archive had partitions to theirs. Returns how many left `hot`."""
         ended = " or ".join(f"status eq '{s}'" for s in FINISHED)
         rows = hot.query_entities(
             f"PartitionKey eq @p and updated_at le @t and ({ended})",
             parameters={"p": PARTITION, "t": stamp(before)},
         )
+        moved = self._relocate(hot, rows, limit)
+        if moved:
+            log.info("archived %d finished runs", moved, extra={"action": "runs_archived"})
+        old = self.table().query_entities("PartitionKey eq @p", parameters={"p": PARTITION})
+        spread = self._relocate(self.table(), old, limit)
+        if spread:
+            log.info("spread %d archived runs", spread, extra={"action": "archive_spread"})
+        self._legacy = (self._clock(), spread >= limit)  # below the limit: none are left
+        return moved
+
+    def _relocate(self, source: TableClient, rows: Iterable[TableEntity], limit: int) -> int:
+        """Copy each row to its archive partition, then delete it from `source` if it is
+        unchanged since read (a run touched meanwhile stays, and is copied again next time)."""
         moved = 0
         for row in rows:
             if moved >= limit:
@@ -76,16 +99,26 @@ class Archive:
             copy = {**row, "PartitionKey": partition(row["RowKey"])}
             self.table().upsert_entity(copy, mode=UpdateMode.REPLACE)
             with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
-                hot.delete_entity(
+                source.delete_entity(
                     PARTITION,
                     row["RowKey"],
                     etag=row.metadata["etag"],
                     match_condition=MatchConditions.IfNotModified,
                 )
                 moved += 1
-        if moved:
-            log.info("archived %d finished runs", moved, extra={"action": "runs_archived"})
         return moved
+
+    def _has_legacy(self) -> bool:
+        """Whether runs archived before the partitions are still in the runs partition:
+        looked up once in a while, not on every miss (none are written there any more, and
+        the archiver moves them out)."""
+        now = self._clock()
+        if self._legacy is None or now - self._legacy[0] >= LEGACY_LOOK_SECONDS:
+            rows = self.table().query_entities(
+                "PartitionKey eq @p", parameters={"p": PARTITION}, select=["RowKey"]
+            )
+            self._legacy = (now, any(True for _ in islice(rows, 1)))
+        return self._legacy[1]
 
 
 def page(
