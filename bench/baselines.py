@@ -84,38 +84,33 @@ def run(
     """The sequential loop once (it takes minutes), the naive script `batches` times, each on
     offers of its own: one batch moves with where its one-second sleeps fall against Partner
     Center's answers, so its median is what pc-publisher's median is set against."""
-    result: dict[str, Any] = {"offers": offers}
-    walls: list[float] = []
     with LocalStack(profile="fast") as stack:
         admin = SimulatorClient(stack.sim_config)
         admin.admin_put("timings", {"accept": 0.5, "certify": certify, "publish": 5.0})
         admin.set_live(offerListing="v1")  # the scripts of 2025: before the listing broke
-        kinds = ["sequential"] + [f"parallel{b}" for b in range(batches)]
-        for kind in kinds:
+        faults = {"latencyMs": latency_ms, "rateLimit": int(rate_per_minute)}
+
+        def batch(kind: str, parallel: bool) -> float:
             names = [f"{kind}-{i:03d}" for i in range(offers)]
             for name in names:
                 admin.add_offer(name, ["basic"])
-            admin.set_faults(
-                latencyMs=latency_ms, rateLimit=int(rate_per_minute), rateWindowSeconds=60
-            )
+            admin.set_faults(**faults, rateWindowSeconds=60)
             script = Script(stack.sim_config)
             started = time.monotonic()
-            if kind == "sequential":
-                for name in names:
-                    script.publish(name)
-            else:
-                with ThreadPoolExecutor(max_workers=offers) as pool:
-                    list(pool.map(script.publish, names))
-            wall = round(time.monotonic() - started, 1)
-            if kind == "sequential":
-                result["sequential_wall_s"] = wall
-            else:
-                walls.append(wall)
+            with ThreadPoolExecutor(max_workers=offers if parallel else 1) as pool:
+                list(pool.map(script.publish, names))
             admin.clear_faults()
+            return round(time.monotonic() - started, 1)
+
+        sequential = batch("sequential", parallel=False)
+        walls = [batch(f"parallel{b}", parallel=True) for b in range(batches)]
         admin.close()
-    result["parallel_walls_s"] = walls
-    result["parallel_wall_s"] = statistics.median(walls)
-    return result
+    return {
+        "offers": offers,
+        "sequential_wall_s": sequential,
+        "parallel_walls_s": walls,
+        "parallel_wall_s": statistics.median(walls),
+    }
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -49,13 +49,10 @@ class Page:
 
 
 class Archive:
-    def __init__(
-        self, service: TableServiceClient, table: str, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, service: TableServiceClient, table: str) -> None:
         self._service = service
         self.name = f"{table}archive"
         self._table: TableClient | None = None
-        self._clock = clock
         self._legacy: tuple[float, bool] | None = None  # (when looked, any rows there)
 
     def table(self) -> TableClient:
@@ -86,7 +83,7 @@ class Archive:
         spread = self._relocate(self.table(), old, limit)
         if spread:
             log.info("spread %d archived runs", spread, extra={"action": "archive_spread"})
-        self._legacy = (self._clock(), spread >= limit)  # below the limit: none are left
+        self._legacy = (time.monotonic(), spread >= limit)  # below the limit: none are left
         return moved
 
     def _relocate(self, source: TableClient, rows: Iterable[TableEntity], limit: int) -> int:
@@ -112,7 +109,7 @@ class Archive:
         """Whether runs archived before the partitions are still in the runs partition:
         looked up once in a while, not on every miss (none are written there any more, and
         the archiver moves them out)."""
-        now = self._clock()
+        now = time.monotonic()
         if self._legacy is None or now - self._legacy[0] >= LEGACY_LOOK_SECONDS:
             rows = self.table().query_entities(
                 "PartitionKey eq @p", parameters={"p": PARTITION}, select=["RowKey"]
