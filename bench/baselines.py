@@ -1,7 +1,10 @@
 """The baselines pc-publisher is measured against, written here against the simulator under
 the same conditions as the throughput benchmark: a sequential loop like the existing tools
 (one offer after another, a fresh token per offer) and a naive parallel script (one thread per
-offer). Both make the minimal no-change publish sequence and poll every second.
+offer). Both make the minimal no-change publish sequence and poll every second, against the
+same service as pc-publisher: today's, whose v1 listing comes back empty for a migrated offer,
+so the offer is then looked up where Microsoft's own clients look it up since (the Product
+Ingestion API, with a Graph token).
 
     python -m bench.baselines [--offers 20]
 """
@@ -23,6 +26,7 @@ from pcsim.admin import SimulatorClient
 from shared.partnercenter.transport import tls_verify
 
 ROOT = Path(__file__).resolve().parents[1]
+GRAPH = "https://graph.microsoft.com/.default"
 
 
 class Script:
@@ -34,10 +38,13 @@ class Script:
         self.http = httpx.Client(verify=tls_verify(config.get("caCertPath")), timeout=60)
         self.base = config["ingestionBaseUrl"]
 
-    def call(self, token: str, method: str, path: str, **kw: Any) -> Any:
+    def call(self, token: str, method: str, path: str, base: str = "", **kw: Any) -> Any:
         for _ in range(30):  # a 429: wait as told (scripts do at least that much)
             answer = self.http.request(
-                method, f"{self.base}/{path}", headers={"Authorization": f"Bearer {token}"}, **kw
+                method,
+                f"{base or self.base}/{path}",
+                headers={"Authorization": f"Bearer {token}"},
+                **kw,
             )
             if answer.status_code != 429:
                 answer.raise_for_status()
@@ -47,8 +54,7 @@ class Script:
 
     def publish(self, offer: str) -> None:
         token = self.admin.token(self.config["clientId"], self.config["clientSecret"])
-        flt = f"ExternalIDs/Any(i:i/Type eq 'AzureOfferId' and i/Value eq '{offer}')"
-        product = self.call(token, "GET", "products", params={"$filter": flt})["value"][0]["id"]
+        product = self.product(token, offer)
         self.call(token, "GET", f"products/{product}/submissions")
         resources = []
         for module in ("Availability", "Listing", "Property", "Package", "ResellerConfiguration"):
@@ -71,6 +77,17 @@ class Script:
         self.call(token, "POST", f"products/{product}/submissions/{sub}/promote")
         self._until(token, product, sub, "InStore")
 
+    def product(self, token: str, offer: str) -> str:
+        """The offer's product id: from v1's listing, else from the Product Ingestion API."""
+        flt = f"ExternalIDs/Any(i:i/Type eq 'AzureOfferId' and i/Value eq '{offer}')"
+        listed = self.call(token, "GET", "products", params={"$filter": flt})["value"]
+        if listed:
+            return str(listed[0]["id"])
+        graph = self.admin.token(self.config["clientId"], self.config["clientSecret"], GRAPH)
+        url = self.config["productIngestionUrl"]
+        found = self.call(graph, "GET", "product", url, params={"externalId": offer})["value"]
+        return str(found[0]["id"]).removeprefix("product/")
+
     def _until(self, token: str, product: str, sub: str, substate: str) -> None:
         while self.call(token, "GET", f"products/{product}/submissions/{sub}")["substate"] != (
             substate
@@ -87,7 +104,6 @@ def run(
     with LocalStack(profile="fast") as stack:
         admin = SimulatorClient(stack.sim_config)
         admin.admin_put("timings", {"accept": 0.5, "certify": certify, "publish": 5.0})
-        admin.set_live(offerListing="v1")  # the scripts of 2025: before the listing broke
         faults = {"latencyMs": latency_ms, "rateLimit": int(rate_per_minute)}
 
         def batch(kind: str, parallel: bool) -> float:
