@@ -35,7 +35,10 @@ def poller(
     from shared.pipeline.poller import poll_due
 
     with handing_off({CHECKS: to_check, **_stages(to_resolve, to_draft, to_promote)}):
-        poll_due(wiring.pipeline())
+        # The concrete request carries the schedule status (use_monitor); the abstract one
+        # does not declare it.
+        status = getattr(timer, "schedule_status", None)
+        poll_due(wiring.pipeline(), schedule_status=status)
 
 
 @bp.function_name("check")

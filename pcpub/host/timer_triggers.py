@@ -56,19 +56,19 @@ class TimerTriggers(ABC):
         six = len(fields) == 6
         it = croniter(schedule, datetime.now(UTC), second_at_beginning=six)
         lease = self._listener_lease(spec)
+        due: datetime = it.get_next(datetime)
         if trigger.get("runOnStartup") and lease.hold():
-            self._invoke_timer(spec, past_due=False)
+            self._invoke_timer(spec, past_due=False, last=None, following=due)
         while not self._stop.is_set():
-            due: datetime = it.get_next(datetime)
             wait = (due - datetime.now(UTC)).total_seconds()
             if wait > 0 and self._stop.wait(wait):
                 return
-            if not lease.hold():
-                continue  # another instance holds this timer's listener lease
             late = (datetime.now(UTC) - due).total_seconds()
-            self._invoke_timer(spec, past_due=late > 1.0)
             if late > 1.0:  # like the host: one catch-up run, not one per missed occurrence
                 it = croniter(schedule, datetime.now(UTC), second_at_beginning=six)
+            last, due = due, it.get_next(datetime)
+            if lease.hold():  # else another instance holds this timer's listener lease
+                self._invoke_timer(spec, past_due=late > 1.0, last=last, following=due)
 
     def _listener_lease(self, spec: FunctionSpec) -> ListenerLease:
         """One instance at a time runs a timer: the one holding its listener lease."""
@@ -81,8 +81,17 @@ class TimerTriggers(ABC):
             self._connection("AzureWebJobsStorage"), host_id, spec.name, self._stop
         )
 
-    def _invoke_timer(self, spec: FunctionSpec, *, past_due: bool) -> None:
-        self._invoke(spec, TriggerTimer(past_due=past_due))
+    def _invoke_timer(
+        self, spec: FunctionSpec, *, past_due: bool, last: datetime | None, following: datetime
+    ) -> None:
+        """As the host calls a timer with `use_monitor`: its schedule status names the
+        occurrence this call is for and the next one (the poller looks that far ahead)."""
+        status = {
+            "Last": last.isoformat() if last else None,
+            "Next": following.isoformat(),
+            "LastUpdated": datetime.now(UTC).isoformat(),
+        }
+        self._invoke(spec, TriggerTimer(past_due=past_due, schedule_status=status))
 
     def _invoke(self, spec: FunctionSpec, trigger: object) -> None:
         """One invocation of a function not triggered by a message; its queue outputs sent."""

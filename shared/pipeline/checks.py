@@ -6,13 +6,21 @@ before its next stage started (output bindings are sent when the function return
 every status poll on the one instance that holds the timer. A check message carries the due
 time it was sent for; a copy that arrives after the run's next check moved on is consumed, so
 a duplicate costs at most one status read, and the conditional write settles two that race.
+
+A tick sends every check due before the next tick (the timer's schedule status names it),
+each to run at its own time: the queue keeps it out of sight for the whole seconds, the check
+holds the rest. So a wait ends when its answer is due, not at the first tick after that (a
+minute later, at most, on the deployed schedule).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from shared.ledger import LedgerConflict, RunStatus, parse_stamp
 from shared.messages import Stage
@@ -25,21 +33,48 @@ from shared.run_index import IndexRow
 from shared.runs import Run
 
 log = logging.getLogger(__name__)
+# The furthest ahead a tick sends a check: within the dispatch memory's lease (a check on its
+# way is not sent again), whatever the timer's schedule.
+MAX_AHEAD_SECONDS = 90.0
+HOLD_SECONDS = 2.0  # the longest a check waits for its time (the queue keeps whole seconds)
 
 
 def dispatch(pipeline: Pipeline, row: IndexRow, now: datetime) -> None:
-    """Send a waiting run's due check to the check queue (once per due time and lease), from
-    its index row: the check reads the run."""
+    """Send a waiting run's check to the check queue (once per due time and lease), from its
+    index row, out of sight until the last whole second before it is due: the check reads
+    the run, and holds the rest."""
     if pipeline.dispatched.take(row.run_id, row.next_check_at, now):
         body = stage_message(row, Stage(row.stage), check_at=row.next_check_at)
-        pipeline.queues.send(CHECKS, body)
+        ahead = (parse_stamp(row.next_check_at) - now).total_seconds()
+        pipeline.queues.send(CHECKS, body, delay_seconds=max(0, math.floor(ahead)))
 
 
-def due_early(pipeline: Pipeline) -> float:
-    """How early a status check may run: half the base poll interval. A check that ends a
-    moment after its tick is due again a moment after the next tick; without this slack every
-    wait would be polled at twice its interval. A retry keeps its exact time (a Retry-After)."""
+def due_early(pipeline: Pipeline, schedule_status: Mapping[str, Any] | None = None) -> float:
+    """How far ahead a tick sends status checks: up to the timer's next occurrence, as its
+    schedule status names it (each check then runs at its own time). Without one, half the
+    base poll interval: a check that ends a moment after its tick is due again a moment
+    after the next tick, and without that slack every wait would be polled at twice its
+    interval. A retry keeps its exact time (a Retry-After)."""
+    following = (schedule_status or {}).get("Next")
+    if following:
+        try:
+            at = datetime.fromisoformat(str(following))
+        except ValueError:
+            log.warning("timer schedule status unreadable: %.40r", following)
+        else:
+            at = at if at.tzinfo else at.replace(tzinfo=UTC)  # the host's clock is UTC
+            ahead = (at - pipeline.clock()).total_seconds()
+            return min(max(ahead, 0.0), MAX_AHEAD_SECONDS)
     return pipeline.stage_deps.poll_seconds / 2
+
+
+def hold_until_due(pipeline: Pipeline, check_at: str | None) -> None:
+    """Wait for a check's own time, if it came (a fraction of a second) early; a check that
+    came earlier than the queue could have kept it goes at once."""
+    if check_at:
+        ahead = (parse_stamp(check_at) - pipeline.clock()).total_seconds()
+        if 0 < ahead <= HOLD_SECONDS:
+            pipeline.sleep(ahead)
 
 
 def handle_check_message(pipeline: Pipeline, body: str | bytes, attempt: int | None = None) -> None:
@@ -66,6 +101,7 @@ def handle_check_message(pipeline: Pipeline, body: str | bytes, attempt: int | N
             )
             _reindex(pipeline, run)
             return
+        hold_until_due(pipeline, message.check_at)
         try:
             if not ended(pipeline, run, pipeline.clock()):
                 run_stage(pipeline, run, stage)

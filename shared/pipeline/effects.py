@@ -9,6 +9,7 @@ leaves the run in its new stage with no message; a redelivery of the old message
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class Pipeline:
     # How long Partner Center's waits took lately (shared.wait_history): polls go where
     # answers come. The same history backs `stage_deps.expected_wait`.
     waits: WaitHistory | None = None
+    sleep: Callable[[float], None] = time.sleep  # a check holds for its time (tests: none)
 
     def know_secrets(self) -> None:
         if self.secret_probe is not None:

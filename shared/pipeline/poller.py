@@ -6,9 +6,11 @@ past its deadline fails, and a run whose row is lost is reported."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from datetime import datetime, timedelta
+from typing import Any
 
 from shared.ledger import LedgerConflict, Run, RunStatus, stamp
 from shared.ledger_sweep import sweep as read_sweep
@@ -27,11 +29,17 @@ log = logging.getLogger(__name__)
 
 
 def poll_due(
-    pipeline: Pipeline, now: datetime | None = None, *, limit: int = 200, concurrency: int = 4
+    pipeline: Pipeline,
+    now: datetime | None = None,
+    *,
+    limit: int = 200,
+    concurrency: int = 4,
+    schedule_status: Mapping[str, Any] | None = None,
 ) -> int:
-    """One tick. Returns how many runs it acted on."""
+    """One tick (`schedule_status`: the timer's, naming its next occurrence). Returns how
+    many runs it acted on."""
     now = now or pipeline.clock()
-    early = due_early(pipeline)
+    early = due_early(pipeline, schedule_status)
     # Status polls spend the budget last: no more checks are dispatched than it has room for,
     # and while stages press on it, nothing due is even read this tick (a retry whose wait is
     # over goes with the next tick that reads).
