@@ -49,6 +49,7 @@ class IndexRow:
     updated_at: str
     next_check_at: str = ""
     trace: str | None = None  # the run's traceparent, for a message sent from the row
+    check_sent: str = ""  # the write that set next_check_at sent its check (shared.pipeline.sends)
 
 
 class RunIndex:
@@ -135,6 +136,7 @@ class RunIndex:
                 "updated_at",
                 "next_check_at",
                 "trace",
+                "check_sent",
             ],
         )
         return [_row(r) for r in rows]
@@ -182,6 +184,7 @@ def _entity(run: Run) -> dict[str, object]:
         "product_id": run.product_id or "",
         "submission_id": run.submission_id or "",
         "next_check_at": run.next_check_at or "",
+        "check_sent": run.check_sent or "",
         "updated_at": run.updated_at,
         "dead_letter": bool(run.dead_letter),
         "trace": run.trace or "",
@@ -198,6 +201,7 @@ def _row(entity: dict[str, object]) -> IndexRow:
         updated_at=str(entity.get("updated_at") or ""),
         next_check_at=str(entity.get("next_check_at") or ""),
         trace=str(entity.get("trace") or "") or None,
+        check_sent=str(entity.get("check_sent") or ""),
     )
 
 

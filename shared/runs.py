@@ -77,6 +77,8 @@ class Run:
     created_at: str = ""
     updated_at: str = ""
     next_check_at: str | None = None
+    checked_at: str | None = None  # when the last check due in this wait found it still going
+    check_sent: str | None = None  # the next check's time, when the write sent it itself
     timeline: list[StageRecord] = field(default_factory=list)
     changes: dict[str, Any] = field(default_factory=dict)  # the request's draft changes
     offer_type: str = ""  # the product's resourceType (shared.offer_types)
@@ -166,3 +168,31 @@ _JSON_FIELDS = (
     "plan",
 )
 _MEMORY = ("etag", "fresh", "memo", "indexed")
+
+
+def closed_timeline(run: Run, stage: str, at: str, calls: int, result: str) -> list[StageRecord]:
+    """The timeline with the open record of `stage` closed at `at` (or a record of it that
+    began and ended then)."""
+    timeline = list(run.timeline)
+    if timeline and timeline[-1].stage == stage and timeline[-1].ended is None:
+        last = timeline[-1]
+        timeline[-1] = StageRecord(
+            stage=last.stage,
+            started=last.started,
+            ended=at,
+            calls=last.calls + calls,
+            result=result,
+        )
+    else:
+        timeline.append(StageRecord(stage=stage, started=at, ended=at, calls=calls, result=result))
+    return timeline
+
+
+def counted_timeline(run: Run, stage: str, calls: int) -> list[StageRecord]:
+    """The timeline with calls added to the open record of a stage still going (a wait or a
+    retry)."""
+    timeline = list(run.timeline)
+    if timeline and timeline[-1].stage == stage and timeline[-1].ended is None:
+        last = timeline[-1]
+        timeline[-1] = StageRecord(stage=last.stage, started=last.started, calls=last.calls + calls)
+    return timeline

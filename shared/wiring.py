@@ -98,7 +98,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
             approval_timeout_seconds=settings.approval_timeout_hours * 3600,
             approval_remind_seconds=settings.approval_remind_seconds,
             max_poll_seconds=settings.max_poll_seconds,
-            expected_wait=waits.span if waits else None,
+            expected_wait=waits.expected if waits else None,
         ),
         retry_delay_seconds=settings.retry_delay_seconds,
         stall_seconds=settings.stall_seconds,

@@ -286,6 +286,13 @@ class TenantBudget:
     def rate(self) -> float:
         return self.row.read()[0].rate
 
+    def holds_polls(self) -> bool:
+        """This instance's own view, without a read: the row lately had no room for polls, or
+        calls that come before them wait here."""
+        with self._lock:
+            waiting = any(n for level, n in self._waiting.items() if not level.polls)
+            return waiting or self._off_until[Priority.POLL] > self._clock()
+
     def room_for(self, level: Priority) -> int:
         """Calls free for `level` now: none while callers of a higher priority press (one
         read: the poller asks once a tick, and dispatches no more status checks than this)."""

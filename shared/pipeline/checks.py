@@ -16,7 +16,6 @@ minute later, at most, on the deployed schedule).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
@@ -24,9 +23,10 @@ from typing import Any
 
 from shared.ledger import LedgerConflict, RunStatus, parse_stamp
 from shared.messages import Stage
-from shared.pipeline.effects import Pipeline, stage_message
+from shared.pipeline.effects import Pipeline
 from shared.pipeline.endings import ended
 from shared.pipeline.runner import addressed, delivered, note_error, read_message, run_stage
+from shared.pipeline.sends import send_check, stage_message
 from shared.pipeline.stages import POLLED_STAGES
 from shared.queues import CHECKS
 from shared.run_index import IndexRow
@@ -45,8 +45,7 @@ def dispatch(pipeline: Pipeline, row: IndexRow, now: datetime) -> None:
     the run, and holds the rest."""
     if pipeline.dispatched.take(row.run_id, row.next_check_at, now):
         body = stage_message(row, Stage(row.stage), check_at=row.next_check_at)
-        ahead = (parse_stamp(row.next_check_at) - now).total_seconds()
-        pipeline.queues.send(CHECKS, body, delay_seconds=max(0, math.floor(ahead)))
+        send_check(pipeline.queues, body, row.next_check_at, now)
 
 
 def due_early(pipeline: Pipeline, schedule_status: Mapping[str, Any] | None = None) -> float:

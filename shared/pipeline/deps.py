@@ -24,7 +24,7 @@ from shared.partnercenter.models import (
 from shared.pipeline.drafts import DraftApi
 from shared.pipeline.outcomes import Outcome
 from shared.publish_request import PackageSource
-from shared.wait_history import Span, kind_of, learned_delay
+from shared.wait_history import Learned, kind_of, learned_delay, toward_aim
 
 if TYPE_CHECKING:
     from shared.releases import Releases
@@ -120,15 +120,20 @@ class StageDeps:
     # Status polls start at poll_seconds and stretch to a tenth of the time already waited,
     # up to this: certification takes hours to days.
     max_poll_seconds: float = 900.0
-    # A kind of wait (shared.wait_history.kind_of) -> the usual span of such waits lately.
-    expected_wait: Callable[[str], Span | None] | None = None
+    # A kind of wait (shared.wait_history.kind_of) -> what the history says of such waits.
+    expected_wait: Callable[[str], Learned | None] | None = None
 
     def poll_delay(self, run: Run, wait: str | None = None) -> float:
+        """When to look again at a run waiting on Partner Center (see `next_poll`)."""
+        return self.next_poll(run, wait)[0]
+
+    def next_poll(self, run: Run, wait: str | None = None) -> tuple[float, bool]:
         """When to look again at a run waiting on Partner Center in `wait` (by default its
-        own stage; a run elsewhere is entering it). Counted from when this check was due, not
-        from when it ended, so checks keep their interval however long the tick, the queue
-        and the call took (at least half the interval from now); and no sooner than waits of
-        its kind usually end (shared.wait_history)."""
+        own stage; a run elsewhere is entering it), and whether that is a time the history
+        aimed at. Counted from when this check was due, not from when it ended, so checks
+        keep their interval however long the tick, the queue and the call took (at least
+        half the interval from now); and no sooner than waits of its kind usually end, and
+        at where their answers came (shared.wait_history)."""
         stage = wait or run.stage
         last = run.timeline[-1] if run.timeline else None
         now = self.now()
@@ -140,9 +145,13 @@ class StageDeps:
         interval = min(
             max(self.poll_seconds, waited / 10), max(self.max_poll_seconds, self.poll_seconds)
         )
-        span = self.expected_wait(kind_of(run.offer_type, stage)) if self.expected_wait else None
-        delay = learned_delay(waited, interval, span, self.max_poll_seconds)
-        return max(delay - late, delay / 2)
+        known = self.expected_wait(kind_of(run.offer_type, stage)) if self.expected_wait else None
+        if known is None:
+            return max(interval - late, interval / 2), False
+        delay = learned_delay(waited, interval, known.span, self.max_poll_seconds)
+        delay = max(delay - late, delay / 2)
+        aimed = toward_aim(waited, delay, known.aims, interval / 4)
+        return aimed, aimed < delay
 
 
 StageFn = Callable[[Run, StageDeps], Outcome]

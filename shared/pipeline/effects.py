@@ -19,7 +19,7 @@ from functools import partial
 from shared.crashpoints import crash_point
 from shared.incidents import Incidents
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
-from shared.messages import EventKind, Stage, StageMessage
+from shared.messages import EventKind, Stage
 from shared.notify_delivery import Notifier
 from shared.partnercenter.budget import TenantBudget
 from shared.pauses import Pauses
@@ -36,11 +36,12 @@ from shared.pipeline.outcomes import (
     Retry,
     Wait,
 )
+from shared.pipeline.sends import send_set_check, sends_itself, stage_message
 from shared.pipeline.stages import POLLED_STAGES, StageDeps
 from shared.queues import STAGE_QUEUES, QueueSender
 from shared.release_events import note
 from shared.releases import Releases
-from shared.run_index import IndexRow
+from shared.runs import closed_timeline, counted_timeline
 from shared.wait_history import WaitHistory
 
 log = logging.getLogger(__name__)
@@ -86,20 +87,6 @@ class Pipeline:
                 log.warning("could not read the secret to recognise it in requests")
 
 
-def stage_message(run: Run | IndexRow, stage: Stage, check_at: str | None = None) -> str:
-    """The message that hands `run` to `stage` (a check's names the due time it is for; the
-    poller sends it from the run's index row). It names the offer too, so a run whose ledger
-    row is lost can still be reported by it."""
-    return StageMessage(
-        run_id=run.run_id,
-        stage=stage,
-        offer=run.offer or None,
-        product_id=run.product_id,
-        traceparent=run.trace,
-        check_at=check_at,
-    ).to_json()
-
-
 def send_stage(pipeline: Pipeline, run: Run, stage: Stage, delay: float = 0) -> None:
     """Hand the run to `stage`."""
     pipeline.queues.send(STAGE_QUEUES[stage], stage_message(run, stage), delay_seconds=delay)
@@ -108,31 +95,6 @@ def send_stage(pipeline: Pipeline, run: Run, stage: Stage, delay: float = 0) -> 
 def _patched(run: Run, patch: Patch) -> Run:
     changes = {k: v for k, v in vars(patch).items() if v is not None}
     return run.evolve(**changes)
-
-
-def _close(run: Run, stage: Stage, at: str, calls: int, result: str) -> list[StageRecord]:
-    timeline = list(run.timeline)
-    if timeline and timeline[-1].stage == stage and timeline[-1].ended is None:
-        last = timeline[-1]
-        timeline[-1] = StageRecord(
-            stage=last.stage,
-            started=last.started,
-            ended=at,
-            calls=last.calls + calls,
-            result=result,
-        )
-    else:
-        timeline.append(StageRecord(stage=stage, started=at, ended=at, calls=calls, result=result))
-    return timeline
-
-
-def _count(run: Run, stage: Stage, calls: int) -> list[StageRecord]:
-    """Add calls to the open record of a stage that is still going (a wait or a retry)."""
-    timeline = list(run.timeline)
-    if timeline and timeline[-1].stage == stage and timeline[-1].ended is None:
-        last = timeline[-1]
-        timeline[-1] = StageRecord(stage=last.stage, started=last.started, calls=last.calls + calls)
-    return timeline
 
 
 def record_checkpoint(pipeline: Pipeline, run: Run, checkpoint: Checkpoint) -> Run:
@@ -169,7 +131,7 @@ def _apply(
         )
         # This delivery is done with the stage: release its claim for the retry.
         updated = run.evolve(
-            timeline=_count(run, stage, calls), reason=outcome.reason, claimed_stage=None
+            timeline=counted_timeline(run, stage, calls), reason=outcome.reason, claimed_stage=None
         )
         if stage in POLLED_STAGES:
             updated = updated.evolve(
@@ -190,20 +152,31 @@ def _apply(
         )
     run = _patched(run, outcome.patch)
     if isinstance(outcome, Wait):
+        checked = None  # a new wait: no check has found it going yet
         if outcome.check == stage:
-            timeline = _count(run, stage, calls)
+            timeline = counted_timeline(run, stage, calls)
+            # Seen still going when this check was due, if it asked Partner Center.
+            checked = run.next_check_at if calls else run.checked_at
         else:
-            timeline = _close(run, stage, at, calls, "ok")
+            timeline = closed_timeline(run, stage, at, calls, "ok")
             timeline.append(StageRecord(stage=outcome.check, started=at))
+        due = stamp(now + timedelta(seconds=outcome.delay_seconds))
+        sent = outcome.aimed and sends_itself(
+            outcome.delay_seconds, pipeline.stage_deps.poll_seconds, pipeline.budget
+        )
         run = ledger.replace(
             run.evolve(
                 status=RunStatus.WAITING,
                 stage=outcome.check,
                 timeline=timeline,
                 reason=outcome.reason or None,
-                next_check_at=stamp(now + timedelta(seconds=outcome.delay_seconds)),
+                next_check_at=due,
+                checked_at=checked,
+                check_sent=due if sent else None,
             )
         )
+        if sent:
+            send_set_check(pipeline.queues, run, now)
         if outcome.check != stage:
             emit(pipeline, EventKind.STAGE_CHANGED, run)
             _note_release(pipeline, run)
@@ -211,7 +184,7 @@ def _apply(
             emit(pipeline, outcome.event, run, outcome.reason)
         return run
     if isinstance(outcome, Advance):
-        timeline = _close(run, stage, at, calls, "ok")
+        timeline = closed_timeline(run, stage, at, calls, "ok")
         timeline.append(StageRecord(stage=outcome.to, started=at))
         run = ledger.replace(
             run.evolve(
@@ -236,7 +209,7 @@ def _apply(
             if outcome.planned
             else RunStatus.SUCCEEDED
         )
-        timeline = _close(run, stage, at, calls, "ok")
+        timeline = closed_timeline(run, stage, at, calls, "ok")
         if outcome.at is not None:
             timeline.append(StageRecord(stage=outcome.at, started=at, ended=at, result="ok"))
         run = ledger.replace(
@@ -267,7 +240,7 @@ def _apply(
             status=status,
             next_check_at=None,
             reason=outcome.reason,
-            timeline=_close(run, stage, at, calls, str(status)),
+            timeline=closed_timeline(run, stage, at, calls, str(status)),
         )
     )
     log.warning(

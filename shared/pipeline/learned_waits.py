@@ -21,8 +21,8 @@ def learn(
     """After the write that took `run` out of a wait on Partner Center (its answer came), the
     wait's length, from the stage record it had open, up to when the check that saw its end
     was due: a check held back (the budget keeps polls last) saw an end that came earlier,
-    and waits we lengthened would teach later runs to poll late. A failure only costs the
-    history one."""
+    and waits we lengthened would teach later runs to poll late; and from when the check
+    before it was due, which found it still going. A failure only costs the history one."""
     if waits is None or stage not in LEARNED:
         return
     over = isinstance(outcome, Advance | Finished) or (
@@ -31,9 +31,13 @@ def learn(
     last = run.timeline[-1] if run.timeline else None
     if not over or last is None or last.stage != stage or last.ended is not None:
         return
+    began = parse_stamp(last.started)
     seen = min(now, parse_stamp(run.next_check_at)) if run.next_check_at else now
-    seconds = (seen - parse_stamp(last.started)).total_seconds()
+    seconds = (seen - began).total_seconds()
+    # Its last check before this one found it going: the end lies between the two (a check
+    # of an earlier wait says nothing of this one).
+    since = (parse_stamp(run.checked_at) - began).total_seconds() if run.checked_at else 0.0
     try:
-        waits.observe(kind_of(run.offer_type, stage), run.run_id, seconds)
+        waits.observe(kind_of(run.offer_type, stage), run.run_id, seconds, max(0.0, since))
     except Exception:
         log.warning("could not record a wait's length", extra={"action": "wait_unrecorded"})

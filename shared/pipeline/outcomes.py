@@ -45,6 +45,9 @@ class Wait:
     reason: str = ""
     patch: Patch = field(default_factory=Patch)
     event: EventKind | None = None  # announce this wait (an approval reminder)
+    # The check is aimed at where answers of its kind came (StageDeps.next_poll): sent by the
+    # write that sets it when a tick might send it late (shared.pipeline.sends).
+    aimed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -117,9 +117,11 @@ def upload_package(run: Run, deps: StageDeps) -> Outcome:
             return Failed(reason=_failure(slot, failed), patch=patch)
         if all(p.state == "Processed" for p in states.values()):
             return Advance(to=Stage.UPDATE_DRAFT, patch=patch)
+    delay, aimed = deps.next_poll(run, Stage.AWAIT_PACKAGE)
     return Wait(
         check=Stage.AWAIT_PACKAGE,
-        delay_seconds=deps.poll_delay(run, Stage.AWAIT_PACKAGE),
+        delay_seconds=delay,
+        aimed=aimed,
         reason="package processing",
         patch=patch,
     )
@@ -163,9 +165,11 @@ def await_package(run: Run, deps: StageDeps) -> Outcome:
         if package.state == "ProcessFailed":
             return Failed(reason=_failure(slot, package))
         if package.state != "Processed":
+            delay, aimed = deps.next_poll(run)
             return Wait(
                 check=Stage.AWAIT_PACKAGE,
-                delay_seconds=deps.poll_delay(run),
+                delay_seconds=delay,
+                aimed=aimed,
                 reason=f"package for {slot.describe()} is {package.state}",
             )
     return Advance(to=Stage.UPDATE_DRAFT)

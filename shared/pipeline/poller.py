@@ -22,6 +22,7 @@ from shared.pipeline.effects import Pipeline, send_stage
 from shared.pipeline.endings import ended
 from shared.pipeline.lost import report_lost
 from shared.pipeline.runner import call_priority
+from shared.pipeline.sends import on_its_way
 from shared.pipeline.stages import POLLED_STAGES
 from shared.run_index import IndexRow
 
@@ -53,8 +54,9 @@ def poll_due(
         loaded the storage the checks themselves need, and lasted seconds under load)."""
         over = stamp(now)
         waits = [r for r in rows if r.stage not in POLLED_STAGES and r.next_check_at <= over]
+        lease = pipeline.dispatched.lease_seconds
         checks = sorted(
-            (r for r in rows if r.stage in POLLED_STAGES),
+            (r for r in rows if r.stage in POLLED_STAGES and not on_its_way(r, now, lease)),
             key=lambda r: (call_priority(Stage(r.stage)), r.next_check_at),
         )
         return waits + checks[:room]

@@ -58,9 +58,11 @@ def submit_preview(run: Run, deps: StageDeps) -> Outcome:
 
 
 def _certifying(run: Run, deps: StageDeps, submission_id: str, status: str | None = None) -> Wait:
+    delay, aimed = deps.next_poll(run, Stage.AWAIT_PREVIEW)
     return Wait(
         check=Stage.AWAIT_PREVIEW,
-        delay_seconds=deps.poll_delay(run, Stage.AWAIT_PREVIEW),
+        delay_seconds=delay,
+        aimed=aimed,
         reason="certification for preview",
         patch=Patch(
             submission_id=submission_id,
@@ -136,9 +138,11 @@ def await_preview(run: Run, deps: StageDeps) -> Outcome:
     if phase is Phase.FAILED:
         return failed_submission(run, sub, deps, patch)
     if phase is Phase.RUNNING:
+        delay, aimed = deps.next_poll(run)
         return Wait(
             check=Stage.AWAIT_PREVIEW,
-            delay_seconds=deps.poll_delay(run),
+            delay_seconds=delay,
+            aimed=aimed,
             reason="certification for preview",
             patch=patch,
         )
@@ -148,9 +152,11 @@ def await_preview(run: Run, deps: StageDeps) -> Outcome:
         return Wait(check=Stage.AWAIT_GO_LIVE, delay_seconds=0, reason="in preview", patch=patch)
     if phase is Phase.PREVIEW_READY:
         return Advance(to=Stage.PROMOTE, patch=patch)
+    delay, aimed = deps.next_poll(run, Stage.AWAIT_LIVE)
     return Wait(
         check=Stage.AWAIT_LIVE,
-        delay_seconds=deps.poll_delay(run, Stage.AWAIT_LIVE),
+        delay_seconds=delay,
+        aimed=aimed,
         reason="publishing live",
         patch=patch,
     )
@@ -184,9 +190,11 @@ PROMOTE = "promote"
 
 
 def _going_live(run: Run, deps: StageDeps, status: str | None = None) -> Wait:
+    delay, aimed = deps.next_poll(run, Stage.AWAIT_LIVE)
     return Wait(
         check=Stage.AWAIT_LIVE,
-        delay_seconds=deps.poll_delay(run, Stage.AWAIT_LIVE),
+        delay_seconds=delay,
+        aimed=aimed,
         reason="publishing live",
         patch=Patch(pc_status=status, intents=intents.record(run, PROMOTE, intents.DONE)),
     )
@@ -222,9 +230,11 @@ def await_live(run: Run, deps: StageDeps) -> Outcome:
         return failed_submission(run, sub, deps, patch)
     if phase is Phase.LIVE:
         return Finished(patch=patch, at=Stage.COMPLETE)
+    delay, aimed = deps.next_poll(run)
     return Wait(
         check=Stage.AWAIT_LIVE,
-        delay_seconds=deps.poll_delay(run),
+        delay_seconds=delay,
+        aimed=aimed,
         reason="publishing live",
         patch=patch,
     )

@@ -166,6 +166,17 @@ def test_a_poll_gives_up_rather_than_wait_long(pipeline: Pipeline) -> None:
     assert time.monotonic() - started < 1.0
 
 
+def test_a_budget_that_found_no_room_for_polls_says_it_holds_them(pipeline: Pipeline) -> None:
+    """What a write asks before it sends a check itself (shared.pipeline.sends): the
+    instance's own view, no read. A full window it just saw holds polls back."""
+    budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, poll_wait_seconds=0.3)
+    assert not budget.holds_polls()
+    budget.acquire()  # the window's one call
+    with priority(Priority.POLL), pytest.raises(BudgetExhausted):
+        budget.acquire()
+    assert budget.holds_polls()
+
+
 def test_a_full_budget_bounds_the_wait(pipeline: Pipeline) -> None:
     """A delivery holds its claim while it waits: the wait ends, as an error the stage retries."""
     budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, max_wait_seconds=0.5)

@@ -114,6 +114,29 @@ def test_a_run_leaving_a_wait_on_partner_center_records_how_long_it_took(
     assert 42 <= float(str(row["seconds"])) < 52
 
 
+def test_a_wait_records_when_its_last_check_found_it_still_going(
+    pipeline: Pipeline, ledger: Ledger
+) -> None:
+    """The end lies between the check that found the preview still certifying (due 40 s into
+    the wait) and the one that found it ready: both are kept, so later runs aim between them.
+    A check that asked Partner Center nothing (held by an incident) moves neither."""
+    learning = dataclasses.replace(pipeline, waits=WaitHistory(ledger.table))
+    run_id = f"run-{uuid.uuid4().hex[:8]}"
+    due = stamp(now_utc() - timedelta(seconds=2))
+    assert learning.ledger.create(waiting(run_id, timedelta(seconds=42)).evolve(next_check_at=due))
+    run = learning.ledger.get(run_id)
+    assert run is not None
+    still = Wait(check=Stage.AWAIT_PREVIEW, delay_seconds=1, reason="certification for preview")
+    run = apply_outcome(learning, run, Stage.AWAIT_PREVIEW, still, 1)
+    assert run.checked_at == due
+    run = apply_outcome(learning, run, Stage.AWAIT_PREVIEW, still, 0)  # held: asked nothing
+    assert run.checked_at == due
+    apply_outcome(learning, run, Stage.AWAIT_PREVIEW, Advance(to=Stage.PROMOTE), 1)
+    (row,) = rows(ledger)
+    assert 39 <= float(str(row["since"])) <= 41
+    assert 42 <= float(str(row["seconds"])) < 45
+
+
 def test_a_check_held_back_records_the_wait_up_to_when_it_was_due(
     pipeline: Pipeline, ledger: Ledger
 ) -> None:

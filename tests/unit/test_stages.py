@@ -13,7 +13,7 @@ from pcsim.app import Simulator
 from pcsim.faults import FaultRule, Faults
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
-from shared.partnercenter.errors import MalformedAnswer, Throttled
+from shared.partnercenter.errors import MalformedAnswer, Throttled, TransportError
 from shared.pipeline import stages
 from shared.pipeline.drafts import NotApplied, instance_of, pick, write
 from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Finished, Outcome, Wait
@@ -392,8 +392,26 @@ def test_resolve_finds_a_migrated_offer_whatever_the_listing_does(
     assert isinstance(outcome, Advance)
     product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
     assert outcome.patch.product_id == product.id
-    asked_graph = any("/rp/product-ingestion/" in r["path"] for r in sim.request_log())
-    assert asked_graph is (listing != "v1")
+    # Both asked at once, in one round trip: v1's answer stands where it has one.
+    assert any("/rp/product-ingestion/" in r["path"] for r in sim.request_log())
+
+
+class _LookupDown:
+    def product_ids(self, offer_id: str) -> list[str]:
+        raise TransportError("Graph unreachable")
+
+
+@pytest.mark.parametrize("listing", ["empty", "v1"])
+def test_a_lookup_that_fails_counts_only_when_v1_found_nothing(
+    sim: Simulator, deps: StageDeps, listing: str
+) -> None:
+    sim.live.offer_listing = listing  # type: ignore[assignment]
+    down = replace(deps, lookup=_LookupDown())
+    if listing == "v1":
+        assert isinstance(resolve(new_run(), down), Advance)
+    else:
+        with pytest.raises(TransportError, match="Graph unreachable"):
+            resolve(new_run(), down)
 
 
 def test_resolve_uses_the_product_an_earlier_run_found(sim: Simulator, deps: StageDeps) -> None:

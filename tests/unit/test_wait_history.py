@@ -11,7 +11,7 @@ import pytest
 from shared.ledger import Run, RunStatus, StageRecord, stamp
 from shared.messages import Stage
 from shared.pipeline.stages import StageDeps
-from shared.wait_history import kind_of, learned_delay, usual
+from shared.wait_history import Learned, aims, kind_of, learned_delay, toward_aim, usual
 
 STARTED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 HOUR = 3600.0
@@ -65,9 +65,9 @@ def waiting(stage: Stage, since: datetime, **fields: object) -> Run:
 def test_a_run_entering_a_wait_polls_first_where_waits_of_its_kind_end(deps: StageDeps) -> None:
     asked: list[str] = []
 
-    def expected(kind: str) -> tuple[float, float] | None:
+    def expected(kind: str) -> Learned | None:
         asked.append(kind)
-        return (2 * HOUR, 5 * HOUR) if kind == "AzureApplication.await_live" else None
+        return Learned((2 * HOUR, 5 * HOUR), ()) if kind == "AzureApplication.await_live" else None
 
     polls = replace(deps, poll_seconds=60, max_poll_seconds=900, expected_wait=expected)
     promoting = replace(waiting(Stage.PROMOTE, STARTED), status=RunStatus.RUNNING)
@@ -82,6 +82,46 @@ def test_a_run_entering_a_wait_polls_first_where_waits_of_its_kind_end(deps: Sta
     assert near.poll_delay(live) == 540  # the plain poll comes after 80% of it: plain
     after = replace(polls, now=lambda: STARTED + timedelta(hours=3))
     assert after.poll_delay(live) == 900  # a tenth of 3 hours, capped: as before
+
+
+def test_checks_aim_at_the_middle_and_the_end_of_where_answers_were_found() -> None:
+    """Each wait's end lies between its last check that found it going and the one that found
+    it over: a new wait aims at the middle and at the end of those intervals, so a run
+    finding its answer at the middle leaves the next one half the interval to aim into."""
+    assert aims([(5.0, 6.0)] * 4) == ()  # four waits say nothing yet
+    assert aims([(5.0, 6.0)] * 16) == (5.5, 6.0)
+    assert aims([(5.0, 5.5)] * 8 + [(5.5, 6.0)] * 8) == (5.25, 5.5, 5.75, 6.0)
+    # rows written before `since` was kept: their end stands for their middle
+    assert aims([(None, 6.0)] * 5) == (6.0,)
+    hours = [(h * HOUR, (h + 1) * HOUR) for h in range(2, 12)]  # spread over a working day
+    assert aims(hours) == (2.5 * HOUR, 6.5 * HOUR, 7 * HOUR, 10.5 * HOUR, 11 * HOUR)
+
+
+@pytest.mark.parametrize(
+    ("waited", "delay", "expected"),
+    [
+        (0.0, 4.8, 4.8),  # the plain (or skipping) schedule comes first
+        (4.9, 1.0, 0.6),  # an aim comes before the plain check: the check moves up to it
+        (5.45, 1.0, 0.55),  # the aim at hand is closer than a quarter interval: the next one
+        (6.1, 1.0, 1.0),  # past every aim: the plain schedule
+    ],
+)
+def test_a_check_moves_up_to_the_next_aim_never_closer_than_the_gap(
+    waited: float, delay: float, expected: float
+) -> None:
+    assert toward_aim(waited, delay, (5.5, 6.0), gap=0.25) == pytest.approx(expected)
+
+
+def test_a_run_with_a_history_of_its_kind_checks_at_its_aims(deps: StageDeps) -> None:
+    known = Learned((6.0, 6.0), (5.5, 6.0))
+    polls = replace(deps, poll_seconds=1, max_poll_seconds=900, expected_wait=lambda k: known)
+    waiting_run = waiting(Stage.AWAIT_PREVIEW, STARTED)
+    at = replace(polls, now=lambda: STARTED + timedelta(seconds=4.9))
+    delay, aimed = at.next_poll(waiting_run)
+    assert delay == pytest.approx(0.6) and aimed  # to 5.5 s, not the plain 5.9
+    past = replace(polls, now=lambda: STARTED + timedelta(seconds=6.5))
+    delay, aimed = past.next_poll(waiting_run)
+    assert delay == pytest.approx(1.0) and not aimed  # the plain schedule
 
 
 def test_a_wait_is_named_by_its_offer_type_and_stage() -> None:

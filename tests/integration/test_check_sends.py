@@ -1,0 +1,90 @@
+"""An aimed check due sooner than a tick on real storage: the write that set it sends it,
+marks the index row, and no tick sends it again until the mark's lease is over (the send was
+lost). Every other check is the tick's."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from shared.ledger import Run, RunStatus, StageRecord, now_utc, parse_stamp, stamp
+from shared.messages import Stage, StageMessage
+from shared.pipeline.dispatched import Dispatched
+from shared.pipeline.effects import Pipeline, apply_outcome
+from shared.pipeline.outcomes import Wait
+from shared.pipeline.poller import poll_due
+from shared.queues import CHECKS
+
+
+def gated(run_id: str) -> Run:
+    at = stamp(now_utc() - timedelta(minutes=5))
+    return Run(
+        run_id=run_id,
+        status=RunStatus.WAITING,
+        stage=Stage.AWAIT_GO_LIVE,
+        target="live",
+        offer="offer:x",
+        created_at=at,
+        next_check_at=stamp(now_utc() - timedelta(seconds=1)),
+        timeline=[StageRecord(stage=Stage.AWAIT_GO_LIVE, started=at)],
+    )
+
+
+def checks_of(pipeline: Pipeline, run_id: str) -> list[StageMessage]:
+    """The visible check messages of `run_id` (taken off the queue)."""
+    queue = pipeline.queues.client(CHECKS)
+    found = []
+    for message in queue.receive_messages(max_messages=32, visibility_timeout=1):
+        if run_id.encode() in message.content:
+            found.append(StageMessage.model_validate_json(message.content))
+            queue.delete_message(message)
+    return found
+
+
+def test_a_check_due_before_a_tick_is_sent_by_its_write_and_by_no_tick(
+    pipeline: Pipeline,
+) -> None:
+    pipeline = dataclasses.replace(pipeline, budget=None, dispatched=Dispatched())
+    assert pipeline.stage_deps.poll_seconds > 0.5
+    assert pipeline.ledger.create(gated("sent-1"))
+    run = pipeline.ledger.get("sent-1")
+    assert run is not None
+    soon = Wait(check=Stage.AWAIT_GO_LIVE, delay_seconds=0.5, reason="aimed", aimed=True)
+    run = apply_outcome(pipeline, run, Stage.AWAIT_GO_LIVE, soon, 0)
+    row = pipeline.ledger.index.get("sent-1")
+    assert row is not None and row.check_sent == row.next_check_at == run.next_check_at
+    poll_due(pipeline)  # the tick leaves it: it is on its way
+    (sent,) = checks_of(pipeline, "sent-1")
+    assert sent.check_at == run.next_check_at
+    time.sleep(0.6)  # due now: a mark whose lease (counted from then) is over says nothing
+    lost = dataclasses.replace(pipeline, dispatched=Dispatched(lease_seconds=0))
+    poll_due(lost)  # as if that message had been lost: the tick sends it
+    assert [m.check_at for m in checks_of(pipeline, "sent-1")] == [run.next_check_at]
+
+
+@pytest.mark.parametrize(
+    "wait",
+    [
+        Wait(check=Stage.AWAIT_GO_LIVE, delay_seconds=0.5),  # plain: the tick's, in its order
+        Wait(check=Stage.AWAIT_GO_LIVE, delay_seconds=1.5, aimed=True),  # a tick comes first
+    ],
+)
+def test_other_checks_are_left_to_the_tick(pipeline: Pipeline, wait: Wait) -> None:
+    pipeline = dataclasses.replace(pipeline, budget=None, dispatched=Dispatched())
+    assert pipeline.stage_deps.poll_seconds <= 1.5
+    run_id = f"tick-{uuid.uuid4().hex[:8]}"
+    assert pipeline.ledger.create(gated(run_id))
+    run = pipeline.ledger.get(run_id)
+    assert run is not None
+    run = apply_outcome(pipeline, run, Stage.AWAIT_GO_LIVE, wait, 0)
+    row = pipeline.ledger.index.get(run_id)
+    assert row is not None and row.check_sent == "" and row.next_check_at == run.next_check_at
+    assert checks_of(pipeline, run_id) == []
+    following = {"Next": (now_utc() + timedelta(seconds=2)).isoformat()}
+    poll_due(pipeline, schedule_status=following)  # due before the next tick: this one sends it
+    time.sleep(max(0.0, (parse_stamp(run.next_check_at or "") - now_utc()).total_seconds()))
+    assert [m.check_at for m in checks_of(pipeline, run_id)] == [run.next_check_at]
