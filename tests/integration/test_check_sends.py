@@ -11,26 +11,22 @@ from datetime import timedelta
 
 import pytest
 
-from shared.ledger import Run, RunStatus, StageRecord, now_utc, parse_stamp, stamp
+from shared.ledger import Run, RunStatus, now_utc, parse_stamp, stamp
 from shared.messages import Stage, StageMessage
 from shared.pipeline.dispatched import Dispatched
 from shared.pipeline.effects import Pipeline, apply_outcome
 from shared.pipeline.outcomes import Wait
 from shared.pipeline.poller import poll_due
 from shared.queues import CHECKS
+from tests.integration.test_poller import a_run
 
 
 def gated(run_id: str) -> Run:
-    at = stamp(now_utc() - timedelta(minutes=5))
-    return Run(
-        run_id=run_id,
-        status=RunStatus.WAITING,
-        stage=Stage.AWAIT_GO_LIVE,
-        target="live",
-        offer="offer:x",
-        created_at=at,
-        next_check_at=stamp(now_utc() - timedelta(seconds=1)),
-        timeline=[StageRecord(stage=Stage.AWAIT_GO_LIVE, started=at)],
+    """A run waiting for its go-live time, its check due a second ago."""
+    due = stamp(now_utc() - timedelta(seconds=1))
+    ago = timedelta(minutes=5)
+    return a_run(
+        run_id, RunStatus.WAITING, Stage.AWAIT_GO_LIVE, ago, target="live", next_check_at=due
     )
 
 
