@@ -228,6 +228,9 @@ def _listed_and_looked_up(
 
     if lookup is None:
         return listed(), None
+    # Partner Center's token first: while the credentials fail, the stage fails here without
+    # also asking Entra for a Graph token (one backoff's attempts, not two).
+    deps.pc.warm()
 
     def looked_up() -> list[str] | Exception:
         try:

@@ -21,12 +21,18 @@ from shared.queues import CHECKS
 from tests.integration.test_poller import a_run
 
 
-def gated(run_id: str) -> Run:
-    """A run waiting for its go-live time, its check due a second ago."""
+def gated(prefix: str) -> Run:
+    """A run waiting for a go-live time years away (so no other test's poller takes it
+    anywhere), its check due a second ago; under an id of its own."""
     due = stamp(now_utc() - timedelta(seconds=1))
-    ago = timedelta(minutes=5)
     return a_run(
-        run_id, RunStatus.WAITING, Stage.AWAIT_GO_LIVE, ago, target="live", next_check_at=due
+        f"{prefix}-{uuid.uuid4().hex[:8]}",
+        RunStatus.WAITING,
+        Stage.AWAIT_GO_LIVE,
+        timedelta(minutes=5),
+        target="live",
+        not_before="2099-01-01T00:00Z",
+        next_check_at=due,
     )
 
 
@@ -46,20 +52,21 @@ def test_a_check_due_before_a_tick_is_sent_by_its_write_and_by_no_tick(
 ) -> None:
     pipeline = dataclasses.replace(pipeline, budget=None, dispatched=Dispatched())
     assert pipeline.stage_deps.poll_seconds > 0.5
-    assert pipeline.ledger.create(gated("sent-1"))
-    run = pipeline.ledger.get("sent-1")
+    made = gated("sent")
+    assert pipeline.ledger.create(made)
+    run = pipeline.ledger.get(made.run_id)
     assert run is not None
     soon = Wait(check=Stage.AWAIT_GO_LIVE, delay_seconds=0.5, reason="aimed", aimed=True)
     run = apply_outcome(pipeline, run, Stage.AWAIT_GO_LIVE, soon, 0)
-    row = pipeline.ledger.index.get("sent-1")
+    row = pipeline.ledger.index.get(run.run_id)
     assert row is not None and row.check_sent == row.next_check_at == run.next_check_at
     poll_due(pipeline)  # the tick leaves it: it is on its way
-    (sent,) = checks_of(pipeline, "sent-1")
+    (sent,) = checks_of(pipeline, run.run_id)
     assert sent.check_at == run.next_check_at
     time.sleep(0.6)  # due now: a mark whose lease (counted from then) is over says nothing
     lost = dataclasses.replace(pipeline, dispatched=Dispatched(lease_seconds=0))
     poll_due(lost)  # as if that message had been lost: the tick sends it
-    assert [m.check_at for m in checks_of(pipeline, "sent-1")] == [run.next_check_at]
+    assert [m.check_at for m in checks_of(pipeline, run.run_id)] == [run.next_check_at]
 
 
 @pytest.mark.parametrize(
@@ -72,8 +79,9 @@ def test_a_check_due_before_a_tick_is_sent_by_its_write_and_by_no_tick(
 def test_other_checks_are_left_to_the_tick(pipeline: Pipeline, wait: Wait) -> None:
     pipeline = dataclasses.replace(pipeline, budget=None, dispatched=Dispatched())
     assert pipeline.stage_deps.poll_seconds <= 1.5
-    run_id = f"tick-{uuid.uuid4().hex[:8]}"
-    assert pipeline.ledger.create(gated(run_id))
+    made = gated("tick")
+    run_id = made.run_id
+    assert pipeline.ledger.create(made)
     run = pipeline.ledger.get(run_id)
     assert run is not None
     run = apply_outcome(pipeline, run, Stage.AWAIT_GO_LIVE, wait, 0)
