@@ -116,7 +116,7 @@ class Settings(BaseModel):
     # this interval while it waits.
     approval_timeout_hours: float = Field(default=7 * 24.0, gt=0)
     approval_remind_seconds: float = Field(default=24 * 3600.0, gt=0)
-    # The longest interval between status polls of one waiting run (see StageDeps.poll_delay).
+    # The longest interval between status polls of one waiting run (see StageDeps.next_poll).
     max_poll_seconds: float = Field(default=900.0, gt=0)
     # Polls skip the part of a wait in which waits of its kind lately never ended
     # (shared.wait_history); off: the plain schedule only.

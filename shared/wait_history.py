@@ -1,7 +1,7 @@
 """How long Partner Center's waits took lately, so a run polls when its answer is due.
 
 Certification and publishing take hours to days, and a poll early in a wait almost never finds
-it over: the plain schedule (`StageDeps.poll_delay`: a tenth of the time waited, between the
+it over: the plain schedule (`StageDeps.next_poll`: a tenth of the time waited, between the
 base and the longest interval) spends most of its polls where nothing happens. Each wait a run
 saw end (package processing, certification for preview, publishing live) is recorded per
 offer type, and once a kind has `MIN_SEEN` of them, a new wait of that kind polls at the

@@ -124,10 +124,6 @@ class StageDeps:
     # A kind of wait (shared.wait_history.kind_of) -> what the history says of such waits.
     expected_wait: Callable[[str], Learned | None] | None = None
 
-    def poll_delay(self, run: Run, wait: str | None = None) -> float:
-        """When to look again at a run waiting on Partner Center (see `next_poll`)."""
-        return self.next_poll(run, wait)[0]
-
     def next_poll(self, run: Run, wait: str | None = None) -> tuple[float, bool]:
         """When to look again at a run waiting on Partner Center in `wait` (by default its
         own stage; a run elsewhere is entering it), and whether that is a time the history

@@ -10,6 +10,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,8 @@ APP = textwrap.dedent("""
     @app.timer_trigger(arg_name="timer", schedule="*/1 * * * * *")
     def tick(timer: func.TimerRequest) -> None:
         note("ticks", str(timer.past_due))
+        status = getattr(timer, "schedule_status", None) or {}
+        note("schedules", f"{status.get('Last')}|{status.get('Next')}")
 """)
 
 HOST_JSON = {
@@ -164,6 +167,15 @@ def test_queue_output_binding_is_sent_after_success(host: LocalHost) -> None:
 def test_timer_fires_on_its_schedule(host: LocalHost) -> None:
     wait_for(lambda: len(seen(host, "ticks")) >= 2, timeout=5)
     assert host.stats.failures.get("tick", 0) == 0
+
+
+def test_a_timer_hears_its_schedule_status_as_the_host_passes_it(host: LocalHost) -> None:
+    """With use_monitor the host names the occurrence a call is for and the next one: the
+    poller sends every check due before that next one (shared.pipeline.checks)."""
+    wait_for(lambda: len(seen(host, "schedules")) >= 2, timeout=5)
+    last, following = seen(host, "schedules")[-1].split("|")
+    gap = datetime.fromisoformat(following) - datetime.fromisoformat(last)
+    assert gap == timedelta(seconds=1)  # "*/1 * * * * *"
 
 
 def test_the_warmup_has_run_once_when_the_host_counts_as_started(host: LocalHost) -> None:

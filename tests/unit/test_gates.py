@@ -84,9 +84,9 @@ def test_status_polls_stretch_with_the_wait(deps: StageDeps) -> None:
     waiting = replace(at_gate(), stage=Stage.AWAIT_PREVIEW)
     waiting.timeline[-1] = StageRecord(stage=Stage.AWAIT_PREVIEW, started=stamp(ARRIVED))
     polls = replace(deps, poll_seconds=60, max_poll_seconds=900)
-    assert replace(polls, now=lambda: ARRIVED + timedelta(minutes=5)).poll_delay(waiting) == 60
-    assert replace(polls, now=lambda: ARRIVED + timedelta(hours=1)).poll_delay(waiting) == 360
-    assert replace(polls, now=lambda: ARRIVED + timedelta(days=2)).poll_delay(waiting) == 900
+    assert replace(polls, now=lambda: ARRIVED + timedelta(minutes=5)).next_poll(waiting)[0] == 60
+    assert replace(polls, now=lambda: ARRIVED + timedelta(hours=1)).next_poll(waiting)[0] == 360
+    assert replace(polls, now=lambda: ARRIVED + timedelta(days=2)).next_poll(waiting)[0] == 900
 
 
 def test_a_check_that_ran_late_keeps_its_interval(deps: StageDeps) -> None:
@@ -96,6 +96,6 @@ def test_a_check_that_ran_late_keeps_its_interval(deps: StageDeps) -> None:
     waiting = replace(at_gate(), stage=Stage.AWAIT_PREVIEW, next_check_at=stamp(due))
     waiting.timeline[-1] = StageRecord(stage=Stage.AWAIT_PREVIEW, started=stamp(ARRIVED))
     polls = replace(deps, poll_seconds=60, max_poll_seconds=900)
-    assert replace(polls, now=lambda: due).poll_delay(waiting) == 60
-    assert replace(polls, now=lambda: due + timedelta(seconds=20)).poll_delay(waiting) == 40
-    assert replace(polls, now=lambda: due + timedelta(minutes=5)).poll_delay(waiting) == 30
+    assert replace(polls, now=lambda: due).next_poll(waiting)[0] == 60
+    assert replace(polls, now=lambda: due + timedelta(seconds=20)).next_poll(waiting)[0] == 40
+    assert replace(polls, now=lambda: due + timedelta(minutes=5)).next_poll(waiting)[0] == 30

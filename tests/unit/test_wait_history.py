@@ -72,16 +72,16 @@ def test_a_run_entering_a_wait_polls_first_where_waits_of_its_kind_end(deps: Sta
     polls = replace(deps, poll_seconds=60, max_poll_seconds=900, expected_wait=expected)
     promoting = replace(waiting(Stage.PROMOTE, STARTED), status=RunStatus.RUNNING)
     now = replace(polls, now=lambda: STARTED)
-    assert now.poll_delay(promoting, Stage.AWAIT_LIVE) == 900  # entering the live wait
-    assert now.poll_delay(promoting, Stage.AWAIT_PREVIEW) == 60  # nothing known of this kind
+    assert now.next_poll(promoting, Stage.AWAIT_LIVE)[0] == 900  # entering the live wait
+    assert now.next_poll(promoting, Stage.AWAIT_PREVIEW)[0] == 60  # nothing known of this kind
     assert asked == ["AzureApplication.await_live", "AzureApplication.await_preview"]
     live = waiting(Stage.AWAIT_LIVE, STARTED)
     at = replace(polls, now=lambda: STARTED + timedelta(hours=1.4))
-    assert at.poll_delay(live) == pytest.approx(0.8 * 2 * HOUR - 1.4 * HOUR)  # 12 minutes
+    assert at.next_poll(live)[0] == pytest.approx(0.8 * 2 * HOUR - 1.4 * HOUR)  # 12 minutes
     near = replace(polls, now=lambda: STARTED + timedelta(hours=1.5))
-    assert near.poll_delay(live) == 540  # the plain poll comes after 80% of it: plain
+    assert near.next_poll(live)[0] == 540  # the plain poll comes after 80% of it: plain
     after = replace(polls, now=lambda: STARTED + timedelta(hours=3))
-    assert after.poll_delay(live) == 900  # a tenth of 3 hours, capped: as before
+    assert after.next_poll(live)[0] == 900  # a tenth of 3 hours, capped: as before
 
 
 def test_checks_aim_at_the_middle_and_the_end_of_where_answers_were_found() -> None:
