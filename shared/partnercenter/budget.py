@@ -8,10 +8,11 @@ calls are counted in one ledger row (partition `control`, row `budget`) over a s
 `rate * window / 60` calls, whatever the service's own windows are aligned to. An instance takes
 calls in batches with a conditional write (one read and one write for every caller then
 waiting, whatever its priority: bounded extra latency; within a slot each batch at least as
-large as the calls already spent, so a burst costs a few talks) and spends them at once, so a
-small batch of runs goes at the speed of its critical path instead of the ceiling's average
-pace. Only the calls the service has let through before (or half the window) are taken at once;
-beyond that the window fills at the average pace, so a limit below the ceiling is met gently.
+large as the calls already spent, and 16 at least while a quarter of the window is free, so a
+burst costs a few talks) and spends them at once, so a small batch of runs goes at the speed
+of its critical path instead of the ceiling's average pace. Only the calls the service has
+let through before (or half the window) are taken at once; beyond that the window fills at
+the average pace, so a limit below the ceiling is met gently.
 
 A 429 anywhere lowers the rate for everyone to below the calls the window held when it came
 (and holds calls until its Retry-After); the rate climbs back while calls succeed, to just under
@@ -51,6 +52,7 @@ class TenantBudget:
         *,
         window_seconds: float = 60.0,
         batch: int = 4,
+        roomy_batch: int = 16,
         floor_per_minute: float = 6.0,
         max_wait_seconds: float | None = None,
         poll_wait_seconds: float | None = None,
@@ -59,7 +61,7 @@ class TenantBudget:
     ) -> None:
         self.pace = Pace(ceiling_per_minute, window_seconds, floor_per_minute)
         self.row = BudgetRow(ledger, ceiling_per_minute)
-        self.batch = batch
+        self.batch, self.roomy_batch = batch, roomy_batch
         self.max_wait = max_wait_seconds
         self.poll_wait = poll_wait_seconds
         self._clock = clock
@@ -219,7 +221,9 @@ class TenantBudget:
                         window.pressed[str(int(level))] = now + 1.2 * self.slot_seconds
                         changed = True
                     continue
-                grants[level] = grant = min(wanted[level], free)
+                grants[level] = grant = self.pace.taken(
+                    window, free, wanted[level], self.roomy_batch
+                )
                 window.slots[str(slot)] = window.slots.get(str(slot), 0) + grant
                 if grant < free:  # served with room to spare: this level no longer presses
                     window.pressed.pop(str(int(level)), None)

@@ -33,6 +33,7 @@ KNEE_SHARE = 0.95  # the rate climbs back to this share of the calls a 429 was s
 KNEE_WINDOWS = 10  # windows without a 429 after which the knee is forgotten
 BACK_OFF = 0.9  # a 429 lowers the rate to this share of what was seen (at most halving)
 FAST_SHARE = 0.5  # of the window's calls taken at once while the service has proven fewer
+ROOMY_SHARE = 0.25  # of the window's calls free: a talk may take more than its callers want
 SETTLED_SLOTS = 2  # calls granted this many slots ago have had their answer
 
 
@@ -150,6 +151,16 @@ class Pace:
             return min(cap, fast) - used
         paced = math.ceil(cap / SLOTS) - window.slots.get(str(self.slot(now)), 0)
         return min(cap - used, max(0, paced))
+
+    def taken(self, window: Window, free: int, wanted: int, roomy: int) -> int:
+        """The calls one talk to the row takes for callers wanting `wanted` (`free` being the
+        window's room now): while a quarter of the window is free, at least `roomy`, so
+        that the callers arriving during the talk (the rest of a burst) find a call in hand
+        instead of queueing for a talk of their own. What is left unmade is given back with
+        the next talk; where room is tight, nobody holds more than its callers asked for."""
+        if free >= ROOMY_SHARE * self.cap(window):
+            wanted = max(wanted, roomy)
+        return min(wanted, free)
 
 
 def pressing(window: Window, level: int) -> list[float]:

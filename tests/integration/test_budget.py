@@ -104,7 +104,9 @@ def test_callers_that_found_no_room_go_before_lower_priorities(pipeline: Pipelin
     idle once the higher priorities stop asking."""
     clock = [1000.0]
     budget = proven(
-        TenantBudget(pipeline.ledger, 60, window_seconds=60.0, batch=1, clock=lambda: clock[0])
+        TenantBudget(
+            pipeline.ledger, 60, window_seconds=60.0, batch=1, roomy_batch=1, clock=lambda: clock[0]
+        )
     )  # one call a second; a slot is 1 s
     for _ in range(60):
         assert budget._take(clock[0], 1, Priority.START) == 0
@@ -129,7 +131,9 @@ def test_a_run_past_its_lookup_goes_before_another_runs_lookup(pipeline: Pipelin
     done."""
     clock = [1000.0]
     budget = proven(
-        TenantBudget(pipeline.ledger, 20, window_seconds=60.0, batch=1, clock=lambda: clock[0])
+        TenantBudget(
+            pipeline.ledger, 20, window_seconds=60.0, batch=1, roomy_batch=1, clock=lambda: clock[0]
+        )
     )  # 20 calls a window
     for _ in range(20):
         assert budget._take(clock[0], 1, Priority.POLL) == 0
@@ -147,18 +151,22 @@ def test_slots_and_marks_from_a_clock_far_ahead_are_not_counted(pipeline: Pipeli
     a press mark in the future: the others' window is not shut by them."""
     ahead = [time.time() + 3 * 24 * 3600]
     fast = proven(
-        TenantBudget(pipeline.ledger, 60, window_seconds=60.0, batch=1, clock=lambda: ahead[0])
+        TenantBudget(
+            pipeline.ledger, 60, window_seconds=60.0, batch=1, roomy_batch=1, clock=lambda: ahead[0]
+        )
     )
     for _ in range(60):
         assert fast._take(ahead[0], 1, Priority.START) == 0
     assert fast._take(ahead[0], 1, Priority.START) > 0  # its window is full and it presses
-    budget = TenantBudget(pipeline.ledger, 60, window_seconds=60.0, batch=1)
+    budget = TenantBudget(pipeline.ledger, 60, window_seconds=60.0, batch=1, roomy_batch=1)
     assert budget.room_for(Priority.POLL) == 60
     assert budget._take(time.time(), 1, Priority.POLL) == 0
 
 
 def test_a_poll_gives_up_rather_than_wait_long(pipeline: Pipeline) -> None:
-    budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, poll_wait_seconds=0.3)
+    budget = TenantBudget(
+        pipeline.ledger, 1, window_seconds=60.0, batch=1, roomy_batch=1, poll_wait_seconds=0.3
+    )
     budget.acquire()  # the window's one call
     started = time.monotonic()
     with priority(Priority.POLL), pytest.raises(BudgetExhausted):
@@ -169,7 +177,9 @@ def test_a_poll_gives_up_rather_than_wait_long(pipeline: Pipeline) -> None:
 def test_a_budget_that_found_no_room_for_polls_says_it_holds_them(pipeline: Pipeline) -> None:
     """What a write asks before it sends a check itself (shared.pipeline.sends): the
     instance's own view, no read. A full window it just saw holds polls back."""
-    budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, poll_wait_seconds=0.3)
+    budget = TenantBudget(
+        pipeline.ledger, 1, window_seconds=60.0, batch=1, roomy_batch=1, poll_wait_seconds=0.3
+    )
     assert not budget.holds_polls()
     budget.acquire()  # the window's one call
     with priority(Priority.POLL), pytest.raises(BudgetExhausted):
@@ -179,7 +189,9 @@ def test_a_budget_that_found_no_room_for_polls_says_it_holds_them(pipeline: Pipe
 
 def test_a_full_budget_bounds_the_wait(pipeline: Pipeline) -> None:
     """A delivery holds its claim while it waits: the wait ends, as an error the stage retries."""
-    budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, max_wait_seconds=0.5)
+    budget = TenantBudget(
+        pipeline.ledger, 1, window_seconds=60.0, batch=1, roomy_batch=1, max_wait_seconds=0.5
+    )
     budget.acquire()  # the window's one call
     started = time.monotonic()
     with pytest.raises(BudgetExhausted):
@@ -193,7 +205,7 @@ def test_one_talk_to_the_row_serves_the_callers_of_every_priority_waiting(
     """Callers of several priorities waiting at once: the one talk to the row (one read, one
     write) takes a batch for each of them; a talk each queued every caller behind the others'
     round trips."""
-    budget = TenantBudget(pipeline.ledger, 600, batch=2)
+    budget = TenantBudget(pipeline.ledger, 600, batch=2, roomy_batch=2)
     writes = counting_writes(budget)
     budget._waiting[Priority.START] = 3  # threads of these priorities wait for the talk...
     budget._waiting[Priority.LAST] = 1
@@ -218,14 +230,15 @@ def test_one_talk_to_the_row_serves_the_callers_of_every_priority_waiting(
 def test_a_burst_is_served_in_talks_that_double_and_what_it_left_is_given_back(
     pipeline: Pipeline,
 ) -> None:
-    """Sixty-four calls in one slot (twenty stages' reads at once) take five talks to the row,
-    not sixteen batches of four; the calls taken and not made go back to the window."""
+    """Sixty-four calls in one slot (twenty stages' reads at once) take three talks to the row,
+    not sixteen batches of four: the window has room to spare, so the first takes sixteen;
+    the calls taken and not made go back to the window."""
     now = [time.time()]
     budget = TenantBudget(pipeline.ledger, 6000, batch=4, clock=lambda: now[0])
     writes = counting_writes(budget)
     for _ in range(64):
         budget.acquire()
-    assert len(writes) == 5  # 4, 4, 8, 16, 32
+    assert len(writes) == 3  # 16, 16, 32
     now[0] += 2 * budget.slot_seconds  # the slot is over: its tokens left are given back
     budget.acquire()
 
@@ -233,7 +246,7 @@ def test_a_burst_is_served_in_talks_that_double_and_what_it_left_is_given_back(
         row = pipeline.ledger.table().get_entity(CONTROL, ROW)
         return Window(**json.loads(row["data"])).used()
 
-    assert used() == 64 + 4  # the burst's calls, and the new slot's batch
+    assert used() == 64 + 16  # the burst's calls, and the new slot's batch
 
 
 def test_a_read_waiting_for_room_gives_up_once_a_read_beside_it_failed(
@@ -242,7 +255,7 @@ def test_a_read_waiting_for_room_gives_up_once_a_read_beside_it_failed(
     """A stage's reads fan out; one fails (a 429, say) while another waits for room: the
     waiting one stops at its next look instead of holding the stage until room comes, and
     spends no call the stage would throw away."""
-    budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1)
+    budget = TenantBudget(pipeline.ledger, 1, window_seconds=60.0, batch=1, roomy_batch=1)
     budget.acquire()  # the window's one call: the next waits about a minute
 
     def read(n: int) -> int:

@@ -26,6 +26,20 @@ def test_a_429_with_a_full_window_lowers_below_what_was_seen_and_climbs_only_to_
     assert window.rate == 1500
 
 
+def test_a_talk_takes_a_roomy_batch_only_while_the_window_has_room_to_spare() -> None:
+    """A burst's first talk takes more than its one caller wants while a quarter of the
+    window is free (the rest of the burst then finds calls in hand); near the limit a talk
+    takes only what its callers want, and never more than is free."""
+    pace = Pace(1200)  # 1,200 calls a window: a quarter is 300
+    window = Window(rate=1200, slots={"5": 100})
+    assert pace.taken(window, free=500, wanted=1, roomy=16) == 16
+    assert pace.taken(window, free=500, wanted=40, roomy=16) == 40  # more wanted: all of it
+    assert pace.taken(window, free=299, wanted=1, roomy=16) == 1  # room is tight: as asked
+    assert pace.taken(window, free=3, wanted=8, roomy=16) == 3  # never beyond the room
+    lowered = Window(rate=40, slots={"5": 1})  # a learned limit of 40: a quarter is 10
+    assert pace.taken(lowered, free=12, wanted=1, roomy=16) == 12
+
+
 def test_a_429_at_a_quiet_moment_halves_and_learns_nothing() -> None:
     """An incident, or another client of the tenant: three calls in the window say nothing of
     the limit, so the rate is halved as before and climbs back to the ceiling."""
