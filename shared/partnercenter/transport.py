@@ -114,7 +114,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 # As many idle connections kept as calls an instance makes at once (httpx keeps 20): a burst
 # of stages' reads would otherwise close the rest after each call and pay a TLS handshake for
 # every call of the next burst, on the CPU the stages share. An idle one is dropped before the
-# common 5-second server timeout, so a call never goes out on a connection the server closes.
+# 5-second keep-alive many servers use, so a reused connection is seldom one closed under it.
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=4.0)
 # A 401 for a token Entra has just issued is not about the token (live-service-2026 §4).
 NOT_ASSOCIATED = (
