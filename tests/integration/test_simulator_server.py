@@ -3,6 +3,7 @@ fileSasUri it hands out, and injected resets and delays reach the client as a ne
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -62,3 +63,24 @@ def test_reset_and_latency_over_the_socket(
         slow = http.get(url, headers=headers)
     assert slow.status_code == 200
     assert slow.elapsed.total_seconds() >= 0.3
+
+
+def test_a_burst_of_calls_is_answered_at_once_not_queued_behind_a_thread_pool(
+    admin: SimulatorClient, sim_config: dict[str, Any]
+) -> None:
+    """The live service takes a tenant's many calls in flight together (within the rate
+    limit): sixty slow calls sent at once are all in the simulator's hands at one moment,
+    where anyio's default pool of 40 worker threads held the rest back."""
+    admin.set_faults(latencyMs=1500)
+    token = admin.token(sim_config["clientId"], sim_config["clientSecret"])
+    url = f"{sim_config['ingestionBaseUrl']}/products"
+    limits = httpx.Limits(max_connections=100)
+    headers = {"Authorization": f"Bearer {token}"}
+    with (
+        httpx.Client(verify=tls_verify(sim_config["caCertPath"]), limits=limits) as http,
+        ThreadPoolExecutor(max_workers=60) as pool,
+    ):
+        answers = list(pool.map(lambda _: http.get(url, headers=headers), range(60)))
+    assert [a.status_code for a in answers] == [200] * 60
+    stats = admin.http.get(f"{sim_config['adminUrl']}/stats").json()
+    assert stats["peakConcurrency"] >= 55
