@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from shared.partnercenter.call_context import correlation
 from shared.partnercenter.errors import Throttled, Unauthorized
 from shared.partnercenter.listing_files import ListingFiles
 from shared.partnercenter.models import (
@@ -22,7 +23,7 @@ from shared.partnercenter.models import (
 )
 from shared.partnercenter.paths import UnsafePath, segment
 from shared.partnercenter.responses import parsed
-from shared.partnercenter.transport import RetryPolicy, correlation
+from shared.partnercenter.transport import RetryPolicy
 
 # Draft collections: (path for getByInstanceID, path for one resource), spelled as documented.
 DRAFT_COLLECTIONS = {

@@ -10,7 +10,6 @@ outages to a delayed redelivery. The resources are in shared.partnercenter.clien
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import logging
 import random
@@ -18,8 +17,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -28,6 +26,7 @@ import httpx
 from pydantic import BaseModel
 
 from shared.observability import metrics
+from shared.partnercenter.call_context import check_fence, counted, run_of_call
 from shared.partnercenter.errors import (
     MalformedAnswer,
     PartnerCenterError,
@@ -42,34 +41,6 @@ from shared.partnercenter.responses import answer, parsed
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
-
-_correlation: ContextVar[str | None] = ContextVar("pc_correlation", default=None)
-_call_counter: ContextVar[list[int] | None] = ContextVar("pc_call_counter", default=None)
-# Checked right before each non-idempotent call is sent: raises when the caller may no longer
-# make it (its delivery's claim on the stage was taken over by another delivery).
-_fence: ContextVar[Callable[[], None] | None] = ContextVar("pc_fence", default=None)
-
-
-@contextlib.contextmanager
-def fenced(check: Callable[[], None]) -> Iterator[None]:
-    token = _fence.set(check)
-    try:
-        yield
-    finally:
-        _fence.reset(token)
-
-
-@contextlib.contextmanager
-def correlation(run_id: str) -> Iterator[list[int]]:
-    """Tag the calls made inside with the run id and count them (counter[0])."""
-    counter = [0]
-    token_c = _correlation.set(run_id)
-    token_n = _call_counter.set(counter)
-    try:
-        yield counter
-    finally:
-        _correlation.reset(token_c)
-        _call_counter.reset(token_n)
 
 
 class TokenProvider(Protocol):
@@ -216,7 +187,7 @@ class IngestionTransport:
         started = time.monotonic()
         refreshed = False
         attempt = 0
-        run = _correlation.get()
+        run = run_of_call()
         while True:
             attempt += 1
             crid = f"{run or 'pcpub'}.{uuid.uuid4().hex[:12]}"
@@ -225,11 +196,9 @@ class IngestionTransport:
                 headers["If-Match"] = if_match
             if self._limiter is not None:
                 self._limiter.acquire()
-            if not idempotent and (fence := _fence.get()) is not None:
-                fence()  # after any wait: a POST is only sent while the claim is ours
-            counter = _call_counter.get()
-            if counter is not None:
-                counter[0] += 1
+            if not idempotent:
+                check_fence()  # after any wait: a POST is only sent while the claim is ours
+            counted()
             try:
                 response = self._client().request(
                     method, url, params=params, json=json, headers=headers

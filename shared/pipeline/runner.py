@@ -24,9 +24,9 @@ from shared.observability import metrics
 from shared.observability.dimensions import dimensions, of_run
 from shared.observability.tracing import continued, record_outcome, stage_span
 from shared.packages import PackageSourceRefused
+from shared.partnercenter.call_context import correlation, fenced
 from shared.partnercenter.call_priority import Priority, priority
 from shared.partnercenter.errors import ClaimLost, PartnerCenterError
-from shared.partnercenter.transport import correlation, fenced
 from shared.pipeline import holds
 from shared.pipeline.effects import (
     CLAIM,

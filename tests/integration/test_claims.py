@@ -11,8 +11,8 @@ import pytest
 from pcsim.admin import SimulatorClient
 from shared.ledger import Run, RunStatus, now_utc, stamp
 from shared.messages import Stage
+from shared.partnercenter.call_context import fenced
 from shared.partnercenter.errors import ClaimLost
-from shared.partnercenter.transport import fenced
 from shared.pipeline.effects import CLAIM, Pipeline
 from shared.pipeline.runner import _still_claimed
 
