@@ -26,6 +26,7 @@ from shared.pauses import Pauses
 from shared.pipeline.dispatched import Dispatched
 from shared.pipeline.events import emit, publish
 from shared.pipeline.learned_waits import learn
+from shared.pipeline.nudges import nudge_mates
 from shared.pipeline.outcomes import (
     Advance,
     Checkpoint,
@@ -114,6 +115,7 @@ def apply_outcome(pipeline: Pipeline, run: Run, stage: Stage, outcome: Outcome, 
     now = pipeline.clock()
     updated = _apply(pipeline, run, stage, outcome, calls, now)
     learn(pipeline.waits, run, stage, outcome, now)
+    nudge_mates(pipeline.ledger, run, stage, outcome, now, pipeline.stage_deps.poll_seconds)
     return updated
 
 

@@ -15,6 +15,20 @@ log = logging.getLogger(__name__)
 LEARNED = frozenset({Stage.AWAIT_PACKAGE, Stage.AWAIT_PREVIEW, Stage.AWAIT_LIVE})
 
 
+def wait_ended(run: Run, stage: Stage, outcome: Outcome) -> datetime | None:
+    """When the wait on Partner Center that `outcome` takes `run` out of began (its answer
+    came: the stage record it had open), or None when the outcome ends no such wait."""
+    if stage not in LEARNED:
+        return None
+    over = isinstance(outcome, Advance | Finished) or (
+        isinstance(outcome, Wait) and outcome.check != stage
+    )
+    last = run.timeline[-1] if run.timeline else None
+    if not over or last is None or last.stage != stage or last.ended is not None:
+        return None
+    return parse_stamp(last.started)
+
+
 def learn(
     waits: WaitHistory | None, run: Run, stage: Stage, outcome: Outcome, now: datetime
 ) -> None:
@@ -23,15 +37,9 @@ def learn(
     was due: a check held back (the budget keeps polls last) saw an end that came earlier,
     and waits we lengthened would teach later runs to poll late; and from when the check
     before it was due, which found it still going. A failure only costs the history one."""
-    if waits is None or stage not in LEARNED:
+    began = wait_ended(run, stage, outcome)
+    if waits is None or began is None:
         return
-    over = isinstance(outcome, Advance | Finished) or (
-        isinstance(outcome, Wait) and outcome.check != stage
-    )
-    last = run.timeline[-1] if run.timeline else None
-    if not over or last is None or last.stage != stage or last.ended is not None:
-        return
-    began = parse_stamp(last.started)
     seen = min(now, parse_stamp(run.next_check_at)) if run.next_check_at else now
     seconds = (seen - began).total_seconds()
     # Its last check before this one found it going: the end lies between the two (a check
