@@ -78,7 +78,7 @@ def operator_credential() -> Any:
     of the metadata address is left out unless this runs in Azure."""
     from azure.identity import DefaultAzureCredential
 
-    from shared.credentials import running_in_azure
+    from shared.vault import running_in_azure
 
     return DefaultAzureCredential(exclude_managed_identity_credential=not running_in_azure())
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from shared import redaction
-from shared.credentials import KeyVaultSecret, PartnerCenterTokens, build_vault_credential
+from shared.credentials import PartnerCenterTokens
 from shared.exports import BlobExports
 from shared.incidents import BreakerPolicy, Incidents
 from shared.ledger import Ledger
@@ -31,6 +31,7 @@ from shared.queues import QueueSender
 from shared.releases import Releases
 from shared.settings import GRAPH_SCOPE, Settings, get_settings
 from shared.storage import queue_client, table_service
+from shared.vault import KeyVaultSecret, build_vault_credential
 from shared.wait_history import WaitHistory
 
 if TYPE_CHECKING:

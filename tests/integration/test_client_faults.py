@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from pcsim.admin import SimulatorClient
-from shared.credentials import CredentialError, KeyVaultSecret, PartnerCenterTokens
+from shared.credentials import CredentialError, PartnerCenterTokens
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.partnercenter.client import PartnerCenterClient, RetryPolicy, correlation
@@ -30,6 +30,7 @@ from shared.partnercenter.models import Product
 from shared.pipeline.outcomes import Advance, Checkpoint, Wait
 from shared.pipeline.stages import StageDeps, resolve, submit_preview
 from shared.settings import Settings
+from shared.vault import KeyVaultSecret
 
 FAST = RetryPolicy(initial_backoff=0.05, max_backoff=0.2, max_retry_after=5, max_total_seconds=20)
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from pcsim.admin import SimulatorClient
-from shared.credentials import CredentialError, KeyVaultSecret, PartnerCenterTokens
+from shared.credentials import CredentialError, PartnerCenterTokens
 from shared.partnercenter.client import PartnerCenterClient
 from shared.settings import Settings
+from shared.vault import KeyVaultSecret
 
 
 @pytest.fixture

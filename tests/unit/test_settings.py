@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.credentials import build_vault_credential
 from shared.settings import Settings, SettingsError
+from shared.vault import build_vault_credential
 
 BASE = {
     "AzureWebJobsStorage": "UseDevelopmentStorage=true",
