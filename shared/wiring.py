@@ -159,11 +159,18 @@ def pipeline() -> Pipeline:
 
 def warm_up() -> None:
     """What a new instance's first runs would otherwise queue behind, done as it starts (the
-    warmup trigger): the clients built, the secret read, both tokens taken. Nothing here is
+    warmup trigger): the clients built, the ledger's tables there, the secret read, both
+    tokens taken. Nothing here is
     required: a failure is logged, and the stages load the same things lazily, with the
     credentials' own backoff."""
     built = pipeline()
     built.know_secrets()
+    ledger = built.ledger
+    try:  # made now, not by a batch's first intakes all at once (one create call each)
+        for table in (ledger.table, ledger.index_table, ledger.archive.table):
+            table()
+    except Exception as exc:
+        log.warning("warmup could not reach the ledger's tables: %s", str(exc)[:300])
     deps = built.stage_deps
     for client in (deps.pc, deps.lookup):
         if isinstance(client, PartnerCenterClient | ProductIngestionLookup):

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from azure.data.tables import TableServiceClient
+
 from pcpub.ops import Storage
 from pcpub.stack import LocalStack
 from pcsim.admin import SimulatorClient
@@ -30,6 +32,11 @@ def test_a_started_instance_has_its_secret_and_tokens_and_its_first_run_takes_no
         assert secrets >= 1
         assert tokens >= 3
         assert calls == 0  # warming up spends nothing of the tenant's budget
+        # The ledger's tables, the archive too: not made by a batch's first intakes at once.
+        service = TableServiceClient.from_connection_string(stack.connection_string)
+        with service:
+            names = {t.name for t in service.list_tables()}
+        assert {"pcruns", "pcrunsactive", "pcrunsarchive"} <= names
         storage = Storage(stack.connection_string)
         publish(storage, "warm-1", "contoso-analytics", "preview")
         run = wait_terminal(storage, "warm-1")
