@@ -8,7 +8,7 @@ Pipeline messages never expire (time_to_live=-1): a run waiting on a human must 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from shared import handoff
@@ -63,16 +63,22 @@ class QueueSender:
             self._clients[name] = self._client_for(name)
         return self._clients[name]
 
+    def prepare(self, names: Iterable[str]) -> None:
+        """Make sure the queues exist (an instance's warmup does, before work arrives: a
+        batch's first stages would otherwise each send a create call of their own, at once)."""
+        from azure.core.exceptions import ResourceExistsError
+
+        for name in names:
+            with contextlib.suppress(ResourceExistsError):
+                self.client(name).create_queue()
+            self._created.add(name)
+
     def send(self, name: str, body: str, *, delay_seconds: float = 0, ttl: int = -1) -> None:
         if delay_seconds <= 0 and handoff.offer(name, body):
             return  # the function's output binding sends it (and wakes that queue's listener)
         client = self.client(name)
         if name not in self._created:
-            from azure.core.exceptions import ResourceExistsError
-
-            with contextlib.suppress(ResourceExistsError):
-                client.create_queue()
-            self._created.add(name)
+            self.prepare((name,))
         delay = int(min(max(delay_seconds, 0), MAX_VISIBILITY_SECONDS))
         client.send_message(body, visibility_timeout=delay or None, time_to_live=ttl)
 

@@ -27,7 +27,7 @@ from shared.partnercenter.transport import tls_verify
 from shared.pauses import Pauses
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.stages import StageDeps
-from shared.queues import QueueSender
+from shared.queues import ALL_QUEUES, QueueSender
 from shared.releases import Releases
 from shared.settings import GRAPH_SCOPE, Settings, get_settings
 from shared.storage import queue_client, table_service
@@ -159,10 +159,9 @@ def pipeline() -> Pipeline:
 
 def warm_up() -> None:
     """What a new instance's first runs would otherwise queue behind, done as it starts (the
-    warmup trigger): the clients built, the ledger's tables there, the secret read, both
-    tokens taken. Nothing here is
-    required: a failure is logged, and the stages load the same things lazily, with the
-    credentials' own backoff."""
+    warmup trigger): the clients built, the ledger's tables and the queues there, the secret
+    read, both tokens taken. Nothing here is required: a failure is logged, and the stages load
+    the same things lazily, with the credentials' own backoff."""
     built = pipeline()
     built.know_secrets()
     ledger = built.ledger
@@ -171,6 +170,10 @@ def warm_up() -> None:
             table()
     except Exception as exc:
         log.warning("warmup could not reach the ledger's tables: %s", str(exc)[:300])
+    try:  # the events queue above all: every stage's first event sent a create call
+        built.queues.prepare(ALL_QUEUES)
+    except Exception as exc:
+        log.warning("warmup could not reach the queues: %s", str(exc)[:300])
     deps = built.stage_deps
     for client in (deps.pc, deps.lookup):
         if isinstance(client, PartnerCenterClient | ProductIngestionLookup):

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
 
 from pcpub.ops import Storage
 from pcpub.stack import LocalStack
 from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
+from shared.queues import ALL_QUEUES
 from tests.e2e.conftest import publish, wait_terminal
 
 
@@ -37,6 +39,15 @@ def test_a_started_instance_has_its_secret_and_tokens_and_its_first_run_takes_no
         with service:
             names = {t.name for t in service.list_tables()}
         assert {"pcruns", "pcrunsactive", "pcrunsarchive"} <= names
+        # The queues too: the events queue has no listener, so only a stage's first event
+        # would make it (each of a batch's first stages sending its own create call).
+        queues = {
+            q.name
+            for q in QueueServiceClient.from_connection_string(
+                stack.connection_string
+            ).list_queues()
+        }
+        assert set(ALL_QUEUES) <= queues
         storage = Storage(stack.connection_string)
         publish(storage, "warm-1", "contoso-analytics", "preview")
         run = wait_terminal(storage, "warm-1")
