@@ -40,6 +40,7 @@ class Control:
             ("PUT", a + r"/paging", self.paging),
             ("POST", a + r"/offers", self.add_offer),
             ("PUT", a + r"/products/(?P<pid>[^/]+)/script", self.script),
+            ("POST", a + r"/products/(?P<pid>[^/]+)/certified", self.certified),
             ("GET", a + r"/contract", self.contract),
             ("GET", a + r"/live", self.get_live),
             ("PUT", a + r"/live", self.put_live),
@@ -154,10 +155,17 @@ class Control:
         if product is None:
             return json_response(404, f"Product {pid} was not found.")
         body = self._body(request)
-        product.script = Script(
-            validation_failure=bool(body.get("validationFailure")),
-            certification_failure=bool(body.get("certificationFailure")),
-            certification_hang=bool(body.get("certificationHang")),
-            package_failure=bool(body.get("packageFailure")),
-        )
+        product.script = Script.from_json(body)
         return json_response(200, vars(product.script))
+
+    def certified(self, request: httpx.Request, pid: str) -> httpx.Response:
+        """The certification of the product's submission in flight ends now (passed, or failed
+        as scripted), however long it was to take: a test picks the moment the answer comes."""
+        product = self.sim.world.products.get(pid)
+        if product is None:
+            return json_response(404, f"Product {pid} was not found.")
+        sub = self.sim.world.in_flight(product)
+        if sub is None:
+            return json_response(409, f"Product {pid} has no submission in certification.")
+        sub.end_certification(self.sim.world.clock.now(), self.sim.world.profile)
+        return json_response(200, {"submission": sub.id})

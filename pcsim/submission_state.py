@@ -22,7 +22,19 @@ class Submission:
     promoted: float | None = None
     fail_certification: bool = False
     certify_forever: bool = False  # certification that never ends (a stuck review)
+    certify_seconds: float | None = None  # this offer's own, else the timing profile's
     validation_errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def certify(self, profile: Profile) -> float:
+        """How long this submission's certification takes."""
+        return profile.certify if self.certify_seconds is None else self.certify_seconds
+
+    def end_certification(self, now: float, profile: Profile) -> None:
+        """Certification over at `now` (if it was still going)."""
+        self.certify_forever = False
+        self.certify_seconds = min(
+            self.certify(profile), max(0.0, now - self.created - profile.accept)
+        )
 
     def status(self, now: float, profile: Profile) -> tuple[str, str, dict[str, Any]]:
         """(state, substate, pendingUpdateInfo) at `now`."""
@@ -37,7 +49,7 @@ class Submission:
             return "Published", "Publishing", _pending("Promote", "Running")
         if age < profile.accept:
             return "InProgress", "InDraft", _pending("Create", "Running")
-        if age < profile.accept + profile.certify or self.certify_forever:
+        if age < profile.accept + self.certify(profile) or self.certify_forever:
             return "InProgress", "Submitted", _pending("Create", "Completed")
         if self.fail_certification:
             return "InProgress", "FailedInCertification", _pending("Create", "Completed")
@@ -46,7 +58,7 @@ class Submission:
     def body(self, now: float, profile: Profile) -> dict[str, Any]:
         state, substate, pending = self.status(now, profile)
         published = (
-            self.created + profile.accept + profile.certify if state == "Published" else None
+            self.created + profile.accept + self.certify(profile) if state == "Published" else None
         )
         return {
             "resourceType": "Submission",
@@ -100,7 +112,7 @@ class Submission:
             if preview_done
             else "InProgress"
         )
-        preview_end = self.created + profile.accept + profile.certify
+        preview_end = self.created + profile.accept + self.certify(profile)
         flows = [
             {
                 "type": "Push",

@@ -83,6 +83,7 @@ class Submissions:
             release_number=len(product.submissions) + 1,
             fail_certification=product.script.certification_failure,
             certify_forever=product.script.certification_hang,
+            certify_seconds=product.script.certification_seconds,
         )
         # Live: Business Central submissions of Package (and Property) alone are accepted.
         needs_reseller = product.resource_type != shapes.BUSINESS_CENTRAL

@@ -104,6 +104,20 @@ class Script:
     certification_failure: bool = False
     package_failure: bool = False
     certification_hang: bool = False
+    # This offer's certification takes this long, not the timing profile's: offers are
+    # certified in their own time, so a batch's waits end apart.
+    certification_seconds: float | None = None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Script:
+        seconds = body.get("certificationSeconds")
+        return cls(
+            validation_failure=bool(body.get("validationFailure")),
+            certification_failure=bool(body.get("certificationFailure")),
+            certification_hang=bool(body.get("certificationHang")),
+            package_failure=bool(body.get("packageFailure")),
+            certification_seconds=None if seconds is None else max(0.0, float(seconds)),
+        )
 
 
 @dataclass
@@ -176,12 +190,7 @@ class World:
             self.add_plan(product, plan_id, plan_id.title(), sub_type or "managed-application")
         product.package_type = str(spec.get("packageType", "AddOn"))
         script = spec.get("script", {})
-        product.script = Script(
-            validation_failure=bool(script.get("validationFailure")),
-            certification_failure=bool(script.get("certificationFailure")),
-            certification_hang=bool(script.get("certificationHang")),
-            package_failure=bool(script.get("packageFailure")),
-        )
+        product.script = Script.from_json(script)
         self.products[pid] = product
         return product
 

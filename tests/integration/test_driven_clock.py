@@ -15,7 +15,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from pcpub.azurite import AzuritePorts, start_azurite
 from pcsim.admin import SimulatorClient
-from shared.ledger import Run, now_utc
+from shared.ledger import Run, now_utc, parse_stamp
 from shared.messages import Stage
 from shared.pipeline.checks import handle_check_message
 from shared.pipeline.effects import Pipeline
@@ -78,8 +78,11 @@ def drive(pipeline: Pipeline, clock: DrivenClock, run_id: str, step: float, most
     raise AssertionError(f"{run_id} still going after {most / DAY:.1f} driven days")
 
 
-def deliver(pipeline: Pipeline, run_id: str, queues: Iterable[tuple[Stage | None, str]]) -> None:
-    """Every message of the run on these queues, once (stage None: the check queue)."""
+def deliver(
+    pipeline: Pipeline, run_id: str | list[str], queues: Iterable[tuple[Stage | None, str]]
+) -> None:
+    """Every message of the run(s) on these queues, once (stage None: the check queue)."""
+    ids = [run_id] if isinstance(run_id, str) else run_id
     for stage, queue in queues:
         client = pipeline.queues.client(queue)
         try:
@@ -88,7 +91,7 @@ def deliver(pipeline: Pipeline, run_id: str, queues: Iterable[tuple[Stage | None
             continue
         for message in messages:
             text = message.content.decode()
-            if run_id not in text:
+            if not any(i in text for i in ids):
                 continue  # another test's leftover on the session's queues
             if stage is None:
                 handle_check_message(pipeline, text)
@@ -97,9 +100,9 @@ def deliver(pipeline: Pipeline, run_id: str, queues: Iterable[tuple[Stage | None
             client.delete_message(message)
 
 
-def request(name: str) -> str:
+def request(name: str, target: str = "live") -> str:
     body = {"schemaVersion": 1, "requestId": name, "offer": {"externalId": name}}
-    return json.dumps({**body, "target": "live"})
+    return json.dumps({**body, "target": target})
 
 
 def status_reads(admin: SimulatorClient, product: str, submission: str) -> int:
@@ -144,3 +147,58 @@ def test_a_certification_that_never_ends_meets_the_two_week_deadline(
     assert timedelta(days=14) <= clock.offset <= timedelta(days=14, hours=12)
     left = admin.ingestion("GET", f"products/{product}/submissions").json()["value"]
     assert left == []  # its submission was deleted: nothing blocks the offer's next run
+
+
+def test_an_answer_for_one_run_moves_up_the_check_of_the_run_waiting_alongside(
+    pipeline: Pipeline, admin: SimulatorClient
+) -> None:
+    """Two offers of a type in certification, the mate hours longer: its checks are 15
+    minutes apart. Both are certified at once, right after the mate's own check; the finder's
+    next check sees it, and the mate hears it at the next tick, not 15 minutes on."""
+    clock = DrivenClock(admin)
+    at = driven(pipeline, clock)
+    hung = {"script": {"certificationHang": True}}  # until the test says
+    products = {
+        n: admin.add_offer(n, ["basic"], **hung)["id"]
+        for n in ("alongside-mate", "alongside-finder")
+    }
+    accept_request(at, request("alongside-mate", "preview"), "m-3")
+    drive_all(at, clock, ["alongside-mate"], step=300, seconds=3 * 3600)  # polls thin out to 15 min
+    accept_request(at, request("alongside-finder", "preview"), "m-4")
+    drive_all(at, clock, ["alongside-mate", "alongside-finder"], step=30, seconds=1200)
+    seen = current(at, "alongside-mate").checked_at
+    while current(at, "alongside-mate").checked_at == seen:  # until the mate's own check has been
+        drive_all(at, clock, ["alongside-mate", "alongside-finder"], step=30, seconds=30)
+    mate = current(at, "alongside-mate")
+    assert mate.next_check_at and parse_stamp(mate.next_check_at) - clock.now() > timedelta(
+        minutes=10
+    )
+    for product in products.values():
+        admin.http.post(f"{admin.config['adminUrl']}/products/{product}/certified")
+    while not current(at, "alongside-finder").status.terminal:
+        drive_all(at, clock, ["alongside-mate", "alongside-finder"], step=30, seconds=30)
+    finder = current(at, "alongside-finder")
+    drive_all(at, clock, ["alongside-mate", "alongside-finder"], step=30, seconds=60)
+    mate_now = current(at, "alongside-mate")
+    assert (finder.status, mate_now.status) == ("succeeded", "succeeded"), mate_now.reason
+    gap = parse_stamp(mate_now.updated_at) - parse_stamp(finder.updated_at)
+    assert timedelta() <= gap <= timedelta(seconds=60)  # the next tick, or the one after
+    assert parse_stamp(mate_now.updated_at) < parse_stamp(mate.next_check_at) - timedelta(minutes=5)
+
+
+def current(pipeline: Pipeline, run_id: str) -> Run:
+    run = pipeline.ledger.get(run_id)
+    assert run is not None
+    return run
+
+
+def drive_all(
+    pipeline: Pipeline, clock: DrivenClock, run_ids: list[str], step: float, seconds: float
+) -> None:
+    """Deliver the runs' messages and tick the poller, moving time by `step`, for `seconds`."""
+    until = clock.offset + timedelta(seconds=seconds)
+    while clock.offset < until:
+        deliver(pipeline, run_ids, STAGE_QUEUES.items())
+        poll_due(pipeline)
+        deliver(pipeline, run_ids, [(None, CHECKS)])
+        clock.advance(step)

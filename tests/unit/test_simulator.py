@@ -481,3 +481,39 @@ def test_answers_use_the_services_spelling(http: httpx.Client, product: Product)
     ).json()
     assert answer["title"] == "Shouted" and "Title" not in answer
     assert answer["privacyPolicyUri"] == "https://contoso.example/p"
+
+
+def test_an_offer_scripted_with_its_own_certification_time_is_certified_in_it(
+    http: httpx.Client, product: Product, sim: Simulator
+) -> None:
+    admin = httpx.Client(transport=httpx.MockTransport(sim.transport), base_url=BASE)
+    scripted = admin.put(f"/_admin/products/{product.id}/script", json={"certificationSeconds": 30})
+    assert scripted.json()["certification_seconds"] == 30
+    other = next(p for p in sim.world.products.values() if p.id != product.id)
+    subs = {p.id: submit(http, p).json()["id"] for p in (product, other)}
+
+    def substate(p: Product) -> str:
+        got: str = http.get(f"products/{p.id}/submissions/{subs[p.id]}").json()["substate"]
+        return got
+
+    sim.world.clock.offset += 12  # past the profile's accept (1) and certify (10)
+    assert substate(other) == "ReadyToPublish"
+    assert substate(product) == "Submitted"
+    sim.world.clock.offset += 20
+    assert substate(product) == "ReadyToPublish"
+
+
+def test_a_certification_ends_when_a_test_says_it_does(
+    http: httpx.Client, product: Product, sim: Simulator
+) -> None:
+    admin = httpx.Client(transport=httpx.MockTransport(sim.transport), base_url=BASE)
+    ended = f"/_admin/products/{product.id}/certified"
+    assert admin.post(ended).status_code == 409  # nothing in certification
+    admin.put(f"/_admin/products/{product.id}/script", json={"certificationHang": True})
+    sub = submit(http, product).json()["id"]
+    url = f"products/{product.id}/submissions/{sub}"
+    sim.world.clock.offset += 1800
+    assert http.get(url).json()["substate"] == "Submitted"  # long past the profile's 11 s
+    assert admin.post(ended).json() == {"submission": sub}
+    assert http.get(url).json()["substate"] == "ReadyToPublish"
+    assert admin.post(ended).status_code == 409
