@@ -77,6 +77,12 @@ class SimulatorClient:
     def admin_put(self, what: str, body: dict[str, Any]) -> None:
         self.http.put(f"{self.config['adminUrl']}/{what}", json=body).raise_for_status()
 
+    def end_certification(self, product_id: str) -> None:
+        """The certification of the product's submission in flight ends now."""
+        self.http.post(
+            f"{self.config['adminUrl']}/products/{product_id}/certified"
+        ).raise_for_status()
+
     def add_offer(self, offer_id: str, plans: list[Any], **spec: Any) -> dict[str, Any]:
         """Seed an offer (spec as in pcsim.seed: resourceType, packageType...)."""
         response = self.http.post(

@@ -167,16 +167,24 @@ def test_an_answer_for_one_run_moves_up_the_check_of_the_run_waiting_alongside(
     accept_request(at, request("alongside-finder", "preview"), "m-4")
     drive_all(at, clock, ["alongside-mate", "alongside-finder"], step=30, seconds=1200)
     seen = current(at, "alongside-mate").checked_at
-    while current(at, "alongside-mate").checked_at == seen:  # until the mate's own check has been
+    for _ in range(40):  # until the mate's own check has been (every 15 min: 30 steps)
+        if current(at, "alongside-mate").checked_at != seen:
+            break
         drive_all(at, clock, ["alongside-mate", "alongside-finder"], step=30, seconds=30)
+    else:
+        raise AssertionError("the mate was not checked in 20 driven minutes")
     mate = current(at, "alongside-mate")
     assert mate.next_check_at and parse_stamp(mate.next_check_at) - clock.now() > timedelta(
         minutes=10
     )
     for product in products.values():
-        admin.http.post(f"{admin.config['adminUrl']}/products/{product}/certified")
-    while not current(at, "alongside-finder").status.terminal:
+        admin.end_certification(product)
+    for _ in range(20):  # the finder checks every two minutes or so by now
+        if current(at, "alongside-finder").status.terminal:
+            break
         drive_all(at, clock, ["alongside-mate", "alongside-finder"], step=30, seconds=30)
+    else:
+        raise AssertionError("the finder did not see its preview in 10 driven minutes")
     finder = current(at, "alongside-finder")
     drive_all(at, clock, ["alongside-mate", "alongside-finder"], step=30, seconds=60)
     mate_now = current(at, "alongside-mate")
