@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 import logging
+import threading
 import time
 import zlib
 from collections.abc import Iterable
@@ -54,6 +55,7 @@ class Archive:
         self.name = f"{table}archive"
         self._table: TableClient | None = None
         self._legacy: tuple[float, bool] | None = None  # (when looked, any rows there)
+        self._looking = threading.Lock()  # one look at a time: a burst's misses share it
 
     def table(self) -> TableClient:
         if self._table is None:
@@ -108,14 +110,16 @@ class Archive:
     def _has_legacy(self) -> bool:
         """Whether runs archived before the partitions are still in the runs partition:
         looked up once in a while, not on every miss (none are written there any more, and
-        the archiver moves them out)."""
-        now = time.monotonic()
-        if self._legacy is None or now - self._legacy[0] >= LEGACY_LOOK_SECONDS:
-            rows = self.table().query_entities(
-                "PartitionKey eq @p", parameters={"p": PARTITION}, select=["RowKey"]
-            )
-            self._legacy = (now, any(True for _ in islice(rows, 1)))
-        return self._legacy[1]
+        the archiver moves them out), and by one caller while the others wait for its answer
+        (a batch's first intakes all miss at once)."""
+        with self._looking:
+            now = time.monotonic()
+            if self._legacy is None or now - self._legacy[0] >= LEGACY_LOOK_SECONDS:
+                rows = self.table().query_entities(
+                    "PartitionKey eq @p", parameters={"p": PARTITION}, select=["RowKey"]
+                )
+                self._legacy = (now, any(True for _ in islice(rows, 1)))
+            return self._legacy[1]
 
 
 def page(

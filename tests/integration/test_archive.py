@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient
@@ -90,6 +92,30 @@ def test_an_archive_spreads_over_partitions_and_older_rows_stay_readable(
     assert rows["legacy"] == partition("legacy") and "run" not in rows.values()
     assert len(rows) == 41 and ledger.get("legacy") is not None
     service.delete_table(ledger.table().table_name)
+    service.delete_table(ledger.archive.name)
+
+
+def test_a_burst_of_misses_looks_for_older_archive_rows_once(settings: Settings) -> None:
+    """A batch's first intakes all miss the archive at once (new request ids): one of them
+    asks whether runs archived before the partitions are left, and the others wait for its
+    answer instead of each sending the same query."""
+    looks: list[str] = []
+
+    def seen(response: Any) -> None:
+        url = str(response.http_request.url)
+        if "()" in url.split("?")[0] and "archive" in url:  # a query of the archive table
+            looks.append(url)
+
+    service = TableServiceClient.from_connection_string(
+        settings.storage_connection or "", raw_response_hook=seen
+    )
+    ledger = Ledger(service, table=f"pcruns{uuid.uuid4().hex[:8]}")
+    ledger.archive.table()  # made, as the archiver makes it
+    looks.clear()
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        found = list(pool.map(ledger.archive.get, [f"new-{i}" for i in range(12)]))
+    assert found == [None] * 12
+    assert len(looks) == 1, looks
     service.delete_table(ledger.archive.name)
 
 
