@@ -37,16 +37,16 @@ from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.storage.queue import QueueClient, QueueMessage
 
 from pcpub.host.indexing import FunctionSpec, HostStats, Out, load_functions, resolve_setting
+from pcpub.host.queue_outputs import QueueOutputs
 from pcpub.host.settings import QueueSettings, read_host_json
 from pcpub.host.timer_triggers import WARMUP_WAIT_SECONDS, TimerTriggers
 from shared.crashpoints import crash_point
 from shared.storage import transport_options
 
 log = logging.getLogger("pcpub.host")
-OUTPUT_SENDERS = 8  # an invocation's output messages written side by side, at most this many
 
 
-class LocalHost(TimerTriggers):
+class LocalHost(QueueOutputs, TimerTriggers):
     """Listens on every trigger of the app until `stop()`."""
 
     def __init__(
@@ -271,47 +271,3 @@ class LocalHost(TimerTriggers):
         outputs = {b["name"]: Out() for b in spec.outputs}
         spec.call(**{spec.trigger["name"]: trigger_msg}, **outputs)
         self._send_outputs(spec, outputs, connection)
-
-    def _send_outputs(self, spec: FunctionSpec, outputs: dict[str, Out], connection: str) -> None:
-        """After the function returned normally: send what its queue output bindings hold, and
-        wake this host's listener of each such queue as each message is written (the host's
-        shared queue watcher: a message this instance wrote is picked up at once, not at the
-        next idle poll). Many messages (a poller tick's checks) go out side by side, as the
-        Functions host writes them asynchronously: one after another, the last of a hundred
-        left seconds after the first under load."""
-        for binding in spec.outputs:
-            messages = outputs[binding["name"]].messages()
-            if not messages:
-                continue
-            name = resolve_setting(binding["queueName"], self.env)
-            out_queue = self.queue(binding.get("connection") or connection, name)
-
-            def send(message: str, out_queue: QueueClient = out_queue, name: str = name) -> None:
-                out_queue.send_message(self._encode(message))
-                self._wake(name)
-
-            if len(messages) == 1:
-                send(messages[0])
-                continue
-            with ThreadPoolExecutor(max_workers=min(OUTPUT_SENDERS, len(messages))) as pool:
-                list(pool.map(send, messages))
-
-    def _wake(self, queue_name: str) -> None:
-        with self._wakers_lock:
-            event = self._wakers.setdefault(queue_name, threading.Event())
-        event.set()
-
-    def _poison(
-        self, client: QueueClient, connection: str, queue_name: str, message: QueueMessage
-    ) -> None:
-        """Copy to `<queue>-poison` (a new message with the default TTL), then delete."""
-        poison = self.queue(connection, f"{queue_name}-poison")
-        poison.send_message(message.content)
-        client.delete_message(message.id, message.pop_receipt)
-        self.stats.poisoned += 1
-        log.warning(
-            "Message has reached MaxDequeueCount of %d. Moving message to queue '%s-poison'.",
-            self.queue_settings.max_dequeue_count,
-            queue_name,
-            extra={"action": "message_poisoned", "queue": queue_name},
-        )
