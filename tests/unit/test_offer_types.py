@@ -23,7 +23,7 @@ from shared.pipeline.stages import StageDeps
 from shared.publish_request import DraftChanges
 from shared.request_changes import OfferPackage
 from tests.conftest import SimFiles, crashed_after_call, settled
-from tests.unit.test_stages import new_run, patched, posts
+from tests.unit.stage_runs import new_run, patched, posts
 
 resolve = settled(stages.resolve)
 upload_package = settled(stages.upload_package)
