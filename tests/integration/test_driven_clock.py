@@ -67,22 +67,16 @@ def drive(pipeline: Pipeline, clock: DrivenClock, run_id: str, step: float, most
     or `most` seconds of driven time have passed."""
     started = clock.offset
     while (clock.offset - started).total_seconds() < most:
-        deliver(pipeline, run_id, STAGE_QUEUES.items())
-        poll_due(pipeline)
-        deliver(pipeline, run_id, [(None, CHECKS)])  # the checks the tick dispatched
-        run = pipeline.ledger.get(run_id)
-        assert run is not None
+        tick(pipeline, [run_id])
+        run = current(pipeline, run_id)
         if run.status.terminal:
             return run
         clock.advance(step)
     raise AssertionError(f"{run_id} still going after {most / DAY:.1f} driven days")
 
 
-def deliver(
-    pipeline: Pipeline, run_id: str | list[str], queues: Iterable[tuple[Stage | None, str]]
-) -> None:
-    """Every message of the run(s) on these queues, once (stage None: the check queue)."""
-    ids = [run_id] if isinstance(run_id, str) else run_id
+def deliver(pipeline: Pipeline, ids: list[str], queues: Iterable[tuple[Stage | None, str]]) -> None:
+    """Every message of the runs on these queues, once (stage None: the check queue)."""
     for stage, queue in queues:
         client = pipeline.queues.client(queue)
         try:
@@ -206,7 +200,12 @@ def drive_all(
     """Deliver the runs' messages and tick the poller, moving time by `step`, for `seconds`."""
     until = clock.offset + timedelta(seconds=seconds)
     while clock.offset < until:
-        deliver(pipeline, run_ids, STAGE_QUEUES.items())
-        poll_due(pipeline)
-        deliver(pipeline, run_ids, [(None, CHECKS)])
+        tick(pipeline, run_ids)
         clock.advance(step)
+
+
+def tick(pipeline: Pipeline, run_ids: list[str]) -> None:
+    """Deliver the runs' stage messages, tick the poller, deliver the checks it dispatched."""
+    deliver(pipeline, run_ids, STAGE_QUEUES.items())
+    poll_due(pipeline)
+    deliver(pipeline, run_ids, [(None, CHECKS)])
