@@ -202,7 +202,12 @@ class Simulator:
                         },
                     )
             with self.world.lock:
-                return handler(request, **match.groupdict())
+                if not path.startswith("/_admin/"):
+                    return handler(request, **match.groupdict())
+                try:
+                    return handler(request, **match.groupdict())
+                except (ValueError, KeyError, TypeError) as exc:  # a test's malformed body
+                    return json_response(400, f"bad admin request: {type(exc).__name__}: {exc}")
         if allowed:
             return self.error(
                 405, f"The requested resource does not support http method '{request.method}'."

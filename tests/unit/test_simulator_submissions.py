@@ -144,6 +144,26 @@ def test_an_offer_scripted_with_its_own_certification_time_is_certified_in_it(
     assert substate(product) == "ReadyToPublish"
 
 
+def test_a_malformed_admin_body_is_refused_with_its_reason(
+    product: Product, sim: Simulator
+) -> None:
+    """The admin API answers a test's bad body with 400 and why, not a 500 from a traceback,
+    and leaves what it was asked to change as it was."""
+    admin = httpx.Client(transport=httpx.MockTransport(sim.transport), base_url=BASE)
+    before = product.script
+    for path, body in (
+        (f"/_admin/products/{product.id}/script", {"certificationSeconds": "soon"}),
+        ("/_admin/timings", {"certify": [1]}),
+        ("/_admin/tokens", {}),
+    ):
+        answer = admin.put(path, json=body)
+        assert answer.status_code == 400, path
+        assert "bad admin request" in answer.json()
+    assert product.script is before
+    bad_json = admin.put("/_admin/paging", content=b"{not json")
+    assert bad_json.status_code == 400
+
+
 def test_a_certification_ends_when_a_test_says_it_does(
     http: httpx.Client, product: Product, sim: Simulator
 ) -> None:
