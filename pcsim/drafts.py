@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pcsim.extras import camel
-from pcsim.ingestion import DRAFTS, EXPANDABLE, INGESTION, param
-from pcsim.wire import json_response
+from pcsim.ingestion import DRAFTS, EXPANDABLE, INGESTION
+from pcsim.wire import camel, json_response, param
 from pcsim.world import Draft
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from pcsim.seed import derived_id
-from pcsim.wire import json_response
+from pcsim.wire import canonical, json_response
 from pcsim.world import Draft
 
 if TYPE_CHECKING:
@@ -293,17 +293,3 @@ class Extras:
         draft = Draft(did, collection.lower(), f"{product.id}-{did}", body)
         product.drafts[did] = draft
         return json_response(200 if kind == "AzureProperty" else 201, draft.view())
-
-
-def canonical(body: dict[str, Any], resource_type: str) -> dict[str, Any]:
-    """Property names as the service answers them: camelCase whatever the client sent."""
-    fixed = {camel(k): v for k, v in body.items()}
-    fixed["resourceType"] = resource_type
-    return {k: v for k, v in fixed.items() if k.lower() != "resourcetype" or k == "resourceType"}
-
-
-def camel(name: str) -> str:
-    """A property name as the service spells it: camelCase (`ID` -> `id`)."""
-    if name.isupper():  # "ID" -> "id"
-        return name.lower()
-    return name[:1].lower() + name[1:]

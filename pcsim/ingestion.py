@@ -16,7 +16,7 @@ from pcsim import shapes
 from pcsim.live import ICH50400, reseller_branch
 from pcsim.seed import derived_id
 from pcsim.uploads import ListingImage, Package
-from pcsim.wire import json_response
+from pcsim.wire import json_response, param
 from pcsim.world import Draft, Product
 
 if TYPE_CHECKING:
@@ -273,12 +273,6 @@ class Ingestion:
             "tenantIds": lowered.get("tenantids", []),
         }
         return self.get_reseller(request, pid)
-
-
-def param(request: httpx.Request, name: str) -> str:
-    """A query parameter by case-insensitive name (the service matches OData names so); the
-    values of a repeated one joined with commas."""
-    return ",".join(v for k, v in request.url.params.multi_items() if k.lower() == name.lower())
 
 
 _EXTERNAL_ID = re.compile(

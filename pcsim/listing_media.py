@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pcsim.ingestion import INGESTION, param
+from pcsim.ingestion import INGESTION
 from pcsim.uploads import ListingImage
-from pcsim.wire import json_response
+from pcsim.wire import json_response, param
 from pcsim.world import Product
 
 if TYPE_CHECKING:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from pcsim import shapes
-from pcsim.ingestion import INGESTION, param
+from pcsim.ingestion import INGESTION
 from pcsim.live import RESELLER_MISSING, lists_reseller
 from pcsim.submission_state import Submission
-from pcsim.wire import json_response
+from pcsim.wire import json_response, param
 from pcsim.world import Product
 
 if TYPE_CHECKING:
