@@ -18,7 +18,7 @@ from pcpub.ops import Storage
 from pcpub.stack import LocalStack
 from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
-from tests.faults.test_fault_matrix import (
+from tests.faults.matrix import (
     ROWS,
     admin,
     check_nothing_lost,

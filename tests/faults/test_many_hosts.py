@@ -16,7 +16,7 @@ from pcpub.ops import Storage
 from pcpub.stack import LocalStack
 from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
-from tests.faults.test_fault_matrix import (
+from tests.faults.matrix import (
     admin,
     check_nothing_lost,
     fault_stack,

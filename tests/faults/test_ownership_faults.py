@@ -21,7 +21,7 @@ from pcpub.stack import LocalStack
 from pcsim.admin import SimulatorClient
 from shared.ledger import TABLE_NAME, Run, RunStatus
 from tests.e2e.conftest import person_submits
-from tests.faults.test_fault_matrix import (
+from tests.faults.matrix import (
     ROWS,
     admin,
     check_nothing_lost,

@@ -1,23 +1,20 @@
-"""The Partner Center client, tokens and secrets under every failure the simulator injects,
-over real sockets with the real SDKs: each survived, or reported as its typed error."""
+"""The Partner Center client under every failure the simulator injects, over real sockets
+with the real SDKs: each survived, or reported as its typed error (its tokens are tested in
+test_client_tokens)."""
 
 from __future__ import annotations
 
-import logging
-import re
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from pcsim.admin import SimulatorClient
-from shared.credentials import CredentialError, PartnerCenterTokens
+from shared.credentials import PartnerCenterTokens
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
-from shared.partnercenter.client import PartnerCenterClient, RetryPolicy, correlation
+from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.errors import (
     BadRequest,
     Conflict,
@@ -31,60 +28,7 @@ from shared.pipeline.outcomes import Advance, Checkpoint, Wait
 from shared.pipeline.stages import StageDeps, resolve, submit_preview
 from shared.settings import Settings
 from shared.vault import KeyVaultSecret
-
-FAST = RetryPolicy(initial_backoff=0.05, max_backoff=0.2, max_retry_after=5, max_total_seconds=20)
-
-
-@pytest.fixture
-def admin(sim_config: dict[str, Any]) -> Iterator[SimulatorClient]:
-    client = SimulatorClient(sim_config)
-    yield client
-    client.clear_faults()
-    client.admin_put("tokens", {"lifetimeSeconds": 3600})
-    client.admin_put("paging", {"pageSize": 10})
-    client.close()
-
-
-@pytest.fixture
-def parts(settings: Settings) -> Iterator[tuple[KeyVaultSecret, PartnerCenterTokens]]:
-    secret = KeyVaultSecret(settings)
-    tokens = PartnerCenterTokens(settings, secret)
-    yield secret, tokens
-    tokens.close()
-    secret.close()
-
-
-def make(settings: Settings, tokens: PartnerCenterTokens, **kw: Any) -> PartnerCenterClient:
-    return PartnerCenterClient(
-        settings.partner_center_api_url,
-        tokens,
-        verify=settings.ca_bundle or True,
-        retry=kw.pop("retry", FAST),
-        **kw,
-    )
-
-
-@pytest.fixture
-def pc(
-    settings: Settings, parts: tuple[KeyVaultSecret, PartnerCenterTokens]
-) -> Iterator[PartnerCenterClient]:
-    client = make(settings, parts[1])
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def offer(admin: SimulatorClient) -> dict[str, Any]:
-    """A fresh offer per test, so no other test's submission is in flight on it."""
-    return admin.add_offer(f"faults-{uuid.uuid4().hex[:8]}", ["basic"])
-
-
-def calls(admin: SimulatorClient, method: str, path_end: str, since: int) -> list[int]:
-    return [
-        r["status"]
-        for r in admin.requests(since)
-        if r["method"] == method and r["path"].endswith(path_end)
-    ]
+from tests.integration.client.parts import calls, make
 
 
 def test_429_with_retry_after_is_waited_out(
@@ -229,87 +173,3 @@ def test_a_next_link_that_404s_ends_the_listing(
         assert len(list(pc._paged("products", Product))) == 1
     finally:
         admin.set_live(**before)
-
-
-def test_tokens_are_refreshed_before_they_expire(
-    pc: PartnerCenterClient,
-    parts: tuple[KeyVaultSecret, PartnerCenterTokens],
-    admin: SimulatorClient,
-    offer: dict[str, Any],
-) -> None:
-    admin.admin_put("tokens", {"lifetimeSeconds": 4})
-    _, tokens = parts
-    since = len(admin.requests())
-    pc.get_product(offer["id"])
-    time.sleep(2.5)  # past half the lifetime: refreshed before use, never sent expired
-    pc.get_product(offer["id"])
-    assert tokens.acquired == 2
-    assert 401 not in calls(admin, "GET", offer["id"], since)
-
-
-def test_a_401_refreshes_the_token_once(
-    pc: PartnerCenterClient,
-    parts: tuple[KeyVaultSecret, PartnerCenterTokens],
-    admin: SimulatorClient,
-    offer: dict[str, Any],
-) -> None:
-    _, tokens = parts
-    pc.get_product(offer["id"])
-    admin.set_faults(rules=[{"path": offer["id"] + "$", "status": 401}])
-    pc.get_product(offer["id"])
-    assert tokens.acquired == 2
-
-
-def test_no_secret_or_token_in_logs_or_errors(
-    settings: Settings,
-    sim_config: dict[str, Any],
-    admin: SimulatorClient,
-    offer: dict[str, Any],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    texts: list[str] = []
-    secret = KeyVaultSecret(settings)
-    tokens = PartnerCenterTokens(settings, secret)
-    client = make(settings, tokens)
-    try:
-        with correlation("scan-run"):
-            client.get_product(offer["id"])
-            admin.set_faults(
-                rules=[
-                    {"path": offer["id"] + "$", "status": 401, "times": 2},
-                    {"path": "/variants$", "status": 500, "times": None},
-                ]
-            )
-            for call in (
-                lambda: client.get_product(offer["id"]),
-                lambda: client.variants(offer["id"]),
-            ):
-                try:
-                    call()
-                except Exception as exc:
-                    texts.append(repr(exc) + str(exc))
-        wrong = PartnerCenterTokens(settings, secret)
-        secret._value = "wrong-secret-value-123456"
-        try:
-            wrong.token()
-        except CredentialError as exc:
-            texts.append(repr(exc) + str(exc))
-        finally:
-            wrong.close()
-        token = tokens.token()
-    finally:
-        client.close()
-        tokens.close()
-        secret.close()
-    texts += [r.getMessage() + str(r.__dict__) for r in caplog.records]
-    blob = "\n".join(texts)
-    assert texts
-    for value in (
-        sim_config["clientSecret"],
-        sim_config["identityClientSecret"],
-        token,
-        "wrong-secret-value-123456",
-    ):
-        assert value not in blob
-    assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}", blob)
