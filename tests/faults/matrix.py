@@ -1,7 +1,7 @@
 """What every fault row shares: a whole stack under short leases, runs started one offer
 each, and the "nothing lost" check (the invariants of the matrix's docstring, in
 tests/faults/test_fault_matrix.py) with the row's counts for bench/results/faults.json.
-The fixtures here are imported by each fault module, for its own stack."""
+The fixtures on a module's own stack are in conftest.py."""
 
 from __future__ import annotations
 
@@ -59,27 +59,6 @@ def fault_stack(
     ) as running:
         yield running
         assert_conforms(running.sim_config)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def report() -> Iterator[None]:
-    """Write the rows' counts once the module is done."""
-    yield
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "faults.json").write_text(json.dumps(ROWS, indent=2))
-    print("\n" + "\n".join(json.dumps(row) for row in ROWS))
-
-
-@pytest.fixture(scope="module")
-def admin(stack: LocalStack) -> Iterator[SimulatorClient]:
-    client = SimulatorClient(stack.sim_config)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def storage(stack: LocalStack) -> Storage:
-    return Storage(stack.connection_string)
 
 
 def start_runs(

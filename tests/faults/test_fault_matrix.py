@@ -24,16 +24,11 @@ from shared.ledger import Run, RunStatus
 from tests.faults.matrix import (
     ROTATED,
     RUNS_PER_ROW,
-    admin,
     check_nothing_lost,
     fault_stack,
-    report,
     start_runs,
-    storage,
     succeeded,
 )
-
-__all__ = ["admin", "report", "storage"]  # the matrix's fixtures, for this module's stack
 
 
 @pytest.fixture(scope="module")

@@ -18,19 +18,9 @@ from pcpub.ops import Storage
 from pcpub.stack import LocalStack
 from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
-from tests.faults.matrix import (
-    ROWS,
-    admin,
-    check_nothing_lost,
-    fault_stack,
-    report,
-    start_runs,
-    storage,
-    succeeded,
-)
+from tests.faults.matrix import ROWS, check_nothing_lost, fault_stack, start_runs, succeeded
 
 pytestmark = pytest.mark.faults
-__all__ = ["admin", "report", "storage"]  # the matrix's fixtures, for this module's stack
 REGRESSION_SECONDS = 120  # two minutes (the June 2026 one lasted about ten days)
 
 

@@ -16,17 +16,10 @@ from pcpub.ops import Storage
 from pcpub.stack import LocalStack
 from pcsim.admin import SimulatorClient
 from shared.ledger import RunStatus
-from tests.faults.matrix import (
-    admin,
-    check_nothing_lost,
-    fault_stack,
-    start_runs,
-    storage,
-)
+from tests.faults.matrix import check_nothing_lost, fault_stack, start_runs
 
 pytestmark = pytest.mark.faults
 HOSTS = 3
-__all__ = ["admin", "storage"]  # the matrix's fixtures, for this module's stack
 
 
 @pytest.fixture(scope="module")

@@ -23,18 +23,14 @@ from shared.ledger import TABLE_NAME, Run, RunStatus
 from tests.e2e.conftest import person_submits
 from tests.faults.matrix import (
     ROWS,
-    admin,
     check_nothing_lost,
     fault_stack,
-    report,
     start_runs,
-    storage,
     succeeded,
     wait_quiet,
 )
 
 pytestmark = pytest.mark.faults
-__all__ = ["admin", "report", "storage"]  # the matrix's fixtures, for this module's stack
 
 
 @pytest.fixture(scope="module")

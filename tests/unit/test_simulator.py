@@ -12,7 +12,7 @@ from pcsim.app import Simulator
 from pcsim.faults import FaultRule, Faults
 from pcsim.world import Product
 from tests.conftest import BASE, REFERENCE, SimTokens
-from tests.unit.test_simulator_submissions import submit
+from tests.unit.sim_calls import submit
 
 API = f"{BASE}/v1.0/ingestion"
 

@@ -9,23 +9,7 @@ import httpx
 from pcsim.app import Simulator
 from pcsim.world import Product
 from tests.conftest import BASE
-
-
-def submit(http: httpx.Client, product: Product) -> httpx.Response:
-    instances = [
-        {"type": b["module"], "value": b["currentDraftInstanceID"]}
-        for m in ("Listing", "Property", "ResellerConfiguration")
-        for b in http.get(f"products/{product.id}/branches/getByModule(module={m})").json()["value"]
-        if "variantID" not in b
-    ]
-    return http.post(
-        f"products/{product.id}/submissions",
-        json={
-            "resourceType": "SubmissionCreationRequest",
-            "targets": [{"type": "Scope", "value": "preview"}],
-            "resources": instances,
-        },
-    )
+from tests.unit.sim_calls import submit
 
 
 def test_submission_state_machine_and_one_in_flight(
