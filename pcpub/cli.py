@@ -97,9 +97,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from azure.core.exceptions import AzureError
+
     args = build_parser().parse_args(argv)
     handler = {**COMMANDS, **handlers(_storage), **code_cli.handlers(_storage)}[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except AzureError as exc:  # a stale --config, a stopped stack, no sign-in: one line
+        print(f"pcpub: {storage_failure(exc)}", file=sys.stderr)
+        return 1
+
+
+def storage_failure(exc: Exception) -> str:
+    """What went wrong talking to storage, in one bounded line (the SDK's first line: the
+    endpoint and the cause, never a key)."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    if isinstance(exc, ClientAuthenticationError):
+        return f"not signed in to the storage account: {first}"
+    if isinstance(exc, HttpResponseError):
+        return f"the storage account refused ({exc.status_code}): {first}"
+    return f"cannot reach the storage account: {first}"
 
 
 def _enqueue(args: argparse.Namespace) -> int:

@@ -54,7 +54,7 @@ class Storage:
 
     def queue(self, name: str, *, raw: bool = False) -> QueueClient:
         """A client speaking the host's base64 encoding, or (raw) the stored content as is."""
-        policies = {**({} if raw else queue_client_kwargs()), **transport_options()}
+        policies = {**({} if raw else queue_client_kwargs()), **transport_options(), **_retry()}
         if self.connection_string:
             return QueueClient.from_connection_string(self.connection_string, name, **policies)
         return QueueClient(self._queue_url, name, credential=self._credential, **policies)
@@ -65,12 +65,22 @@ class Storage:
 
         container, name = location.split("/", 1)
         if self.connection_string:
-            client = BlobClient.from_connection_string(self.connection_string, container, name)
+            client = BlobClient.from_connection_string(
+                self.connection_string, container, name, **_retry()
+            )
         else:
             url = self._queue_url.replace(".queue.", ".blob.")
-            client = BlobClient(url, container, name, credential=self._credential)
+            client = BlobClient(url, container, name, credential=self._credential, **_retry())
         with client:
             return bytes(client.download_blob().readall())
+
+
+def _retry() -> dict[str, Any]:
+    """An operator hears within seconds that storage is out of reach: the queue and blob SDKs'
+    own retries (15 s, then longer, three times) kept a command silent for 86 s."""
+    from azure.storage.queue import ExponentialRetry
+
+    return {"retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2)}
 
 
 def operator_credential() -> Any:
