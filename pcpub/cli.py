@@ -28,6 +28,7 @@ from typing import Any
 
 from pcpub import code_cli, stack_cli
 from pcpub.control_cli import handlers, register
+from shared.runs import RunStatus
 
 
 def _storage_args(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +62,12 @@ def _storage(args: argparse.Namespace) -> Any:
     return Storage(conn)
 
 
+def _page_size(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"a page holds 1 to 1000 runs, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pcpub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -80,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = sub.add_parser("runs", help="list runs, a page at a time (filtered by the service)")
     runs.add_argument("--offer")
-    runs.add_argument("--state")
-    runs.add_argument("--limit", type=int, default=50, help="runs per page (default 50)")
+    runs.add_argument("--state", choices=[str(s) for s in RunStatus])
+    runs.add_argument("--limit", type=_page_size, default=50, help="runs per page (1 to 1000)")
     runs.add_argument("--page", help="the token a previous page printed, for the next one")
     runs.add_argument("--archived", action="store_true", help="runs that ended long ago")
     runs.add_argument("--json", action="store_true")
@@ -181,7 +188,7 @@ def _runs(args: argparse.Namespace) -> int:
         page = storage.ledger.page(
             status=args.state,
             offer=args.offer,
-            limit=max(1, min(args.limit, 1000)),
+            limit=args.limit,
             token=args.page,
             archived=args.archived,
         )
@@ -208,6 +215,10 @@ def _poison(args: argparse.Namespace) -> int:
     if args.action == "list":
         print(dumps(poison_messages(storage)))
     elif args.action == "redrive":
+        unknown = set(args.ids) - {str(m["id"]) for m in poison_messages(storage)}
+        if unknown:  # a typo re-drives nothing rather than part of what was meant
+            print(f"pcpub: no open dead letter {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 1
         print(f"re-drove {redrive(storage, set(args.ids) or None)} message(s)")
     else:
         if not args.ids:

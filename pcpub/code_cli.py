@@ -145,8 +145,13 @@ def _fresh_id(target: str, body: dict[str, Any]) -> str:
 
 
 def _read(file: str) -> dict[str, Any]:
-    text = sys.stdin.read() if file == "-" else Path(file).read_text()
-    data = json.loads(text)
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+        data = json.loads(text)
+    except OSError as exc:
+        raise SystemExit(f"pcpub: cannot read {file}: {exc.strerror}") from None
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise SystemExit(f"pcpub: {file} is not a JSON request: {exc}") from None
     if not isinstance(data, dict):
         raise SystemExit(f"pcpub: {file} is not a request (a JSON object)")
     return data

@@ -68,6 +68,7 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
 
 def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]:
     from pcpub import controls
+    from shared.publish_request import RequestRejected
 
     def release(args: argparse.Namespace) -> int:
         store = storage(args)
@@ -90,7 +91,7 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         except controls.NotFound:
             print(f"pcpub: no release {args.target}", file=sys.stderr)
             return 1
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RequestRejected) as exc:
             print(f"pcpub: not sent: {getattr(exc, 'reason', exc)}", file=sys.stderr)
             return 2
         if args.json:
@@ -103,9 +104,10 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
 
     def decision(approve: bool) -> Handler:
         def run(args: argparse.Namespace) -> int:
+            store = storage(args)
             try:
                 done = controls.decide(
-                    storage(args),
+                    store,
                     args.target,
                     args.by or actor(),
                     approve=approve,
@@ -115,6 +117,8 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
                 print(f"pcpub: no run or release {args.target}", file=sys.stderr)
                 return 1
             word = "approved" if approve else "rejected"
+            if not done and (why := untouched(store, args.target, "decide")) is not None:
+                return why
             print(
                 f"{word} the go-live of {len(done)} run(s)"
                 + (f": {', '.join(done)}" if done else "")
@@ -124,11 +128,14 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         return run
 
     def cancel(args: argparse.Namespace) -> int:
+        store = storage(args)
         try:
-            done = controls.cancel(storage(args), args.target, args.by or actor(), args.reason)
+            done = controls.cancel(store, args.target, args.by or actor(), args.reason)
         except controls.NotFound:
             print(f"pcpub: no run or release {args.target}", file=sys.stderr)
             return 1
+        if not done and (why := untouched(store, args.target, "cancel")) is not None:
+            return why
         print(
             f"asked {len(done)} run(s) to stop at their next step"
             + (f": {', '.join(done)}" if done else "")
@@ -185,3 +192,22 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         "pause": pause,
         "resume": resume,
     }
+
+
+def untouched(storage: Any, target: str, action: str) -> int | None:
+    """Why a decision or a cancel changed nothing on the run `target`, and the exit code: 1
+    when it cannot apply (the run ended, or does not wait for an approval), 0 when it was
+    already made (sending it again is fine); None for a release (its count says it)."""
+    run = storage.ledger.get(target)
+    if run is None:
+        return None
+    if run.status.terminal:
+        print(f"pcpub: {target} already ended ({run.status}): nothing to change", file=sys.stderr)
+        return 1
+    made = run.cancel if action == "cancel" else run.approval
+    if made:
+        what = "asked to stop" if action == "cancel" else str(made.get("state"))
+        print(f"{target} was already {what} by {made.get('by')} at {made.get('at')}")
+        return 0
+    print(f"pcpub: {target} does not wait for a go-live approval", file=sys.stderr)
+    return 1

@@ -1,0 +1,113 @@
+"""What `pcpub` answers an operator's mistakes with: storage out of reach (a stopped stack, a
+stale `--config`) or refusing (a wrong key), a file that is not a request, a decision or a
+cancel that cannot apply, an id or a filter that does not exist. Each is one line that says
+why, with an exit code a script can act on; never the SDK's traceback, never the key, never
+"done 0" for what was not done."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pcpub.azurite import DEV_KEY, AzuritePorts
+from pcpub.cli import main
+from pcpub.processes import free_ports
+from shared.ledger import Ledger, Run, RunStatus
+from shared.messages import Stage
+from shared.settings import Settings
+from shared.storage import table_service
+
+COMMANDS = [
+    ["status", "some-run"],
+    ["runs"],
+    ["approve", "some-run"],
+    ["release", "status", "some-release"],
+    ["poison", "list"],
+]
+
+
+def _connection(ports: AzuritePorts, key: str = DEV_KEY) -> str:
+    return ports.connection_string.replace(DEV_KEY, key)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
+def test_storage_out_of_reach_is_one_line(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    nobody = AzuritePorts(*free_ports(3))  # nothing listens there
+    code = main([*command, "--connection-string", _connection(nobody)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("pcpub: cannot reach the storage account: ") and err.count("\n") == 1
+    assert "Traceback" not in err and DEV_KEY not in err
+
+
+@pytest.mark.parametrize("command", COMMANDS[:2], ids=lambda c: " ".join(c))
+def test_a_wrong_key_is_one_line_without_the_key(
+    command: list[str], azurite: AzuritePorts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = base64.b64encode(b"not the account's key, 64 bytes long........................")
+    key = wrong.decode()
+    code = main([*command, "--connection-string", _connection(azurite, key)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("pcpub: the storage account refused (403): ") and err.count("\n") == 1
+    assert key not in err
+
+
+def _run(settings: Settings, status: RunStatus, **fields: object) -> str:
+    run_id = f"cli-{uuid.uuid4().hex[:8]}"
+    run = Run(run_id=run_id, status=status, stage=Stage.AWAIT_GO_LIVE, created_at="x")
+    Ledger(table_service(settings)).table().upsert_entity(run.evolve(**fields).to_entity())
+    return run_id
+
+
+def _cli(azurite: AzuritePorts, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main([*argv, "--connection-string", azurite.connection_string])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_a_decision_or_cancel_that_cannot_apply_says_why(
+    azurite: AzuritePorts, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ended = _run(settings, RunStatus.SUCCEEDED)
+    for command in ("approve", "reject", "cancel"):
+        code, said = _cli(azurite, capsys, command, ended)
+        assert code == 1 and f"{ended} already ended (succeeded)" in said, command
+    automatic = _run(settings, RunStatus.WAITING)  # its go-live needs nobody's approval
+    code, said = _cli(azurite, capsys, "approve", automatic)
+    assert code == 1 and "does not wait for a go-live approval" in said
+    approved = {"state": "approved", "by": "ana", "at": "2026-12-05T10:00:00Z"}
+    waiting = _run(settings, RunStatus.WAITING, go_live="approval", approval=approved)
+    code, said = _cli(azurite, capsys, "approve", waiting)  # again, as a retried CI job does
+    assert code == 0 and f"{waiting} was already approved by ana" in said
+    code, said = _cli(azurite, capsys, "cancel", waiting)  # this one can: it is asked
+    assert code == 0 and f"asked 1 run(s) to stop at their next step: {waiting}" in said
+    code, said = _cli(azurite, capsys, "cancel", waiting)
+    assert code == 0 and "was already asked to stop" in said
+
+
+def test_unknown_filters_ids_and_files_are_refused(
+    azurite: AzuritePorts, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as bad_state:
+        _cli(azurite, capsys, "runs", "--state", "bogus")
+    assert bad_state.value.code == 2 and "invalid choice: 'bogus'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad_limit:
+        _cli(azurite, capsys, "runs", "--limit", "0")
+    assert bad_limit.value.code == 2 and "1 to 1000 runs" in capsys.readouterr().err
+    code, said = _cli(azurite, capsys, "poison", "redrive", "no-such-letter")
+    assert code == 1 and "no open dead letter no-such-letter" in said
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    for argv in (("plan", str(garbage)), ("plan", str(tmp_path / "missing.json"))):
+        with pytest.raises(SystemExit) as refused:
+            _cli(azurite, capsys, *argv)
+        assert str(refused.value.code).startswith("pcpub: "), argv
+        assert "Traceback" not in str(refused.value.code)
+    code, said = _cli(azurite, capsys, "release", "send", str(garbage))
+    assert code == 2 and said.startswith("pcpub: not sent: ") and said.count("\n") == 1
