@@ -59,7 +59,10 @@ def _storage(args: argparse.Namespace) -> Any:
             "pcpub: no storage: give --connection-string, --config or --account, "
             "or set AzureWebJobsStorage"
         )
-    return Storage(conn)
+    try:
+        return Storage(conn)
+    except ValueError as exc:  # the SDK's reason, without the string (it holds the key)
+        raise SystemExit(f"pcpub: not a storage connection string: {exc}") from None
 
 
 def _page_size(text: str) -> int:
@@ -129,6 +132,8 @@ def storage_failure(exc: Exception) -> str:
 
 
 def _enqueue(args: argparse.Namespace) -> int:
+    from azure.core.exceptions import AzureError
+
     from pcpub.ops import enqueue
     from shared.publish_request import RequestRejected
 
@@ -142,8 +147,8 @@ def _enqueue(args: argparse.Namespace) -> int:
     except RequestRejected as exc:
         print(f"pcpub: not sent: {exc.reason}", file=sys.stderr)
         return 2
-    except Exception as exc:  # storage unreachable, refused, ...: one line, no traceback
-        print(f"pcpub: not sent: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
+    except AzureError as exc:  # storage unreachable, refused, ...: one line, no traceback
+        print(f"pcpub: not sent: {storage_failure(exc)}", file=sys.stderr)
         return 1
     print(f"enqueued {request.request_id}")
     return 0
@@ -215,8 +220,9 @@ def _poison(args: argparse.Namespace) -> int:
     if args.action == "list":
         print(dumps(poison_messages(storage)))
     elif args.action == "redrive":
-        unknown = set(args.ids) - {str(m["id"]) for m in poison_messages(storage)}
-        if unknown:  # a typo re-drives nothing rather than part of what was meant
+        # A typo re-drives nothing rather than part of what was meant (listed only for ids).
+        listed = {str(m["id"]) for m in poison_messages(storage)} if args.ids else set()
+        if unknown := set(args.ids) - listed:
             print(f"pcpub: no open dead letter {', '.join(sorted(unknown))}", file=sys.stderr)
             return 1
         print(f"re-drove {redrive(storage, set(args.ids) or None)} message(s)")

@@ -45,6 +45,30 @@ def test_storage_out_of_reach_is_one_line(
     assert "Traceback" not in err and DEV_KEY not in err
 
 
+def test_a_request_not_sent_says_where_it_could_not_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request = tmp_path / "request.json"
+    request.write_text(
+        '{"schemaVersion":1,"requestId":"r-1","offer":{"externalId":"some-offer"},"target":"preview"}'
+    )
+    nobody = AzuritePorts(*free_ports(3))
+    code = main(["enqueue", str(request), "--connection-string", _connection(nobody)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("pcpub: not sent: cannot reach the storage account: ")
+
+
+def test_a_malformed_connection_string_is_one_line_without_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    malformed = f"AccountName=devstoreaccount1;Key={DEV_KEY}"
+    with pytest.raises(SystemExit) as refused:
+        main(["status", "some-run", "--connection-string", malformed])
+    said = str(refused.value.code)
+    assert said.startswith("pcpub: not a storage connection string: ") and DEV_KEY not in said
+
+
 @pytest.mark.parametrize("command", COMMANDS[:2], ids=lambda c: " ".join(c))
 def test_a_wrong_key_is_one_line_without_the_key(
     command: list[str], azurite: AzuritePorts, capsys: pytest.CaptureFixture[str]
