@@ -202,11 +202,12 @@ class Simulator:
                         },
                     )
             with self.world.lock:
-                if not path.startswith("/_admin/"):
-                    return handler(request, **match.groupdict())
                 try:
                     return handler(request, **match.groupdict())
-                except (ValueError, KeyError, TypeError) as exc:  # a test's malformed body
+                except (ValueError, KeyError, TypeError) as exc:
+                    if not path.startswith("/_admin/"):
+                        raise
+                    # A test's malformed body: say what, rather than a 500 from a traceback.
                     return json_response(400, f"bad admin request: {type(exc).__name__}: {exc}")
         if allowed:
             return self.error(
