@@ -214,11 +214,16 @@ def _runs(args: argparse.Namespace) -> int:
 
 def _poison(args: argparse.Namespace) -> int:
     from pcpub.ops import dumps
-    from pcpub.poison import drop, poison_messages, redrive
+    from pcpub.poison import backlog, drop, poison_messages, redrive
 
     storage = _storage(args)
     if args.action == "list":
         print(dumps(poison_messages(storage)))
+        for queue, count in backlog(storage).items():
+            print(
+                f"pcpub: {queue} holds about {count} messages; the 32 oldest are listed",
+                file=sys.stderr,
+            )
     elif args.action == "redrive":
         # A typo re-drives nothing rather than part of what was meant (listed only for ids).
         listed = {str(m["id"]) for m in poison_messages(storage)} if args.ids else set()

@@ -77,17 +77,37 @@ def redrive(storage: Storage, ids: set[str] | None = None) -> int:
         moved += 1
     for name in TRIGGERED_QUEUES:
         client = storage.queue(poison_queue(name), raw=True)
+        seen: set[str] = set()
+        while True:  # a batch at a time until one brings nothing new (the queue is empty)
+            try:
+                messages = list(client.receive_messages(max_messages=32, visibility_timeout=30))
+            except ResourceNotFoundError:
+                break
+            fresh = [m for m in messages if m.id not in seen]
+            if not fresh:
+                break
+            for message in fresh:
+                seen.add(message.id)
+                if ids is not None and message.id not in ids:
+                    continue  # it becomes visible again when the short lease ends
+                _send_raw(storage, name, str(message.content))
+                client.delete_message(message)
+                moved += 1
+    return moved
+
+
+def backlog(storage: Storage) -> dict[str, int]:
+    """Poison queues holding more than a listing shows (it peeks the 32 oldest), and about how
+    many each holds: the app's sweep turns them into dead letters within a tick or two."""
+    counts: dict[str, int] = {}
+    for name in TRIGGERED_QUEUES:
         try:
-            messages = list(client.receive_messages(max_messages=32, visibility_timeout=30))
+            held = storage.queue(poison_queue(name), raw=True).get_queue_properties()
         except ResourceNotFoundError:
             continue
-        for message in messages:
-            if ids is not None and message.id not in ids:
-                continue  # it becomes visible again when the short lease ends
-            _send_raw(storage, name, str(message.content))
-            client.delete_message(message)
-            moved += 1
-    return moved
+        if (count := held.approximate_message_count or 0) > 32:
+            counts[poison_queue(name)] = count
+    return counts
 
 
 def _send_raw(storage: Storage, queue: str, content: str) -> None:

@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,30 +36,49 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 500
+BATCH = 32  # the most messages a queue gives in one receive
+# A sweep stops taking new batches after this long (the timer ticks every minute in Azure).
+SWEEP_SECONDS = 45.0
 
 
-def sweep_poison(pipeline: Pipeline, raw_client: Callable[[str], QueueClient]) -> int:
-    """Record and remove every message in the poison queues; returns how many."""
+def sweep_poison(
+    pipeline: Pipeline,
+    raw_client: Callable[[str], QueueClient],
+    *,
+    seconds: float = SWEEP_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Record and remove every message in the poison queues, a batch of 32 at a time until a
+    queue is empty or `seconds` have gone (an incident can poison hundreds of runs at once:
+    each must end visibly on this tick, not 32 a minute); returns how many."""
     from azure.core.exceptions import ResourceNotFoundError
 
     pipeline.know_secrets()  # a body may carry one: it must be recognised to be masked
     done = 0
+    until = clock() + seconds
     for queue in TRIGGERED_QUEUES:
         client = raw_client(poison_queue(queue))
-        try:
-            messages = list(client.receive_messages(max_messages=32, visibility_timeout=120))
-        except ResourceNotFoundError:
-            continue  # nothing was ever poisoned there
-        for message in messages:
+        batch = BATCH
+        while batch == BATCH and clock() < until:
             try:
-                record_dead_letter(
-                    pipeline, queue, message.id, str(message.content), message.dequeue_count or 0
-                )
-            except Exception:  # left in the poison queue: the next sweep tries again
-                log.exception("could not record a dead letter", extra={"queue": queue})
-                continue
-            client.delete_message(message)
-            done += 1
+                messages = list(client.receive_messages(max_messages=BATCH, visibility_timeout=120))
+            except ResourceNotFoundError:
+                break  # nothing was ever poisoned there
+            batch = len(messages)
+            for message in messages:
+                try:
+                    record_dead_letter(
+                        pipeline,
+                        queue,
+                        message.id,
+                        str(message.content),
+                        message.dequeue_count or 0,
+                    )
+                except Exception:  # left in the poison queue: a later sweep tries again
+                    log.exception("could not record a dead letter", extra={"queue": queue})
+                    continue
+                client.delete_message(message)
+                done += 1
     return done
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 from datetime import timedelta
 
+import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
+from pcpub.cli import main
 from pcpub.ops import Storage
-from pcpub.poison import poison_messages, redrive
+from pcpub.poison import backlog, poison_messages, redrive
 from shared.ledger import Run, RunStatus, StageRecord, now_utc, stamp
 from shared.messages import Stage, StageMessage
 from shared.pipeline.deadletter import sweep_poison
@@ -87,3 +90,55 @@ def test_the_sweep_records_fails_the_run_and_redrive_reopens_it(
     )
     queue = queue_client(settings, STAGE_QUEUES[Stage.PROMOTE])
     assert any(run.run_id.encode() in m.content for m in queue.peek_messages(32))
+
+
+def test_a_flood_of_poison_is_swept_and_redriven_whole(
+    pipeline: Pipeline, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An incident poisons more messages than one receive gives (32): one sweep records them
+    all, and a redrive sends them all back, not the first batch only."""
+    _empty_poison_queues(settings)
+    storage = Storage(settings.storage_connection)
+    poison = queue_client(settings, poison_queue(PUBLISH_REQUESTS), raw=True)
+    with contextlib.suppress(Exception):
+        poison.create_queue()
+    for i in range(75):
+        poison.send_message(base64.b64encode(f'{{"flood": {i}}}'.encode()).decode())
+    assert backlog(storage) == {poison_queue(PUBLISH_REQUESTS): 75}
+    assert main(["poison", "list", "--connection-string", settings.storage_connection or ""]) == 0
+    said = capsys.readouterr()
+    assert len(json.loads(said.out)) == 32
+    assert f"{poison_queue(PUBLISH_REQUESTS)} holds about 75 messages" in said.err
+    assert sweep_poison(pipeline, lambda name: queue_client(settings, name, raw=True)) == 75
+    assert list(poison.peek_messages(1)) == [] and backlog(storage) == {}
+    flooded = [p for p in poison_messages(storage) if '"flood"' in str(p["preview"])]
+    assert len(flooded) == 75 and {p["source"] for p in flooded} == {"dead-letter"}
+    # Straight from the poison queue too (say the sweep could not run): all of them move.
+    for i in range(40):
+        poison.send_message(base64.b64encode(f'{{"again": {i}}}'.encode()).decode())
+    source = queue_client(settings, PUBLISH_REQUESTS, raw=True)
+    with contextlib.suppress(ResourceNotFoundError):
+        source.clear_messages()
+    assert redrive(storage) == 75 + 40
+    assert list(poison.peek_messages(1)) == []
+    assert source.get_queue_properties().approximate_message_count == 115
+
+
+def test_a_sweep_stops_taking_batches_when_its_time_is_up(
+    pipeline: Pipeline, settings: Settings
+) -> None:
+    _empty_poison_queues(settings)
+    poison = queue_client(settings, poison_queue(PUBLISH_REQUESTS), raw=True)
+    with contextlib.suppress(Exception):
+        poison.create_queue()
+    for i in range(40):
+        poison.send_message(base64.b64encode(f'{{"late": {i}}}'.encode()).decode())
+    ticks = iter([0.0, 0.0, 99.0])  # the deadline, the first batch, then time is up
+    swept = sweep_poison(
+        pipeline,
+        lambda name: queue_client(settings, name, raw=True),
+        seconds=10,
+        clock=lambda: next(ticks, 99.0),
+    )
+    assert swept == 32  # the rest wait for the next tick, still in the poison queue
+    assert poison.get_queue_properties().approximate_message_count == 8
