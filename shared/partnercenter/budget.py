@@ -1,29 +1,25 @@
 """One rate budget for the tenant, shared by every instance through storage, and learned from
 the service.
 
-Partner Center limits calls per tenant and does not say how many (the Store flavour documents a
-limit per minute); a per-process pace is a guess times the instance count. Instead the tenant's
-calls are counted in one ledger row (partition `control`, row `budget`) over a sliding window
-(a minute by default, in slots of a second): any window-long stretch of time holds at most
-`rate * window / 60` calls, whatever the service's own windows are aligned to. An instance takes
-calls in batches with a conditional write (one read and one write for every caller then
-waiting, whatever its priority: bounded extra latency; within a slot each batch at least as
-large as the calls already spent, and 16 at least while a quarter of the window is free, so a
-burst costs a few talks) and spends them at once, so a small batch of runs goes at the speed
-of its critical path instead of the ceiling's average pace. Only the calls the service has
-let through before (or half the window) are taken at once; beyond that the window fills at
-the average pace, so a limit below the ceiling is met gently.
+Partner Center limits calls per tenant without saying how many; a per-process pace is a guess
+times the instance count. So the tenant's calls are counted in one ledger row (partition
+`control`, row `budget`) over a sliding window (a minute, in slots of a second): any
+window-long stretch holds at most `rate * window / 60` calls. An instance takes calls in
+batches with a conditional write (one read and one write for every caller then waiting:
+bounded extra latency; within a slot each batch at least as large as the calls already spent,
+16 at least while a quarter of the window is free) and spends them at once, so a small batch
+of runs goes at its critical path's speed, not the ceiling's average pace. Only the calls the
+service let through before (or half the window) are taken at once; beyond that the window
+fills at the average pace, so a limit below the ceiling is met gently.
 
-A 429 anywhere lowers the rate for everyone to below the calls the window held when it came
-(and holds calls until its Retry-After); the rate climbs back while calls succeed, to just under
-that count while it is fresh, so the real limit is found rather than configured
-(`budget_window`). `PC_RATE_LIMIT_PER_MINUTE` is the ceiling.
+A 429 anywhere lowers the rate for everyone below the calls the window held when it came (and
+holds calls until its Retry-After); the rate climbs back while calls succeed, so the real limit
+is found, not configured (`budget_window`). `PC_RATE_LIMIT_PER_MINUTE` is the ceiling.
 
-Calls have a priority (`call_priority`): a caller that finds no room marks its priority as
-pressing in the row, and nobody of a lower priority takes a call while a mark is fresh (a little
-over a slot), so polling never starves the stages that make progress, and the moment those stop
-asking, whatever is free goes to the rest. A poll that cannot have a call within `poll_wait` is
-given up (BudgetExhausted: the check is tried again later) rather than holding an invocation.
+Calls have a priority (`call_priority`): a caller that finds no room marks its priority pressing
+in the row, and no lower priority takes a call while the mark is fresh, so polling never starves
+the stages that make progress. A poll that cannot have a call within `poll_wait` is given up
+(BudgetExhausted: the check is tried again later) rather than holding an invocation.
 """
 
 from __future__ import annotations
@@ -82,10 +78,6 @@ class TenantBudget:
         # Per priority: calls spent in the current slot (the slot, the count).
         self._spent: dict[Priority, tuple[int, int]] = dict.fromkeys(Priority, (-1, 0))
         self.waited = 0.0
-
-    @property
-    def ceiling(self) -> float:
-        return self.pace.ceiling
 
     @property
     def slot_seconds(self) -> float:

@@ -104,7 +104,7 @@ def proven(budget: TenantBudget) -> TenantBudget:
     """As if the service had let the ceiling's calls through in a window before: the window
     may fill at once (a budget that has proven nothing fills half of it at once)."""
     window, etag = budget.row.read()
-    window.proven = budget.ceiling
+    window.proven = budget.pace.ceiling
     assert budget.row.write(window, etag)
     return budget
 

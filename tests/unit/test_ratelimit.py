@@ -19,4 +19,4 @@ def test_settings_reach_the_client() -> None:
     )
     pc = build_pipeline(settings).stage_deps.pc
     assert pc._headers == {"x-ms-publisherId": "123"}  # type: ignore[attr-defined]
-    assert pc._limiter.ceiling == 600  # type: ignore[attr-defined]
+    assert pc._limiter.pace.ceiling == 600  # type: ignore[attr-defined]
