@@ -3,6 +3,7 @@ the stack's storage, and the report of the rows' counts (bench/results/faults.js
 
 from __future__ import annotations
 
+import fcntl
 import json
 from collections.abc import Iterator
 
@@ -21,13 +22,15 @@ def report() -> Iterator[None]:
     yield
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "faults.json"
-    try:
-        kept = json.loads(path.read_text())
-    except (OSError, ValueError):
-        kept = []
-    mine = {row["fault"] for row in ROWS}
-    rows = [row for row in kept if row.get("fault") not in mine] + ROWS
-    path.write_text(json.dumps(rows, indent=2))
+    with (RESULTS / "faults.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker may be merging its rows now
+        try:
+            kept = json.loads(path.read_text())
+        except (OSError, ValueError):
+            kept = []
+        mine = {row["fault"] for row in ROWS}
+        rows = [row for row in kept if row.get("fault") not in mine] + ROWS
+        path.write_text(json.dumps(rows, indent=2))
     print("\n" + "\n".join(json.dumps(row) for row in ROWS))
 
 
