@@ -7,11 +7,12 @@ pcpub demo        publish sample offers (Azure Application, Business Central) to
 pcpub enqueue     send a publish request
 pcpub status      a run's state and timeline, by request id
 pcpub runs        list runs
-pcpub poison      list or re-drive messages in the poison queues
+pcpub poison      list dead letters, re-drive them, or drop one that can never work
 pcpub release     send (and follow), show or re-drive a release of many offers
 pcpub approve     approve a go-live (a run or a release); pcpub reject refuses it
 pcpub cancel      stop a run or a release at its next step
 pcpub pause       hold everything (or one offer); pcpub resume lets it go on
+pcpub report      a run, or every run of a release, as a timeline page
 pcpub export      write an offer out as a request file (offer as code)
 pcpub plan        what a request file would change, before it is made (exit 2: changes)
 pcpub apply       send a request file as a publish to preview or live
