@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pcpub import code_cli, stack_cli
+from pcpub.argtypes import offer_ref, run_id
 from pcpub.control_cli import handlers, register
 from shared.runs import RunStatus
 
@@ -85,12 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     _storage_args(enq)
 
     status = sub.add_parser("status", help="a run's state and timeline")
-    status.add_argument("request_id")
+    status.add_argument("request_id", type=run_id)
     status.add_argument("--json", action="store_true")
     _storage_args(status)
 
     runs = sub.add_parser("runs", help="list runs, a page at a time (filtered by the service)")
-    runs.add_argument("--offer")
+    runs.add_argument("--offer", type=offer_ref, help="an offer id or a product GUID")
     runs.add_argument("--state", choices=[str(s) for s in RunStatus])
     runs.add_argument("--limit", type=_page_size, default=50, help="runs per page (1 to 1000)")
     runs.add_argument("--page", help="the token a previous page printed, for the next one")

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pcpub.argtypes import offer_ref, run_id
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -46,7 +48,7 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
         ("cancel", "stop a run or a release at its next step"),
     ):
         cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("target", help="a request id or a release id")
+        cmd.add_argument("target", type=run_id, help="a request id or a release id")
         cmd.add_argument("--by", default=None, help="who (default: $PCPUB_ACTOR, CI user, $USER)")
         cmd.add_argument("--reason", default="")
         storage_args(cmd)
@@ -55,13 +57,15 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
         ("resume", "lift a pause"),
     ):
         cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("--offer", help="an offer id or product id (default: everything)")
+        cmd.add_argument(
+            "--offer", type=offer_ref, help="an offer id or product GUID (default: everything)"
+        )
         cmd.add_argument("--reason", default="")
         cmd.add_argument("--by", default=None)
         storage_args(cmd)
     report = sub.add_parser("report", help="a run, or every run of a release, as a timeline page")
-    report.add_argument("target", nargs="?", help="a request id")
-    report.add_argument("--release", help="a release id: every run of the release")
+    report.add_argument("target", nargs="?", type=run_id, help="a request id")
+    report.add_argument("--release", type=run_id, help="a release id: every run of the release")
     report.add_argument("--html", required=True, help="the HTML file to write")
     storage_args(report)
 
@@ -71,6 +75,12 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
     from shared.publish_request import RequestRejected
 
     def release(args: argparse.Namespace) -> int:
+        if args.action != "send":
+            try:
+                run_id(args.target)
+            except argparse.ArgumentTypeError as exc:
+                print(f"pcpub: {exc}", file=sys.stderr)
+                return 2
         store = storage(args)
         try:
             if args.action == "send":
@@ -92,8 +102,9 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
             print(f"pcpub: no release {args.target}", file=sys.stderr)
             return 1
         except (OSError, ValueError, RequestRejected) as exc:
+            # 1, as a release that failed: with --wait, 2 says it timed out (try again later)
             print(f"pcpub: not sent: {getattr(exc, 'reason', exc)}", file=sys.stderr)
-            return 2
+            return 1
         if args.json:
             from pcpub.ops import dumps
 
@@ -143,8 +154,12 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         return 0
 
     def pause(args: argparse.Namespace) -> int:
-        held = controls.pause(storage(args), args.offer, args.by or actor(), args.reason)
+        store = storage(args)
+        held = controls.pause(store, args.offer, args.by or actor(), args.reason)
         print(f"paused: {held.describe()}")
+        if args.offer and not store.ledger.page(offer=args.offer, limit=1).runs:
+            # A typo holds nothing that runs: say so (a pause ahead of the first run is fine).
+            print(f"pcpub: note: no run of offer {args.offer} is recorded", file=sys.stderr)
         return 0
 
     def resume(args: argparse.Namespace) -> int:

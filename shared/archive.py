@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 import zlib
@@ -36,6 +37,7 @@ FINISHED = [s for s in RunStatus if s.terminal]
 BUCKETS = 32
 EMPTY_PAGES = 8
 LEGACY_LOOK_SECONDS = 600.0
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 def partition(run_id: str) -> str:
@@ -156,14 +158,19 @@ def page(
 def run_filter(
     status: str | None, offer: str | None, every_partition: bool = False
 ) -> tuple[str, dict[str, str]]:
-    """The table query for runs, by status and offer (parameters, never spliced text)."""
+    """The table query for runs, by status and offer (parameters, never spliced text). An
+    offer is its offer id or its product GUID: every run of it matches, whichever of the two
+    its request named (a run records both once resolved)."""
     clauses, params = ([], {}) if every_partition else (["PartitionKey eq @p"], {"p": PARTITION})
     if status:
         clauses.append("status eq @s")
         params["s"] = status
     if offer:
-        clauses.append("offer eq @o")
-        params["o"] = offer
+        kind, column = (
+            ("product", "product_id") if GUID.fullmatch(offer) else ("offer", "offer_external_id")
+        )
+        clauses.append(f"( offer eq @named or {column} eq @o )")  # the SDK splits on spaces
+        params |= {"named": f"{kind}:{offer}", "o": offer}
     return " and ".join(clauses), params
 
 

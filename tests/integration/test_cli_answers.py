@@ -134,4 +134,4 @@ def test_unknown_filters_ids_and_files_are_refused(
         assert str(refused.value.code).startswith("pcpub: "), argv
         assert "Traceback" not in str(refused.value.code)
     code, said = _cli(azurite, capsys, "release", "send", str(garbage))
-    assert code == 2 and said.startswith("pcpub: not sent: ") and said.count("\n") == 1
+    assert code == 1 and said.startswith("pcpub: not sent: ") and said.count("\n") == 1
