@@ -12,8 +12,12 @@ param environmentName string
 @description('Azure region for every resource')
 param location string
 
-@description('Object id of the deploying user; gets Key Vault Secrets Officer to set the secret')
+@description('Object id of the deploying user; gets Key Vault Secrets Officer to set the secret, and data access to the storage account to run pcpub')
 param principalId string = ''
+
+@description('What principalId is: a user (azd up from a shell) or a service principal (a pipeline)')
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param principalType string = 'User'
 
 @description('Entra tenant of the app associated with Partner Center')
 param partnerCenterTenantId string
@@ -145,6 +149,7 @@ module rbac './app/rbac.bicep' = {
     insightsName: monitoring.outputs.insightsName
     appPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
   }
 }
 

@@ -1,15 +1,20 @@
 // Least privilege: the app's identity gets data roles on its own storage account and only
-// Key Vault Secrets User on the vault; the deploying user may set the secret.
+// Key Vault Secrets User on the vault. The deploying user may set the secret, and operate the
+// pipeline with `pcpub --account` (shared keys are off): send requests and releases, read and
+// decide runs, stage packages; no more than data access to queues, table and blobs.
 param storageName string
 param vaultName string
 param insightsName string
 param appPrincipalId string
 param deployerPrincipalId string
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param deployerPrincipalType string = 'User'
 
 var roles = {
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -18,6 +23,11 @@ var storageRoles = [
   roles.storageQueueDataContributor
   roles.storageTableDataContributor
   roles.storageBlobDataOwner
+]
+var operatorStorageRoles = [
+  roles.storageQueueDataContributor
+  roles.storageTableDataContributor
+  roles.storageBlobDataContributor
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -68,6 +78,16 @@ resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = i
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
     principalId: deployerPrincipalId
-    principalType: 'User'
+    principalType: deployerPrincipalType
   }
 }
+
+resource operatorAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in (empty(deployerPrincipalId) ? [] : operatorStorageRoles): {
+  name: guid(storage.id, deployerPrincipalId, role)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}]

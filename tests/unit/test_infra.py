@@ -22,6 +22,7 @@ ROLE = {
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
     "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
     "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
@@ -140,9 +141,20 @@ def test_roles_are_least_privilege() -> None:
         "Storage Queue Data Contributor",
         "Storage Table Data Contributor",
     ]
+    # The deploying user operates with `pcpub --account`: data access, never the Owner role.
+    operator_roles = [
+        ROLE[roles[r["operator"]["operands"]["operand_2"]]]
+        for r in var("operatorStorageRoles", "app/rbac.bicep")
+    ]
+    assert sorted(operator_roles) == [
+        "Storage Blob Data Contributor",
+        "Storage Queue Data Contributor",
+        "Storage Table Data Contributor",
+    ]
     resources = parsed("app/rbac.bicep")["resources"]
     assert resources["secretsUser"]["config"]["scope"] == "vault"
     assert resources["storageAccess"]["config"]["config"]["scope"] == "storage"
+    assert "operatorAccess" in resources
 
 
 def test_outputs_for_operators() -> None:
