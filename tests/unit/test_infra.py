@@ -129,27 +129,23 @@ def test_function_app_shape() -> None:
     assert vault["enablePurgeProtection"] is True
 
 
+def _storage_roles(listed: str) -> list[str]:
+    """The role names of an array of `roles.<name>` in rbac.bicep, sorted."""
+    roles = var("roles", "app/rbac.bicep")
+    return sorted(
+        ROLE[roles[r["operator"]["operands"]["operand_2"]]] for r in var(listed, "app/rbac.bicep")
+    )
+
+
 def test_roles_are_least_privilege() -> None:
     roles = var("roles", "app/rbac.bicep")
     assert {ROLE[r] for r in roles.values()} == set(ROLE.values())  # nothing broader
-    storage_roles = [
-        ROLE[roles[r["operator"]["operands"]["operand_2"]]]
-        for r in var("storageRoles", "app/rbac.bicep")
-    ]
-    assert sorted(storage_roles) == [
-        "Storage Blob Data Owner",
-        "Storage Queue Data Contributor",
-        "Storage Table Data Contributor",
-    ]
+    queues_and_table = ["Storage Queue Data Contributor", "Storage Table Data Contributor"]
+    assert _storage_roles("storageRoles") == ["Storage Blob Data Owner", *queues_and_table]
     # The deploying user operates with `pcpub --account`: data access, never the Owner role.
-    operator_roles = [
-        ROLE[roles[r["operator"]["operands"]["operand_2"]]]
-        for r in var("operatorStorageRoles", "app/rbac.bicep")
-    ]
-    assert sorted(operator_roles) == [
+    assert _storage_roles("operatorStorageRoles") == [
         "Storage Blob Data Contributor",
-        "Storage Queue Data Contributor",
-        "Storage Table Data Contributor",
+        *queues_and_table,
     ]
     resources = parsed("app/rbac.bicep")["resources"]
     assert resources["secretsUser"]["config"]["scope"] == "vault"
