@@ -47,6 +47,22 @@ def _storage_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _configured(path: str) -> str:
+    """The storage connection string in a file written by `pcpub up --write-config`."""
+    try:
+        value = json.loads(Path(path).read_text()).get("storageConnectionString")
+    except OSError as exc:
+        raise SystemExit(f"pcpub: cannot read --config {path}: {exc.strerror}") from None
+    except (ValueError, AttributeError):
+        raise SystemExit(f"pcpub: --config {path} is not a JSON object") from None
+    if not isinstance(value, str) or not value:
+        raise SystemExit(
+            f"pcpub: --config {path} has no storageConnectionString "
+            "(write it with `pcpub up --write-config`)"
+        )
+    return value
+
+
 def _storage(args: argparse.Namespace) -> Any:
     from pcpub.ops import Storage
 
@@ -54,7 +70,7 @@ def _storage(args: argparse.Namespace) -> Any:
         return Storage(account=args.account)
     conn = args.connection_string
     if not conn and args.config:
-        conn = json.loads(Path(args.config).read_text())["storageConnectionString"]
+        conn = _configured(args.config)
     conn = conn or os.environ.get("AzureWebJobsStorage")
     if not conn:
         raise SystemExit(

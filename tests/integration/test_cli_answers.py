@@ -135,3 +135,26 @@ def test_unknown_filters_ids_and_files_are_refused(
         assert "Traceback" not in str(refused.value.code)
     code, said = _cli(azurite, capsys, "release", "send", str(garbage))
     assert code == 1 and said.startswith("pcpub: not sent: ") and said.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "cannot read --config"),
+        ("{not json", "is not a JSON object"),
+        ("[1]", "is not a JSON object"),
+        ("{}", "has no storageConnectionString"),
+        ('{"storageConnectionString": 7}', "has no storageConnectionString"),
+    ],
+    ids=["missing", "not-json", "a-list", "no-key", "not-a-string"],
+)
+def test_a_config_file_that_is_no_stacks_is_one_line(
+    content: str | None, said: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "pcpub.json"
+    if content is not None:
+        config.write_text(content)
+    with pytest.raises(SystemExit) as refused:
+        main(["status", "some-run", "--config", str(config)])
+    message = str(refused.value.code)
+    assert message.startswith("pcpub: ") and said in message and "\n" not in message
