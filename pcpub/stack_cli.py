@@ -66,13 +66,25 @@ def _stop_on_terminate() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def _values(path: str) -> dict[str, str]:
+    """The app settings in a local.settings.json (its `Values`), or one line saying why not."""
+    try:
+        values = json.loads(Path(path).read_text()).get("Values", {})
+    except OSError as exc:
+        raise SystemExit(f"pcpub host: cannot read --settings {path}: {exc.strerror}") from None
+    except (ValueError, AttributeError):
+        raise SystemExit(f"pcpub host: --settings {path} is not a JSON object") from None
+    if not isinstance(values, dict):
+        raise SystemExit(f"pcpub host: the Values of {path} are not an object of settings")
+    return {str(k): str(v) for k, v in values.items()}
+
+
 def _host(args: argparse.Namespace) -> int:
     from pcpub import logs
     from pcpub.host.runtime import LocalHost
 
     if args.settings:
-        values = json.loads(Path(args.settings).read_text()).get("Values", {})
-        os.environ.update({k: str(v) for k, v in values.items()})
+        os.environ.update(_values(args.settings))
     logs.redact(os.environ.get("VAULT_CLIENT_SECRET"))
     logs.configure("host")
     host = LocalHost(
@@ -81,7 +93,10 @@ def _host(args: argparse.Namespace) -> int:
         retry_seconds=args.retry_seconds,
     )
     signal.signal(signal.SIGTERM, lambda *_: host.stop(timeout=0))
-    host.start()
+    try:
+        host.start()
+    except ValueError as exc:
+        raise SystemExit(f"pcpub host: {exc}") from None
     with contextlib.suppress(KeyboardInterrupt):
         host.wait()
     host.stop()

@@ -107,9 +107,27 @@ class LocalHost(QueueOutputs, TimerTriggers):
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    def unresolved(self) -> list[str]:
+        """What the triggers name and the settings lack (a connection, a `%SETTING%`): the
+        Functions host refuses to index such a function, and a listener would die on it."""
+        missing: dict[str, list[str]] = {}  # what is not set -> the functions needing it
+        for spec in self.functions:
+            trigger = spec.trigger
+            if trigger["type"] not in ("queueTrigger", "timerTrigger"):
+                continue
+            try:
+                self._connection(trigger.get("connection") or "AzureWebJobsStorage")
+                resolve_setting(trigger.get("queueName") or trigger.get("schedule") or "", self.env)
+            except KeyError as exc:
+                missing.setdefault(str(exc.args[0]), []).append(spec.name)
+        return [f"{what} ({', '.join(names)})" for what, names in missing.items()]
+
     def start(self) -> None:
         """Start every trigger's listener; the instance counts as started (logs so) once the
-        app's warmup has run, or WARMUP_WAIT_SECONDS have passed."""
+        app's warmup has run, or WARMUP_WAIT_SECONDS have passed. Settings a trigger needs
+        and lacks stop it here, all named (ValueError), before any listener starts."""
+        if missing := self.unresolved():
+            raise ValueError("the app settings lack what triggers need: " + "; ".join(missing))
         warming: list[threading.Thread] = []
         for spec in self.functions:
             kind = spec.trigger["type"]

@@ -253,3 +253,27 @@ def test_an_output_binding_wakes_this_hosts_listener_of_its_queue(
     got = {text.split("@")[0]: float(text.split("@")[1]) for text in seen(local, "got")}
     assert set(got) == {"one", "two"}
     assert max(got.values()) - sent < 1.0, (sent, got)  # not the idle poll's many seconds
+
+
+def test_settings_a_trigger_lacks_stop_the_host_before_it_listens(
+    tmp_path: Path, azurite: AzuritePorts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing connection or `%SETTING%` is named at start, with the functions needing it;
+    it used to kill their listener threads while the host ran on, deaf to their queues."""
+    (tmp_path / "host.json").write_text(json.dumps(HOST_JSON))
+    monkeypatch.setenv("SEEN_DIR", str(tmp_path))
+    saids = []
+    for env in (
+        {"SEEN_DIR": str(tmp_path)},
+        {"AzureWebJobsStorage": azurite.connection_string, "SEEN_DIR": str(tmp_path)},
+    ):
+        module = f"hostapp_{uuid.uuid4().hex[:8]}"  # each load registers its functions anew
+        (tmp_path / f"{module}.py").write_text(APP)
+        local = LocalHost(tmp_path, env, module=module)
+        with pytest.raises(ValueError, match="lack what triggers need") as refused:
+            local.start()
+        assert not local._threads  # nothing listens: nothing half-started to stop
+        saids.append(str(refused.value))
+    assert "AzureWebJobsStorage is not set (always_fails, echo, tick)" in saids[0]
+    assert "FAIL_QUEUE (used in a binding) is not set (always_fails)" in saids[1]
+    assert "ECHO_QUEUE (used in a binding) is not set (echo)" in saids[1]
