@@ -77,17 +77,14 @@ def redrive(storage: Storage, ids: set[str] | None = None) -> int:
         moved += 1
     for name in TRIGGERED_QUEUES:
         client = storage.queue(poison_queue(name), raw=True)
-        seen: set[str] = set()
-        while True:  # a batch at a time until one brings nothing new (the queue is empty)
+        while True:  # a batch at a time until none is left visible (moved, or leased here)
             try:
                 messages = list(client.receive_messages(max_messages=32, visibility_timeout=30))
             except ResourceNotFoundError:
                 break
-            fresh = [m for m in messages if m.id not in seen]
-            if not fresh:
+            if not messages:
                 break
-            for message in fresh:
-                seen.add(message.id)
+            for message in messages:
                 if ids is not None and message.id not in ids:
                     continue  # it becomes visible again when the short lease ends
                 _send_raw(storage, name, str(message.content))
