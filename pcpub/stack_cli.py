@@ -42,7 +42,10 @@ def register(sub: Any) -> None:
     up.add_argument("--profile", choices=["fast", "realistic"], default="fast")
     up.add_argument("--workdir")
     up.add_argument(
-        "--hosts", type=int, default=1, help="instances of the function app on the one stack"
+        "--hosts",
+        type=simulator_cli.whole_number(1, 16),
+        default=1,
+        help="instances of the function app on the one stack (1 to 16)",
     )
 
     demo = sub.add_parser("demo", help="publish sample offers to live on the local stack")

@@ -6,15 +6,26 @@ import argparse
 from typing import Any
 
 
+def whole_number(low: int, high: int) -> Any:
+    """An argparse type: a whole number within bounds (a port, a lifetime, a count)."""
+
+    def check(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"a whole number from {low} to {high}, not {text!r}")
+        return int(text)
+
+    return check
+
+
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port", type=whole_number(0, 65535), default=0, help="0: any free port")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--seed", help="seed JSON file (default: built-in sample offers)")
     parser.add_argument("--profile", choices=["fast", "realistic"], default="fast")
     parser.add_argument("--write-config", help="write the JSON that clients drive it with")
     parser.add_argument("--state-dir", help="where the generated CA and certificate go")
-    parser.add_argument("--token-lifetime", type=int, default=3600)
+    parser.add_argument("--token-lifetime", type=whole_number(1, 86400), default=3600)
     parser.add_argument(
         "--contract", help="the OpenAPI document: check every answer against it (/_admin/contract)"
     )
@@ -27,18 +38,24 @@ def add_arguments(parser: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pcsim.server import serve
 
-    serve(
-        port=args.port,
-        seed_path=args.seed,
-        profile=args.profile,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        write_config=args.write_config,
-        state_dir=args.state_dir,
-        token_lifetime=args.token_lifetime,
-        contract=args.contract,
-        blob_connection_string=args.blob_connection_string,
-    )
+    try:
+        serve(
+            port=args.port,
+            seed_path=args.seed,
+            profile=args.profile,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            write_config=args.write_config,
+            state_dir=args.state_dir,
+            token_lifetime=args.token_lifetime,
+            contract=args.contract,
+            blob_connection_string=args.blob_connection_string,
+        )
+    except OSError as exc:  # a port taken or not ours, a file missing: one line
+        where = exc.filename or f"port {args.port}"
+        raise SystemExit(f"pcsim: cannot start: {where}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a seed or a certificate that is not what it should be
+        raise SystemExit(f"pcsim: cannot start: {str(exc)[:300]}") from None
     return 0
 
 

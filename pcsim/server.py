@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import tempfile
 import threading
 from pathlib import Path
@@ -108,10 +109,24 @@ def load_seed(path: str | None) -> dict[str, Any]:
     if not path:
         copy: dict[str, Any] = json.loads(json.dumps(DEFAULT_SEED))
         return copy
-    seed: dict[str, Any] = json.loads(Path(path).read_text())
+    try:
+        seed = json.loads(Path(path).read_text())
+    except ValueError as exc:
+        raise ValueError(f"seed {path} is not JSON: {exc}") from None
+    if not isinstance(seed, dict):
+        raise ValueError(f"seed {path} is not a JSON object")
     for key, value in DEFAULT_SEED.items():
         seed.setdefault(key, value)
     return seed
+
+
+def _world(seed_path: str | None, profile: str) -> World:
+    """The world a seed describes; a seed of another shape is a ValueError naming it."""
+    seed = load_seed(seed_path)
+    try:
+        return World(seed, Profile.named(profile))
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
+        raise ValueError(f"seed {seed_path} is not of the seed's shape: {exc!r}") from None
 
 
 def make_tls(directory: Path) -> tuple[Path, Path, Path]:
@@ -178,21 +193,30 @@ def serve(
     """Run the simulator in the foreground until interrupted."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port))
-    sock.listen(128)
-    port = sock.getsockname()[1]
+    world = _world(seed_path, profile)  # what it is given is checked before it listens
     directory = Path(state_dir or tempfile.mkdtemp(prefix="pcpub-sim-"))
     directory.mkdir(parents=True, exist_ok=True)
     ca_path: Path | None = None
     if tls_cert and tls_key:
         cert_path, key_path = Path(tls_cert), Path(tls_key)
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_path, key_path)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"--tls-cert/--tls-key {tls_cert}, {tls_key}: {exc}") from None
     else:
         ca_path, cert_path, key_path = make_tls(directory)
-    base_url = f"https://localhost:{port}"
     checker = Contract(Path(contract)) if contract else None
-    simulator = Simulator(World(load_seed(seed_path), Profile.named(profile)), base_url, checker)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    port = sock.getsockname()[1]
+    base_url = f"https://localhost:{port}"
+    simulator = Simulator(world, base_url, checker)
     simulator.token_lifetime = token_lifetime
     if blob_connection_string:
         simulator.sas_store = SasStore(blob_connection_string)

@@ -5,13 +5,16 @@ seed file."""
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 
+import pytest
 import trustme
 
 from pcpub.processes import Managed, wait_until
 from pcsim.admin import SimulatorClient
+from pcsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,3 +82,35 @@ def test_given_certificate_and_seed(tmp_path: Path) -> None:
         assert config["clientSecret"] not in out  # endpoints printed, secrets not
     finally:
         proc.stop()
+
+
+def test_what_it_cannot_start_with_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A seed, a certificate or a port it cannot use: one line naming it, before anything
+    listens or a config is written (each was a traceback, or a config for a dead server)."""
+    (tmp_path / "not.json").write_text("{bad")
+    (tmp_path / "list.json").write_text("[1]")
+    (tmp_path / "odd.json").write_text('{"offers": [{"no": "offerId"}]}')
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    config = tmp_path / "config.json"
+    for argv, said in (
+        (["--seed", str(tmp_path / "missing.json")], "missing.json: No such file"),
+        (["--seed", str(tmp_path / "not.json")], "not.json is not JSON"),
+        (["--seed", str(tmp_path / "list.json")], "list.json is not a JSON object"),
+        (["--seed", str(tmp_path / "odd.json")], "odd.json is not of the seed's shape"),
+        (["--tls-cert", str(tmp_path / "not.json"), "--tls-key", "k"], "--tls-cert/--tls-key"),
+        (["--port", str(taken.getsockname()[1])], "Address already in use"),
+    ):
+        with pytest.raises(SystemExit) as refused:
+            main([*argv, "--write-config", str(config)])
+        assert str(refused.value.code).startswith("pcsim: cannot start: "), argv
+        assert said in str(refused.value.code) and "\n" not in str(refused.value.code), argv
+        assert not config.exists()
+    taken.close()
+    for argv in (["--port", "70000"], ["--port", "-1"], ["--token-lifetime", "0"]):
+        with pytest.raises(SystemExit) as refused:
+            main(argv)
+        assert refused.value.code == 2 and "a whole number from" in capsys.readouterr().err
