@@ -108,10 +108,10 @@ def run_demo(
         ok = True
         for run in runs:
             print(f"\nsummary of {run.run_id}\n" + format_status(run))
-            live = "unknown"
+            live = "none"
             if run.product_id and run.submission_id:
                 live = admin.submission_status(run.product_id, run.submission_id)
-            print(f"  on the simulator: submission {run.submission_id} is {live}")
+                print(f"  on the simulator: submission {run.submission_id} is {live}")
             ok = ok and run.status is RunStatus.SUCCEEDED and live == "Published/InStore"
         log = admin.requests()
         ids = tuple(r.run_id + "." for r in runs)
