@@ -10,6 +10,7 @@ Admission is a conditional write on the release row, so two pollers never admit 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -19,9 +20,12 @@ from azure.data.tables import TableClient, UpdateMode
 
 from shared.ledger import Ledger, LedgerConflict, Run, RunStatus, now_utc, stamp
 from shared.messages import Stage
+from shared.run_index import indexed_fields
+from shared.runs import PARTITION as RUNS
 from shared.tables import capped, join_text, split_text
 
 PARTITION = "release"
+FEW = 4  # members read one by one; more, in one query of the release's run ids
 _JSON = ("members", "admitted", "announced", "labels")
 # Where a run stands, as its dependants and the release see it.
 WAITING, IN_FLIGHT, PREVIEW, LIVE, UNCHANGED, FAILED, PLANNED = (
@@ -168,8 +172,30 @@ class Releases:
             raise LedgerConflict(f"release {release.release_id} changed concurrently") from exc
         return replace(release, etag=meta.get("etag"))
 
-    def runs(self, release: Release) -> dict[str, Run | None]:
-        return {name: self.ledger.get(info["run"]) for name, info in release.members.items()}
+    def runs(self, release: Release, names: Iterable[str] | None = None) -> dict[str, Run | None]:
+        """The runs of the release's offers, all or those named: a few by their ids, more by
+        one query of the run ids under the release's prefix (a gate that read every member
+        on every check cost a read per offer, quadratic in the release's size)."""
+        wanted = set(release.members) if names is None else set(names) & set(release.members)
+        ids = {name: str(release.members[name]["run"]) for name in wanted}
+        found = self._by_id(release.release_id, ids.values())
+        return {name: found.get(run_id) for name, run_id in ids.items()}
+
+    def _by_id(self, release_id: str, run_ids: Iterable[str]) -> dict[str, Run | None]:
+        """Runs of a release by id; one not in the hot table (archived) is read by its id."""
+        ids = set(run_ids)
+        if len(ids) <= FEW:
+            return {run_id: self.ledger.get(run_id) for run_id in ids}
+        rows = self._table().query_entities(
+            "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi",
+            parameters={"p": RUNS, "lo": f"{release_id}.", "hi": f"{release_id}/"},
+        )
+        found: dict[str, Run | None] = {}
+        for row in rows:
+            if row["RowKey"] in ids:
+                run = Run.from_entity(row)
+                found[run.run_id] = run.evolve(indexed=indexed_fields(run))
+        return {run_id: found.get(run_id) or self.ledger.get(run_id) for run_id in ids}
 
     def admit(self, release_id: str, run_id: str) -> bool:
         """Let `run_id` past the gate if the release has room in flight; a conditional write,
@@ -180,7 +206,8 @@ class Releases:
                 return True  # the row is lost: do not hold the run forever
             if run_id in release.admitted:
                 return True
-            busy = sum(1 for r in release.admitted if state_of(self.ledger.get(r)) == IN_FLIGHT)
+            admitted = self._by_id(release_id, release.admitted)
+            busy = sum(1 for r in admitted.values() if state_of(r) == IN_FLIGHT)
             if busy >= release.max_in_flight:
                 return False
             try:

@@ -32,10 +32,10 @@ def await_release(run: Run, deps: StageDeps) -> Outcome:
     release = deps.releases.get(run.release_id) if deps.releases and run.release_id else None
     if release is None or deps.releases is None:  # nothing to wait for (or the row is lost)
         return Advance(to=Stage.RESOLVE, patch=_left(run, deps))
-    runs = deps.releases.runs(release)
     needs = run.needs or "preview"
     # A plan writes nothing, so it waits for no dependency: every offer is planned at once.
     depends_on = [] if run.target == "plan" else run.depends_on
+    runs = deps.releases.runs(release, depends_on)
     failed = [d for d in depends_on if state_of(runs.get(d)) == FAILED]
     if failed:
         return Failed(reason=f"blocked: {_failures(failed, runs)}; not submitted")
@@ -71,7 +71,7 @@ def await_go_live(run: Run, deps: StageDeps) -> Outcome:
         )
     release = deps.releases.get(run.release_id) if deps.releases and run.release_id else None
     if release is not None and deps.releases is not None and run.depends_on:
-        held = _dependencies_live(run, deps.releases.runs(release))
+        held = _dependencies_live(run, deps.releases.runs(release, run.depends_on))
         if held is not None:
             return held if isinstance(held, Failed) else _wait(run, deps, Stage.AWAIT_GO_LIVE, held)
     return Advance(to=Stage.PROMOTE, patch=_left(run, deps))

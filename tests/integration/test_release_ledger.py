@@ -11,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from shared.ledger import RunStatus
+import pytest
+
+from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.intake import accept
@@ -66,3 +68,34 @@ def test_admission_never_exceeds_max_in_flight(pipeline: Pipeline) -> None:
     assert sum(admitted) == 3
     release = books.get(release_id)
     assert release is not None and len(release.admitted) == 3
+
+
+def test_a_release_of_many_offers_reads_its_runs_in_one_query(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishers with 50+ apps release them as one: 120 offers are accepted, and the gate's
+    read of a release's runs is one query, not a read per offer on every check."""
+    release_id = f"rel-{uuid.uuid4().hex[:8]}"
+    release = accept(pipeline, body(release_id, 120, maxInFlight=100), "m1")
+    assert isinstance(release, Release) and len(release.members) == 120
+    pipeline.ledger.table().delete_entity("run", f"{release_id}.o7")  # gone from the table
+    books = Releases(pipeline.ledger)
+    read_one_by_one: list[str] = []
+    get = pipeline.ledger.get
+
+    def counted(run_id: str) -> Run | None:
+        read_one_by_one.append(run_id)
+        return get(run_id)
+
+    monkeypatch.setattr(pipeline.ledger, "get", counted)
+    runs = books.runs(release)
+    assert len(runs) == 120 and runs["o7"] is None
+    assert all(
+        r is not None and r.status is RunStatus.WAITING for n, r in runs.items() if n != "o7"
+    )
+    assert read_one_by_one == [f"{release_id}.o7"]  # only the one the query did not find
+    assert set(books.runs(release, ["o1", "o2"])) == {"o1", "o2"}
+    first = runs["o1"]
+    assert first is not None
+    # What was read can be written back (its index fields are known, as after a get).
+    assert pipeline.ledger.replace(first.evolve(reason="read in bulk")).reason == "read in bulk"
