@@ -25,6 +25,7 @@ from shared.runs import PARTITION as RUNS
 from shared.tables import capped, join_text, split_text
 
 PARTITION = "release"
+STATE_COLUMNS = ["run_id", "status", "stage", "target"]  # what state_of reads
 FEW = 4  # members read one by one; more, in one query of the release's run ids
 _JSON = ("members", "admitted", "announced", "labels")
 # Where a run stands, as its dependants and the release see it.
@@ -181,20 +182,25 @@ class Releases:
         found = self._by_id(release.release_id, ids.values())
         return {name: found.get(run_id) for name, run_id in ids.items()}
 
-    def _by_id(self, release_id: str, run_ids: Iterable[str]) -> dict[str, Run | None]:
-        """Runs of a release by id; one not in the hot table (archived) is read by its id."""
+    def _by_id(
+        self, release_id: str, run_ids: Iterable[str], columns: list[str] | None = None
+    ) -> dict[str, Run | None]:
+        """Runs of a release by id (with `columns`, only those: enough to tell where each
+        stands, not a run to write back); one not in the hot table (archived) is read whole
+        by its id."""
         ids = set(run_ids)
         if len(ids) <= FEW:
             return {run_id: self.ledger.get(run_id) for run_id in ids}
         rows = self._table().query_entities(
             "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi",
             parameters={"p": RUNS, "lo": f"{release_id}.", "hi": f"{release_id}/"},
+            select=columns,
         )
         found: dict[str, Run | None] = {}
         for row in rows:
-            if row["RowKey"] in ids:
+            if row["run_id"] in ids:
                 run = Run.from_entity(row)
-                found[run.run_id] = run.evolve(indexed=indexed_fields(run))
+                found[run.run_id] = run if columns else run.evolve(indexed=indexed_fields(run))
         return {run_id: found.get(run_id) or self.ledger.get(run_id) for run_id in ids}
 
     def admit(self, release_id: str, run_id: str) -> bool:
@@ -206,8 +212,10 @@ class Releases:
                 return True  # the row is lost: do not hold the run forever
             if run_id in release.admitted:
                 return True
-            admitted = self._by_id(release_id, release.admitted)
-            busy = sum(1 for r in admitted.values() if state_of(r) == IN_FLIGHT)
+            busy = len(release.admitted)  # at most: read where they stand only when it matters
+            if busy >= release.max_in_flight:
+                admitted = self._by_id(release_id, release.admitted, STATE_COLUMNS)
+                busy = sum(1 for r in admitted.values() if state_of(r) == IN_FLIGHT)
             if busy >= release.max_in_flight:
                 return False
             try:

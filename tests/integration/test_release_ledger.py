@@ -99,3 +99,26 @@ def test_a_release_of_many_offers_reads_its_runs_in_one_query(
     assert first is not None
     # What was read can be written back (its index fields are known, as after a get).
     assert pipeline.ledger.replace(first.evolve(reason="read in bulk")).reason == "read in bulk"
+
+
+def test_admission_reads_where_many_admitted_runs_stand(pipeline: Pipeline) -> None:
+    """Past the few read one by one, the admitted runs' states come from one query of their
+    state columns: the ones done make room, the ones in flight do not."""
+    release_id = f"rel-{uuid.uuid4().hex[:8]}"
+    accept(pipeline, body(release_id, 9, maxInFlight=6), "m1")
+    books = Releases(pipeline.ledger)
+    ids = [f"{release_id}.o{i}" for i in range(9)]
+    for run_id, status in zip(
+        ids[:6], [RunStatus.RUNNING] * 5 + [RunStatus.SUCCEEDED], strict=True
+    ):
+        run = pipeline.ledger.get(run_id)
+        assert run is not None
+        pipeline.ledger.replace(replace(run, stage=Stage.RESOLVE, status=status))
+    release = books.get(release_id)
+    assert release is not None
+    books.replace(replace(release, admitted=ids[:6]))
+    assert books.admit(release_id, ids[6])  # five in flight, one done: room for one
+    sixth = pipeline.ledger.get(ids[6])
+    assert sixth is not None  # past the gate, it is on its way
+    pipeline.ledger.replace(replace(sixth, stage=Stage.RESOLVE, status=RunStatus.RUNNING))
+    assert not books.admit(release_id, ids[7])  # six in flight now
