@@ -1,12 +1,17 @@
-"""What `pcpub` takes as an id or an offer, checked before anything is read: a run can only
-have an id a request could give it, and an offer only an offer id or a product GUID, so
-anything else (an empty `--offer "$OFFER"`, a path, a key the table service refuses) is
-answered as a usage error naming the rule, never read or written as if it were one."""
+"""What `pcpub` takes, checked before anything is read: a run can only have an id a request
+could give it, and an offer only an offer id or a product GUID, so anything else (an empty
+`--offer "$OFFER"`, a path, a key the table service refuses) is answered as a usage error
+naming the rule, never read or written as if it were one; and a file that should hold a JSON
+object (a request, a config, settings) is one line saying why it does not."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import sys
+from pathlib import Path
+from typing import Any
 
 from shared.request_base import EXTERNAL_ID_PATTERN, GUID_PATTERN, REQUEST_ID_PATTERN
 
@@ -31,12 +36,26 @@ def run_id(text: str) -> str:
 def offer_ref(text: str) -> str:
     """An offer id (as in a request's offer.externalId) or a product GUID, either of them
     also as a run names its offer (`offer:ID`, `product:GUID`)."""
-    kind, _, value = text.partition(":") if ":" in text else ("", "", text)
-    if (kind in ("", "offer") and re.fullmatch(EXTERNAL_ID_PATTERN, value)) or (
-        kind in ("", "product") and re.fullmatch(GUID_PATTERN, value)
-    ):
-        return value.lower() if re.fullmatch(GUID_PATTERN, value) else value
+    kind, _, value = text.rpartition(":")
+    if kind in ("", "offer") and re.fullmatch(EXTERNAL_ID_PATTERN, value):
+        return value
+    if kind in ("", "product") and re.fullmatch(GUID_PATTERN, value):
+        return value.lower()
     raise argparse.ArgumentTypeError(
         f"not an offer id (3-50 lowercase letters, digits, '-' or '_') or a product GUID: "
         f"{shown(text)}"
     )
+
+
+def json_object(path: str, what: str) -> dict[str, Any]:
+    """The JSON object in the file `path` (`-`: standard input), `what` it is named in the
+    one line that says why not (SystemExit)."""
+    try:
+        data = json.loads(sys.stdin.read() if path == "-" else Path(path).read_text())
+    except OSError as exc:
+        raise SystemExit(f"pcpub: cannot read {what} {path}: {exc.strerror}") from None
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise SystemExit(f"pcpub: {what} {path} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SystemExit(f"pcpub: {what} {path} is not a JSON object")
+    return data

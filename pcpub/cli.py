@@ -21,15 +21,15 @@ pcpub apply       send a request file as a publish to preview or live
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from pcpub import code_cli, stack_cli
-from pcpub.argtypes import offer_ref, run_id
+from pcpub.argtypes import json_object, offer_ref, run_id
 from pcpub.control_cli import handlers, register
+from pcsim.cli import whole_number
 from shared.runs import RunStatus
 
 
@@ -49,12 +49,7 @@ def _storage_args(parser: argparse.ArgumentParser) -> None:
 
 def _configured(path: str) -> str:
     """The storage connection string in a file written by `pcpub up --write-config`."""
-    try:
-        value = json.loads(Path(path).read_text()).get("storageConnectionString")
-    except OSError as exc:
-        raise SystemExit(f"pcpub: cannot read --config {path}: {exc.strerror}") from None
-    except (ValueError, AttributeError):
-        raise SystemExit(f"pcpub: --config {path} is not a JSON object") from None
+    value = json_object(path, "--config").get("storageConnectionString")
     if not isinstance(value, str) or not value:
         raise SystemExit(
             f"pcpub: --config {path} has no storageConnectionString "
@@ -83,12 +78,6 @@ def _storage(args: argparse.Namespace) -> Any:
         raise SystemExit(f"pcpub: not a storage connection string: {exc}") from None
 
 
-def _page_size(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
-        raise argparse.ArgumentTypeError(f"a page holds 1 to 1000 runs, not {text!r}")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pcpub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -109,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list runs, a page at a time (filtered by the service)")
     runs.add_argument("--offer", type=offer_ref, help="an offer id or a product GUID")
     runs.add_argument("--state", choices=[str(s) for s in RunStatus])
-    runs.add_argument("--limit", type=_page_size, default=50, help="runs per page (1 to 1000)")
+    runs.add_argument(
+        "--limit", type=whole_number(1, 1000), default=50, help="runs per page (1 to 1000)"
+    )
     runs.add_argument("--page", help="the token a previous page printed, for the next one")
     runs.add_argument("--archived", action="store_true", help="runs that ended long ago")
     runs.add_argument("--json", action="store_true")

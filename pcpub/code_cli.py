@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pcpub.argtypes import json_object
 from shared.ledger import Run, RunStatus, now_utc
 
 Handler = Callable[[argparse.Namespace], int]
@@ -68,7 +69,7 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         return NO_CHANGE
 
     def _plan(args: argparse.Namespace) -> int:
-        data = _read(args.file)
+        data = json_object(args.file, "request file")
         if "releaseId" in data or "offers" in data:
             return _plan_release(storage(args), data, args)
         request = _request(data, "plan")
@@ -82,7 +83,7 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         return CHANGES if run.plan.get("changes") else NO_CHANGE
 
     def _apply(args: argparse.Namespace) -> int:
-        request = _request(_read(args.file), args.target)
+        request = _request(json_object(args.file, "request file"), args.target)
         if not args.wait:
             _send(storage(args), request)
             print(f"enqueued {request['requestId']}")
@@ -142,19 +143,6 @@ def _fresh_id(target: str, body: dict[str, Any]) -> str:
     """An id of this send's own: the file's digest and the time."""
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
     return f"{target}-{digest}-{now_utc():%Y%m%dT%H%M%S%f}"
-
-
-def _read(file: str) -> dict[str, Any]:
-    try:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text()
-        data = json.loads(text)
-    except OSError as exc:
-        raise SystemExit(f"pcpub: cannot read {file}: {exc.strerror}") from None
-    except ValueError as exc:  # not UTF-8, not JSON
-        raise SystemExit(f"pcpub: {file} is not a JSON request: {exc}") from None
-    if not isinstance(data, dict):
-        raise SystemExit(f"pcpub: {file} is not a request (a JSON object)")
-    return data
 
 
 def _request(data: dict[str, Any], target: str) -> dict[str, Any]:

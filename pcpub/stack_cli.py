@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pcpub.argtypes import json_object
 from pcsim import cli as simulator_cli
 
 
@@ -71,14 +72,9 @@ def _stop_on_terminate() -> None:
 
 def _values(path: str) -> dict[str, str]:
     """The app settings in a local.settings.json (its `Values`), or one line saying why not."""
-    try:
-        values = json.loads(Path(path).read_text()).get("Values", {})
-    except OSError as exc:
-        raise SystemExit(f"pcpub host: cannot read --settings {path}: {exc.strerror}") from None
-    except (ValueError, AttributeError):
-        raise SystemExit(f"pcpub host: --settings {path} is not a JSON object") from None
+    values = json_object(path, "--settings").get("Values", {})
     if not isinstance(values, dict):
-        raise SystemExit(f"pcpub host: the Values of {path} are not an object of settings")
+        raise SystemExit(f"pcpub: the Values of --settings {path} are not an object of settings")
     return {str(k): str(v) for k, v in values.items()}
 
 

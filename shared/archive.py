@@ -30,6 +30,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, UpdateMode
 
+from shared.request_base import GUID_PATTERN
 from shared.runs import PARTITION, Run, RunStatus, stamp
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ FINISHED = [s for s in RunStatus if s.terminal]
 BUCKETS = 32
 EMPTY_PAGES = 8
 LEGACY_LOOK_SECONDS = 600.0
-GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 def partition(run_id: str) -> str:
@@ -167,7 +167,9 @@ def run_filter(
         params["s"] = status
     if offer:
         kind, column = (
-            ("product", "product_id") if GUID.fullmatch(offer) else ("offer", "offer_external_id")
+            ("product", "product_id")
+            if re.fullmatch(GUID_PATTERN, offer)
+            else ("offer", "offer_external_id")
         )
         clauses.append(f"( offer eq @named or {column} eq @o )")  # the SDK splits on spaces
         params |= {"named": f"{kind}:{offer}", "o": offer}

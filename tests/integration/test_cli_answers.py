@@ -123,7 +123,7 @@ def test_unknown_filters_ids_and_files_are_refused(
     assert bad_state.value.code == 2 and "invalid choice: 'bogus'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as bad_limit:
         _cli(azurite, capsys, "runs", "--limit", "0")
-    assert bad_limit.value.code == 2 and "1 to 1000 runs" in capsys.readouterr().err
+    assert bad_limit.value.code == 2 and "from 1 to 1000" in capsys.readouterr().err
     code, said = _cli(azurite, capsys, "poison", "redrive", "no-such-letter")
     assert code == 1 and "no open dead letter no-such-letter" in said
     garbage = tmp_path / "garbage.json"
@@ -141,7 +141,7 @@ def test_unknown_filters_ids_and_files_are_refused(
     ("content", "said"),
     [
         (None, "cannot read --config"),
-        ("{not json", "is not a JSON object"),
+        ("{not json", "is not JSON"),
         ("[1]", "is not a JSON object"),
         ("{}", "has no storageConnectionString"),
         ('{"storageConnectionString": 7}', "has no storageConnectionString"),
@@ -158,3 +158,17 @@ def test_a_config_file_that_is_no_stacks_is_one_line(
         main(["status", "some-run", "--config", str(config)])
     message = str(refused.value.code)
     assert message.startswith("pcpub: ") and said in message and "\n" not in message
+
+
+def test_a_settings_file_the_host_cannot_take_is_one_line(tmp_path: Path) -> None:
+    settings = tmp_path / "local.settings.json"
+    for content, said in (
+        (None, "cannot read --settings"),
+        ("{x", "is not JSON"),
+        ('{"Values": 1}', "are not an object of settings"),
+    ):
+        if content is not None:
+            settings.write_text(content)
+        with pytest.raises(SystemExit) as refused:
+            main(["host", "--settings", str(settings)])
+        assert str(refused.value.code).startswith("pcpub: ") and said in str(refused.value.code)
