@@ -61,16 +61,28 @@ class QueueOutputs(ABC):
         event.set()
 
     def _poison(
-        self, client: QueueClient, connection: str, queue_name: str, message: QueueMessage
+        self,
+        client: QueueClient,
+        connection: str,
+        queue_name: str,
+        message: QueueMessage,
+        *,
+        undecodable: bool = False,
     ) -> None:
-        """Copy to `<queue>-poison` (a new message with the default TTL), then delete."""
+        """Copy to `<queue>-poison` as it was (a new message with the default TTL), then
+        delete: after maxDequeueCount failures, or at once for a body that does not decode."""
         poison = self.queue(connection, f"{queue_name}-poison")
         poison.send_message(message.content)
         client.delete_message(message.id, message.pop_receipt)
         self.stats.poisoned += 1
+        why = (
+            "It cannot be decoded."
+            if undecodable
+            else f"Message has reached MaxDequeueCount of {self.queue_settings.max_dequeue_count}."
+        )
         log.warning(
-            "Message has reached MaxDequeueCount of %d. Moving message to queue '%s-poison'.",
-            self.queue_settings.max_dequeue_count,
+            "%s Moving message to queue '%s-poison'.",
+            why,
             queue_name,
             extra={"action": "message_poisoned", "queue": queue_name},
         )

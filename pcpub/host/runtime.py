@@ -4,10 +4,11 @@ What it reproduces of the real host:
 - functions and bindings come from the app itself (`app.get_functions()`), not a second list;
 - `%NAME%` in binding values resolves from app settings;
 - queue triggers: messages are leased for `lease_seconds` (10 minutes in Azure), decoded per
-  host.json's messageEncoding (a message that does not decode fails like a binding error),
-  run up to batchSize + newBatchThreshold at once, deleted on success, made visible again after
-  visibilityTimeout on failure, and copied to `<queue>-poison` (then deleted) once a failing
-  message has been dequeued maxDequeueCount times; polling backs off to maxPollingInterval;
+  host.json's messageEncoding, run up to batchSize + newBatchThreshold at once, deleted on
+  success, made visible again after visibilityTimeout on failure, and copied to
+  `<queue>-poison` (then deleted) once a failing message has been dequeued maxDequeueCount
+  times; a message that does not decode goes there at once, the function never called (the
+  queues extension 5.x: retrying it cannot help); polling backs off to maxPollingInterval;
 - queue output bindings (`func.Out[str]`, or a list of messages) are sent after the function
   returns normally, and wake this host's listener of that queue at once (the host's shared
   queue watcher), where a message sent another way waits for the listener's next poll;
@@ -224,32 +225,32 @@ class LocalHost(QueueOutputs, TimerTriggers):
         if dequeue_count > settings.max_dequeue_count:  # a crash ate earlier attempts
             self._poison(client, connection, queue_name, message)
             return
+        try:
+            body = self._decode(message.content)
+        except (binascii.Error, ValueError):
+            log.warning(
+                "Message decoding has failed! Check MessageEncoding settings (%s). MessageId=%s.",
+                settings.message_encoding,
+                message.id,
+                extra={"action": "binding_failed", "function": spec.name, "queue": queue_name},
+            )
+            self._poison(client, connection, queue_name, message, undecodable=True)
+            return
         ok = False
         started = time.monotonic()
         try:
-            body: bytes | None = self._decode(message.content)
-        except (binascii.Error, ValueError):
-            body = None  # the real host fails the binding, then retries and poisons
-            log.error(
-                "message on %s is not %s-encoded; binding failed",
-                queue_name,
-                settings.message_encoding,
-                extra={"action": "binding_failed", "function": spec.name},
+            self._call(spec, connection, message, body)
+            ok = True
+        except Exception:
+            log.exception(
+                "function %s failed",
+                spec.name,
+                extra={
+                    "action": "function_failed",
+                    "function": spec.name,
+                    "dequeue_count": message.dequeue_count,
+                },
             )
-        if body is not None:
-            try:
-                self._call(spec, connection, message, body)
-                ok = True
-            except Exception:
-                log.exception(
-                    "function %s failed",
-                    spec.name,
-                    extra={
-                        "action": "function_failed",
-                        "function": spec.name,
-                        "dequeue_count": message.dequeue_count,
-                    },
-                )
         self.stats.count(spec.name, ok)
         log.info(
             "Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)",

@@ -10,6 +10,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -146,12 +147,19 @@ def test_a_failing_message_is_poisoned_after_max_dequeue_count(host: LocalHost) 
     assert count(raw_queue(host, queue)) == 0
 
 
-def test_a_message_that_is_not_base64_never_reaches_the_function(host: LocalHost) -> None:
+def test_a_message_that_is_not_base64_is_poisoned_at_once_unread(host: LocalHost) -> None:
+    """As the queues extension does: no function call, no retries (a failed call would be
+    seen again only after the visibility timeout, five minutes here)."""
+    host.queue_settings = replace(host.queue_settings, visibility_timeout=300)
     queue = host.env["ECHO_QUEUE"]
     raw_queue(host, queue).send_message("plain text, as the SDK sends by default")
     poison = raw_queue(host, f"{queue}-poison")
     wait_for(lambda: count(poison) == 1)
+    [copy] = poison.peek_messages()
+    assert copy.content == "plain text, as the SDK sends by default"  # as it came
+    assert count(raw_queue(host, queue)) == 0
     assert seen(host, "echo") == []
+    assert host.stats.failures.get("echo", 0) == 0
 
 
 def test_queue_output_binding_is_sent_after_success(host: LocalHost) -> None:
