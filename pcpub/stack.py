@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pcpub.azurite import PROJECT_ROOT, AzuritePorts, start_azurite
+from pcpub.host.settings import WORKER_THREADS_SETTING, read_host_json
 from pcpub.processes import Managed, wait_until
 from pcsim.admin import SimulatorClient
 from shared.queues import ALL_QUEUES, EVENTS, PUBLISH_REQUESTS
@@ -66,6 +67,8 @@ def app_settings(
         # must not send the local stack's records to Azure (OTEL_EXPORTER_OTLP_ENDPOINT may
         # name a collector on loopback; tests/e2e/test_telemetry.py does).
         "APPLICATIONINSIGHTS_CONNECTION_STRING": "",
+        # As infra sets it: a worker thread for each message one function may run at once.
+        WORKER_THREADS_SETTING: str(read_host_json(PROJECT_ROOT / "host.json").concurrency),
     }
 
 

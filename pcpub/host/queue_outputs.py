@@ -28,9 +28,6 @@ class QueueOutputs(ABC):
     @abstractmethod
     def queue(self, connection: str, name: str) -> QueueClient: ...
 
-    @abstractmethod
-    def _encode(self, text: str) -> str: ...
-
     def _send_outputs(self, spec: FunctionSpec, outputs: dict[str, Out], connection: str) -> None:
         """After the function returned normally: send what its queue output bindings hold, and
         wake this host's listener of each such queue as each message is written (the host's
@@ -46,7 +43,7 @@ class QueueOutputs(ABC):
             out_queue = self.queue(binding.get("connection") or connection, name)
 
             def send(message: str, out_queue: QueueClient = out_queue, name: str = name) -> None:
-                out_queue.send_message(self._encode(message))
+                out_queue.send_message(self.queue_settings.encode(message))
                 self._wake(name)
 
             if len(messages) == 1:

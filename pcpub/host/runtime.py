@@ -12,6 +12,9 @@ What it reproduces of the real host:
 - queue output bindings (`func.Out[str]`, or a list of messages) are sent after the function
   returns normally, and wake this host's listener of that queue at once (the host's shared
   queue watcher), where a message sent another way waits for the listener's next poll;
+- every invocation (queue, timer, warmup) runs on one pool of worker threads for the whole
+  instance, `PYTHON_THREADPOOL_THREAD_COUNT` of them, as the Python worker runs synchronous
+  functions: messages leased past that wait for a thread, whatever their function;
 - a warmup trigger runs once as the instance starts (before it logs that it started);
 - timer triggers fire on their NCRONTAB schedule (seconds first, UTC), never overlapping, and
   at start when runOnStartup is set; on one instance at a time (the holder of the timer's
@@ -20,7 +23,6 @@ What it reproduces of the real host:
 
 from __future__ import annotations
 
-import base64
 import binascii
 import contextlib
 import logging
@@ -29,7 +31,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,7 +41,7 @@ from azure.storage.queue import QueueClient, QueueMessage
 
 from pcpub.host.indexing import FunctionSpec, HostStats, Out, load_functions, resolve_setting
 from pcpub.host.queue_outputs import QueueOutputs
-from pcpub.host.settings import QueueSettings, read_host_json
+from pcpub.host.settings import QueueSettings, read_host_json, worker_threads
 from pcpub.host.timer_triggers import WARMUP_WAIT_SECONDS, TimerTriggers
 from shared.crashpoints import crash_point
 from shared.storage import transport_options
@@ -69,11 +71,13 @@ class LocalHost(QueueOutputs, TimerTriggers):
         self.lease_seconds = lease_seconds
         self.functions = load_functions(app_dir, module)
         self.stats = HostStats()
+        self.worker = ThreadPoolExecutor(worker_threads(self.env), thread_name_prefix="worker")
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._wakers: dict[str, threading.Event] = {}  # queue name -> its listener's wake-up
         self._wakers_lock = threading.Lock()
         self._queues: dict[str, QueueClient] = {}
+        self._running: set[Future[None]] = set()  # queue invocations submitted, not yet done
         self._lock = threading.Lock()
 
     # -- storage --------------------------------------------------------------------------
@@ -95,16 +99,6 @@ class LocalHost(QueueOutputs, TimerTriggers):
                     client.create_queue()
                 self._queues[key] = client
             return self._queues[key]
-
-    def _encode(self, text: str) -> str:
-        if self.queue_settings.message_encoding == "base64":
-            return base64.b64encode(text.encode()).decode()
-        return text
-
-    def _decode(self, content: str) -> bytes:
-        if self.queue_settings.message_encoding == "base64":
-            return base64.b64decode(content.encode(), validate=True)
-        return content.encode()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -129,7 +123,7 @@ class LocalHost(QueueOutputs, TimerTriggers):
         and lacks stop it here, all named (ValueError), before any listener starts."""
         if missing := self.unresolved():
             raise ValueError("the app settings lack what triggers need: " + "; ".join(missing))
-        warming: list[threading.Thread] = []
+        warming: list[Future[None]] = []
         for spec in self.functions:
             kind = spec.trigger["type"]
             if kind == "warmupTrigger":
@@ -147,8 +141,7 @@ class LocalHost(QueueOutputs, TimerTriggers):
             )
             thread.start()
             self._threads.append(thread)
-        for thread in warming:
-            thread.join(WARMUP_WAIT_SECONDS)
+        wait(warming, WARMUP_WAIT_SECONDS)
         log.info(
             "host started",
             extra={"action": "host_started", "functions": [f.name for f in self.functions]},
@@ -161,6 +154,12 @@ class LocalHost(QueueOutputs, TimerTriggers):
                 event.set()
         for thread in self._threads:
             thread.join(timeout)
+        # Invocations not yet on a thread are dropped (their messages come back when their
+        # leases end); those running are given `timeout` to finish.
+        self.worker.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            running = set(self._running)
+        wait(running, timeout)
 
     def wait(self) -> None:
         while not self._stop.wait(0.5):
@@ -178,39 +177,46 @@ class LocalHost(QueueOutputs, TimerTriggers):
         with self._wakers_lock:
             wake = self._wakers.setdefault(queue_name, threading.Event())
         delay = 0.1
-        with ThreadPoolExecutor(
-            max_workers=settings.concurrency, thread_name_prefix=spec.name
-        ) as pool:
-            while not self._stop.is_set():
-                room = min(settings.batch_size, 32)
-                try:
-                    batch = list(
-                        client.receive_messages(
-                            messages_per_page=room,
-                            max_messages=room,
-                            visibility_timeout=int(self.lease_seconds),
-                        )
+        while not self._stop.is_set():
+            room = min(settings.batch_size, 32)
+            try:
+                batch = list(
+                    client.receive_messages(
+                        messages_per_page=room,
+                        max_messages=room,
+                        visibility_timeout=int(self.lease_seconds),
                     )
-                except Exception:
-                    log.exception("receive failed on %s", queue_name)
-                    batch = []
-                for message in batch:
-                    running.acquire()
+                )
+            except Exception:
+                log.exception("receive failed on %s", queue_name)
+                batch = []
+            for message in batch:
+                running.acquire()
 
-                    def work(m: QueueMessage = message) -> None:
-                        try:
-                            self._process(spec, client, connection, queue_name, m)
-                        finally:
-                            running.release()
+                def work(m: QueueMessage = message) -> None:
+                    try:
+                        self._process(spec, client, connection, queue_name, m)
+                    finally:
+                        running.release()
 
-                    pool.submit(work)
-                if batch:
-                    delay = 0.1
-                else:  # the host's randomized exponential back-off while idle
-                    delay = min(settings.max_polling_interval, delay * 2 + random.uniform(0, 0.1))
-                if wake.wait(delay):  # a message this host wrote: poll again at once
-                    wake.clear()
-                    delay = 0.1
+                try:
+                    invocation = self.worker.submit(work)
+                except RuntimeError:  # stopping: the message goes back when its lease ends
+                    return
+                with self._lock:
+                    self._running.add(invocation)
+                invocation.add_done_callback(self._ran)
+            if batch:
+                delay = 0.1
+            else:  # the host's randomized exponential back-off while idle
+                delay = min(settings.max_polling_interval, delay * 2 + random.uniform(0, 0.1))
+            if wake.wait(delay):  # a message this host wrote: poll again at once
+                wake.clear()
+                delay = 0.1
+
+    def _ran(self, invocation: Future[None]) -> None:
+        with self._lock:
+            self._running.discard(invocation)
 
     def _process(
         self,
@@ -226,7 +232,7 @@ class LocalHost(QueueOutputs, TimerTriggers):
             self._poison(client, connection, queue_name, message)
             return
         try:
-            body = self._decode(message.content)
+            body = settings.decode(message.content)
         except (binascii.Error, ValueError):
             log.warning(
                 "Message decoding has failed! Check MessageEncoding settings (%s). MessageId=%s.",

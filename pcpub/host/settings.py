@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass
@@ -36,6 +37,19 @@ class QueueSettings:
         )
         return self.batch_size + threshold
 
+    def encode(self, text: str) -> str:
+        """A message as the host writes it (an output binding's)."""
+        if self.message_encoding == "base64":
+            return base64.b64encode(text.encode()).decode()
+        return text
+
+    def decode(self, content: str) -> bytes:
+        """A message's body as the host reads it (binascii.Error, a ValueError: it is not
+        in the encoding host.json names)."""
+        if self.message_encoding == "base64":
+            return base64.b64decode(content.encode(), validate=True)
+        return content.encode()
+
 
 def read_host_json(path: Path) -> QueueSettings:
     data: dict[str, Any] = json.loads(path.read_text())
@@ -54,3 +68,19 @@ def read_host_json(path: Path) -> QueueSettings:
     if "messageEncoding" in queues:
         kwargs["message_encoding"] = str(queues["messageEncoding"]).lower()
     return QueueSettings(**kwargs)
+
+
+WORKER_THREADS_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+
+
+def worker_threads(env: dict[str, str]) -> int | None:
+    """How many threads the Python worker runs its (synchronous) invocations on: one pool for
+    every function of the process, `PYTHON_THREADPOOL_THREAD_COUNT` threads, or Python's own
+    default (min(32, cores + 4)) when it is unset or not a whole number of at least one, as
+    the worker reverts to it."""
+    value = env.get(WORKER_THREADS_SETTING, "").strip()
+    try:
+        threads = int(value)
+    except ValueError:
+        return None
+    return threads if threads >= 1 else None

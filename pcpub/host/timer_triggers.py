@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from azure.functions.timer import TimerRequest as TriggerTimer
@@ -24,6 +25,7 @@ WARMUP_WAIT_SECONDS = 10.0
 class TimerTriggers(ABC):
     env: dict[str, str]
     stats: HostStats
+    worker: ThreadPoolExecutor  # the instance's worker threads, every invocation's
     _stop: threading.Event
 
     @abstractmethod
@@ -36,14 +38,10 @@ class TimerTriggers(ABC):
 
     # -- warmup -----------------------------------------------------------------------------
 
-    def _warm_up(self, spec: FunctionSpec) -> threading.Thread:
+    def _warm_up(self, spec: FunctionSpec) -> Future[None]:
         """Run the app's warmup function (one per app, named `warmup`), as the host does on an
         instance added to scale out; the caller waits for it up to WARMUP_WAIT_SECONDS."""
-        context = WarmUpContext()
-        name = f"fn-{spec.name}"
-        thread = threading.Thread(target=self._invoke, args=(spec, context), name=name, daemon=True)
-        thread.start()
-        return thread
+        return self.worker.submit(self._invoke, spec, WarmUpContext())
 
     # -- timers -----------------------------------------------------------------------------
 
@@ -91,7 +89,11 @@ class TimerTriggers(ABC):
             "Next": following.isoformat(),
             "LastUpdated": datetime.now(UTC).isoformat(),
         }
-        self._invoke(spec, TriggerTimer(past_due=past_due, schedule_status=status))
+        trigger = TriggerTimer(past_due=past_due, schedule_status=status)
+        try:  # on a worker thread, as every invocation; the schedule waits for it
+            self.worker.submit(self._invoke, spec, trigger).result()
+        except (RuntimeError, CancelledError):  # the instance is stopping
+            return
 
     def _invoke(self, spec: FunctionSpec, trigger: object) -> None:
         """One invocation of a function not triggered by a message; its queue outputs sent."""

@@ -46,6 +46,22 @@ APP = textwrap.dedent("""
         note("echo", msg.get_body().decode())
         out.set(msg.get_body().decode().upper())
 
+    def slow(name):
+        import time
+        note("slow", f"{time.monotonic()}:1")
+        time.sleep(0.3)
+        note("slow", f"{time.monotonic()}:-1")
+
+    @app.function_name("slow_a")
+    @app.queue_trigger(arg_name="msg", queue_name="%SLOW_A_QUEUE%", connection=C)
+    def slow_a(msg: func.QueueMessage) -> None:
+        slow("a")
+
+    @app.function_name("slow_b")
+    @app.queue_trigger(arg_name="msg", queue_name="%SLOW_B_QUEUE%", connection=C)
+    def slow_b(msg: func.QueueMessage) -> None:
+        slow("b")
+
     @app.function_name("warmup")
     @app.warm_up_trigger("context")
     def warmup(context) -> None:
@@ -77,8 +93,12 @@ HOST_JSON = {
 
 @pytest.fixture
 def host(
-    tmp_path: Path, azurite: AzuritePorts, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    azurite: AzuritePorts,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[LocalHost]:
+    """The test app on a host; a test may add settings (indirect parametrization)."""
     module = f"hostapp_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module}.py").write_text(APP)
     (tmp_path / "host.json").write_text(json.dumps(HOST_JSON))
@@ -90,6 +110,9 @@ def host(
         "SEEN_DIR": str(seen),
         "FAIL_QUEUE": f"fail-{suffix}",
         "ECHO_QUEUE": f"echo-{suffix}",
+        "SLOW_A_QUEUE": f"slow-a-{suffix}",
+        "SLOW_B_QUEUE": f"slow-b-{suffix}",
+        **getattr(request, "param", {}),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -160,6 +183,22 @@ def test_a_message_that_is_not_base64_is_poisoned_at_once_unread(host: LocalHost
     assert count(raw_queue(host, queue)) == 0
     assert seen(host, "echo") == []
     assert host.stats.failures.get("echo", 0) == 0
+
+
+@pytest.mark.parametrize("host", [{"PYTHON_THREADPOOL_THREAD_COUNT": "2"}], indirect=True)
+def test_every_function_runs_on_the_instances_worker_threads(host: LocalHost) -> None:
+    """As the Python worker: one pool of PYTHON_THREADPOOL_THREAD_COUNT threads for every
+    function, however many messages the listeners lease (three a function here)."""
+    for queue in (host.env["SLOW_A_QUEUE"], host.env["SLOW_B_QUEUE"]):
+        for n in range(3):
+            sender(host).send(queue, str(n))
+    wait_for(lambda: len(seen(host, "slow")) == 12)
+    running, most = 0, 0
+    steps = (entry.split(":") for entry in seen(host, "slow"))
+    for _, step in sorted((float(at), int(change)) for at, change in steps):
+        running += step
+        most = max(most, running)
+    assert most == 2
 
 
 def test_queue_output_binding_is_sent_after_success(host: LocalHost) -> None:
@@ -282,6 +321,6 @@ def test_settings_a_trigger_lacks_stop_the_host_before_it_listens(
             local.start()
         assert not local._threads  # nothing listens: nothing half-started to stop
         saids.append(str(refused.value))
-    assert "AzureWebJobsStorage is not set (always_fails, echo, tick)" in saids[0]
+    assert "AzureWebJobsStorage is not set (always_fails, echo, slow_a, slow_b, tick)" in saids[0]
     assert "FAIL_QUEUE (used in a binding) is not set (always_fails)" in saids[1]
     assert "ECHO_QUEUE (used in a binding) is not set (echo)" in saids[1]

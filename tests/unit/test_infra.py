@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
+from pcpub.stack import app_settings as stack_settings
 from shared.ledger import TABLE_NAME
 from shared.queues import ALL_QUEUES
 from shared.settings import ENV, Settings
@@ -65,6 +67,8 @@ def test_the_worker_has_a_thread_for_each_message_a_function_may_run() -> None:
     queues = json.loads((INFRA.parent / "host.json").read_text())["extensions"]["queues"]
     threads = int(app_settings()["PYTHON_THREADPOOL_THREAD_COUNT"])
     assert threads == queues["batchSize"] + queues["newBatchThreshold"]
+    local = stack_settings(defaultdict(str), "")
+    assert int(local["PYTHON_THREADPOOL_THREAD_COUNT"]) == threads  # the local stack's too
 
 
 def test_app_settings_are_the_ones_the_app_reads() -> None:
