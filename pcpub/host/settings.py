@@ -31,11 +31,16 @@ class QueueSettings:
     message_encoding: str = "base64"
 
     @property
+    def threshold(self) -> int:
+        """How few of a listener's messages may still run when it reads the next batch."""
+        if self.new_batch_threshold is None:
+            return self.batch_size // 2
+        return self.new_batch_threshold
+
+    @property
     def concurrency(self) -> int:
-        threshold = (
-            self.batch_size // 2 if self.new_batch_threshold is None else (self.new_batch_threshold)
-        )
-        return self.batch_size + threshold
+        """The most messages of one function an instance runs at once."""
+        return self.batch_size + self.threshold
 
     def encode(self, text: str) -> str:
         """A message as the host writes it (an output binding's)."""

@@ -201,6 +201,24 @@ def test_every_function_runs_on_the_instances_worker_threads(host: LocalHost) ->
     assert most == 2
 
 
+@pytest.mark.parametrize("host", [{"PYTHON_THREADPOOL_THREAD_COUNT": "1"}], indirect=True)
+def test_a_listener_leases_only_what_its_function_may_run(host: LocalHost) -> None:
+    """Like the queue extension's listener: the next batch is read once no more than
+    newBatchThreshold messages still run, so at most batchSize + newBatchThreshold (3 here)
+    are out of sight at once; the rest stay visible for other instances."""
+    queue = host.env["SLOW_A_QUEUE"]
+    for n in range(10):
+        sender(host).send(queue, str(n))
+    client = raw_queue(host, queue)
+    most, done, deadline = 0, 0, time.monotonic() + 20
+    while done < 10 and time.monotonic() < deadline:
+        visible = len(client.peek_messages(max_messages=32))
+        done = sum(e.endswith(":-1") for e in seen(host, "slow"))  # read after: never fewer
+        most = max(most, 10 - visible - done)
+        time.sleep(0.05)
+    assert (done, most) == (10, 3)
+
+
 def test_queue_output_binding_is_sent_after_success(host: LocalHost) -> None:
     queue = host.env["ECHO_QUEUE"]
     sender(host).send(queue, "hello")
