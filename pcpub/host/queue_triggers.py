@@ -16,6 +16,7 @@ from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.storage.queue import QueueClient, QueueMessage
 
 from pcpub.host.indexing import FunctionSpec, Out, resolve_setting
+from pcpub.host.leases import Leases
 from pcpub.host.queue_outputs import QueueOutputs
 from shared.crashpoints import crash_point
 
@@ -28,6 +29,7 @@ class QueueTriggers(QueueOutputs):
     _stop: threading.Event
     _lock: threading.Lock
     _running: set[Future[None]]  # queue invocations submitted, not yet done
+    _leases: Leases  # the messages received, out of sight until settled
 
     def _listen_queue(self, spec: FunctionSpec) -> None:
         """The queue extension's listener: read a batch, start each message, and read again
@@ -72,6 +74,7 @@ class QueueTriggers(QueueOutputs):
 
                 with running:
                     in_flight[0] += 1
+                self._leases.hold(client, message)
                 try:
                     invocation = self.worker.submit(work)
                 except RuntimeError:  # stopping: the message goes back when its lease ends
@@ -147,10 +150,12 @@ class QueueTriggers(QueueOutputs):
         )
         if ok:
             crash_point("before_delete")
+            self._leases.settle(message)
             client.delete_message(message.id, message.pop_receipt)
         elif dequeue_count >= settings.max_dequeue_count:
             self._poison(client, connection, queue_name, message)
         else:
+            self._leases.settle(message)
             client.update_message(
                 message.id, message.pop_receipt, visibility_timeout=int(settings.visibility_timeout)
             )

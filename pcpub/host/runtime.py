@@ -3,12 +3,13 @@
 What it reproduces of the real host:
 - functions and bindings come from the app itself (`app.get_functions()`), not a second list;
 - `%NAME%` in binding values resolves from app settings;
-- queue triggers: messages are leased for `lease_seconds` (10 minutes in Azure), decoded per
-  host.json's messageEncoding, run up to batchSize + newBatchThreshold at once, deleted on
-  success, made visible again after visibilityTimeout on failure, and copied to
-  `<queue>-poison` (then deleted) once a failing message has been dequeued maxDequeueCount
-  times; a message that does not decode goes there at once, the function never called (the
-  queues extension 5.x: retrying it cannot help); polling backs off to maxPollingInterval;
+- queue triggers: messages are leased for `lease_seconds` (10 minutes in Azure), renewed at
+  half of it while the invocation runs (pcpub.host.leases), decoded per host.json's
+  messageEncoding, run up to batchSize + newBatchThreshold at once, deleted on success,
+  made visible again after visibilityTimeout on failure, and copied to `<queue>-poison` (then
+  deleted) once a failing message has been dequeued maxDequeueCount times; a message that
+  does not decode goes there at once, the function never called (the queues extension 5.x:
+  retrying it cannot help); polling backs off to maxPollingInterval;
 - queue output bindings (`func.Out[str]`, or a list of messages) are sent after the function
   returns normally, and wake this host's listener of that queue at once (the host's shared
   queue watcher), where a message sent another way waits for the listener's next poll;
@@ -36,6 +37,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from pcpub.host.indexing import FunctionSpec, HostStats, load_functions, resolve_setting
+from pcpub.host.leases import Leases
 from pcpub.host.queue_triggers import QueueTriggers
 from pcpub.host.settings import QueueSettings, read_host_json, worker_threads
 from pcpub.host.timer_triggers import WARMUP_WAIT_SECONDS, TimerTriggers
@@ -73,6 +75,7 @@ class LocalHost(QueueTriggers, TimerTriggers):
         self._wakers_lock = threading.Lock()
         self._queues: dict[str, QueueClient] = {}
         self._running: set[Future[None]] = set()  # queue invocations submitted, not yet done
+        self._leases = Leases(lease_seconds, self._stop)
         self._lock = threading.Lock()
 
     # -- storage --------------------------------------------------------------------------
@@ -136,6 +139,9 @@ class LocalHost(QueueTriggers, TimerTriggers):
             )
             thread.start()
             self._threads.append(thread)
+        renewer = threading.Thread(target=self._leases.renew, name="leases", daemon=True)
+        renewer.start()
+        self._threads.append(renewer)
         wait(warming, WARMUP_WAIT_SECONDS)
         log.info(
             "host started",

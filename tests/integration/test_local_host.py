@@ -62,6 +62,13 @@ APP = textwrap.dedent("""
     def slow_b(msg: func.QueueMessage) -> None:
         slow("b")
 
+    @app.function_name("lasting")
+    @app.queue_trigger(arg_name="msg", queue_name="%LASTING_QUEUE%", connection=C)
+    def lasting(msg: func.QueueMessage) -> None:
+        import time
+        note("lasting", str(msg.dequeue_count))
+        time.sleep(float(msg.get_body()))
+
     @app.function_name("warmup")
     @app.warm_up_trigger("context")
     def warmup(context) -> None:
@@ -112,11 +119,14 @@ def host(
         "ECHO_QUEUE": f"echo-{suffix}",
         "SLOW_A_QUEUE": f"slow-a-{suffix}",
         "SLOW_B_QUEUE": f"slow-b-{suffix}",
-        **getattr(request, "param", {}),
+        "LASTING_QUEUE": f"lasting-{suffix}",
     }
+    settings = dict(getattr(request, "param", {}))
+    lease = float(settings.pop("lease", 5))
+    env.update(settings)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    local = LocalHost(tmp_path, env, lease_seconds=5, module=module)
+    local = LocalHost(tmp_path, env, lease_seconds=lease, module=module)
     local.start()
     yield local
     local.stop()
@@ -217,6 +227,18 @@ def test_a_listener_leases_only_what_its_function_may_run(host: LocalHost) -> No
         most = max(most, 10 - visible - done)
         time.sleep(0.05)
     assert (done, most) == (10, 3)
+
+
+@pytest.mark.parametrize("host", [{"lease": 2}], indirect=True)
+def test_a_running_message_keeps_its_lease_until_it_is_settled(host: LocalHost) -> None:
+    """The host renews a message's lease while its invocation runs: one that runs past the
+    lease (here 2 s) is not delivered again meanwhile, and is deleted when it ends."""
+    queue = host.env["LASTING_QUEUE"]
+    sender(host).send(queue, "4.5")
+    wait_for(lambda: host.stats.invocations.get("lasting") == 1, timeout=15)
+    time.sleep(1.0)
+    assert seen(host, "lasting") == ["1"]
+    assert count(raw_queue(host, queue)) == 0
 
 
 def test_queue_output_binding_is_sent_after_success(host: LocalHost) -> None:
@@ -339,6 +361,7 @@ def test_settings_a_trigger_lacks_stop_the_host_before_it_listens(
             local.start()
         assert not local._threads  # nothing listens: nothing half-started to stop
         saids.append(str(refused.value))
-    assert "AzureWebJobsStorage is not set (always_fails, echo, slow_a, slow_b, tick)" in saids[0]
+    functions = "always_fails, echo, slow_a, slow_b, lasting, tick"
+    assert f"AzureWebJobsStorage is not set ({functions})" in saids[0]
     assert "FAIL_QUEUE (used in a binding) is not set (always_fails)" in saids[1]
     assert "ECHO_QUEUE (used in a binding) is not set (echo)" in saids[1]

@@ -1,0 +1,77 @@
+"""Message leases kept while their invocations run, as the queue extension keeps them: a
+message is received out of sight for the lease (10 minutes in Azure) and its visibility is
+renewed at half the lease until its invocation ends, so a message waiting for a worker thread
+or a slow invocation is not delivered twice, and only a dead instance's messages come back
+when their lease ends."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from azure.storage.queue import QueueClient, QueueMessage
+
+log = logging.getLogger("pcpub.host")
+
+
+class _Held:
+    __slots__ = ("client", "due", "lock", "message", "settled")
+
+    def __init__(self, client: QueueClient, message: QueueMessage, due: float) -> None:
+        self.client = client
+        self.message = message
+        self.due = due
+        self.lock = threading.Lock()  # a renewal and the message's settling, one at a time
+        self.settled = False
+
+
+class Leases:
+    def __init__(self, seconds: float, stop: threading.Event) -> None:
+        self.seconds = seconds
+        self._stop = stop
+        self._held: dict[str, _Held] = {}
+        self._lock = threading.Lock()
+
+    def hold(self, client: QueueClient, message: QueueMessage) -> None:
+        """Keep a message just received out of sight until `settle`."""
+        held = _Held(client, message, time.monotonic() + self.seconds / 2)
+        with self._lock:
+            self._held[message.id] = held
+
+    def settle(self, message: QueueMessage) -> None:
+        """Renew no more: the message is about to be deleted, retried or poisoned, with the
+        pop receipt the last renewal left on it."""
+        with self._lock:
+            held = self._held.pop(message.id, None)
+        if held is not None:
+            with held.lock:
+                held.settled = True
+
+    def renew(self) -> None:
+        """Until the host stops: renew each held message's lease at half its length."""
+        while not self._stop.wait(min(1.0, self.seconds / 4)):
+            now = time.monotonic()
+            with self._lock:
+                due = [h for h in self._held.values() if h.due <= now]
+            for held in due:
+                self._renew(held, now)
+
+    def _renew(self, held: _Held, now: float) -> None:
+        with held.lock:
+            if held.settled:
+                return
+            try:
+                renewed = held.client.update_message(
+                    held.message.id,
+                    held.message.pop_receipt,
+                    visibility_timeout=int(self.seconds),
+                )
+            except Exception:  # gone, or its lease lost: the message is someone else's
+                log.warning("could not renew the lease of message %s", held.message.id)
+                held.settled = True
+                with self._lock:
+                    self._held.pop(held.message.id, None)
+                return
+            held.message.pop_receipt = renewed.pop_receipt
+            held.due = now + self.seconds / 2
