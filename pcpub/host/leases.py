@@ -27,6 +27,8 @@ class _Held:
 
 
 class Leases:
+    """The messages an instance holds, each renewed until it is settled."""
+
     def __init__(self, seconds: float, stop: threading.Event) -> None:
         self.seconds = seconds
         self._stop = stop
