@@ -18,7 +18,7 @@ from shared.ledger import Run, parse_stamp
 from shared.messages import EventKind, Stage
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
-from shared.releases import FAILED, LIVE, UNCHANGED, reached, state_of
+from shared.releases import FAILED, LIVE, UNCHANGED, Release, reached, state_of
 
 GATES = frozenset({Stage.AWAIT_RELEASE, Stage.AWAIT_GO_LIVE})
 
@@ -32,6 +32,9 @@ def await_release(run: Run, deps: StageDeps) -> Outcome:
     release = deps.releases.get(run.release_id) if deps.releases and run.release_id else None
     if release is None or deps.releases is None:  # nothing to wait for (or the row is lost)
         return Advance(to=Stage.RESOLVE, patch=_left(run, deps))
+    named = _named(run, release, deps)
+    if named is not None:
+        return named
     needs = run.needs or "preview"
     # A plan writes nothing, so it waits for no dependency: every offer is planned at once.
     depends_on = [] if run.target == "plan" else run.depends_on
@@ -126,6 +129,26 @@ def _failures(names: list[str], runs: dict[str, Run | None]) -> str:
         + (f" ({(r.reason or '')[:200]})" if r and r.reason else "")
         for name in names
     )
+
+
+def _named(run: Run, release: Release, deps: StageDeps) -> Outcome | None:
+    """None when the release names this run as its offer's. A re-drive opens its new runs
+    before it names them (pcpub.controls.redrive_release): until then the release's rows are
+    those of the attempt before, whose failures are not this run's to inherit, so it waits.
+    A run the release has since replaced by a later attempt ends."""
+    member = release.members.get(run.release_name)
+    if member is None or str(member.get("run")) == run.run_id:
+        return None
+    if _attempt(run) > int(member.get("attempt", 1)):
+        why = f"re-driven: waiting for release {release.release_id} to name this run"
+        return _wait(run, deps, Stage.AWAIT_RELEASE, why)
+    return Failed(reason=f"superseded: release {release.release_id} runs {member.get('run')}")
+
+
+def _attempt(run: Run) -> int:
+    """A release run's attempt, from its id: `<release>.<name>` first, `.r<n>` after."""
+    again = run.run_id.removeprefix(f"{run.release_id}.{run.release_name}.r")
+    return int(again) if again != run.run_id and again.isdigit() else 1
 
 
 def _wait(

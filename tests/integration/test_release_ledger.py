@@ -18,7 +18,9 @@ from azure.core.exceptions import ResourceNotFoundError
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.pipeline.effects import Pipeline
+from shared.pipeline.gates import await_release
 from shared.pipeline.intake import accept
+from shared.pipeline.outcomes import Failed, Wait
 from shared.releases import Release, Releases
 
 
@@ -135,3 +137,36 @@ def test_admission_reads_where_many_admitted_runs_stand(pipeline: Pipeline) -> N
     assert sixth is not None  # past the gate, it is on its way
     pipeline.ledger.replace(replace(sixth, stage=Stage.RESOLVE, status=RunStatus.RUNNING))
     assert not books.admit(release_id, ids[7])  # six in flight now
+
+
+def test_a_redriven_run_waits_until_its_release_names_it(pipeline: Pipeline) -> None:
+    """`pcpub release redrive` opens the new runs, then names them in the release: a gate
+    check between the two must not read the failed attempt before as this run's blocker."""
+    release_id = f"rel-{uuid.uuid4().hex[:8]}"
+    offers = [
+        {"name": "lib", "offer": {"externalId": "offer-lib"}},
+        {"name": "app", "offer": {"externalId": "offer-app"}, "dependsOn": ["lib"]},
+    ]
+    request = {"schemaVersion": 1, "releaseId": release_id, "target": "preview"}
+    accept(pipeline, json.dumps({**request, "offers": offers}), "m1")
+    for name in ("lib", "app"):
+        run = pipeline.ledger.get(f"{release_id}.{name}")
+        assert run is not None
+        pipeline.ledger.replace(replace(run, status=RunStatus.FAILED))
+    app = pipeline.ledger.get(f"{release_id}.app")
+    assert app is not None
+    again = replace(app, run_id=f"{release_id}.app.r2", status=RunStatus.WAITING)
+    waiting = await_release(again, pipeline.stage_deps)  # the release still names .app
+    assert isinstance(waiting, Wait) and "re-driven" in waiting.reason
+    books = Releases(pipeline.ledger)
+    release = books.get(release_id)
+    assert release is not None
+    members = {
+        **release.members,
+        "app": {**release.members["app"], "run": again.run_id, "attempt": 2},
+    }
+    books.replace(replace(release, members=members))
+    blocked = await_release(again, pipeline.stage_deps)  # named now: lib's failure is its
+    assert isinstance(blocked, Failed) and blocked.reason.startswith("blocked: lib")
+    old = await_release(replace(app, status=RunStatus.WAITING), pipeline.stage_deps)
+    assert isinstance(old, Failed) and old.reason.startswith("superseded:")
