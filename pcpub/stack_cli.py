@@ -37,6 +37,11 @@ def register(sub: Any) -> None:
         type=float,
         help="wait before a failed message is tried again (default: host.json's)",
     )
+    host.add_argument(
+        "--function-timeout",
+        type=float,
+        help="seconds an invocation may run (default: host.json's functionTimeout)",
+    )
 
     up = sub.add_parser("up", help="run the whole local stack until interrupted")
     up.add_argument("--write-config", help="write endpoints, credentials and queue names here")
@@ -90,6 +95,8 @@ def _host(args: argparse.Namespace) -> int:
         Path(args.app_dir).resolve(),
         lease_seconds=args.lease_seconds,
         retry_seconds=args.retry_seconds,
+        timeout_seconds=args.function_timeout,
+        restart=_start_again,
     )
     signal.signal(signal.SIGTERM, lambda *_: host.stop(timeout=0))
     try:
@@ -100,6 +107,20 @@ def _host(args: argparse.Namespace) -> int:
         host.wait()
     host.stop()
     return 0
+
+
+def _start_again() -> None:
+    """The worker restarts after a function timeout: this process, as it was started (the
+    same id, so a supervisor sees the instance carry on, as Azure's host does)."""
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, sys.orig_argv)
+    finally:  # not started again: end, for a supervisor to start the instance afresh
+        os._exit(70)
 
 
 def _up(args: argparse.Namespace) -> int:

@@ -84,6 +84,7 @@ class HostStats:
     invocations: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     poisoned: int = 0
+    worker_restarts: int = 0  # after an invocation ran past functionTimeout
 
     def count(self, name: str, ok: bool) -> None:
         self.invocations[name] = self.invocations.get(name, 0) + 1

@@ -16,10 +16,13 @@ log = logging.getLogger("pcpub.host")
 
 
 class _Held:
-    __slots__ = ("client", "due", "lock", "message", "settled")
+    __slots__ = ("client", "connection", "due", "lock", "message", "settled")
 
-    def __init__(self, client: QueueClient, message: QueueMessage, due: float) -> None:
+    def __init__(
+        self, client: QueueClient, connection: str, message: QueueMessage, due: float
+    ) -> None:
         self.client = client
+        self.connection = connection  # the trigger's (its poison queue is on it)
         self.message = message
         self.due = due
         self.lock = threading.Lock()  # a renewal and the message's settling, one at a time
@@ -35,20 +38,36 @@ class Leases:
         self._held: dict[str, _Held] = {}
         self._lock = threading.Lock()
 
-    def hold(self, client: QueueClient, message: QueueMessage) -> None:
+    def hold(self, client: QueueClient, connection: str, message: QueueMessage) -> None:
         """Keep a message just received out of sight until `settle`."""
-        held = _Held(client, message, time.monotonic() + self.seconds / 2)
+        held = _Held(client, connection, message, time.monotonic() + self.seconds / 2)
         with self._lock:
             self._held[message.id] = held
 
-    def settle(self, message: QueueMessage) -> None:
+    def holds(self, message: QueueMessage) -> bool:
+        with self._lock:
+            return message.id in self._held
+
+    def settle(self, message: QueueMessage) -> bool:
         """Renew no more: the message is about to be deleted, retried or poisoned, with the
-        pop receipt the last renewal left on it."""
+        pop receipt the last renewal left on it. False when it is no longer this
+        invocation's to settle (a worker restart failed it already)."""
         with self._lock:
             held = self._held.pop(message.id, None)
-        if held is not None:
-            with held.lock:
-                held.settled = True
+        if held is None:
+            return False
+        with held.lock:
+            held.settled = True
+        return True
+
+    def settle_all(self) -> list[tuple[QueueClient, str, QueueMessage]]:
+        """Every message held, renewed no more (the worker restarts: each is failed)."""
+        with self._lock:
+            held, self._held = list(self._held.values()), {}
+        for one in held:
+            with one.lock:
+                one.settled = True
+        return [(one.client, one.connection, one.message) for one in held]
 
     def renew(self) -> None:
         """Until the host stops: renew each held message's lease at half its length."""

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from azure.storage.queue import QueueClient, QueueMessage
 
 from pcpub.host.indexing import FunctionSpec, HostStats, Out, resolve_setting
-from pcpub.host.leases import Leases
 from pcpub.host.settings import QueueSettings
 
 log = logging.getLogger("pcpub.host")
@@ -25,7 +24,6 @@ class QueueOutputs(ABC):
     queue_settings: QueueSettings
     _wakers: dict[str, threading.Event]  # queue name -> its listener's wake-up
     _wakers_lock: threading.Lock
-    _leases: Leases  # the messages received, out of sight until settled
 
     @abstractmethod
     def queue(self, connection: str, name: str) -> QueueClient: ...
@@ -69,8 +67,8 @@ class QueueOutputs(ABC):
         undecodable: bool = False,
     ) -> None:
         """Copy to `<queue>-poison` as it was (a new message with the default TTL), then
-        delete: after maxDequeueCount failures, or at once for a body that does not decode."""
-        self._leases.settle(message)
+        delete: after maxDequeueCount failures, or at once for a body that does not decode
+        (the caller settled its lease)."""
         poison = self.queue(connection, f"{queue_name}-poison")
         poison.send_message(message.content)
         client.delete_message(message.id, message.pop_receipt)

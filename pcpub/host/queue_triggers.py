@@ -18,6 +18,7 @@ from azure.storage.queue import QueueClient, QueueMessage
 from pcpub.host.indexing import FunctionSpec, Out, resolve_setting
 from pcpub.host.leases import Leases
 from pcpub.host.queue_outputs import QueueOutputs
+from pcpub.host.timeouts import Invocations
 from shared.crashpoints import crash_point
 
 log = logging.getLogger("pcpub.host")
@@ -30,6 +31,7 @@ class QueueTriggers(QueueOutputs):
     _lock: threading.Lock
     _running: set[Future[None]]  # queue invocations submitted, not yet done
     _leases: Leases  # the messages received, out of sight until settled
+    _invocations: Invocations  # those running, on the clock of functionTimeout
 
     def _listen_queue(self, spec: FunctionSpec) -> None:
         """The queue extension's listener: read a batch, start each message, and read again
@@ -74,7 +76,7 @@ class QueueTriggers(QueueOutputs):
 
                 with running:
                     in_flight[0] += 1
-                self._leases.hold(client, message)
+                self._leases.hold(client, connection, message)
                 try:
                     invocation = self.worker.submit(work)
                 except RuntimeError:  # stopping: the message goes back when its lease ends
@@ -104,9 +106,12 @@ class QueueTriggers(QueueOutputs):
         message: QueueMessage,
     ) -> None:
         settings = self.queue_settings
+        if not self._leases.holds(message):  # failed by a worker restart before it started
+            return
         dequeue_count = message.dequeue_count or 1
         if dequeue_count > settings.max_dequeue_count:  # a crash ate earlier attempts
-            self._poison(client, connection, queue_name, message)
+            if self._leases.settle(message):
+                self._poison(client, connection, queue_name, message)
             return
         try:
             body = settings.decode(message.content)
@@ -117,23 +122,13 @@ class QueueTriggers(QueueOutputs):
                 message.id,
                 extra={"action": "binding_failed", "function": spec.name, "queue": queue_name},
             )
-            self._poison(client, connection, queue_name, message, undecodable=True)
+            if self._leases.settle(message):
+                self._poison(client, connection, queue_name, message, undecodable=True)
             return
-        ok = False
         started = time.monotonic()
-        try:
-            self._call(spec, connection, message, body)
-            ok = True
-        except Exception:
-            log.exception(
-                "function %s failed",
-                spec.name,
-                extra={
-                    "action": "function_failed",
-                    "function": spec.name,
-                    "dequeue_count": message.dequeue_count,
-                },
-            )
+        ok = self._invoke_with(spec, connection, message, body)
+        if ok is None:
+            return  # its worker was restarted meanwhile, which failed its message
         self.stats.count(spec.name, ok)
         log.info(
             "Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)",
@@ -148,21 +143,61 @@ class QueueTriggers(QueueOutputs):
                 "dequeue_count": message.dequeue_count,
             },
         )
+        if not self._leases.settle(message):
+            return  # a worker restart failed it as this invocation ended
         if ok:
             crash_point("before_delete")
-            self._leases.settle(message)
             client.delete_message(message.id, message.pop_receipt)
-        elif dequeue_count >= settings.max_dequeue_count:
+        else:
+            self._fail(client, connection, queue_name, message)
+
+    def _fail(
+        self, client: QueueClient, connection: str, queue_name: str, message: QueueMessage
+    ) -> None:
+        """A failed invocation's message: poisoned once dequeued maxDequeueCount times, else
+        visible again after visibilityTimeout."""
+        settings = self.queue_settings
+        if (message.dequeue_count or 1) >= settings.max_dequeue_count:
             self._poison(client, connection, queue_name, message)
         else:
-            self._leases.settle(message)
             client.update_message(
                 message.id, message.pop_receipt, visibility_timeout=int(settings.visibility_timeout)
             )
 
-    def _call(
+    def _invoke_with(
         self, spec: FunctionSpec, connection: str, message: QueueMessage, body: bytes
-    ) -> None:
+    ) -> bool | None:
+        """Run the function, then send its outputs: whether it succeeded, or None when its
+        worker was restarted while it ran (then nothing it left is sent)."""
+        invocation = self._invocations.begin(spec.name)
+        try:
+            outputs = self._call(spec, message, body)
+        except Exception:
+            if self._invocations.end(invocation):
+                self._failed(spec, message)
+                return False
+            return None
+        if not self._invocations.end(invocation):
+            return None
+        try:
+            self._send_outputs(spec, outputs, connection)
+        except Exception:
+            self._failed(spec, message)
+            return False
+        return True
+
+    def _failed(self, spec: FunctionSpec, message: QueueMessage) -> None:
+        log.exception(
+            "function %s failed",
+            spec.name,
+            extra={
+                "action": "function_failed",
+                "function": spec.name,
+                "dequeue_count": message.dequeue_count,
+            },
+        )
+
+    def _call(self, spec: FunctionSpec, message: QueueMessage, body: bytes) -> dict[str, Out]:
         trigger_msg = TriggerMessage(  # type: ignore[no-untyped-call]
             id=message.id,
             body=body,
@@ -174,4 +209,4 @@ class QueueTriggers(QueueOutputs):
         )
         outputs = {b["name"]: Out() for b in spec.outputs}
         spec.call(**{spec.trigger["name"]: trigger_msg}, **outputs)
-        self._send_outputs(spec, outputs, connection)
+        return outputs

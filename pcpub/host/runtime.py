@@ -16,6 +16,9 @@ What it reproduces of the real host:
 - every invocation (queue, timer, warmup) runs on one pool of worker threads for the whole
   instance, `PYTHON_THREADPOOL_THREAD_COUNT` of them, as the Python worker runs synchronous
   functions: messages leased past that wait for a thread, whatever their function;
+- functionTimeout: an invocation past it fails, and the worker restarts, ending every
+  invocation on it and failing their messages (pcpub.host.timeouts); the CLI host starts its
+  process again, an in-process one abandons the threads (Python cannot stop them);
 - a warmup trigger runs once as the instance starts (before it logs that it started);
 - timer triggers fire on their NCRONTAB schedule (seconds first, UTC), never overlapping, and
   at start when runOnStartup is set; on one instance at a time (the holder of the timer's
@@ -39,7 +42,14 @@ from azure.storage.queue import QueueClient
 from pcpub.host.indexing import FunctionSpec, HostStats, load_functions, resolve_setting
 from pcpub.host.leases import Leases
 from pcpub.host.queue_triggers import QueueTriggers
-from pcpub.host.settings import QueueSettings, read_host_json, worker_threads
+from pcpub.host.settings import (
+    QueueSettings,
+    read_function_timeout,
+    read_host_json,
+    worker_threads,
+)
+from pcpub.host.singleton import ListenerLease
+from pcpub.host.timeouts import Invocation, Invocations, timespan
 from pcpub.host.timer_triggers import WARMUP_WAIT_SECONDS, TimerTriggers
 from shared.storage import transport_options
 
@@ -56,15 +66,21 @@ class LocalHost(QueueTriggers, TimerTriggers):
         *,
         lease_seconds: float = 600.0,
         retry_seconds: float | None = None,
+        timeout_seconds: float | None = None,
+        restart: Callable[[], None] | None = None,
         module: str = "function_app",
     ) -> None:
-        """`retry_seconds` shortens host.json's visibilityTimeout (the wait before a failed
-        message is tried again) for tests; everything else is as host.json says."""
+        """`retry_seconds` and `timeout_seconds` shorten host.json's visibilityTimeout (the
+        wait before a failed message is tried again) and functionTimeout for tests;
+        everything else is as host.json says. `restart` starts the worker's process again
+        after a timeout (without it, the timed-out threads are abandoned)."""
         self.app_dir = app_dir
         self.env = dict(os.environ if env is None else env)
-        self.queue_settings: QueueSettings = read_host_json(app_dir / "host.json")
+        self.queue_settings: QueueSettings = read_host_json(app_dir / "host.json", self.env)
         if retry_seconds is not None:
             self.queue_settings = replace(self.queue_settings, visibility_timeout=retry_seconds)
+        if timeout_seconds is None:
+            timeout_seconds = read_function_timeout(app_dir / "host.json", self.env)
         self.lease_seconds = lease_seconds
         self.functions = load_functions(app_dir, module)
         self.stats = HostStats()
@@ -76,6 +92,9 @@ class LocalHost(QueueTriggers, TimerTriggers):
         self._queues: dict[str, QueueClient] = {}
         self._running: set[Future[None]] = set()  # queue invocations submitted, not yet done
         self._leases = Leases(lease_seconds, self._stop)
+        self._invocations = Invocations(timeout_seconds, self._stop, self._timed_out)
+        self._restart = restart
+        self._listeners: list[ListenerLease] = []
         self._lock = threading.Lock()
 
     # -- storage --------------------------------------------------------------------------
@@ -139,9 +158,10 @@ class LocalHost(QueueTriggers, TimerTriggers):
             )
             thread.start()
             self._threads.append(thread)
-        renewer = threading.Thread(target=self._leases.renew, name="leases", daemon=True)
-        renewer.start()
-        self._threads.append(renewer)
+        for name, loop in (("leases", self._leases.renew), ("timeouts", self._invocations.watch)):
+            thread = threading.Thread(target=loop, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
         wait(warming, WARMUP_WAIT_SECONDS)
         log.info(
             "host started",
@@ -161,6 +181,45 @@ class LocalHost(QueueTriggers, TimerTriggers):
         with self._lock:
             running = set(self._running)
         wait(running, timeout)
+
+    def _timed_out(self, invocation: Invocation) -> None:
+        limit = self._invocations.limit or 0.0
+        log.error(
+            "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). "
+            "Initiating cancellation.",
+            timespan(limit),
+            invocation.function,
+            invocation.id,
+            extra={"action": "function_timeout", "function": invocation.function},
+        )
+        self._restart_worker()
+
+    def _restart_worker(self) -> None:
+        """As the host restarts an out-of-process worker: every invocation on it ends as
+        failed, and so does each message this instance holds (retried after
+        visibilityTimeout, or poisoned); then the worker starts afresh."""
+        for invocation in self._invocations.abandon_all():
+            self.stats.count(invocation.function, False)
+        failed = self._leases.settle_all()
+        self.stats.worker_restarts += 1
+        log.warning(
+            "restarting the worker; %d messages failed with its invocations",
+            len(failed),
+            extra={"action": "worker_restart", "messages": len(failed)},
+        )
+        for client, connection, message in failed:
+            try:
+                self._fail(client, connection, client.queue_name, message)
+            except Exception:  # gone, or its lease lost: it comes back when the lease ends
+                log.warning("could not fail message %s", message.id)
+        if self._restart is not None:
+            for lease in self._listeners:  # held by this process: free for the next one
+                lease.release()
+            self._restart()
+            return
+        stuck = self.worker  # its threads run on, abandoned: nothing they leave is sent
+        self.worker = ThreadPoolExecutor(worker_threads(self.env), thread_name_prefix="worker")
+        stuck.shutdown(wait=False)
 
     def wait(self) -> None:
         while not self._stop.wait(0.5):

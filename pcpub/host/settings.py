@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,23 +57,62 @@ class QueueSettings:
         return content.encode()
 
 
-def read_host_json(path: Path) -> QueueSettings:
-    data: dict[str, Any] = json.loads(path.read_text())
-    queues = data.get("extensions", {}).get("queues", {})
+OVERRIDE_PREFIX = "azurefunctionsjobhost__"
+
+
+def host_config(path: Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """host.json as the host reads it: keys without regard to case (.NET configuration's),
+    and app settings named `AzureFunctionsJobHost__path__to__setting` over its values."""
+    data: dict[str, Any] = _folded(json.loads(path.read_text()))
+    for name, value in (env or {}).items():
+        if not name.lower().startswith(OVERRIDE_PREFIX):
+            continue
+        *parents, leaf = name[len(OVERRIDE_PREFIX) :].lower().split("__")
+        node = data
+        for key in parents:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[leaf] = value
+    return data
+
+
+def _folded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k).lower(): _folded(v) for k, v in value.items()}
+    return value
+
+
+def read_host_json(path: Path, env: Mapping[str, str] | None = None) -> QueueSettings:
+    """The queue extension's settings (extensions.queues)."""
+    queues = host_config(path, env).get("extensions", {}).get("queues", {})
     kwargs: dict[str, Any] = {}
-    if "batchSize" in queues:
-        kwargs["batch_size"] = int(queues["batchSize"])
-    if "newBatchThreshold" in queues:
-        kwargs["new_batch_threshold"] = int(queues["newBatchThreshold"])
-    if "maxDequeueCount" in queues:
-        kwargs["max_dequeue_count"] = int(queues["maxDequeueCount"])
-    if "visibilityTimeout" in queues:
-        kwargs["visibility_timeout"] = timespan_seconds(queues["visibilityTimeout"])
-    if "maxPollingInterval" in queues:
-        kwargs["max_polling_interval"] = timespan_seconds(queues["maxPollingInterval"])
-    if "messageEncoding" in queues:
-        kwargs["message_encoding"] = str(queues["messageEncoding"]).lower()
+    for key, name, parse in (
+        ("batchsize", "batch_size", int),
+        ("newbatchthreshold", "new_batch_threshold", int),
+        ("maxdequeuecount", "max_dequeue_count", int),
+        ("visibilitytimeout", "visibility_timeout", timespan_seconds),
+        ("maxpollinginterval", "max_polling_interval", timespan_seconds),
+        ("messageencoding", "message_encoding", lambda v: str(v).lower()),
+    ):
+        if key in queues:
+            kwargs[name] = parse(queues[key])
     return QueueSettings(**kwargs)
+
+
+# functionTimeout when host.json does not set it: the Flex Consumption plan's (infra deploys
+# the app there; the legacy Consumption plan's is 5 minutes).
+DEFAULT_FUNCTION_TIMEOUT = 30 * 60.0
+
+
+def read_function_timeout(path: Path, env: Mapping[str, str] | None = None) -> float | None:
+    """functionTimeout in seconds; None for "-1" (unbounded)."""
+    value = host_config(path, env).get("functiontimeout")
+    if value is None:
+        return DEFAULT_FUNCTION_TIMEOUT
+    if str(value).strip() == "-1":
+        return None
+    return timespan_seconds(str(value))
 
 
 WORKER_THREADS_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"

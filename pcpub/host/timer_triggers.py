@@ -15,6 +15,7 @@ from azure.functions.warmup import WarmUpContext
 
 from pcpub.host.indexing import FunctionSpec, HostStats, Out, resolve_setting
 from pcpub.host.singleton import ListenerLease
+from pcpub.host.timeouts import Invocations
 
 log = logging.getLogger("pcpub.host")
 # The longest a start waits for the app's warmup: an instance that cannot warm up (its vault
@@ -27,6 +28,8 @@ class TimerTriggers(ABC):
     stats: HostStats
     worker: ThreadPoolExecutor  # the instance's worker threads, every invocation's
     _stop: threading.Event
+    _invocations: Invocations  # those running, on the clock of functionTimeout
+    _listeners: list[ListenerLease]  # the timers' listener leases, held or sought
 
     @abstractmethod
     def _connection(self, name: str) -> str: ...
@@ -75,9 +78,11 @@ class TimerTriggers(ABC):
             or self.env.get("WEBSITE_SITE_NAME")
             or "pcpub-local"
         )
-        return ListenerLease(
+        lease = ListenerLease(
             self._connection("AzureWebJobsStorage"), host_id, spec.name, self._stop
         )
+        self._listeners.append(lease)
+        return lease
 
     def _invoke_timer(
         self, spec: FunctionSpec, *, past_due: bool, last: datetime | None, following: datetime
@@ -99,12 +104,17 @@ class TimerTriggers(ABC):
         """One invocation of a function not triggered by a message; its queue outputs sent."""
         ok = False
         started = time.monotonic()
+        invocation = self._invocations.begin(spec.name)
         try:
             outputs = {b["name"]: Out() for b in spec.outputs}
             spec.call(**{spec.trigger["name"]: trigger}, **outputs)
+            if not self._invocations.end(invocation):
+                return  # its worker was restarted meanwhile: what it left is not sent
             self._send_outputs(spec, outputs, "AzureWebJobsStorage")
             ok = True
         except Exception:
+            if not self._invocations.end(invocation):
+                return
             log.exception(
                 "function %s failed",
                 spec.name,

@@ -145,6 +145,33 @@ def test_broken_answers_after_a_create(
         admin.clear_faults()
 
 
+def test_a_stage_past_function_timeout_repeats_nothing(
+    stack: LocalStack, storage: Storage, admin: SimulatorClient
+) -> None:
+    """Partner Center makes the first submission it is asked for, then holds the answer 8 s;
+    functionTimeout (3 s here, as an app setting overrides host.json in Azure) fails that
+    invocation and restarts the worker, ending every invocation on it. Each run goes on from
+    the ledger once the message comes back: the submission the create made is found and
+    adopted, none made twice; the instance carries on in the same process."""
+    stack.reconfigure_host(AzureFunctionsJobHost__functionTimeout="00:00:03")
+    assert stack.host is not None
+    process = stack.host.popen.pid
+    restarts = stack.host_restarts
+    admin.set_faults(
+        rules=[{"method": "POST", "path": "/submissions$", "after": True, "delay": 8, "times": 1}]
+    )
+    try:
+        runs = start_runs(storage, admin, "function-timeout")
+        check_nothing_lost("function-timeout", stack, storage, admin, runs, succeeded)
+        host_log = (stack.workdir / "host.log").read_text()  # before a restart replaces it
+        assert (stack.host.popen.pid, stack.host_restarts) == (process, restarts)
+    finally:
+        stack.reconfigure_host(AzureFunctionsJobHost__functionTimeout=None)
+    timed_out = "Timeout value of 00:00:03 exceeded by function 'Functions.submit_preview'"
+    assert timed_out in host_log
+    assert host_log.count('"action": "host_started"') == 2  # the worker's process, again
+
+
 def _credential_calls(admin: SimulatorClient, since: int) -> int:
     return sum(
         1

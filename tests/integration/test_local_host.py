@@ -69,6 +69,15 @@ APP = textwrap.dedent("""
         note("lasting", str(msg.dequeue_count))
         time.sleep(float(msg.get_body()))
 
+    @app.function_name("late_echo")
+    @app.queue_trigger(arg_name="msg", queue_name="%LATE_QUEUE%", connection=C)
+    @app.queue_output(arg_name="out", queue_name="%LATE_QUEUE%-out", connection=C)
+    def late_echo(msg: func.QueueMessage, out: func.Out[str]) -> None:
+        import time
+        note("late", str(msg.dequeue_count))
+        time.sleep(float(msg.get_body()))
+        out.set("returned")
+
     @app.function_name("warmup")
     @app.warm_up_trigger("context")
     def warmup(context) -> None:
@@ -120,13 +129,21 @@ def host(
         "SLOW_A_QUEUE": f"slow-a-{suffix}",
         "SLOW_B_QUEUE": f"slow-b-{suffix}",
         "LASTING_QUEUE": f"lasting-{suffix}",
+        "LATE_QUEUE": f"late-{suffix}",
     }
     settings = dict(getattr(request, "param", {}))
     lease = float(settings.pop("lease", 5))
+    timeout = settings.pop("timeout", None)
     env.update(settings)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    local = LocalHost(tmp_path, env, lease_seconds=lease, module=module)
+    local = LocalHost(
+        tmp_path,
+        env,
+        lease_seconds=lease,
+        timeout_seconds=float(timeout) if timeout else None,
+        module=module,
+    )
     local.start()
     yield local
     local.stop()
@@ -239,6 +256,26 @@ def test_a_running_message_keeps_its_lease_until_it_is_settled(host: LocalHost) 
     wait_for(lambda: host.stats.invocations.get("lasting") == 1, timeout=15)
     time.sleep(1.0)
     assert seen(host, "lasting") == ["1"]
+    assert count(raw_queue(host, queue)) == 0
+
+
+@pytest.mark.parametrize("host", [{"timeout": 1}], indirect=True)
+def test_an_invocation_past_function_timeout_fails_and_restarts_the_worker(
+    host: LocalHost,
+) -> None:
+    """As the Functions host enforces functionTimeout on a Python worker: an invocation still
+    running at 1 s fails and the worker restarts; its message is tried again (at once: this
+    app's visibilityTimeout is 0) and poisoned at maxDequeueCount (3). Each abandoned
+    invocation returns 1.5 s later, and what it set on its output binding is never sent."""
+    queue = host.env["LATE_QUEUE"]
+    sender(host).send(queue, "2.5")
+    poison = raw_queue(host, f"{queue}-poison")
+    wait_for(lambda: count(poison) == 1, timeout=20)
+    assert seen(host, "late") == ["1", "2", "3"]
+    assert host.stats.worker_restarts == 3
+    assert host.stats.failures.get("late_echo") == 3
+    time.sleep(3.0)  # every abandoned invocation has returned
+    assert count(raw_queue(host, f"{queue}-out")) == 0
     assert count(raw_queue(host, queue)) == 0
 
 
@@ -362,7 +399,7 @@ def test_settings_a_trigger_lacks_stop_the_host_before_it_listens(
             local.start()
         assert not local._threads  # nothing listens: nothing half-started to stop
         saids.append(str(refused.value))
-    functions = "always_fails, echo, slow_a, slow_b, lasting, tick"
+    functions = "always_fails, echo, slow_a, slow_b, lasting, late_echo, tick"
     assert f"AzureWebJobsStorage is not set ({functions})" in saids[0]
     assert "FAIL_QUEUE (used in a binding) is not set (always_fails)" in saids[1]
     assert "ECHO_QUEUE (used in a binding) is not set (echo)" in saids[1]
