@@ -91,15 +91,15 @@ def _host(args: argparse.Namespace) -> int:
         os.environ.update(_values(args.settings))
     logs.redact(os.environ.get("VAULT_CLIENT_SECRET"))
     logs.configure("host")
-    host = LocalHost(
-        Path(args.app_dir).resolve(),
-        lease_seconds=args.lease_seconds,
-        retry_seconds=args.retry_seconds,
-        timeout_seconds=args.function_timeout,
-        restart=_start_again,
-    )
-    signal.signal(signal.SIGTERM, lambda *_: host.stop(timeout=0))
     try:
+        host = LocalHost(
+            Path(args.app_dir).resolve(),
+            lease_seconds=args.lease_seconds,
+            retry_seconds=args.retry_seconds,
+            timeout_seconds=args.function_timeout,
+            restart=_start_again,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: host.stop(timeout=0))
         host.start()
     except ValueError as exc:
         raise SystemExit(f"pcpub host: {exc}") from None

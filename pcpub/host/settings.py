@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,16 +88,24 @@ def read_host_json(path: Path, env: Mapping[str, str] | None = None) -> QueueSet
     queues = host_config(path, env).get("extensions", {}).get("queues", {})
     kwargs: dict[str, Any] = {}
     for key, name, parse in (
-        ("batchsize", "batch_size", int),
-        ("newbatchthreshold", "new_batch_threshold", int),
-        ("maxdequeuecount", "max_dequeue_count", int),
-        ("visibilitytimeout", "visibility_timeout", timespan_seconds),
-        ("maxpollinginterval", "max_polling_interval", timespan_seconds),
-        ("messageencoding", "message_encoding", lambda v: str(v).lower()),
+        ("batchSize", "batch_size", int),
+        ("newBatchThreshold", "new_batch_threshold", int),
+        ("maxDequeueCount", "max_dequeue_count", int),
+        ("visibilityTimeout", "visibility_timeout", timespan_seconds),
+        ("maxPollingInterval", "max_polling_interval", timespan_seconds),
+        ("messageEncoding", "message_encoding", str.lower),
     ):
-        if key in queues:
-            kwargs[name] = parse(queues[key])
+        if key.lower() in queues:
+            kwargs[name] = _parsed(f"extensions.queues.{key}", queues[key.lower()], parse)
     return QueueSettings(**kwargs)
+
+
+def _parsed(key: str, value: Any, parse: Callable[[str], Any]) -> Any:
+    """A setting's value, or a ValueError naming it (the host refuses to start on one)."""
+    try:
+        return parse(str(value).strip())
+    except ValueError:
+        raise ValueError(f"host.json {key}: {str(value)[:40]!r} is not valid") from None
 
 
 # functionTimeout when host.json does not set it: the Flex Consumption plan's (infra deploys
@@ -112,7 +120,8 @@ def read_function_timeout(path: Path, env: Mapping[str, str] | None = None) -> f
         return DEFAULT_FUNCTION_TIMEOUT
     if str(value).strip() == "-1":
         return None
-    return timespan_seconds(str(value))
+    seconds: float = _parsed("functionTimeout", value, timespan_seconds)
+    return seconds
 
 
 WORKER_THREADS_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"

@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from pcpub.host.settings import (
     DEFAULT_FUNCTION_TIMEOUT,
     read_function_timeout,
@@ -89,3 +91,11 @@ def test_no_watch_without_a_function_timeout() -> None:
     watcher.start()
     watcher.join(1)
     assert not watcher.is_alive()  # unbounded: nothing to watch
+
+
+def test_a_value_that_does_not_parse_is_named(tmp_path: Path) -> None:
+    path = host_json(tmp_path, functionTimeout="00:10:00")
+    with pytest.raises(ValueError, match=r"host.json extensions.queues.batchSize: '4.5'"):
+        read_host_json(path, {"AzureFunctionsJobHost__extensions__queues__batchSize": "4.5"})
+    with pytest.raises(ValueError, match=r"host.json functionTimeout: 'ten minutes'"):
+        read_function_timeout(path, {"AzureFunctionsJobHost__functionTimeout": "ten minutes"})
