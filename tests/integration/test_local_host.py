@@ -279,6 +279,30 @@ def test_an_invocation_past_function_timeout_fails_and_restarts_the_worker(
     assert count(raw_queue(host, queue)) == 0
 
 
+@pytest.mark.parametrize(
+    "host",
+    [{"timeout": 1, "AzureFunctionsJobHost__extensions__queues__maxDequeueCount": "1"}],
+    indirect=True,
+)
+def test_a_worker_restart_ends_every_invocation_on_it(host: LocalHost) -> None:
+    """The restart after one invocation's timeout ends the others on the worker too: a
+    message of another function, well within its time, fails with it; at its last
+    dequeue (maxDequeueCount 1 here, as an app setting overrides host.json) it is poisoned,
+    and the invocation, abandoned, deletes nothing when it returns."""
+    send = sender(host)
+    send.send(host.env["LASTING_QUEUE"], "4")
+    wait_for(lambda: seen(host, "lasting") == ["1"])
+    send.send(host.env["LATE_QUEUE"], "30")
+    for queue in (host.env["LASTING_QUEUE"], host.env["LATE_QUEUE"]):
+        poison = raw_queue(host, f"{queue}-poison")
+        wait_for(lambda poison=poison: count(poison) == 1, timeout=15)
+    assert host.stats.worker_restarts == 1
+    time.sleep(4.0)  # the abandoned `lasting` has returned
+    assert seen(host, "lasting") == ["1"]
+    failures = host.stats.failures  # (a timer tick running at that moment fails too)
+    assert (failures.get("lasting"), failures.get("late_echo")) == (1, 1)
+
+
 def test_queue_output_binding_is_sent_after_success(host: LocalHost) -> None:
     queue = host.env["ECHO_QUEUE"]
     sender(host).send(queue, "hello")
