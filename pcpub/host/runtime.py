@@ -214,7 +214,8 @@ class LocalHost(QueueTriggers, TimerTriggers):
                 log.warning("could not fail message %s", message.id)
         if self._restart is not None:
             for lease in self._listeners:  # held by this process: free for the next one
-                lease.release()
+                with contextlib.suppress(Exception):  # else it lapses within its period
+                    lease.release()
             self._restart()
             return
         stuck = self.worker  # its threads run on, abandoned: nothing they leave is sent
