@@ -4,16 +4,19 @@
 the event on `pc-notify`; the `notify` function posts each. A failed post is queued again
 with a growing delay (15 s doubling, up to an hour), and after `MAX_ATTEMPTS` it is recorded
 as a dead letter (`pcpub poison list`, `pcpub poison redrive`). A dead sink therefore costs the
-pipeline one queue message per event and never slows a stage; a post never waits more than
-`TIMEOUT` seconds. Sink URLs and keys come from Key Vault and are never logged.
+pipeline one queue message per event and never slows a stage; a post never takes more than
+`DEADLINE` seconds in all (`post_within`). Sink URLs and keys come from Key Vault and are never
+logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
+import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -26,7 +29,31 @@ from shared.queues import NOTIFY, QueueSender
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
-TIMEOUT = 10.0
+DEADLINE = 10.0  # a post's whole time, from connecting to the answer's status line
+Post = Callable[[str, bytes, Mapping[str, str], float], int]
+
+
+def post_within(
+    verify: ssl.SSLContext | bool,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    deadline: float,
+) -> int:
+    """POST and return the answer's status, all within `deadline` seconds (TimeoutError
+    past it). httpx's timeouts bound each read, not the exchange: a receiver that sends a
+    byte a second would hold the invocation for ever, and, past functionTimeout, the worker
+    with every invocation on it. The answer's body is never read."""
+
+    async def post() -> int:
+        async with (
+            asyncio.timeout(deadline),
+            httpx.AsyncClient(verify=verify, timeout=deadline) as client,
+            client.stream("POST", url, content=body, headers=headers) as answer,
+        ):
+            return answer.status_code
+
+    return asyncio.run(post())
 
 
 class Notifier:
@@ -36,7 +63,7 @@ class Notifier:
         queues: QueueSender,
         ledger: Ledger,
         secret: Callable[[str], str],
-        http: Callable[[], httpx.Client],
+        post: Post,
         clock: Callable[[], float] = time.time,
         first_delay: float = 15.0,
         max_attempts: int = MAX_ATTEMPTS,
@@ -45,7 +72,8 @@ class Notifier:
         self._queues = queues
         self._ledger = ledger
         self._secret = secret
-        self._http = http
+        self._send = post
+        self.deadline = DEADLINE
         self._clock = clock
         self.first_delay = first_delay
         self.max_attempts = max_attempts
@@ -106,14 +134,16 @@ class Notifier:
                 )
             else:
                 body, headers = teams(event)
-            answer = self._http().post(url, content=body, headers=headers, timeout=TIMEOUT)
+            status = self._send(url, body, headers, self.deadline)
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}"
+        except TimeoutError:
+            return f"no answer within {self.deadline:g} s"
         except Exception as exc:  # the vault, a bad URL: the same retries, named
             return f"{type(exc).__name__}: {str(exc)[:200]}"
-        if 200 <= answer.status_code < 300:
+        if 200 <= status < 300:
             return None
-        return f"{sink.kind} answered {answer.status_code}"
+        return f"{sink.kind} answered {status}"
 
     def _dead(self, message_id: str, body: str | bytes, sink: str, reason: str) -> None:
         text = body.decode(errors="replace") if isinstance(body, bytes) else body

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from typing import TYPE_CHECKING
-
-import httpx
 
 from shared import redaction
 from shared.credentials import PartnerCenterTokens
 from shared.exports import BlobExports
 from shared.incidents import BreakerPolicy, Incidents
 from shared.ledger import Ledger
-from shared.notify_delivery import Notifier
+from shared.notify_delivery import Notifier, post_within
 from shared.observability import setup as telemetry
 from shared.packages import BlobPackageFiles
 from shared.partnercenter.budget import TenantBudget
@@ -126,7 +125,6 @@ def _notifier(settings: Settings, queues: QueueSender, ledger: Ledger) -> Notifi
     """Sinks' URLs and keys are Key Vault secrets, read (and cached) like the app's own, with
     one vault credential for all of them, made on the first read."""
     vault: dict[str, KeyVaultSecret] = {}
-    clients: list[httpx.Client] = []
 
     def secret(name: str) -> str:
         with _lock:
@@ -137,13 +135,8 @@ def _notifier(settings: Settings, queues: QueueSender, ledger: Ledger) -> Notifi
             reader = vault[name]
         return reader.get()
 
-    def http() -> httpx.Client:
-        with _lock:
-            if not clients:
-                clients.append(httpx.Client(verify=tls_verify(settings.ca_bundle)))
-            return clients[0]
-
-    return Notifier(settings.notify_sinks, queues, ledger, secret, http)
+    verify = tls_verify(settings.ca_bundle)
+    return Notifier(settings.notify_sinks, queues, ledger, secret, partial(post_within, verify))
 
 
 def pipeline() -> Pipeline:

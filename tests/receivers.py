@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 class Receiver:
     def __init__(self, ca_path: str | Path, status: int = 200) -> None:
         self.status = status
+        self.trickle = 0.0  # seconds to send the answer's headers in, a byte at a time
         self.got: list[dict[str, Any]] = []
         owner = self
 
@@ -20,9 +22,21 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 owner.got.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                if owner.trickle:
+                    self._trickle(owner.trickle)
                 self.send_response(owner.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            def _trickle(self, seconds: float) -> None:
+                """A slow receiver: never silent long enough for a read to time out."""
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                until = time.monotonic() + seconds
+                while time.monotonic() < until:
+                    self.wfile.write(b"z")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                self.wfile.write(b"\r\n")
 
             def log_message(self, *args: Any) -> None:
                 pass

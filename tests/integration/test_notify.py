@@ -130,3 +130,23 @@ def test_a_dead_sink_is_retried_later_then_dead_lettered(
     assert mine
     again = json.loads(base64.b64decode(mine[-1]["content"]))  # as the queue holds it
     assert again["attempt"] == 0 and again["sink"] == "hook"  # re-driven, it starts afresh
+
+
+def test_a_receiver_that_trickles_its_answer_is_given_up_on_in_time(
+    notifying: Pipeline, receivers: tuple[Receiver, Receiver], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A receiver that sends its answer a byte every 0.2 s never lets a read time out; the
+    post still ends at its deadline (1.5 s here) and is tried again later, so a slow sink
+    holds no invocation near functionTimeout (past it, every invocation on the worker ends)."""
+    hook, _ = receivers
+    hook.trickle = 30.0
+    assert notifying.notifier is not None
+    notifying.notifier.deadline = 1.5
+    publish(notifying, event(EventKind.SUCCEEDED))
+    started = time.monotonic()
+    assert drain(notifying) == 1
+    assert time.monotonic() - started < 5
+    assert len(hook.got) == 1
+    assert "could not notify hook (no answer within 1.5 s); trying again in 15 s" in caplog.text
+    held = notifying.queues.client(NOTIFY).get_queue_properties()
+    assert held.approximate_message_count == 1  # the retry, out of sight for its delay
