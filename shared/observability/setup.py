@@ -14,7 +14,12 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from shared.observability.dimensions import DimensionFilter
-from shared.observability.tracing import http_request_hook, http_response_hook
+from shared.observability.tracing import (
+    async_http_request_hook,
+    async_http_response_hook,
+    http_request_hook,
+    http_response_hook,
+)
 from shared.redaction import scrub
 
 if TYPE_CHECKING:
@@ -59,7 +64,10 @@ def configure(settings: Settings) -> str | None:
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
         HTTPXClientInstrumentor().instrument(
-            request_hook=http_request_hook, response_hook=http_response_hook
+            request_hook=http_request_hook,
+            response_hook=http_response_hook,
+            async_request_hook=async_http_request_hook,
+            async_response_hook=async_http_response_hook,
         )
         return _configured
 

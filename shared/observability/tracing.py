@@ -154,6 +154,15 @@ def http_request_hook(span: Span, request: Any) -> None:
     span.set_attribute("pc.clientRequestId", crid)
 
 
+async def async_http_request_hook(span: Span, request: Any) -> None:
+    """The same for an httpx.AsyncClient's calls (a notification's post)."""
+    http_request_hook(span, request)
+
+
+async def async_http_response_hook(span: Span, request: Any, response: Any) -> None:
+    http_response_hook(span, request, response)
+
+
 def http_response_hook(span: Span, request: Any, response: Any) -> None:
     if not span.is_recording():
         return
