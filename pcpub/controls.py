@@ -18,7 +18,7 @@ from shared.pauses import Pause, Pauses
 from shared.pipeline.release_intake import CARRIED, open_run, parked
 from shared.publish_request import bounded
 from shared.queues import EVENTS, PUBLISH_REQUESTS
-from shared.release_request import ReleaseRequest, parse_request
+from shared.release_request import ReleaseRequest, member_run_id, parse_request
 from shared.releases import FAILED, LIVE, PREVIEW, UNCHANGED, Release, Releases, state_of
 
 
@@ -246,7 +246,7 @@ def redrive_release(storage: Storage, release_id: str, by: str) -> list[str]:
     members = dict(release.members)
     for name, old in again.items():
         attempt = int(members[name].get("attempt", 1)) + 1
-        fresh = _fresh_attempt(old, f"{release_id}.{name}.r{attempt}", at, by)
+        fresh = _fresh_attempt(old, member_run_id(release_id, name, attempt), at, by)
         open_run(storage.ledger, fresh)
         members[name] = {**members[name], "run": fresh.run_id, "attempt": attempt}
     if again:

@@ -83,7 +83,6 @@ class LocalStack:
         poll_seconds: float = 1.0,
         lease_seconds: float = 600.0,
         retry_seconds: float | None = None,
-        function_timeout: float | None = None,
         contract: Path | None = None,
         app_dir: Path = PROJECT_ROOT,
         extra_settings: dict[str, str] | None = None,
@@ -103,7 +102,6 @@ class LocalStack:
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.retry_seconds = retry_seconds
-        self.function_timeout = function_timeout  # host.json's, unless a test shortens it
         self.contract = contract  # the OpenAPI document the simulator checks its answers with
         self.app_dir = app_dir
         self.azurite: Managed | None = None
@@ -211,11 +209,6 @@ class LocalStack:
                 "--lease-seconds",
                 str(self.lease_seconds),
                 *(["--retry-seconds", str(self.retry_seconds)] if self.retry_seconds else []),
-                *(
-                    ["--function-timeout", str(self.function_timeout)]
-                    if self.function_timeout
-                    else []
-                ),
             ],
             log_path,
             cwd=self.app_dir,

@@ -37,11 +37,6 @@ def register(sub: Any) -> None:
         type=float,
         help="wait before a failed message is tried again (default: host.json's)",
     )
-    host.add_argument(
-        "--function-timeout",
-        type=float,
-        help="seconds an invocation may run (default: host.json's functionTimeout)",
-    )
 
     up = sub.add_parser("up", help="run the whole local stack until interrupted")
     up.add_argument("--write-config", help="write endpoints, credentials and queue names here")
@@ -96,7 +91,6 @@ def _host(args: argparse.Namespace) -> int:
             Path(args.app_dir).resolve(),
             lease_seconds=args.lease_seconds,
             retry_seconds=args.retry_seconds,
-            timeout_seconds=args.function_timeout,
             restart=_start_again,
         )
         signal.signal(signal.SIGTERM, lambda *_: host.stop(timeout=0))

@@ -30,6 +30,18 @@ LabelValue = Annotated[str, Field(max_length=256, pattern=PRINTABLE)]
 MAX_OFFERS = 250
 
 
+def member_run_id(release_id: str, name: str, attempt: int = 1) -> str:
+    """An offer's run in a release: `<release>.<name>`, and `.r<n>` for a re-drive's."""
+    first = f"{release_id}.{name}"
+    return first if attempt <= 1 else f"{first}.r{attempt}"
+
+
+def attempt_of(run_id: str, release_id: str, name: str) -> int:
+    """The attempt `member_run_id` made `run_id` for (1 when it names none)."""
+    again = run_id.removeprefix(f"{release_id}.{name}.r")
+    return int(again) if again != run_id and again.isdigit() else 1
+
+
 class ReleaseOffer(Strict):
     """One offer of the release: which, what changes, and what it waits for."""
 
@@ -86,7 +98,7 @@ class ReleaseRequest(Strict):
         return self
 
     def run_id(self, name: str) -> str:
-        return f"{self.release_id}.{name}"
+        return member_run_id(self.release_id, name)
 
     def member(self, entry: ReleaseOffer) -> PublishRequest:
         """The single request an offer of the release amounts to."""

@@ -66,21 +66,19 @@ class LocalHost(QueueTriggers, TimerTriggers):
         *,
         lease_seconds: float = 600.0,
         retry_seconds: float | None = None,
-        timeout_seconds: float | None = None,
         restart: Callable[[], None] | None = None,
         module: str = "function_app",
     ) -> None:
-        """`retry_seconds` and `timeout_seconds` shorten host.json's visibilityTimeout (the
-        wait before a failed message is tried again) and functionTimeout for tests;
-        everything else is as host.json says. `restart` starts the worker's process again
-        after a timeout (without it, the timed-out threads are abandoned)."""
+        """`retry_seconds` shortens host.json's visibilityTimeout (the wait before a failed
+        message is tried again) for tests; everything else is as host.json says, with the
+        app settings that override it (`AzureFunctionsJobHost__...`). `restart` starts the
+        worker's process again after a timeout (without it, the timed-out threads are
+        abandoned)."""
         self.app_dir = app_dir
         self.env = dict(os.environ if env is None else env)
         self.queue_settings: QueueSettings = read_host_json(app_dir / "host.json", self.env)
         if retry_seconds is not None:
             self.queue_settings = replace(self.queue_settings, visibility_timeout=retry_seconds)
-        if timeout_seconds is None:
-            timeout_seconds = read_function_timeout(app_dir / "host.json", self.env)
         self.lease_seconds = lease_seconds
         self.functions = load_functions(app_dir, module)
         self.stats = HostStats()
@@ -92,7 +90,9 @@ class LocalHost(QueueTriggers, TimerTriggers):
         self._queues: dict[str, QueueClient] = {}
         self._running: set[Future[None]] = set()  # queue invocations submitted, not yet done
         self._leases = Leases(lease_seconds, self._stop)
-        self._invocations = Invocations(timeout_seconds, self._stop, self._timed_out)
+        self._invocations = Invocations(
+            read_function_timeout(app_dir / "host.json", self.env), self._stop, self._timed_out
+        )
         self._restart = restart
         self._listeners: list[ListenerLease] = []
         self._lock = threading.Lock()

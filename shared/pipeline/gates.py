@@ -18,6 +18,7 @@ from shared.ledger import Run, parse_stamp
 from shared.messages import EventKind, Stage
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
+from shared.release_request import attempt_of
 from shared.releases import FAILED, LIVE, UNCHANGED, Release, reached, state_of
 
 GATES = frozenset({Stage.AWAIT_RELEASE, Stage.AWAIT_GO_LIVE})
@@ -139,16 +140,10 @@ def _named(run: Run, release: Release, deps: StageDeps) -> Outcome | None:
     member = release.members.get(run.release_name)
     if member is None or str(member.get("run")) == run.run_id:
         return None
-    if _attempt(run) > int(member.get("attempt", 1)):
+    if attempt_of(run.run_id, run.release_id, run.release_name) > int(member.get("attempt", 1)):
         why = f"re-driven: waiting for release {release.release_id} to name this run"
         return _wait(run, deps, Stage.AWAIT_RELEASE, why)
     return Failed(reason=f"superseded: release {release.release_id} runs {member.get('run')}")
-
-
-def _attempt(run: Run) -> int:
-    """A release run's attempt, from its id: `<release>.<name>` first, `.r<n>` after."""
-    again = run.run_id.removeprefix(f"{run.release_id}.{run.release_name}.r")
-    return int(again) if again != run.run_id and again.isdigit() else 1
 
 
 def _wait(

@@ -133,17 +133,10 @@ def host(
     }
     settings = dict(getattr(request, "param", {}))
     lease = float(settings.pop("lease", 5))
-    timeout = settings.pop("timeout", None)
     env.update(settings)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    local = LocalHost(
-        tmp_path,
-        env,
-        lease_seconds=lease,
-        timeout_seconds=float(timeout) if timeout else None,
-        module=module,
-    )
+    local = LocalHost(tmp_path, env, lease_seconds=lease, module=module)
     local.start()
     yield local
     local.stop()
@@ -259,7 +252,9 @@ def test_a_running_message_keeps_its_lease_until_it_is_settled(host: LocalHost) 
     assert count(raw_queue(host, queue)) == 0
 
 
-@pytest.mark.parametrize("host", [{"timeout": 1}], indirect=True)
+@pytest.mark.parametrize(
+    "host", [{"AzureFunctionsJobHost__functionTimeout": "00:00:01"}], indirect=True
+)
 def test_an_invocation_past_function_timeout_fails_and_restarts_the_worker(
     host: LocalHost,
 ) -> None:
@@ -281,7 +276,12 @@ def test_an_invocation_past_function_timeout_fails_and_restarts_the_worker(
 
 @pytest.mark.parametrize(
     "host",
-    [{"timeout": 1, "AzureFunctionsJobHost__extensions__queues__maxDequeueCount": "1"}],
+    [
+        {
+            "AzureFunctionsJobHost__functionTimeout": "00:00:01",
+            "AzureFunctionsJobHost__extensions__queues__maxDequeueCount": "1",
+        }
+    ],
     indirect=True,
 )
 def test_a_worker_restart_ends_every_invocation_on_it(host: LocalHost) -> None:

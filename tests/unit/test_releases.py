@@ -10,7 +10,7 @@ import pytest
 from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.publish_request import PublishRequest, RequestRejected
-from shared.release_request import ReleaseRequest, parse_request
+from shared.release_request import ReleaseRequest, attempt_of, member_run_id, parse_request
 from shared.releases import FAILED, IN_FLIGHT, PREVIEW, Release, dependants, state_of, summarize
 
 
@@ -137,3 +137,13 @@ def test_a_release_is_ready_when_every_offer_is_in_preview_or_unchanged() -> Non
         },
     )
     assert summary.state == "ready"
+
+
+def test_a_member_runs_attempt_is_read_back_from_its_id() -> None:
+    assert member_run_id("bc-1", "base") == "bc-1.base"
+    for attempt in (1, 2, 12):
+        assert attempt_of(member_run_id("bc-1", "base", attempt), "bc-1", "base") == attempt
+    # a member named like an attempt, or another member's run, is no attempt of this one
+    assert attempt_of("bc-1.r2", "bc-1", "r2") == 1
+    assert attempt_of("bc-1.base.r2", "bc-1", "bas") == 1
+    assert attempt_of("bc-1.base.rx", "bc-1", "base") == 1
