@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -245,6 +246,16 @@ class LocalStack:
         self.azurite.stop()
         time.sleep(down_seconds)
         self.azurite, _ = start_azurite(self.workdir, ports=self.ports, persist=True)
+
+    def freeze_azurite(self, seconds: float) -> None:
+        """Stop Azurite answering for `seconds` (SIGSTOP): connections open and requests go
+        unanswered, as in a network partition, then it carries on where it was."""
+        assert self.azurite is not None
+        os.kill(self.azurite.pid, signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            os.kill(self.azurite.pid, signal.SIGCONT)
 
     def restart_host(self, *, kill: bool = False, index: int = 0) -> None:
         """Stop (or kill) one instance and start it again."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from azure.core.exceptions import ServiceResponseError
+
 from shared.crashpoints import crash_point
 from shared.incidents import Incidents
 from shared.ledger import Ledger, Run, RunStatus, StageRecord, now_utc, stamp
@@ -268,12 +270,19 @@ def _note_release(pipeline: Pipeline, run: Run) -> None:
 
 
 def _remember(write: Callable[..., None], *facts: str) -> None:
-    """Remember a fact for later runs of the offer (its product, our submissions); a failure
-    only costs a later run a lookup."""
+    """Remember a fact for later runs of the offer (its product, our submissions). The write
+    is an upsert of the same facts, so one whose answer was lost (a connection reset as
+    storage came back: the SDK repeats no PATCH) is sent once more. A failure costs a later
+    run a lookup, or leaves a submission of ours looking foreign to it: never this run."""
     try:
-        write(*facts)
+        try:
+            write(*facts)
+        except ServiceResponseError:
+            write(*facts)
     except Exception:
-        log.exception("could not remember %s", facts, extra={"action": "remember_failed"})
+        log.warning(
+            "could not remember %s", facts, exc_info=True, extra={"action": "remember_failed"}
+        )
 
 
 def _release(pipeline: Pipeline, run: Run) -> None:

@@ -38,6 +38,7 @@ def fault_stack(
     name: str,
     keep_host_alive: bool = False,
     hosts: int = 1,
+    persist_storage: bool = False,
     **settings: str,
 ) -> Iterator[LocalStack]:
     """A whole stack for one module of fault rows: short leases and retries, and `settings`
@@ -56,6 +57,7 @@ def fault_stack(
         keep_host_alive=keep_host_alive,
         contract=reference(),
         hosts=hosts,
+        persist_storage=persist_storage,
     ) as running:
         yield running
         assert_conforms(running.sim_config)
