@@ -38,7 +38,12 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-DEFAULT_TIMEOUT = 300.0  # azure-core's own connection and read timeouts
+# The storage SDK's own transport's timeouts (azure.storage.queue's CONNECTION_TIMEOUT and
+# READ_TIMEOUT), for tables too: azure-core's 300 s each, which a transport of our own would
+# otherwise get, let a request left unanswered (a half-open connection after a partition)
+# hold a stage five minutes an attempt, and the SDKs try three times or more.
+CONNECTION_TIMEOUT = 20.0
+READ_TIMEOUT = 60.0
 
 
 class _Answer(HttpResponseImpl):
@@ -66,11 +71,24 @@ class PooledTransport(HttpTransport[HttpRequest, HttpResponse]):
     """One urllib3 pool shared by every client of the process (thread-safe; the pool keeps as
     many connections per host as the host runs invocations)."""
 
-    def __init__(self, pool: urllib3.PoolManager) -> None:
+    def __init__(
+        self,
+        pool: urllib3.PoolManager,
+        *,
+        connection_timeout: float = CONNECTION_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
         self.pool = pool
+        self.timeouts = (connection_timeout, read_timeout)
 
     @classmethod
-    def create(cls, maxsize: int = 64) -> PooledTransport:
+    def create(
+        cls,
+        maxsize: int = 64,
+        *,
+        connection_timeout: float = CONNECTION_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> PooledTransport:
         return cls(
             urllib3.PoolManager(
                 num_pools=8,
@@ -78,7 +96,9 @@ class PooledTransport(HttpTransport[HttpRequest, HttpResponse]):
                 cert_reqs="CERT_REQUIRED",
                 ca_certs=certifi.where(),
                 retries=False,
-            )
+            ),
+            connection_timeout=connection_timeout,
+            read_timeout=read_timeout,
         )
 
     def __enter__(self) -> PooledTransport:
@@ -97,8 +117,8 @@ class PooledTransport(HttpTransport[HttpRequest, HttpResponse]):
         if kwargs.get("proxies") or getattr(request, "files", None):
             raise ValueError("PooledTransport sends no form files and goes through no proxy")
         timeout = urllib3.Timeout(
-            connect=kwargs.get("connection_timeout", DEFAULT_TIMEOUT),
-            read=kwargs.get("read_timeout", DEFAULT_TIMEOUT),
+            connect=kwargs.get("connection_timeout", self.timeouts[0]),
+            read=kwargs.get("read_timeout", self.timeouts[1]),
         )
         try:
             raw = self.pool.urlopen(

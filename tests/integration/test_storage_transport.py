@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from azure.core import MatchConditions
@@ -24,11 +26,12 @@ from azure.core.exceptions import (
 from azure.core.rest import HttpRequest
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from azure.storage.queue import QueueClient
+from azure.storage.queue._shared import constants as queue_constants
 
 from pcpub.azurite import ACCOUNT, DEV_KEY, AzuritePorts
 from shared.queues import queue_client_kwargs
 from shared.storage import transport_options
-from shared.storage_transport import PooledTransport
+from shared.storage_transport import CONNECTION_TIMEOUT, READ_TIMEOUT, PooledTransport
 
 
 @pytest.fixture
@@ -111,12 +114,12 @@ def test_one_pool_serves_many_threads(table: TableClient) -> None:
     assert len(list(table.query_entities("PartitionKey eq 't'"))) == 200
 
 
-def _client(port: int) -> TableClient:
+def _client(port: int, read_timeout: float = READ_TIMEOUT) -> TableClient:
     return TableClient(
         f"http://127.0.0.1:{port}/{ACCOUNT}",
         "pcruns",
         credential=AzureNamedKeyCredential(ACCOUNT, DEV_KEY),
-        transport=PooledTransport.create(),
+        transport=PooledTransport.create(read_timeout=read_timeout),
         retry_total=0,
     )
 
@@ -129,21 +132,35 @@ def test_a_closed_port_is_a_request_error() -> None:
             _client(port).get_entity("run", "a")
 
 
-def test_a_silent_server_is_a_response_timeout() -> None:
-    """Accepted and never answered: the read timeout fires, as the SDK's retry expects."""
+@pytest.mark.parametrize("per_call", [True, False])
+def test_a_silent_server_is_a_response_timeout(per_call: bool) -> None:
+    """Accepted and never answered: the read timeout fires, as the SDK's retry expects; the
+    call's own, or else the transport's (the storage SDK's 60 s, not azure-core's 300 s)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(4)
     held: list[socket.socket] = []
     accepting = threading.Thread(target=lambda: held.append(server.accept()[0]), daemon=True)
     accepting.start()
+    started = time.monotonic()
     try:
+        client = _client(server.getsockname()[1], READ_TIMEOUT if per_call else 0.5)
+        call_options: dict[str, Any] = {"read_timeout": 0.5} if per_call else {}
         with pytest.raises(ServiceResponseTimeoutError):
-            _client(server.getsockname()[1]).get_entity("run", "a", read_timeout=0.5)
+            client.get_entity("run", "a", **call_options)
+        assert time.monotonic() - started < 5
     finally:
         for conn in held:
             conn.close()
         server.close()
+
+
+def test_unanswered_storage_requests_give_up_as_the_storage_sdk_s_own_would() -> None:
+    assert PooledTransport.create().timeouts == (CONNECTION_TIMEOUT, READ_TIMEOUT)
+    assert (CONNECTION_TIMEOUT, READ_TIMEOUT) == (
+        queue_constants.CONNECTION_TIMEOUT,
+        queue_constants.READ_TIMEOUT,
+    )
 
 
 def test_proxies_stay_with_the_sdk_s_own_transport(
