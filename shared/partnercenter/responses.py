@@ -1,8 +1,9 @@
-"""Reading answers: the JSON of a 2xx, and a typed model of it; any other shape is a
-MalformedAnswer (transient: the work may have been done)."""
+"""Reading answers: whole, within bounds of size and time; the JSON of a 2xx, and a typed
+model of it; any other shape is a MalformedAnswer (transient: the work may have been done)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, TypeVar
 
 import httpx
@@ -11,6 +12,43 @@ from pydantic import BaseModel, ValidationError
 from shared.partnercenter.errors import MalformedAnswer
 
 M = TypeVar("M", bound=BaseModel)
+# An answer is read whole within these: far above any page the service answers, and above
+# what a slow answer of that size takes.
+MAX_ANSWER_BYTES = 32 * 2**20
+ANSWER_SECONDS = 120.0
+_WIRE = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+def read_whole(client: httpx.Client, request: httpx.Request, seconds: float) -> httpx.Response:
+    """Send `request` and read its answer whole: at most MAX_ANSWER_BYTES (decoded) and
+    `seconds` from its headers to its last byte. httpx bounds each read, not the body: an
+    answer trickled a chunk at a time, or a gigabyte of it, would hold the invocation (past
+    functionTimeout, the worker with every invocation on it) or its memory. Too slow is a
+    read timeout (a GET is tried again); too large, a MalformedAnswer."""
+    streamed = client.send(request, stream=True)
+    path = request.url.path
+    try:
+        ends = time.monotonic() + seconds
+        body = bytearray()
+        for chunk in streamed.iter_bytes():
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES:
+                raise MalformedAnswer(
+                    f"{request.method} {path}: an answer of over {MAX_ANSWER_BYTES >> 20} MiB",
+                    method=request.method,
+                    path=path,
+                )
+            if time.monotonic() > ends:
+                raise httpx.ReadTimeout("the answer took too long", request=request)
+    finally:
+        streamed.close()
+    return httpx.Response(
+        streamed.status_code,
+        headers=[(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _WIRE],
+        content=bytes(body),
+        request=request,
+        extensions=streamed.extensions,
+    )
 
 
 def answer(response: httpx.Response) -> Any:

@@ -37,7 +37,7 @@ from shared.partnercenter.errors import (
 )
 from shared.partnercenter.paths import check_within, route_template
 from shared.partnercenter.ratelimit import Pace
-from shared.partnercenter.responses import answer, parsed
+from shared.partnercenter.responses import ANSWER_SECONDS, answer, parsed, read_whole
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -118,6 +118,7 @@ class IngestionTransport:
         transport: httpx.BaseTransport | None = None,
         sleep: Any = time.sleep,
         rate_limiter: Pace | None = None,
+        answer_seconds: float = ANSWER_SECONDS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -130,6 +131,7 @@ class IngestionTransport:
         self._transport = transport
         self._sleep = sleep
         self._limiter = rate_limiter
+        self._answer_seconds = answer_seconds
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -199,9 +201,12 @@ class IngestionTransport:
             if not idempotent:
                 check_fence()  # after any wait: a POST is only sent while the claim is ours
             counted()
+            client = self._client()
             try:
-                response = self._client().request(
-                    method, url, params=params, json=json, headers=headers
+                response = read_whole(
+                    client,
+                    client.build_request(method, url, params=params, json=json, headers=headers),
+                    self._answer_seconds,
                 )
             except httpx.TransportError as exc:
                 metrics.pc_call(method, route, None)

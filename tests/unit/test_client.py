@@ -3,15 +3,19 @@ simulator (httpx.MockTransport: no sockets)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gzip
+import time
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from pcsim.app import Simulator
+from shared.partnercenter import responses
 from shared.partnercenter.errors import (
     BadRequest,
     Conflict,
+    MalformedAnswer,
     NotFound,
     ServerError,
     TransportError,
@@ -177,3 +181,53 @@ def test_errors_record_the_service_ids(sim: Simulator) -> None:
     assert caught.value.request_id == "req-123"
     assert caught.value.correlation_id == "corr-456"
     assert "Request-ID req-123, ms-correlation-x corr-456" in str(caught.value)
+
+
+def trickled(body: bytes, pause: float) -> Iterator[bytes]:
+    """An answer's body a few bytes at a time, each well within any read timeout."""
+    for start in range(0, len(body), 4):
+        time.sleep(pause)
+        yield body[start : start + 4]
+
+
+def product_body(sim: Simulator) -> bytes:
+    """The product's answer as the simulator gives it."""
+    plain = make_client(sim.transport, SimTokens(sim))
+    return plain.request("GET", f"products/{product_id(sim)}").content
+
+
+def test_an_answer_trickled_past_its_time_is_a_timeout_and_a_get_is_tried_again(
+    sim: Simulator,
+) -> None:
+    product, body = product_id(sim), product_body(sim)
+    slow = [httpx.Response(200, content=trickled(body, 0.05)) for _ in range(2)]
+    handler, seen = scripted(sim, list(slow), only=f"/products/{product}")
+    client = make_client(handler, SimTokens(sim), answer_seconds=0.5)
+    started = time.monotonic()
+    assert client.get_product(product).id == product  # the third answer comes whole
+    assert len(seen) == 3
+    assert time.monotonic() - started < 3  # each trickle is cut off at 0.5 s, not read on
+    trickling = make_client(
+        lambda _: httpx.Response(200, content=trickled(body, 0.05)),
+        SimTokens(sim),
+        answer_seconds=0.5,
+    )
+    with pytest.raises(TransportError, match="ReadTimeout"):
+        trickling.get_product(product)
+
+
+def test_an_answer_too_large_to_hold_is_malformed(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(responses, "MAX_ANSWER_BYTES", 1024)
+    huge = b'{"id": "' + b"x" * 4000 + b'"}'
+    client = make_client(lambda _: httpx.Response(200, content=iter([huge])), SimTokens(sim))
+    with pytest.raises(MalformedAnswer, match="an answer of over"):
+        client.get_product(product_id(sim))
+
+
+def test_a_compressed_answer_is_read_decoded(sim: Simulator) -> None:
+    product, body = product_id(sim), product_body(sim)
+    packed = httpx.Response(200, content=gzip.compress(body), headers={"Content-Encoding": "gzip"})
+    handler, _ = scripted(sim, [packed], only=f"/products/{product}")
+    assert make_client(handler, SimTokens(sim)).get_product(product).id == product
