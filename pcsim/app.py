@@ -267,7 +267,9 @@ class Simulator:
                 for k, v in response.headers.items()
                 if k.lower() not in ("content-length", "content-type", "content-encoding")
             }
-            return httpx.Response(status, content=raw.encode(), headers=kept)
+            response = httpx.Response(status, content=raw.encode(), headers=kept)
+        if decision.trickle:
+            response.extensions["trickle"] = decision.trickle  # the server spreads the body
         return response
 
     # -- what the admin API reports -------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Every switch maps to a behaviour the API notes call observed or UNCERTAIN: 429 with or without
 Retry-After, 5xx and connection resets at a rate, scripted answers for given calls, slow
-responses (also after the work was done, for ambiguous timeouts), broken answers after the work
-(an empty, truncated or non-JSON 2xx), the error body's shape, and 412 or 409 for a stale ETag.
+responses (also after the work was done, for ambiguous timeouts), answers trickled a few bytes
+at a time, broken answers after the work (an empty, truncated or non-JSON 2xx), the error
+body's shape, and 412 or 409 for a stale ETag.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class FaultRule:
     # With `after`: do the work, then answer with this raw body (and `status`, default 200)
     # instead of the real answer: an empty or truncated 2xx, text where JSON was due.
     raw_body: str | None = None
+    # The answer's body sent a few bytes at a time, spread over this many seconds: every read
+    # gets something, so only a bound on the whole answer ends it.
+    trickle: float = 0.0
     used: int = 0
 
     @classmethod
@@ -49,6 +53,7 @@ class FaultRule:
             delay=float(data.get("delay", 0.0)),
             after=bool(data.get("after", False)),
             raw_body=data.get("rawBody"),
+            trickle=float(data.get("trickle", 0.0)),
         )
 
     def matches(self, method: str, path: str, query: str) -> bool:
@@ -73,6 +78,7 @@ class Decision:
     delay_after: float = 0.0
     reset_after: bool = False
     raw_after: tuple[int, str] | None = None  # (status, body) replacing the real answer
+    trickle: float = 0.0  # seconds the answer's body is spread over
 
 
 @dataclass
@@ -140,6 +146,7 @@ class Faults:
                     "delay": r.delay,
                     "after": r.after,
                     "rawBody": r.raw_body,
+                    "trickle": r.trickle,
                 }
                 for r in self.rules
             ],
@@ -156,6 +163,7 @@ class Faults:
         for rule in self.rules:
             if rule.matches(method, path, query):
                 rule.used += 1
+                decision.trickle = max(decision.trickle, rule.trickle)
                 if rule.after:
                     decision.delay_after = rule.delay
                     decision.reset_after = rule.reset

@@ -32,6 +32,7 @@ HOST = "127.0.0.1"
 
 
 HANDLER_THREADS = 512  # calls handled at once (anyio's default, 40, queued a burst's calls)
+TRICKLE_BYTES = 16  # an answer trickled (a fault) goes in pieces of this many bytes
 
 
 class AsgiAdapter:
@@ -95,7 +96,21 @@ class AsgiAdapter:
         await send(
             {"type": "http.response.start", "status": response.status_code, "headers": headers}
         )
-        await send({"type": "http.response.body", "body": response.content})
+        await _body(send, response.content, float(response.extensions.get("trickle", 0.0)))
+
+
+async def _body(send: Any, content: bytes, over: float) -> None:
+    """Send an answer's body: at once, or (a trickle fault) a few bytes at a time over `over`
+    seconds."""
+    pieces = [content[i : i + TRICKLE_BYTES] for i in range(0, len(content), TRICKLE_BYTES)]
+    if not over or len(pieces) < 2:
+        await send({"type": "http.response.body", "body": content})
+        return
+    for index, piece in enumerate(pieces):
+        last = index == len(pieces) - 1
+        await send({"type": "http.response.body", "body": piece, "more_body": not last})
+        if not last:
+            await anyio.sleep(over / len(pieces))
 
 
 class _QuietResets(logging.Filter):

@@ -134,6 +134,31 @@ def test_a_timeout_after_a_create_that_happened_makes_no_second_submission(
     assert [s["id"] for s in subs] == [outcome.patch.submission_id]
 
 
+def test_an_answer_trickled_past_its_bound_is_given_up_and_asked_again(
+    settings: Settings,
+    parts: tuple[KeyVaultSecret, PartnerCenterTokens],
+    admin: SimulatorClient,
+    offer: dict[str, Any],
+) -> None:
+    """Every read gets a few bytes, so no read times out: the bound on the whole answer
+    ends it, and the GET is asked again. A trickle within the bound is read whole."""
+    client = make(settings, parts[1], answer_seconds=1.0)
+    path = offer["id"] + "$"
+    try:
+        since = len(admin.requests())
+        admin.set_faults(rules=[{"method": "GET", "path": path, "trickle": 6}])
+        started = time.monotonic()
+        assert client.get_product(offer["id"]).id == offer["id"]
+        assert time.monotonic() - started < 4  # not the trickle's 6 s
+        assert len(calls(admin, "GET", offer["id"], since)) == 2
+        since = len(admin.requests())
+        admin.set_faults(rules=[{"method": "GET", "path": path, "trickle": 0.3}])
+        assert client.get_product(offer["id"]).id == offer["id"]
+        assert len(calls(admin, "GET", offer["id"], since)) == 1
+    finally:
+        client.close()
+
+
 def test_stale_etag_is_typed_either_way(
     pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
 ) -> None:
