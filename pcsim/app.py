@@ -191,6 +191,7 @@ class Simulator:
                 decision = self.faults.decide_rules(
                     request.method, path, request.url.query.decode()
                 )
+                time.sleep(decision.delay_before)  # a slow Entra or Key Vault
                 if decision.status is not None:
                     return json_response(
                         decision.status,

@@ -16,7 +16,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 
 from shared import redaction
 from shared.settings import PARTNER_CENTER_SCOPE, Settings
@@ -75,9 +79,17 @@ class Backoff:
         self.failures = 0
 
 
-def tls_kwargs(settings: Settings) -> dict[str, Any]:
-    """The Azure SDK clients' TLS setting: the system's CAs, plus the configured bundle."""
-    return {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
+# How long Entra and Key Vault get to connect and to answer: azure-core's default, 300 s each,
+# let a request left unanswered hold a stage five minutes an attempt, the token's or the
+# secret's lock with it, while a short timeout fails into the credential backoff.
+SDK_TIMEOUTS = {"connection_timeout": 10.0, "read_timeout": 30.0}
+
+
+def sdk_kwargs(settings: Settings) -> dict[str, Any]:
+    """The Azure SDK clients' transport settings: their timeouts, and TLS with the system's
+    CAs plus the configured bundle."""
+    tls = {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
+    return {**SDK_TIMEOUTS, **tls}
 
 
 class SecretSource(Protocol):
@@ -120,7 +132,7 @@ class PartnerCenterTokens:
             secret,
             authority=self._settings.authority_host,
             disable_instance_discovery=True,
-            **tls_kwargs(self._settings),
+            **sdk_kwargs(self._settings),
         )
 
     def token(self) -> str:
@@ -161,6 +173,12 @@ class PartnerCenterTokens:
             try:
                 token: AccessToken = self._credential.get_token(self.scope)
             except ClientAuthenticationError as exc:
+                if isinstance(exc.__cause__, ServiceRequestError | ServiceResponseError):
+                    raise CredentialError(  # no answer is no refusal: say which it was
+                        f"Entra did not answer a token request in time or could not be "
+                        f"reached ({type(exc.__cause__).__name__}; authority "
+                        f"{self._settings.authority_host}, tenant {self._settings.tenant_id})"
+                    ) from None
                 rejected = "invalid_client" in str(exc) or "AADSTS7000215" in str(exc)
                 if rejected and not fresh_secret:
                     log.warning(

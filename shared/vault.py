@@ -18,7 +18,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 
 from shared import redaction
-from shared.credentials import Backoff, CredentialError, tls_kwargs
+from shared.credentials import Backoff, CredentialError, sdk_kwargs
 from shared.settings import Settings, SettingsError
 
 
@@ -46,7 +46,7 @@ def build_vault_credential(settings: Settings) -> TokenCredential:
         settings.vault_client_secret,
         authority=settings.authority_host,
         disable_instance_discovery=True,
-        **tls_kwargs(settings),
+        **sdk_kwargs(settings),
     )
 
 
@@ -91,7 +91,7 @@ class KeyVaultSecret:
                 retry_total=3,
                 retry_backoff_factor=0.5,
                 retry_backoff_max=2,
-                **tls_kwargs(self._settings),
+                **sdk_kwargs(self._settings),
             )
         return self._client
 

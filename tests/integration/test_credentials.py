@@ -3,12 +3,14 @@ stand-ins over HTTPS; the Partner Center client with real tokens."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from pcsim.admin import SimulatorClient
+from shared import credentials
 from shared.credentials import CredentialError, PartnerCenterTokens
 from shared.partnercenter.client import PartnerCenterClient
 from shared.settings import Settings
@@ -137,3 +139,37 @@ def test_a_credential_failure_names_its_cause_and_holds_off(
             secret.get()
     assert outside_calls() == vault_calls
     assert secret.backoff.failures == 1
+
+
+@pytest.fixture
+def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entra's and Key Vault's read timeout cut to 1 s (30 s as deployed)."""
+    monkeypatch.setitem(credentials.SDK_TIMEOUTS, "read_timeout", 1.0)
+
+
+@pytest.mark.usefixtures("short_timeouts")
+def test_a_key_vault_read_left_unanswered_is_given_up_and_asked_again(
+    settings: Settings, sim_config: dict[str, Any], admin: SimulatorClient, closing: list[Any]
+) -> None:
+    admin.set_faults(rules=[{"path": "^/secrets/", "delay": 4, "times": 1}])
+    secret = KeyVaultSecret(settings)
+    closing.append(secret)
+    started = time.monotonic()
+    assert secret.get() == sim_config["clientSecret"]
+    assert time.monotonic() - started < 3.5  # not the 4 s the first answer was held
+
+
+@pytest.mark.usefixtures("short_timeouts")
+def test_a_token_request_left_unanswered_is_a_credential_error_that_says_so(
+    settings: Settings, admin: SimulatorClient, closing: list[Any]
+) -> None:
+    secret = KeyVaultSecret(settings)
+    tokens = PartnerCenterTokens(settings, secret)
+    closing += [tokens, secret]
+    secret.get()
+    admin.set_faults(rules=[{"path": "/oauth2/", "delay": 30, "times": None}])
+    started = time.monotonic()
+    with pytest.raises(CredentialError, match="Entra did not answer") as failed:
+        tokens.token()
+    assert time.monotonic() - started < 15  # each attempt's read given up at 1 s, not 300 s
+    assert "refused" not in str(failed.value)
