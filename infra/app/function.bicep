@@ -129,7 +129,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         }
         {
           // Stages wait on Partner Center, not the CPU: as many threads as host.json lets
-          // messages run at once per function (batchSize 32 + newBatchThreshold 16).
+          // messages run at once per function (batchSize 16 + newBatchThreshold 32).
           name: 'PYTHON_THREADPOOL_THREAD_COUNT'
           value: '48'
         }
