@@ -21,6 +21,7 @@ log = logging.getLogger("pcpub.host")
 # The longest a start waits for the app's warmup: an instance that cannot warm up (its vault
 # unreachable, say) still starts; its functions then load what they need as they run.
 WARMUP_WAIT_SECONDS = 10.0
+RESTART_LOOK_SECONDS = 0.25  # how often a timer waiting for its call looks for a restart
 
 
 class TimerTriggers(ABC):
@@ -95,10 +96,22 @@ class TimerTriggers(ABC):
             "LastUpdated": datetime.now(UTC).isoformat(),
         }
         trigger = TriggerTimer(past_due=past_due, schedule_status=status)
+        restarts = self.stats.worker_restarts
         try:  # on a worker thread, as every invocation; the schedule waits for it
-            self.worker.submit(self._invoke, spec, trigger).result()
-        except (RuntimeError, CancelledError):  # the instance is stopping
+            call = self.worker.submit(self._invoke, spec, trigger)
+        except RuntimeError:  # the instance is stopping
             return
+        while not self._stop.is_set():
+            try:
+                call.result(timeout=RESTART_LOOK_SECONDS)
+                return
+            except TimeoutError:  # concurrent.futures.TimeoutError is this one
+                # A worker restarted meanwhile (functionTimeout) ended this call with it: the
+                # schedule goes on, as the host's listener does, whenever the thread returns.
+                if self.stats.worker_restarts != restarts:
+                    return
+            except CancelledError:
+                return
 
     def _invoke(self, spec: FunctionSpec, trigger: object) -> None:
         """One invocation of a function not triggered by a message; its queue outputs sent."""

@@ -88,7 +88,13 @@ APP = textwrap.dedent("""
     @app.function_name("tick")
     @app.timer_trigger(arg_name="timer", schedule="*/1 * * * * *")
     def tick(timer: func.TimerRequest) -> None:
+        import time
         note("ticks", str(timer.past_due))
+        note("tick_at", str(time.monotonic()))
+        stall = os.environ.get("TICK_STALL")
+        if stall and not os.path.exists(os.path.join(os.environ["SEEN_DIR"], "stalled")):
+            note("stalled", str(time.monotonic()))
+            time.sleep(float(stall))
         status = getattr(timer, "schedule_status", None) or {}
         note("schedules", f"{status.get('Last')}|{status.get('Next')}")
 """)
@@ -301,6 +307,24 @@ def test_a_worker_restart_ends_every_invocation_on_it(host: LocalHost) -> None:
     assert seen(host, "lasting") == ["1"]
     failures = host.stats.failures  # (a timer tick running at that moment fails too)
     assert (failures.get("lasting"), failures.get("late_echo")) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [{"AzureFunctionsJobHost__functionTimeout": "00:00:01", "TICK_STALL": "8"}],
+    indirect=True,
+)
+def test_a_timer_past_function_timeout_keeps_its_schedule(host: LocalHost) -> None:
+    """A timer call that hangs fails at functionTimeout with the worker it ran on, and the
+    schedule goes on from there, as the host's own timer listener does: the next occurrences
+    are called while the hung call still sleeps (8 s), not after it returns."""
+    wait_for(lambda: seen(host, "stalled"), timeout=5)
+    [stalled] = (float(at) for at in seen(host, "stalled"))
+    wait_for(lambda: host.stats.worker_restarts >= 1, timeout=5)
+    time.sleep(4.0)
+    after = [float(at) for at in seen(host, "tick_at") if float(at) > stalled + 0.5]
+    assert len(after) >= 2, after
+    assert all(at < stalled + 6 for at in after[:2])
 
 
 def test_queue_output_binding_is_sent_after_success(host: LocalHost) -> None:
