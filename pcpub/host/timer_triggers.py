@@ -106,8 +106,9 @@ class TimerTriggers(ABC):
                 call.result(timeout=RESTART_LOOK_SECONDS)
                 return
             except TimeoutError:  # concurrent.futures.TimeoutError is this one
-                # A worker restarted meanwhile (functionTimeout) ended this call with it: the
-                # schedule goes on, as the host's listener does, whenever the thread returns.
+                # A worker restart (functionTimeout) ended this call with every other: the
+                # schedule goes on, as the host's listener does; the abandoned thread returns
+                # when it will, and nothing it leaves is sent.
                 if self.stats.worker_restarts != restarts:
                     return
             except CancelledError:
