@@ -5,7 +5,7 @@ the event on `pc-notify`; the `notify` function posts each. A failed post is que
 with a growing delay (15 s doubling, up to an hour), and after `MAX_ATTEMPTS` it is recorded
 as a dead letter (`pcpub poison list`, `pcpub poison redrive`). A dead sink therefore costs the
 pipeline one queue message per event and never slows a stage; a post never takes more than
-`DEADLINE` seconds in all (`post_within`). Sink URLs and keys come from Key Vault and are never
+`DEADLINE` seconds in all (`Poster`). Sink URLs and keys come from Key Vault and are never
 logged.
 """
 
@@ -15,6 +15,7 @@ import asyncio
 import base64
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -30,30 +31,71 @@ from shared.queues import NOTIFY, QueueSender
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 DEADLINE = 10.0  # a post's whole time, from connecting to the answer's status line
+ANSWER_BYTES = 64 * 1024  # the most of an answer read to keep its connection
 Post = Callable[[str, bytes, Mapping[str, str], float], int]
 
 
-def post_within(
-    verify: ssl.SSLContext | bool,
-    url: str,
-    body: bytes,
-    headers: Mapping[str, str],
-    deadline: float,
-) -> int:
-    """POST and return the answer's status, all within `deadline` seconds (TimeoutError
-    past it). httpx's timeouts bound each read, not the exchange: a receiver that sends a
-    byte a second would hold the invocation for ever, and, past functionTimeout, the worker
-    with every invocation on it. The answer's body is never read."""
+class Poster:
+    """POSTs to sinks from one event loop on a thread of its own, over one client whose
+    connections are kept alive: a release sends many events to the same few sinks, and a new
+    loop and TLS handshake for each post was most of its time.
 
-    async def post() -> int:
-        async with (
-            asyncio.timeout(deadline),
-            httpx.AsyncClient(verify=verify, timeout=deadline) as client,
-            client.stream("POST", url, content=body, headers=headers) as answer,
-        ):
-            return answer.status_code
+    A post is bounded as a whole (`deadline`, from connecting to the answer's status line):
+    httpx's timeouts bound each read, not the exchange, so a receiver that sends a byte a
+    second would otherwise hold the invocation for ever, and, past functionTimeout, the worker
+    with every invocation on it. The answer's body is read, up to `ANSWER_BYTES` and within
+    what is left of the deadline, only so its connection can be used again; a longer or slower
+    one is dropped with its connection, and the post still counts by its status."""
 
-    return asyncio.run(post())
+    def __init__(self, verify: ssl.SSLContext | bool) -> None:
+        self._verify = verify
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    def __call__(self, url: str, body: bytes, headers: Mapping[str, str], deadline: float) -> int:
+        """The answer's status, within `deadline` seconds (TimeoutError past it)."""
+        posted = asyncio.run_coroutine_threadsafe(
+            self._post(url, body, headers, deadline), self._running()
+        )
+        try:
+            return posted.result(deadline + 1.0)  # the post bounds itself; this, a stuck loop
+        except TimeoutError:
+            posted.cancel()
+            raise
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=self._loop.run_forever, name="notify-posts", daemon=True
+                ).start()
+            return self._loop
+
+    async def _post(
+        self, url: str, body: bytes, headers: Mapping[str, str], deadline: float
+    ) -> int:
+        if self._client is None:  # made on the loop that uses it
+            self._client = httpx.AsyncClient(verify=self._verify)
+        end = asyncio.get_running_loop().time() + deadline
+        request = self._client.build_request(
+            "POST", url, content=body, headers=headers, timeout=deadline
+        )
+        async with asyncio.timeout_at(end):
+            answer = await self._client.send(request, stream=True)
+        try:
+            async with asyncio.timeout_at(end):
+                read = 0
+                async for chunk in answer.aiter_raw():
+                    read += len(chunk)
+                    if read > ANSWER_BYTES:
+                        break
+        except (TimeoutError, httpx.HTTPError):
+            pass  # answered: only the connection is lost
+        finally:
+            await answer.aclose()
+        return answer.status_code
 
 
 class Notifier:

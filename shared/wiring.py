@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from functools import partial
 from typing import TYPE_CHECKING
 
 from shared import redaction
@@ -16,7 +15,7 @@ from shared.credentials import PartnerCenterTokens
 from shared.exports import BlobExports
 from shared.incidents import BreakerPolicy, Incidents
 from shared.ledger import Ledger
-from shared.notify_delivery import Notifier, post_within
+from shared.notify_delivery import Notifier, Poster
 from shared.observability import setup as telemetry
 from shared.packages import BlobPackageFiles
 from shared.partnercenter.budget import TenantBudget
@@ -39,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pipeline: Pipeline | None = None
+_posters_lock = threading.Lock()
+_posters: dict[str | None, Poster] = {}  # the process's, by CA bundle: they keep connections
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
@@ -135,8 +136,9 @@ def _notifier(settings: Settings, queues: QueueSender, ledger: Ledger) -> Notifi
             reader = vault[name]
         return reader.get()
 
-    verify = tls_verify(settings.ca_bundle)
-    return Notifier(settings.notify_sinks, queues, ledger, secret, partial(post_within, verify))
+    with _posters_lock:  # not _lock: pipeline() holds it while it builds this
+        poster = _posters.setdefault(settings.ca_bundle, Poster(tls_verify(settings.ca_bundle)))
+    return Notifier(settings.notify_sinks, queues, ledger, secret, poster)
 
 
 def pipeline() -> Pipeline:

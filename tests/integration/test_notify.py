@@ -22,6 +22,7 @@ from pcpub.stack import app_settings
 from pcsim.admin import SimulatorClient
 from shared.messages import Event, EventKind
 from shared.notifications import SIGNATURE, TIMESTAMP
+from shared.notify_delivery import ANSWER_BYTES
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.events import publish
 from shared.queues import NOTIFY
@@ -150,3 +151,45 @@ def test_a_receiver_that_trickles_its_answer_is_given_up_on_in_time(
     assert "could not notify hook (no answer within 1.5 s); trying again in 15 s" in caplog.text
     held = notifying.queues.client(NOTIFY).get_queue_properties()
     assert held.approximate_message_count == 1  # the retry, out of sight for its delay
+
+
+def test_posts_to_a_sink_share_one_kept_alive_connection(
+    notifying: Pipeline, receivers: tuple[Receiver, Receiver]
+) -> None:
+    """A release sends many events to the same few sinks: each post over a new connection (a
+    TLS handshake, a new event loop) was most of its time. The answer is read so that its
+    connection can carry the next post; one longer than the reader keeps costs its connection."""
+    hook, _ = receivers
+    hook.answer = b'{"ok": true}' * 100
+    for _ in range(3):
+        publish(notifying, event(EventKind.SUCCEEDED))
+    assert drain(notifying) == 3
+    assert len(hook.got) == 3 and hook.connections == 1
+    hook.answer = b"x" * (4 * ANSWER_BYTES)
+    publish(notifying, event(EventKind.SUCCEEDED))
+    assert drain(notifying) == 1
+    assert len(hook.got) == 4 and hook.connections == 1
+    hook.answer = b""
+    publish(notifying, event(EventKind.SUCCEEDED))
+    assert drain(notifying) == 1
+    assert len(hook.got) == 5 and hook.connections == 2  # the long answer's went with it
+
+
+def test_an_answer_whose_body_trickles_is_still_delivered_in_time(
+    notifying: Pipeline, receivers: tuple[Receiver, Receiver], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The status came: the sink took the event. A body sent a byte every 0.2 s costs only its
+    connection, not a retry (which would post the event twice)."""
+    hook, _ = receivers
+    hook.body_trickle = 30.0
+    assert notifying.notifier is not None
+    notifying.notifier.deadline = 1.5
+    caplog.set_level(logging.INFO)
+    publish(notifying, event(EventKind.SUCCEEDED))
+    started = time.monotonic()
+    assert drain(notifying) == 1
+    assert time.monotonic() - started < 5
+    assert len(hook.got) == 1
+    assert "event succeeded delivered to hook" in caplog.text
+    held = notifying.queues.client(NOTIFY).get_queue_properties()
+    assert held.approximate_message_count == 0  # no retry
