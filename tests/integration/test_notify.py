@@ -133,6 +133,16 @@ def test_a_dead_sink_is_retried_later_then_dead_lettered(
     assert again["attempt"] == 0 and again["sink"] == "hook"  # re-driven, it starts afresh
 
 
+def post_one_with_a_deadline(notifying: Pipeline, seconds: float = 1.5) -> float:
+    """Post one event with `seconds` as the post's deadline; how long its delivery took."""
+    assert notifying.notifier is not None
+    notifying.notifier.deadline = seconds
+    publish(notifying, event(EventKind.SUCCEEDED))
+    started = time.monotonic()
+    assert drain(notifying) == 1
+    return time.monotonic() - started
+
+
 def test_a_receiver_that_trickles_its_answer_is_given_up_on_in_time(
     notifying: Pipeline, receivers: tuple[Receiver, Receiver], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -141,12 +151,7 @@ def test_a_receiver_that_trickles_its_answer_is_given_up_on_in_time(
     holds no invocation near functionTimeout (past it, every invocation on the worker ends)."""
     hook, _ = receivers
     hook.trickle = 30.0
-    assert notifying.notifier is not None
-    notifying.notifier.deadline = 1.5
-    publish(notifying, event(EventKind.SUCCEEDED))
-    started = time.monotonic()
-    assert drain(notifying) == 1
-    assert time.monotonic() - started < 5
+    assert post_one_with_a_deadline(notifying) < 5
     assert len(hook.got) == 1
     assert "could not notify hook (no answer within 1.5 s); trying again in 15 s" in caplog.text
     held = notifying.queues.client(NOTIFY).get_queue_properties()
@@ -182,13 +187,8 @@ def test_an_answer_whose_body_trickles_is_still_delivered_in_time(
     connection, not a retry (which would post the event twice)."""
     hook, _ = receivers
     hook.body_trickle = 30.0
-    assert notifying.notifier is not None
-    notifying.notifier.deadline = 1.5
     caplog.set_level(logging.INFO)
-    publish(notifying, event(EventKind.SUCCEEDED))
-    started = time.monotonic()
-    assert drain(notifying) == 1
-    assert time.monotonic() - started < 5
+    assert post_one_with_a_deadline(notifying) < 5
     assert len(hook.got) == 1
     assert "event succeeded delivered to hook" in caplog.text
     held = notifying.queues.client(NOTIFY).get_queue_properties()

@@ -14,8 +14,8 @@ from azure.storage.queue import QueueClient
 from pcpub.host.runtime import LocalHost
 from shared.queues import QueueSender, queue_client_kwargs
 
-APP = textwrap.dedent("""
-    import os
+PROLOGUE = textwrap.dedent("""
+    import os, time
     import azure.functions as func
 
     app = func.FunctionApp()
@@ -24,7 +24,9 @@ APP = textwrap.dedent("""
     def note(name, text):
         with open(os.path.join(os.environ["SEEN_DIR"], name), "a") as fh:
             fh.write(text + "\\n")
+""")  # what each test app starts with: its note() is what the tests read back (seen)
 
+APP = PROLOGUE + textwrap.dedent("""
     @app.function_name("always_fails")
     @app.queue_trigger(arg_name="msg", queue_name="%FAIL_QUEUE%", connection=C)
     def always_fails(msg: func.QueueMessage) -> None:

@@ -15,7 +15,15 @@ import pytest
 
 from pcpub.azurite import AzuritePorts
 from pcpub.host.runtime import LocalHost
-from tests.integration.host.app import HOST_JSON, count, raw_queue, seen, sender, wait_for
+from tests.integration.host.app import (
+    HOST_JSON,
+    PROLOGUE,
+    count,
+    raw_queue,
+    seen,
+    sender,
+    wait_for,
+)
 
 
 def test_a_failing_message_is_poisoned_after_max_dequeue_count(host: LocalHost) -> None:
@@ -93,17 +101,7 @@ def test_a_delayed_message_waits_for_its_visibility(host: LocalHost) -> None:
     wait_for(lambda: seen(host, "echo") == ["later"], timeout=10)
 
 
-RELAY_APP = textwrap.dedent("""
-    import os, time
-    import azure.functions as func
-
-    app = func.FunctionApp()
-    C = "AzureWebJobsStorage"
-
-    def note(name, text):
-        with open(os.path.join(os.environ["SEEN_DIR"], name), "a") as fh:
-            fh.write(text + "\\n")
-
+RELAY_APP = PROLOGUE + textwrap.dedent("""
     @app.function_name("relay")
     @app.timer_trigger(arg_name="timer", schedule="*/1 * * * * *")
     @app.queue_output(arg_name="out", queue_name="%NEXT_QUEUE%", connection=C)
