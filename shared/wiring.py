@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import cache
 from typing import TYPE_CHECKING
 
 from shared import redaction
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pipeline: Pipeline | None = None
-_posters_lock = threading.Lock()
-_posters: dict[str | None, Poster] = {}  # the process's, by CA bundle: they keep connections
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
@@ -136,9 +135,13 @@ def _notifier(settings: Settings, queues: QueueSender, ledger: Ledger) -> Notifi
             reader = vault[name]
         return reader.get()
 
-    with _posters_lock:  # not _lock: pipeline() holds it while it builds this
-        poster = _posters.setdefault(settings.ca_bundle, Poster(tls_verify(settings.ca_bundle)))
-    return Notifier(settings.notify_sinks, queues, ledger, secret, poster)
+    return Notifier(settings.notify_sinks, queues, ledger, secret, _poster(settings.ca_bundle))
+
+
+@cache
+def _poster(ca_bundle: str | None) -> Poster:
+    """One per process (per CA bundle): its connections serve every pipeline built here."""
+    return Poster(tls_verify(ca_bundle))
 
 
 def pipeline() -> Pipeline:
