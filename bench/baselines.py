@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from bench.throughput import critical_path, shifts
 from pcpub.stack import LocalStack
 from pcsim.admin import SimulatorClient
 from shared.partnercenter.transport import tls_verify
@@ -96,17 +97,25 @@ class Script:
 
 
 def run(
-    offers: int, latency_ms: float, rate_per_minute: float, certify: float, batches: int = 3
+    offers: int,
+    latency_ms: float,
+    rate_per_minute: float,
+    certify: float,
+    publish: float = 5.0,
+    spread: tuple[float, ...] = shifts(3),
 ) -> dict[str, Any]:
-    """The sequential loop once (it takes minutes), the naive script `batches` times, each on
-    offers of its own: one batch moves with where its one-second sleeps fall against Partner
-    Center's answers, so its median is what pc-publisher's median is set against."""
+    """The sequential loop once (it takes minutes), the naive script once per shift, each on
+    offers of its own, with certification and publishing that much longer: a batch's one-second
+    sleeps fall where they fall against Partner Center's answers, so the batches are spread
+    over that second, as pc-publisher's are (bench.__main__), and each is set against its own
+    critical path."""
     with LocalStack(profile="fast") as stack:
         admin = SimulatorClient(stack.sim_config)
-        admin.admin_put("timings", {"accept": 0.5, "certify": certify, "publish": 5.0})
         faults = {"latencyMs": latency_ms, "rateLimit": int(rate_per_minute)}
 
-        def batch(kind: str, parallel: bool) -> float:
+        def batch(kind: str, parallel: bool, shift: float = 0.0) -> dict[str, float]:
+            timings = {"accept": 0.5, "certify": certify + shift, "publish": publish + shift}
+            admin.admin_put("timings", timings)
             names = [f"{kind}-{i:03d}" for i in range(offers)]
             for name in names:
                 admin.add_offer(name, ["basic"])
@@ -116,16 +125,23 @@ def run(
             with ThreadPoolExecutor(max_workers=offers if parallel else 1) as pool:
                 list(pool.map(script.publish, names))
             admin.clear_faults()
-            return round(time.monotonic() - started, 1)
+            wall = time.monotonic() - started
+            critical = critical_path(certify + shift, publish + shift, latency_ms)
+            return {"wall_s": round(wall, 1), "critical_path_s": round(critical, 1)}
 
         sequential = batch("sequential", parallel=False)
-        walls = [batch(f"parallel{b}", parallel=True) for b in range(batches)]
+        parallel = [batch(f"parallel{b}", True, shift) for b, shift in enumerate(spread)]
         admin.close()
+    over = [round(b["wall_s"] - b["critical_path_s"], 1) for b in parallel]
     return {
         "offers": offers,
-        "sequential_wall_s": sequential,
-        "parallel_walls_s": walls,
-        "parallel_wall_s": statistics.median(walls),
+        "sequential_wall_s": sequential["wall_s"],
+        "parallel_walls_s": [b["wall_s"] for b in parallel],
+        "parallel_critical_paths_s": [b["critical_path_s"] for b in parallel],
+        "parallel_overheads_s": over,
+        "parallel_overhead_s": statistics.median(over),
+        "parallel_wall_s": statistics.median(b["wall_s"] for b in parallel),
+        "shifts_s": list(spread),
     }
 
 
