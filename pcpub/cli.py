@@ -216,9 +216,19 @@ def _runs(args: argparse.Namespace) -> int:
         print(incident_line(incident))
     for run in page.runs:
         print(f"{run.run_id:<40} {run.status:<10} {run.stage:<15} {run.offer}")
+    if not page.runs:  # said on stderr: the listing itself stays empty for scripts
+        where = "archived runs" if args.archived else "runs"
+        print(f"pcpub: no {where}{_matching(args)}", file=sys.stderr)
     if page.next:
         print(f"more: pcpub runs --page {page.next} (with the same filters)")
     return 0
+
+
+def _matching(args: argparse.Namespace) -> str:
+    """What a `pcpub runs` listing was filtered by, in words."""
+    filters = (("state", args.state), ("offer", args.offer))
+    said = [f"{name} {value}" for name, value in filters if value]
+    return f" with {' and '.join(said)}" if said else ""
 
 
 def _poison(args: argparse.Namespace) -> int:

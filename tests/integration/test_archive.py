@@ -157,3 +157,13 @@ def test_pcpub_runs_prints_the_next_page_token(
     assert {r["requestId"] for r in second["runs"]}.isdisjoint(
         {r["requestId"] for r in first["runs"]}
     )
+
+
+def test_pcpub_runs_says_on_stderr_when_nothing_matches(
+    azurite: AzuritePorts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["runs", "--state", "cancelled", "--offer", f"none-{uuid.uuid4().hex[:8]}"]
+    assert main([*args, "--connection-string", azurite.connection_string]) == 0
+    said = capsys.readouterr()
+    assert said.out == ""  # the listing stays empty for scripts
+    assert "no runs with state cancelled and offer none-" in said.err
