@@ -11,6 +11,7 @@ With `--warm`, the same batch again on the same stack a minute later, once the w
 first are known (shared.wait_history): its wall time, calls and status polls per run.
 
     python -m bench.throughput [--offers 200] [--hosts 1] [--latency-ms 100] [--warm]
+        [--send-after S]
 """
 
 from __future__ import annotations
