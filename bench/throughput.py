@@ -45,6 +45,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # run of the same offer reads the remembered product directly: 9.
 MINIMAL_CALLS = 10
 MINIMAL_POLLS = 2  # one status read that finds preview ready, one that finds it live
+MINIMAL = MINIMAL_CALLS + MINIMAL_POLLS
+# The idle intake queue's poll interval (host.json maxPollingInterval) and the waits' base
+# check interval in the local stack: where in it a small batch falls moves its wall time.
+CYCLE = 1.0
 POLL_PATH = re.compile(r"/submissions/\d+$")
 
 
@@ -96,9 +100,8 @@ def run(
         admin.close()
     ok, per_run, calls, polls, waits = _per_run(runs, log)
     one_run_calls = statistics.median(calls) if calls else 0
-    minimal = MINIMAL_CALLS + MINIMAL_POLLS
     critical = critical_path(certify, publish, latency_ms)
-    rate_bound = offers * minimal / (rate_per_minute / 60)  # the limit's average rate
+    rate_bound = offers * MINIMAL / (rate_per_minute / 60)  # the limit's average rate
     bound = max(critical, rate_bound)
     kinds = Counter(kind(e) for r in ok[:1] for e in per_run.get(r.run_id, []))
     non_poll = [c - p for c, p in zip(calls, polls, strict=True)]
@@ -140,19 +143,18 @@ def run(
     return result
 
 
-def shifts(batches: int, cycle: float = 1.0) -> tuple[float, ...]:
+def shifts(batches: int) -> tuple[float, ...]:
     """How much later each of `batches` small batches is sent, and its Partner Center waits
-    end: spread evenly over `cycle`, the idle intake queue's poll interval (maxPollingInterval)
-    and the checks' base interval. A batch's wall time moves by up to that much with where it
-    falls in it, and on fresh stacks it falls in the same place every time (the setup takes
+    end: spread evenly over `CYCLE`. A batch's wall time moves by up to that much with where
+    it falls in it, and on fresh stacks it falls in the same place every time (the setup takes
     as long each time): without a spread, a median of batches is one phase measured again."""
-    return tuple(round(i * cycle / batches, 3) for i in range(batches))
+    return tuple(round(i * CYCLE / batches, 3) for i in range(batches))
 
 
 def critical_path(certify: float, publish: float, latency_ms: float) -> float:
     """One run's shortest way to live on the simulator: its acceptance (0.5 s), certification
     and publishing, and the minimal calls (status polls included) one after another."""
-    return 0.5 + certify + publish + (MINIMAL_CALLS + MINIMAL_POLLS) * latency_ms / 1000
+    return 0.5 + certify + publish + MINIMAL * latency_ms / 1000
 
 
 def _warm(batch: Batch, bound: float) -> dict[str, Any]:
