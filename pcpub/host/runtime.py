@@ -175,6 +175,8 @@ class LocalHost(QueueTriggers, TimerTriggers):
                 event.set()
         for thread in self._threads:
             thread.join(timeout)
+        for lease in self._listeners:  # released, or left to lapse when storage is away
+            lease.join(timeout)
         # Invocations not yet on a thread are dropped (their messages come back when their
         # leases end); those running are given `timeout` to finish.
         self.worker.shutdown(wait=False, cancel_futures=True)

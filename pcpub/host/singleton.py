@@ -3,6 +3,12 @@ that holds a blob lease on `azure-webjobs-hosts/locks/<host id>/<function>.Liste
 timer; the others stand by and take over within one lease period when it stops renewing (its
 process died). The lease is renewed in the background while it is held, so an invocation
 longer than the lease never overlaps one on another instance.
+
+Storage that does not answer is not an error of the host: a renewal is tried again at the
+next third of the period until the lease would have lapsed, and a release that cannot reach
+storage is left to lapse. Each call is bounded (no SDK retry, whose first backoff is 15 s, and
+short timeouts): the renewer is the retry, and a stopping instance never waits a minute on a
+lease it is giving up anyway.
 """
 
 from __future__ import annotations
@@ -10,20 +16,27 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient
 
 log = logging.getLogger("pcpub.host")
 CONTAINER = "azure-webjobs-hosts"
 LEASE_SECONDS = 15  # the Functions host's singleton lease period
+CALL_SECONDS = 3.0  # a lease call's connect and read timeouts: a third of what is left
 
 
 class ListenerLease:
     def __init__(
         self, connection_string: str, host_id: str, function: str, stop: threading.Event
     ) -> None:
-        service = BlobServiceClient.from_connection_string(connection_string)
+        service = BlobServiceClient.from_connection_string(
+            connection_string,
+            retry_total=0,
+            connection_timeout=CALL_SECONDS,
+            read_timeout=CALL_SECONDS,
+        )
         with contextlib.suppress(ResourceExistsError):
             service.create_container(CONTAINER)
         self._blob: BlobClient = service.get_blob_client(
@@ -38,14 +51,15 @@ class ListenerLease:
         self._renewer: threading.Thread | None = None
 
     def hold(self) -> bool:
-        """True when this instance holds the lease (taking it if it is free)."""
+        """True when this instance holds the lease (taking it if it is free); False while
+        another instance holds it or storage does not answer."""
         with self._lock:
             if self._lease is not None:
                 return True
             try:
                 self._lease = self._blob.acquire_lease(lease_duration=LEASE_SECONDS)
-            except (HttpResponseError, ResourceNotFoundError):
-                return False  # another instance holds it
+            except AzureError:  # another instance holds it, or storage is away
+                return False
         log.info(
             "took the listener lease for %s",
             self._function,
@@ -58,6 +72,7 @@ class ListenerLease:
         return True
 
     def _renew(self) -> None:
+        lapses = time.monotonic() + LEASE_SECONDS
         while not self._stop.wait(LEASE_SECONDS / 3):
             with self._lock:
                 lease = self._lease
@@ -65,16 +80,40 @@ class ListenerLease:
                 return
             try:
                 lease.renew()
-            except HttpResponseError:  # lost it (storage blinked past the lease period)
-                log.warning("lost the listener lease for %s", self._function)
+                lapses = time.monotonic() + LEASE_SECONDS
+                continue
+            except HttpResponseError as exc:  # 409/412: another instance took it meanwhile
+                lost = exc.status_code is None or exc.status_code < 500
+            except AzureError:  # storage unreachable: the lease may still be ours
+                lost = False
+            if lost or time.monotonic() >= lapses:
+                log.warning(
+                    "lost the listener lease for %s",
+                    self._function,
+                    extra={"action": "timer_lease_lost", "function": self._function},
+                )
                 with self._lock:
-                    self._lease = None
+                    if self._lease is lease:
+                        self._lease = None
                 return
         self.release()
 
     def release(self) -> None:
         with self._lock:
             lease, self._lease = self._lease, None
-        if lease is not None:
-            with contextlib.suppress(HttpResponseError):
-                lease.release()
+        if lease is None:
+            return
+        try:
+            lease.release()
+        except AzureError:  # storage away or the lease gone: it lapses within its period
+            log.warning(
+                "could not release the listener lease for %s; it lapses within %d s",
+                self._function,
+                LEASE_SECONDS,
+                extra={"action": "timer_lease_unreleased", "function": self._function},
+            )
+
+    def join(self, timeout: float) -> None:
+        """Wait for the renewer to release the lease once the instance stops."""
+        if self._renewer is not None:
+            self._renewer.join(timeout)
