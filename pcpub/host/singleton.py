@@ -6,9 +6,10 @@ longer than the lease never overlaps one on another instance.
 
 Storage that does not answer is not an error of the host: a renewal is tried again at the
 next third of the period until the lease would have lapsed, and a release that cannot reach
-storage is left to lapse. Each call is bounded (no SDK retry, whose first backoff is 15 s, and
-short timeouts): the renewer is the retry, and a stopping instance never waits a minute on a
-lease it is giving up anyway.
+storage is left to lapse. Each call is bounded (one retry after 1 s, for a keep-alive
+connection Azurite closed as it was reused, and short timeouts; the SDK's own first backoff is
+15 s): the renewer is the retry, and a stopping instance never waits a minute on a lease it is
+giving up anyway.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 import time
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
-from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient
+from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, LinearRetry
 
 log = logging.getLogger("pcpub.host")
 CONTAINER = "azure-webjobs-hosts"
@@ -33,7 +34,7 @@ class ListenerLease:
     ) -> None:
         service = BlobServiceClient.from_connection_string(
             connection_string,
-            retry_total=0,
+            retry_policy=LinearRetry(backoff=1, retry_total=1, random_jitter_range=0),
             connection_timeout=CALL_SECONDS,
             read_timeout=CALL_SECONDS,
         )
