@@ -73,8 +73,9 @@ class ListenerLease:
         return True
 
     def _renew(self) -> None:
+        period = LEASE_SECONDS / 3
         lapses = time.monotonic() + LEASE_SECONDS
-        while not self._stop.wait(LEASE_SECONDS / 3):
+        while not self._stop.wait(period):
             with self._lock:
                 lease = self._lease
             if lease is None:
@@ -87,17 +88,24 @@ class ListenerLease:
                 lost = exc.status_code is None or exc.status_code < 500
             except AzureError:  # storage unreachable: the lease may still be ours
                 lost = False
-            if lost or time.monotonic() >= lapses:
-                log.warning(
-                    "lost the listener lease for %s",
-                    self._function,
-                    extra={"action": "timer_lease_lost", "function": self._function},
-                )
-                with self._lock:
-                    if self._lease is lease:
-                        self._lease = None
+            except Exception:  # whatever it was, this instance no longer knows it holds it
+                log.exception("renewing the listener lease for %s failed", self._function)
+                lost = True
+            # Given up before it lapses, not after: another instance may take it at once.
+            if lost or time.monotonic() + period >= lapses:
+                self._lost(lease)
                 return
         self.release()
+
+    def _lost(self, lease: BlobLeaseClient) -> None:
+        log.warning(
+            "lost the listener lease for %s",
+            self._function,
+            extra={"action": "timer_lease_lost", "function": self._function},
+        )
+        with self._lock:
+            if self._lease is lease:
+                self._lease = None
 
     def release(self) -> None:
         with self._lock:

@@ -1,6 +1,7 @@
 """The timer's listener lease when storage goes away: an instance that stops lets go at once
 (the lease lapses on its own), and a blink shorter than the lease does not hand the timer to
-a second instance while the first still runs it."""
+a second instance while the first still runs it; an outage longer than the lease stops the
+timer here before the lease lapses, so that no two instances run it."""
 
 from __future__ import annotations
 
@@ -71,3 +72,23 @@ def test_a_storage_blink_shorter_than_the_lease_keeps_the_timer_on_one_instance(
         stop.set()
         first.join(LEASE_SECONDS)
         proc.stop()
+
+
+def test_storage_away_longer_than_the_lease_stops_the_timer_here_before_it_lapses(
+    storage: tuple[Managed, AzuritePorts], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another instance may take the lease the moment it lapses: this one must have stopped
+    believing it holds it by then, or the timer would run on both."""
+    proc, ports = storage
+    stop = threading.Event()
+    lease = ListenerLease(ports.connection_string, "lease-test", "tick", stop)
+    assert lease.hold()
+    taken = time.monotonic()
+    proc.stop()
+    try:
+        time.sleep(max(0.0, taken + LEASE_SECONDS - 1 - time.monotonic()))
+        assert not lease.hold()  # given up, and storage cannot give it back yet
+        assert "lost the listener lease for tick" in caplog.text
+    finally:
+        stop.set()
+        lease.join(LEASE_SECONDS)
