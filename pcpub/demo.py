@@ -90,7 +90,7 @@ def run_demo(
             from pcpub.demo_release import run_release
 
             ok = run_release(stack, storage, timeout)
-            print(f"done in {time.monotonic() - started:.1f}s; stopping everything", flush=True)
+            _done(stack, started, ok)
             return 0 if ok else 1
         requests = _requests(time.strftime("%Y%m%d-%H%M%S"), azure_offer)
         for request in requests:
@@ -102,7 +102,8 @@ def run_demo(
             )
         runs = _follow(storage, [r["requestId"] for r in requests], started, timeout)
         if runs is None:
-            print(f"the runs did not finish within {timeout:.0f}s; logs in {stack.workdir}")
+            logs = stack.keep_workdir()
+            print(f"the runs did not finish within {timeout:.0f}s; logs kept in {logs}")
             return 1
         admin = SimulatorClient(sim)
         ok = True
@@ -121,8 +122,14 @@ def run_demo(
             f"({len(log)} requests in all, token and Key Vault requests included)"
         )
         admin.close()
-        print(f"done in {time.monotonic() - started:.1f}s; stopping everything", flush=True)
+        _done(stack, started, ok)
     return 0 if ok else 1
+
+
+def _done(stack: LocalStack, started: float, ok: bool) -> None:
+    """The logs go with a stack that did what it should; otherwise they are kept."""
+    kept = "" if ok else f" (logs kept in {stack.keep_workdir()})"
+    print(f"done in {time.monotonic() - started:.1f}s; stopping everything{kept}", flush=True)
 
 
 def _follow(storage: Storage, ids: list[str], started: float, timeout: float) -> list[Run] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -97,6 +98,9 @@ class LocalStack:
         self.host_restarts = 0
         self._stopping = threading.Event()
         self._host_lock = threading.Lock()
+        # A directory of its own (logs, Azurite's data, the simulator's CA key) goes with the
+        # stack when it stops cleanly; one the caller names is the caller's (keep_workdir).
+        self.owns_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="pcpub-stack-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.profile = profile
@@ -117,8 +121,15 @@ class LocalStack:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is not None:  # its logs say what went wrong
+            self.keep_workdir()
         self.stop()
+
+    def keep_workdir(self) -> Path:
+        """Keep the stack's directory past its stop (it has something to show)."""
+        self.owns_workdir = False
+        return self.workdir
 
     @property
     def host(self) -> Managed | None:
@@ -149,6 +160,7 @@ class LocalStack:
                         target=self._watch_host, name="host-watch", daemon=True
                     ).start()
         except BaseException:
+            self.keep_workdir()  # the logs of what did not start
             self.stop()
             raise
 
@@ -290,6 +302,8 @@ class LocalStack:
         for proc in (*self.hosts, self.simulator, self.azurite):
             if proc is not None:
                 proc.stop()
+        if self.owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def describe(self) -> dict[str, Any]:
         """What `pcpub up --write-config` writes for other terminals and systems."""

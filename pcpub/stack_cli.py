@@ -41,7 +41,10 @@ def register(sub: Any) -> None:
     up = sub.add_parser("up", help="run the whole local stack until interrupted")
     up.add_argument("--write-config", help="write endpoints, credentials and queue names here")
     up.add_argument("--profile", choices=["fast", "realistic"], default="fast")
-    up.add_argument("--workdir")
+    up.add_argument(
+        "--workdir",
+        help="keep the logs and data here (default: a temporary directory, removed at stop)",
+    )
     up.add_argument(
         "--hosts",
         type=simulator_cli.whole_number(1, 16),
@@ -153,6 +156,8 @@ def _up(args: argparse.Namespace) -> int:
         pass
     finally:
         stack.stop()
+        if stack.owns_workdir:
+            print(f"stopped; removed {stack.workdir} (--workdir keeps the logs)", file=sys.stderr)
     return 0
 
 
