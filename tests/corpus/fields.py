@@ -3,7 +3,24 @@ fields, nulls and unknown fields, and identifiers that could reach a URL or a fi
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.corpus.case import GUID, Case, auth, base, bc, encoded, tech
+
+# name, request id suffix, a managed application plan's technical configuration, a fragment
+# of the reason the model gives
+TECHNICAL_CONFIGURATIONS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
+    ("authorization-not-guid", "ag", {"authorizations": [auth("Owner")]}, "must be a GUID"),
+    ("authorization-extra", "ax", {"authorizations": [{**auth(GUID), "x": 1}]}, "unknown field"),
+    ("deployment-mode", "dm", {"deploymentMode": "incremental"}, "deploymentMode"),
+    ("jit-string", "js", {"allowJitAccess": "true"}, "allowJitAccess"),
+    (
+        "action-with-space",
+        "as",
+        {"allowedDataActions": ["Microsoft.X/* ; rm"]},
+        "allowedDataActions",
+    ),
+)
 
 
 def fields(prefix: str) -> list[Case]:
@@ -69,35 +86,9 @@ def fields(prefix: str) -> list[Case]:
             "onlyChanged",
         ),
         # Offer types' fields
-        Case(
-            "authorization-not-guid",
-            encoded(base(f"{p}-ag", changes=tech({"authorizations": [auth("Owner")]}))),
-            "model",
-            "must be a GUID",
-        ),
-        Case(
-            "authorization-extra",
-            encoded(base(f"{p}-ax", changes=tech({"authorizations": [{**auth(GUID), "x": 1}]}))),
-            "model",
-            "unknown field",
-        ),
-        Case(
-            "deployment-mode",
-            encoded(base(f"{p}-dm", changes=tech({"deploymentMode": "incremental"}))),
-            "model",
-            "deploymentMode",
-        ),
-        Case(
-            "jit-string",
-            encoded(base(f"{p}-js", changes=tech({"allowJitAccess": "true"}))),
-            "model",
-            "allowJitAccess",
-        ),
-        Case(
-            "action-with-space",
-            encoded(base(f"{p}-as", changes=tech({"allowedDataActions": ["Microsoft.X/* ; rm"]}))),
-            "model",
-            "allowedDataActions",
+        *(
+            Case(name, encoded(base(f"{p}-{tag}", changes=tech(fields))), "model", reason)
+            for name, tag, fields, reason in TECHNICAL_CONFIGURATIONS
         ),
         Case(
             "bc-package-without-app",

@@ -3,106 +3,58 @@ and the deployment's live secrets wherever a sender could put them."""
 
 from __future__ import annotations
 
-from tests.corpus.case import Case, base, encoded, package
+from tests.corpus.case import Case, Level, base, encoded, package
+
+BLOB = "https://a.blob.core.windows.net/c/x"
+# name, request id suffix, package source, what refuses it, a fragment of the reason
+PACKAGE_SOURCES: tuple[tuple[str, str, dict[str, str], Level, str], ...] = (
+    ("staged-climb", "sc", {"staged": "../secret.zip"}, "model", "staged"),
+    ("staged-deep-climb", "sdc", {"staged": "a/../../b"}, "model", "staged"),
+    ("staged-absolute", "sa", {"staged": "/etc/passwd"}, "model", "staged"),
+    ("staged-backslash", "sb", {"staged": "a\\..\\b.zip"}, "model", "staged"),
+    ("staged-dot", "sd", {"staged": "./a.zip"}, "model", "staged"),
+    ("url-http", "uh", {"url": "http://a.blob.core.windows.net/c/x"}, "model", "https URL"),
+    (
+        "url-userinfo",
+        "uu",
+        {"url": "https://u:p@a.blob.core.windows.net/c/x"},
+        "model",
+        "https URL",
+    ),
+    (
+        "url-at-host",
+        "ua",
+        {"url": "https://a.blob.core.windows.net@evil.example/x"},
+        "model",
+        "https URL",
+    ),
+    (
+        "url-host",
+        "uo",
+        {"url": "https://evil.example/app.zip"},
+        "policy",
+        "not an allowed package host",
+    ),
+    (
+        "url-lookalike",
+        "ul",
+        {"url": "https://blob.core.windows.net.evil.example/app.zip"},
+        "policy",
+        "not an allowed package host",
+    ),
+    ("source-both", "s2", {"staged": "a.zip", "url": BLOB}, "model", "exactly one"),
+    ("source-none", "s0", {}, "model", "exactly one"),
+    ("staged-missing", "sm", {"staged": "never-staged.zip"}, "stage", "does not exist"),
+)
 
 
 def sources(prefix: str) -> list[Case]:
     p = prefix
     return [
         # Package sources
-        Case(
-            "staged-climb",
-            encoded(base(f"{p}-sc", changes=package({"staged": "../secret.zip"}))),
-            "model",
-            "staged",
-        ),
-        Case(
-            "staged-deep-climb",
-            encoded(base(f"{p}-sdc", changes=package({"staged": "a/../../b"}))),
-            "model",
-            "staged",
-        ),
-        Case(
-            "staged-absolute",
-            encoded(base(f"{p}-sa", changes=package({"staged": "/etc/passwd"}))),
-            "model",
-            "staged",
-        ),
-        Case(
-            "staged-backslash",
-            encoded(base(f"{p}-sb", changes=package({"staged": "a\\..\\b.zip"}))),
-            "model",
-            "staged",
-        ),
-        Case(
-            "staged-dot",
-            encoded(base(f"{p}-sd", changes=package({"staged": "./a.zip"}))),
-            "model",
-            "staged",
-        ),
-        Case(
-            "url-http",
-            encoded(
-                base(f"{p}-uh", changes=package({"url": "http://a.blob.core.windows.net/c/x"}))
-            ),
-            "model",
-            "https URL",
-        ),
-        Case(
-            "url-userinfo",
-            encoded(
-                base(f"{p}-uu", changes=package({"url": "https://u:p@a.blob.core.windows.net/c/x"}))
-            ),
-            "model",
-            "https URL",
-        ),
-        Case(
-            "url-at-host",
-            encoded(
-                base(
-                    f"{p}-ua",
-                    changes=package({"url": "https://a.blob.core.windows.net@evil.example/x"}),
-                )
-            ),
-            "model",
-            "https URL",
-        ),
-        Case(
-            "url-host",
-            encoded(base(f"{p}-uo", changes=package({"url": "https://evil.example/app.zip"}))),
-            "policy",
-            "not an allowed package host",
-        ),
-        Case(
-            "url-lookalike",
-            encoded(
-                base(
-                    f"{p}-ul",
-                    changes=package({"url": "https://blob.core.windows.net.evil.example/app.zip"}),
-                )
-            ),
-            "policy",
-            "not an allowed package host",
-        ),
-        Case(
-            "source-both",
-            encoded(
-                base(
-                    f"{p}-s2",
-                    changes=package(
-                        {"staged": "a.zip", "url": "https://a.blob.core.windows.net/c/x"}
-                    ),
-                )
-            ),
-            "model",
-            "exactly one",
-        ),
-        Case("source-none", encoded(base(f"{p}-s0", changes=package({}))), "model", "exactly one"),
-        Case(
-            "staged-missing",
-            encoded(base(f"{p}-sm", changes=package({"staged": "never-staged.zip"}))),
-            "stage",
-            "does not exist",
+        *(
+            Case(name, encoded(base(f"{p}-{tag}", changes=package(source))), level, reason)
+            for name, tag, source, level, reason in PACKAGE_SOURCES
         ),
         # Oversize labels
         Case(
