@@ -25,7 +25,7 @@ from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, L
 log = logging.getLogger("pcpub.host")
 CONTAINER = "azure-webjobs-hosts"
 LEASE_SECONDS = 15  # the Functions host's singleton lease period
-CALL_SECONDS = 3.0  # a lease call's connect and read timeouts: a third of what is left
+CALL_SECONDS = 2.0  # a lease call's connect and read timeouts: it and its retry fit a period
 
 
 class ListenerLease:
