@@ -243,6 +243,8 @@ class LocalStack:
         was up) is started again on the next look."""
         while not self._stopping.wait(0.2):
             with self._host_lock:
+                if self._stopping.is_set():  # stopping meanwhile: nothing is started again
+                    return
                 for index, host in enumerate(self.hosts):
                     if host.popen.poll() is not None:
                         self.host_restarts += 1
@@ -299,7 +301,9 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stopping.set()
-        for proc in (*self.hosts, self.simulator, self.azurite):
+        with self._host_lock:  # not while the watcher starts an instance again
+            hosts = list(self.hosts)
+        for proc in (*hosts, self.simulator, self.azurite):
             if proc is not None:
                 proc.stop()
         if self.owns_workdir:

@@ -46,3 +46,34 @@ def test_an_instance_that_dies_while_it_starts_is_started_again(
     watcher.join(5)
     assert tries == [0, 0]
     assert stack.host_restarts == 2
+
+
+def test_a_stop_while_an_instance_starts_again_stops_that_instance_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing the watcher starts outlives the stack: the stop waits for the start it is in
+    the middle of, stops what it started, and no start follows."""
+    stack = LocalStack(tmp_path)
+    stack.hosts = [instance(137)]
+    stopped: list[str] = []
+    started = threading.Event()
+
+    def start_instance(index: int) -> None:
+        started.set()
+        time.sleep(0.5)  # the instance comes up while the stack is told to stop
+        stack.hosts[index] = cast(
+            Managed,
+            SimpleNamespace(
+                popen=SimpleNamespace(poll=lambda: 137), stop=lambda: stopped.append("new")
+            ),
+        )
+
+    monkeypatch.setattr(stack, "_start_instance", start_instance)
+    watcher = threading.Thread(target=stack._watch_host, daemon=True)
+    watcher.start()
+    assert started.wait(5)
+    stack.stop()
+    watcher.join(5)
+    assert not watcher.is_alive()
+    assert stopped == ["new"]  # stopped by the stop; and, dead again, not started again
+    assert stack.host_restarts == 1
