@@ -9,12 +9,12 @@ queues and the local host.
 
 from __future__ import annotations
 
-from tests.corpus.case import GUID, Case, Level, base, good_bodies
+from tests.corpus.case import Case, base, good_bodies
 from tests.corpus.decoding import decoding
 from tests.corpus.fields import fields
 from tests.corpus.sources import secret_cases, sources
 
-__all__ = ["GUID", "Case", "Level", "bad_bodies", "base", "good_bodies"]
+__all__ = ["Case", "bad_bodies", "base", "good_bodies"]
 
 
 def bad_bodies(prefix: str, secrets: list[str]) -> list[Case]:
