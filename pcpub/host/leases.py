@@ -2,7 +2,14 @@
 message is received out of sight for the lease (10 minutes in Azure) and its visibility is
 renewed at half the lease until its invocation ends, so a message waiting for a worker thread
 or a slow invocation is not delivered twice, and only a dead instance's messages come back
-when their lease ends."""
+when their lease ends.
+
+Storage that does not answer a renewal (an outage, a 5xx) is tried again a quarter of the
+lease later, as the extension retries a server-side error; only storage's own word that the
+message is no longer ours (gone, or its pop receipt taken by another delivery) ends the hold.
+Each renewal is one bounded call (no SDK retry, short timeouts): the renewals of every held
+message go one after another, and one caught in the SDK's 15 s backoff would hold up the rest
+past their leases."""
 
 from __future__ import annotations
 
@@ -10,9 +17,11 @@ import logging
 import threading
 import time
 
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.storage.queue import QueueClient, QueueMessage
 
 log = logging.getLogger("pcpub.host")
+CALL_SECONDS = 2.0  # a renewal's connect and read timeouts
 
 
 class _Held:
@@ -87,8 +96,20 @@ class Leases:
                     held.message.id,
                     held.message.pop_receipt,
                     visibility_timeout=int(self.seconds),
+                    retry_total=0,
+                    connection_timeout=CALL_SECONDS,
+                    read_timeout=CALL_SECONDS,
                 )
-            except Exception:  # gone, or its lease lost: the message is someone else's
+            except Exception as exc:
+                if _unanswered(exc):
+                    log.warning(
+                        "could not renew the lease of message %s (%s); trying again",
+                        held.message.id,
+                        type(exc).__name__,
+                    )
+                    held.due = now + self.seconds / 4
+                    return
+                # Gone, or its pop receipt another delivery's: the message is someone else's.
                 log.warning("could not renew the lease of message %s", held.message.id)
                 held.settled = True
                 with self._lock:
@@ -96,3 +117,10 @@ class Leases:
                 return
             held.message.pop_receipt = renewed.pop_receipt
             held.due = now + self.seconds / 2
+
+
+def _unanswered(exc: Exception) -> bool:
+    """Storage did not say no: it did not answer, or failed on its side (worth a retry)."""
+    if isinstance(exc, HttpResponseError):
+        return exc.status_code is None or exc.status_code >= 500
+    return isinstance(exc, AzureError)

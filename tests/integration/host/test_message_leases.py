@@ -1,0 +1,89 @@
+"""The local host's message leases when storage blinks: a renewal storage does not answer is
+tried again, so a held message stays out of sight and its invocation can still delete it;
+storage's word that the message is gone ends the hold."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.storage.queue import QueueClient, QueueMessage
+
+from pcpub.azurite import AzuritePorts, start_azurite
+from pcpub.host.leases import Leases
+from pcpub.processes import Managed
+from shared.storage import transport_options
+
+LEASE = 4.0  # renewed 2 s on, then every 2 s
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[tuple[Managed, AzuritePorts]]:
+    proc, ports = start_azurite(tmp_path, persist=True)
+    yield proc, ports
+    proc.stop()
+
+
+def _queue(ports: AzuritePorts) -> QueueClient:
+    return QueueClient.from_connection_string(
+        ports.connection_string, "leases", **transport_options()
+    )
+
+
+def _held(client: QueueClient, leases: Leases) -> QueueMessage:
+    """A message sent and received for LEASE seconds, and held by `leases`."""
+    client.send_message("work")
+    [message] = list(client.receive_messages(max_messages=1, visibility_timeout=int(LEASE)))
+    leases.hold(client, "AzureWebJobsStorage", message)
+    return message
+
+
+@pytest.fixture
+def leases() -> Iterator[Leases]:
+    stop = threading.Event()
+    held = Leases(LEASE, stop)
+    renewer = threading.Thread(target=held.renew, daemon=True)
+    renewer.start()
+    yield held
+    stop.set()
+    renewer.join(5)
+
+
+def test_a_storage_blink_does_not_cost_a_held_message_its_lease(
+    tmp_path: Path, storage: tuple[Managed, AzuritePorts], leases: Leases
+) -> None:
+    proc, ports = storage
+    client = _queue(ports)
+    client.create_queue()
+    message = _held(client, leases)
+    taken = time.monotonic()
+    proc.stop()  # down across the renewal due 2 s on; back before the lease ends
+    time.sleep(LEASE / 2 + 0.5)
+    proc, _ = start_azurite(tmp_path, ports=ports, persist=True)
+    try:
+        time.sleep(max(0.0, taken + 2 * LEASE - time.monotonic()))
+        assert leases.holds(message)
+        # Two leases on, the message is still out of sight: no second delivery.
+        assert list(_queue(ports).receive_messages(max_messages=1, visibility_timeout=1)) == []
+        assert leases.settle(message)
+        client.delete_message(message.id, message.pop_receipt)  # the last renewal's receipt
+    finally:
+        proc.stop()
+
+
+def test_a_message_storage_says_is_gone_is_held_no_more(
+    storage: tuple[Managed, AzuritePorts], leases: Leases
+) -> None:
+    _, ports = storage
+    client = _queue(ports)
+    client.create_queue()
+    message = _held(client, leases)
+    client.delete_message(message.id, message.pop_receipt)  # settled elsewhere
+    deadline = time.monotonic() + LEASE
+    while leases.holds(message) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not leases.holds(message)
+    assert not leases.settle(message)
