@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -38,25 +42,46 @@ def add_arguments(parser: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pcsim.server import serve
 
-    try:
-        serve(
-            port=args.port,
-            seed_path=args.seed,
-            profile=args.profile,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-            write_config=args.write_config,
-            state_dir=args.state_dir,
-            token_lifetime=args.token_lifetime,
-            contract=args.contract,
-            blob_connection_string=args.blob_connection_string,
-        )
-    except OSError as exc:  # a port taken or not ours, a file missing: one line
-        where = exc.filename or f"port {args.port}"
-        raise SystemExit(f"pcsim: cannot start: {where}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # a seed or a certificate that is not what it should be
-        raise SystemExit(f"pcsim: cannot start: {str(exc)[:300]}") from None
+    with stops_cleanly():
+        try:
+            serve(
+                port=args.port,
+                seed_path=args.seed,
+                profile=args.profile,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
+                write_config=args.write_config,
+                state_dir=args.state_dir,
+                token_lifetime=args.token_lifetime,
+                contract=args.contract,
+                blob_connection_string=args.blob_connection_string,
+            )
+        except OSError as exc:  # a port taken or not ours, a file missing: one line
+            where = exc.filename or f"port {args.port}"
+            raise SystemExit(f"pcsim: cannot start: {where}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # a seed or a certificate that is not what it should be
+            raise SystemExit(f"pcsim: cannot start: {str(exc)[:300]}") from None
     return 0
+
+
+@contextlib.contextmanager
+def stops_cleanly() -> Iterator[None]:
+    """While the simulator runs: a stop asked for (Ctrl-C, or SIGTERM from whoever started
+    it, before the server takes the signal or as it hands it back) ends it as a normal exit,
+    so that what it made is removed. The signals' handlers are put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {stop: signal.signal(stop, _stopped) for stop in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ one from the config file; the CA is generated at start (trustme) unless a certif
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -205,58 +206,70 @@ def serve(
     contract: str | None = None,
     blob_connection_string: str | None = None,
 ) -> None:
-    """Run the simulator in the foreground until interrupted."""
+    """Run the simulator in the foreground until interrupted. Without `state_dir`, the
+    certificates it makes (the server's private key among them) are kept in a directory of its
+    own, removed when it stops: they serve no one once it no longer listens."""
     import uvicorn
 
     world = _world(seed_path, profile)  # what it is given is checked before it listens
-    directory = Path(state_dir or tempfile.mkdtemp(prefix="pcpub-sim-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_path: Path | None = None
-    if tls_cert and tls_key:
-        cert_path, key_path = Path(tls_cert), Path(tls_key)
+    with contextlib.ExitStack() as cleanup:
+        ca_path: Path | None = None
+        if tls_cert and tls_key:
+            cert_path, key_path = Path(tls_cert), Path(tls_key)
+            try:
+                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                context.load_cert_chain(cert_path, key_path)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"--tls-cert/--tls-key {tls_cert}, {tls_key}: {exc}") from None
+        else:
+            if not state_dir:
+                state_dir = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="pcpub-sim-"))
+            directory = Path(state_dir)
+            directory.mkdir(parents=True, exist_ok=True)
+            ca_path, cert_path, key_path = make_tls(directory)
+        checker = Contract(Path(contract)) if contract else None
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_path, key_path)
-        except (OSError, ssl.SSLError) as exc:
-            raise ValueError(f"--tls-cert/--tls-key {tls_cert}, {tls_key}: {exc}") from None
-    else:
-        ca_path, cert_path, key_path = make_tls(directory)
-    checker = Contract(Path(contract)) if contract else None
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((HOST, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    port = sock.getsockname()[1]
-    base_url = f"https://localhost:{port}"
-    simulator = Simulator(world, base_url, checker)
-    simulator.token_lifetime = token_lifetime
-    if blob_connection_string:
-        simulator.sas_store = SasStore(blob_connection_string)
-    logging.getLogger("uvicorn.error").addFilter(_QuietResets())
-    config = uvicorn.Config(
-        AsgiAdapter(simulator),
-        ssl_certfile=str(cert_path),
-        ssl_keyfile=str(key_path),
-        log_level="warning",
-        lifespan="off",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    description = describe(simulator, base_url, ca_path)
-    if write_config:
-        write_json_atomic(write_config, description)
-    print(
-        json.dumps(
-            {
-                k: description[k]
-                for k in ("ingestionBaseUrl", "authorityHost", "vaultUrl", "adminUrl", "caCertPath")
-            }
-        ),
-        flush=True,
-    )
-    if ready is not None:
-        ready.set()
-    server.run(sockets=[sock])
+            sock.bind((HOST, port))
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            raise
+        port = sock.getsockname()[1]
+        base_url = f"https://localhost:{port}"
+        simulator = Simulator(world, base_url, checker)
+        simulator.token_lifetime = token_lifetime
+        if blob_connection_string:
+            simulator.sas_store = SasStore(blob_connection_string)
+        logging.getLogger("uvicorn.error").addFilter(_QuietResets())
+        config = uvicorn.Config(
+            AsgiAdapter(simulator),
+            ssl_certfile=str(cert_path),
+            ssl_keyfile=str(key_path),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+        server = uvicorn.Server(config)
+        description = describe(simulator, base_url, ca_path)
+        if write_config:
+            write_json_atomic(write_config, description)
+        print(
+            json.dumps(
+                {
+                    k: description[k]
+                    for k in (
+                        "ingestionBaseUrl",
+                        "authorityHost",
+                        "vaultUrl",
+                        "adminUrl",
+                        "caCertPath",
+                    )
+                }
+            ),
+            flush=True,
+        )
+        if ready is not None:
+            ready.set()
+        server.run(sockets=[sock])

@@ -5,8 +5,10 @@ seed file."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,43 @@ def test_what_it_cannot_start_with_is_one_line(
         with pytest.raises(SystemExit) as refused:
             main(argv)
         assert refused.value.code == 2 and "a whole number from" in capsys.readouterr().err
+
+
+def test_the_certificates_it_made_go_when_it_stops(tmp_path: Path) -> None:
+    """Run without a state directory, the simulator keeps the CA and the server's private key
+    it made in a temporary directory of its own, and removes it when it stops (each run left
+    one behind), or when it cannot start."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    config_path = tmp_path / "config.json"
+    proc = Managed(
+        "simulator",
+        [sys.executable, "-m", "pcsim", "--write-config", str(config_path)],
+        tmp_path / "sim.log",
+        env={**os.environ, "TMPDIR": str(scratch)},
+        cwd=ROOT,
+    )
+    try:
+        wait_until(config_path.exists, 30, "the simulator's config", proc)
+        ca = Path(json.loads(config_path.read_text())["caCertPath"])
+        assert ca.is_file() and ca.parent.parent == scratch
+        assert sorted(p.name for p in ca.parent.iterdir()) == ["ca.pem", "server.key", "server.pem"]
+    finally:
+        proc.stop()
+    assert proc.popen.returncode == 0
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_start_that_fails_leaves_no_certificates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    with pytest.raises(SystemExit, match="Address already in use"):
+        main(["--port", str(taken.getsockname()[1])])
+    taken.close()
+    assert list(scratch.iterdir()) == []
