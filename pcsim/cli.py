@@ -40,27 +40,31 @@ def add_arguments(parser: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with stops_cleanly():
+        return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     from pcsim.server import serve
 
-    with stops_cleanly():
-        try:
-            serve(
-                port=args.port,
-                seed_path=args.seed,
-                profile=args.profile,
-                tls_cert=args.tls_cert,
-                tls_key=args.tls_key,
-                write_config=args.write_config,
-                state_dir=args.state_dir,
-                token_lifetime=args.token_lifetime,
-                contract=args.contract,
-                blob_connection_string=args.blob_connection_string,
-            )
-        except OSError as exc:  # a port taken or not ours, a file missing: one line
-            where = exc.filename or f"port {args.port}"
-            raise SystemExit(f"pcsim: cannot start: {where}: {exc.strerror or exc}") from None
-        except ValueError as exc:  # a seed or a certificate that is not what it should be
-            raise SystemExit(f"pcsim: cannot start: {str(exc)[:300]}") from None
+    try:
+        serve(
+            port=args.port,
+            seed_path=args.seed,
+            profile=args.profile,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            write_config=args.write_config,
+            state_dir=args.state_dir,
+            token_lifetime=args.token_lifetime,
+            contract=args.contract,
+            blob_connection_string=args.blob_connection_string,
+        )
+    except OSError as exc:  # a port taken or not ours, a file missing: one line
+        where = exc.filename or f"port {args.port}"
+        raise SystemExit(f"pcsim: cannot start: {where}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a seed or a certificate that is not what it should be
+        raise SystemExit(f"pcsim: cannot start: {str(exc)[:300]}") from None
     return 0
 
 
