@@ -17,11 +17,11 @@ import logging
 import threading
 import time
 
-from azure.core.exceptions import AzureError, HttpResponseError
 from azure.storage.queue import QueueClient, QueueMessage
 
+from pcpub.host.storage_calls import CALL_SECONDS, unanswered
+
 log = logging.getLogger("pcpub.host")
-CALL_SECONDS = 2.0  # a renewal's connect and read timeouts
 
 
 class _Held:
@@ -101,7 +101,7 @@ class Leases:
                     read_timeout=CALL_SECONDS,
                 )
             except Exception as exc:
-                if _unanswered(exc):
+                if unanswered(exc):
                     log.warning(
                         "could not renew the lease of message %s (%s); trying again",
                         held.message.id,
@@ -117,10 +117,3 @@ class Leases:
                 return
             held.message.pop_receipt = renewed.pop_receipt
             held.due = now + self.seconds / 2
-
-
-def _unanswered(exc: Exception) -> bool:
-    """Storage did not say no: it did not answer, or failed on its side (worth a retry)."""
-    if isinstance(exc, HttpResponseError):
-        return exc.status_code is None or exc.status_code >= 500
-    return isinstance(exc, AzureError)

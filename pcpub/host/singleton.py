@@ -22,10 +22,11 @@ import time
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, LinearRetry
 
+from pcpub.host.storage_calls import CALL_SECONDS, unanswered
+
 log = logging.getLogger("pcpub.host")
 CONTAINER = "azure-webjobs-hosts"
 LEASE_SECONDS = 15  # the Functions host's singleton lease period
-CALL_SECONDS = 2.0  # a lease call's connect and read timeouts: it and its retry fit a period
 
 
 class ListenerLease:
@@ -84,10 +85,9 @@ class ListenerLease:
                 lease.renew()
                 lapses = time.monotonic() + LEASE_SECONDS
                 continue
-            except HttpResponseError as exc:  # 409/412: another instance took it meanwhile
-                lost = exc.status_code is None or exc.status_code < 500
-            except AzureError:  # storage unreachable: the lease may still be ours
-                lost = False
+            except AzureError as exc:
+                # A 409/412: another instance took it. No answer: the lease may still be ours.
+                lost = not unanswered(exc)
             except Exception:  # whatever it was, this instance no longer knows it holds it
                 log.exception("renewing the listener lease for %s failed", self._function)
                 lost = True

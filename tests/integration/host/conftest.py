@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from pcpub.azurite import AzuritePorts
+from pcpub.azurite import AzuritePorts, start_azurite
 from pcpub.host.runtime import LocalHost
+from pcpub.processes import Managed
 from tests.integration.host.app import APP, HOST_JSON
 
 
@@ -47,3 +49,27 @@ def host(
     local.start()
     yield local
     local.stop()
+
+
+@dataclass
+class OwnAzurite:
+    """Azurite of a test's own, which the test may stop and start again: on the same ports,
+    with its data (a storage blink)."""
+
+    workdir: Path
+    proc: Managed
+    ports: AzuritePorts
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+    def start(self) -> None:
+        self.proc, _ = start_azurite(self.workdir, ports=self.ports, persist=True)
+
+
+@pytest.fixture
+def own_azurite(tmp_path: Path) -> Iterator[OwnAzurite]:
+    proc, ports = start_azurite(tmp_path, persist=True)
+    own = OwnAzurite(tmp_path, proc, ports)
+    yield own
+    own.stop()

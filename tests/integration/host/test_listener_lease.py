@@ -8,20 +8,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from pcpub.azurite import AzuritePorts, start_azurite
 from pcpub.host.singleton import LEASE_SECONDS, ListenerLease
-from pcpub.processes import Managed
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> Iterator[tuple[Managed, AzuritePorts]]:
-    proc, ports = start_azurite(tmp_path, persist=True)
-    yield proc, ports
-    proc.stop()
+from tests.integration.host.conftest import OwnAzurite
 
 
 @pytest.fixture
@@ -35,15 +26,14 @@ def thread_errors() -> Iterator[list[BaseException | None]]:
 
 
 def test_an_instance_stops_at_once_when_storage_is_gone(
-    storage: tuple[Managed, AzuritePorts],
+    own_azurite: OwnAzurite,
     thread_errors: list[BaseException | None],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    proc, ports = storage
     stop = threading.Event()
-    lease = ListenerLease(ports.connection_string, "lease-test", "tick", stop)
+    lease = ListenerLease(own_azurite.ports.connection_string, "lease-test", "tick", stop)
     assert lease.hold()
-    proc.stop()
+    own_azurite.stop()
     started = time.monotonic()
     stop.set()
     lease.join(LEASE_SECONDS)
@@ -53,38 +43,36 @@ def test_an_instance_stops_at_once_when_storage_is_gone(
 
 
 def test_a_storage_blink_shorter_than_the_lease_keeps_the_timer_on_one_instance(
-    tmp_path: Path, storage: tuple[Managed, AzuritePorts]
+    own_azurite: OwnAzurite,
 ) -> None:
-    proc, ports = storage
+    connection = own_azurite.ports.connection_string
     stop = threading.Event()
-    first = ListenerLease(ports.connection_string, "lease-test", "tick", stop)
+    first = ListenerLease(connection, "lease-test", "tick", stop)
     assert first.hold()
     taken = time.monotonic()
-    proc.stop()  # down across the first renewal, back before the lease would lapse
+    own_azurite.stop()  # down across the first renewal, back before the lease would lapse
     time.sleep(LEASE_SECONDS / 3 + 0.5)  # the renewal then, 5 s on, finds it down
-    proc, _ = start_azurite(tmp_path, ports=ports, persist=True)
+    own_azurite.start()
     try:
         time.sleep(max(0.0, taken + LEASE_SECONDS + 2 - time.monotonic()))
-        second = ListenerLease(ports.connection_string, "lease-test", "tick", threading.Event())
+        second = ListenerLease(connection, "lease-test", "tick", threading.Event())
         assert not second.hold()  # the first renewed once storage was back
         assert first.hold()
     finally:
         stop.set()
         first.join(LEASE_SECONDS)
-        proc.stop()
 
 
 def test_storage_away_longer_than_the_lease_stops_the_timer_here_before_it_lapses(
-    storage: tuple[Managed, AzuritePorts], caplog: pytest.LogCaptureFixture
+    own_azurite: OwnAzurite, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Another instance may take the lease the moment it lapses: this one must have stopped
     believing it holds it by then, or the timer would run on both."""
-    proc, ports = storage
     stop = threading.Event()
-    lease = ListenerLease(ports.connection_string, "lease-test", "tick", stop)
+    lease = ListenerLease(own_azurite.ports.connection_string, "lease-test", "tick", stop)
     assert lease.hold()
     taken = time.monotonic()
-    proc.stop()
+    own_azurite.stop()
     try:
         time.sleep(max(0.0, taken + LEASE_SECONDS - 1 - time.monotonic()))
         assert not lease.hold()  # given up, and storage cannot give it back yet

@@ -7,24 +7,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from azure.storage.queue import QueueClient, QueueMessage
 
-from pcpub.azurite import AzuritePorts, start_azurite
+from pcpub.azurite import AzuritePorts
 from pcpub.host.leases import Leases
-from pcpub.processes import Managed
 from shared.storage import transport_options
+from tests.integration.host.conftest import OwnAzurite
 
 LEASE = 4.0  # renewed 2 s on, then every 2 s
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> Iterator[tuple[Managed, AzuritePorts]]:
-    proc, ports = start_azurite(tmp_path, persist=True)
-    yield proc, ports
-    proc.stop()
 
 
 def _queue(ports: AzuritePorts) -> QueueClient:
@@ -53,33 +45,29 @@ def leases() -> Iterator[Leases]:
 
 
 def test_a_storage_blink_does_not_cost_a_held_message_its_lease(
-    tmp_path: Path, storage: tuple[Managed, AzuritePorts], leases: Leases
+    own_azurite: OwnAzurite, leases: Leases
 ) -> None:
-    proc, ports = storage
-    client = _queue(ports)
+    client = _queue(own_azurite.ports)
     client.create_queue()
     message = _held(client, leases)
     taken = time.monotonic()
-    proc.stop()  # down across the renewal due 2 s on; back before the lease ends
+    own_azurite.stop()  # down across the renewal due 2 s on; back before the lease ends
     time.sleep(LEASE / 2 + 0.5)
-    proc, _ = start_azurite(tmp_path, ports=ports, persist=True)
-    try:
-        back = time.monotonic()  # a renewal has had a lease's time since storage came back
-        time.sleep(max(0.0, max(taken + 2 * LEASE, back + LEASE) - time.monotonic()))
-        assert leases.holds(message)
-        # Two leases on, the message is still out of sight: no second delivery.
-        assert list(_queue(ports).receive_messages(max_messages=1, visibility_timeout=1)) == []
-        assert leases.settle(message)
-        client.delete_message(message.id, message.pop_receipt)  # the last renewal's receipt
-    finally:
-        proc.stop()
+    own_azurite.start()
+    back = time.monotonic()  # a renewal has had a lease's time since storage came back
+    time.sleep(max(0.0, max(taken + 2 * LEASE, back + LEASE) - time.monotonic()))
+    assert leases.holds(message)
+    # Two leases on, the message is still out of sight: no second delivery.
+    other = _queue(own_azurite.ports)
+    assert list(other.receive_messages(max_messages=1, visibility_timeout=1)) == []
+    assert leases.settle(message)
+    client.delete_message(message.id, message.pop_receipt)  # the last renewal's receipt
 
 
 def test_a_message_storage_says_is_gone_is_held_no_more(
-    storage: tuple[Managed, AzuritePorts], leases: Leases
+    own_azurite: OwnAzurite, leases: Leases
 ) -> None:
-    _, ports = storage
-    client = _queue(ports)
+    client = _queue(own_azurite.ports)
     client.create_queue()
     message = _held(client, leases)
     client.delete_message(message.id, message.pop_receipt)  # settled elsewhere
