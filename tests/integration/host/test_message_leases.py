@@ -26,7 +26,8 @@ def _queue(ports: AzuritePorts) -> QueueClient:
 
 
 def _held(client: QueueClient, leases: Leases) -> QueueMessage:
-    """A message sent and received for LEASE seconds, and held by `leases`."""
+    """A message sent (to a new queue) and received for LEASE seconds, held by `leases`."""
+    client.create_queue()
     client.send_message("work")
     [message] = list(client.receive_messages(max_messages=1, visibility_timeout=int(LEASE)))
     leases.hold(client, "AzureWebJobsStorage", message)
@@ -48,7 +49,6 @@ def test_a_storage_blink_does_not_cost_a_held_message_its_lease(
     own_azurite: OwnAzurite, leases: Leases
 ) -> None:
     client = _queue(own_azurite.ports)
-    client.create_queue()
     message = _held(client, leases)
     taken = time.monotonic()
     own_azurite.stop()  # down across the renewal due 2 s on; back before the lease ends
@@ -68,7 +68,6 @@ def test_a_message_storage_says_is_gone_is_held_no_more(
     own_azurite: OwnAzurite, leases: Leases
 ) -> None:
     client = _queue(own_azurite.ports)
-    client.create_queue()
     message = _held(client, leases)
     client.delete_message(message.id, message.pop_receipt)  # settled elsewhere
     deadline = time.monotonic() + LEASE
