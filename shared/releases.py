@@ -114,7 +114,9 @@ class Summary:
 def summarize(release: Release, runs: dict[str, Run | None]) -> Summary:
     states = {name: state_of(runs.get(name)) for name in release.members}
     failed = [n for n, s in states.items() if s == FAILED]
-    blocked = {n: dependants(release, n) for n in failed}
+    # What each failure holds back, from the offers whose own failure it was (one blocked in
+    # turn is in its cause's list: a chain is named once, not once a link).
+    blocked = {n: dependants(release, n) for n in failed if not _blocked(runs.get(n))}
     done = all(r is not None and r.status.terminal for r in runs.values())
     if done:
         state = "failed" if failed else "succeeded"
@@ -123,6 +125,10 @@ def summarize(release: Release, runs: dict[str, Run | None]) -> Summary:
     else:
         state = "running"
     return Summary(state, states, blocked)
+
+
+def _blocked(run: Run | None) -> bool:
+    return run is not None and bool(run.blocked_by)
 
 
 def dependants(release: Release, name: str) -> list[str]:
@@ -180,6 +186,13 @@ class Releases:
         wanted = set(release.members) if names is None else set(names) & set(release.members)
         ids = {name: str(release.members[name]["run"]) for name in wanted}
         found = self._by_id(release.release_id, ids.values())
+        return {name: found.get(run_id) for name, run_id in ids.items()}
+
+    def states(self, release: Release) -> dict[str, Run | None]:
+        """Where each of the release's offers stands (its run's state columns only: a run
+        to tell apart, not one to write back), in one query."""
+        ids = {name: str(member["run"]) for name, member in release.members.items()}
+        found = self._by_id(release.release_id, ids.values(), STATE_COLUMNS)
         return {name: found.get(run_id) for name, run_id in ids.items()}
 
     def _by_id(

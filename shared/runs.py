@@ -112,6 +112,9 @@ class Run:
     release_name: str = ""
     depends_on: list[str] = field(default_factory=list)
     needs: str = ""
+    # Failed because offers it depends on failed: the offers whose own failure it was (not
+    # those only blocked in turn), so a chain of dependants names its cause, not its links.
+    blocked_by: list[str] = field(default_factory=list)
     trace: str | None = None  # W3C traceparent of the run's root span (shared.observability)
     etag: str | None = None
     # Never stored: the intents this very invocation recorded, and what it read before its
@@ -165,6 +168,7 @@ _JSON_FIELDS = (
     "approval",
     "cancel",
     "depends_on",
+    "blocked_by",
     "plan",
 )
 _MEMORY = ("etag", "fresh", "memo", "indexed")

@@ -132,6 +132,24 @@ class StageDeps:
         half the interval from now); and no sooner than waits of its kind usually end, and
         at where their answers came (shared.wait_history)."""
         stage = wait or run.stage
+        waited, late, interval = self._schedule(run, stage)
+        known = self.expected_wait(kind_of(run.offer_type, stage)) if self.expected_wait else None
+        if known is None:
+            return max(interval - late, interval / 2), False
+        delay = learned_delay(waited, interval, known.span, self.max_poll_seconds)
+        delay = max(delay - late, delay / 2)
+        aimed = toward_aim(waited, delay, known.aims, interval / 4)
+        return aimed, aimed < delay
+
+    def plain_poll(self, run: Run, wait: str | None = None) -> float:
+        """The next check's delay on the plain schedule alone, for a wait with no history of
+        its kind (a gate's)."""
+        _, late, interval = self._schedule(run, wait or run.stage)
+        return max(interval - late, interval / 2)
+
+    def _schedule(self, run: Run, stage: str) -> tuple[float, float, float]:
+        """How long the run has waited in `stage`, how late this check is, and the plain
+        interval: the base one, stretched to a tenth of the time waited, up to the longest."""
         last = run.timeline[-1] if run.timeline else None
         now = self.now()
         waited = late = 0.0
@@ -142,13 +160,7 @@ class StageDeps:
         interval = min(
             max(self.poll_seconds, waited / 10), max(self.max_poll_seconds, self.poll_seconds)
         )
-        known = self.expected_wait(kind_of(run.offer_type, stage)) if self.expected_wait else None
-        if known is None:
-            return max(interval - late, interval / 2), False
-        delay = learned_delay(waited, interval, known.span, self.max_poll_seconds)
-        delay = max(delay - late, delay / 2)
-        aimed = toward_aim(waited, delay, known.aims, interval / 4)
-        return aimed, aimed < delay
+        return waited, late, interval
 
 
 StageFn = Callable[[Run, StageDeps], Outcome]

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 
 from azure.core.exceptions import ServiceResponseError
 
@@ -26,7 +25,7 @@ from shared.notify_delivery import Notifier
 from shared.partnercenter.budget import TenantBudget
 from shared.pauses import Pauses
 from shared.pipeline.dispatched import Dispatched
-from shared.pipeline.events import emit, publish
+from shared.pipeline.events import emit
 from shared.pipeline.learned_waits import learn
 from shared.pipeline.nudges import nudge_mates
 from shared.pipeline.outcomes import (
@@ -39,10 +38,10 @@ from shared.pipeline.outcomes import (
     Retry,
     Wait,
 )
+from shared.pipeline.release_moves import release_moved
 from shared.pipeline.sends import send_set_check, sends_itself, stage_message
 from shared.pipeline.stages import POLLED_STAGES, StageDeps
 from shared.queues import STAGE_QUEUES, QueueSender
-from shared.release_events import note
 from shared.releases import Releases
 from shared.runs import closed_timeline, counted_timeline
 from shared.wait_history import WaitHistory
@@ -264,9 +263,8 @@ def _apply(
 
 
 def _note_release(pipeline: Pipeline, run: Run) -> None:
-    """A release's run moved: the release may now be ready, or over (its events, once)."""
-    if run.release_id and pipeline.releases is not None:
-        note(pipeline.releases, run, partial(publish, pipeline), lambda: stamp(pipeline.clock()))
+    """A release's run moved (shared.pipeline.release_moves)."""
+    release_moved(pipeline, run)
 
 
 def _remember(write: Callable[..., None], *facts: str) -> None:

@@ -19,9 +19,20 @@ from shared.messages import EventKind, Stage
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
 from shared.release_request import attempt_of
-from shared.releases import FAILED, LIVE, UNCHANGED, Release, reached, state_of
+from shared.releases import FAILED, LIVE, UNCHANGED, Release, Releases, reached, state_of
 
 GATES = frozenset({Stage.AWAIT_RELEASE, Stage.AWAIT_GO_LIVE})
+
+
+def waits_on_mates(run: Run, now: datetime) -> bool:
+    """Whether a run at a gate waits (at least also) on its release mates, so a mate's move
+    may let it on now: not one still waiting for an approval or its scheduled time (a check
+    of those would only remind early)."""
+    if run.stage != Stage.AWAIT_GO_LIVE:
+        return run.stage == Stage.AWAIT_RELEASE
+    if run.go_live == "approval" and (run.approval or {}).get("state") != "approved":
+        return False
+    return not (run.not_before and now < parse_stamp(_stamp(run.not_before)))
 
 
 def gated(run: Run) -> bool:
@@ -42,11 +53,13 @@ def await_release(run: Run, deps: StageDeps) -> Outcome:
     runs = deps.releases.runs(release, depends_on)
     failed = [d for d in depends_on if state_of(runs.get(d)) == FAILED]
     if failed:
-        return Failed(reason=f"blocked: {_failures(failed, runs)}; not submitted")
+        return blocked(failed, runs, deps.releases, release, "submitted")
     pending = [d for d in depends_on if not reached(runs.get(d), needs)]
     if pending:
         where = ", ".join(f"{d} ({state_of(runs.get(d))})" for d in pending)
-        return _wait(run, deps, Stage.AWAIT_RELEASE, f"waiting for {where} to reach {needs}")
+        why = f"waiting for {where} to reach {needs}"
+        delay = _on_mates(run, deps, Stage.AWAIT_RELEASE)
+        return _wait(run, deps, Stage.AWAIT_RELEASE, why, delay=delay)
     if not deps.releases.admit(release.release_id, run.run_id):
         return _wait(
             run,
@@ -54,6 +67,7 @@ def await_release(run: Run, deps: StageDeps) -> Outcome:
             Stage.AWAIT_RELEASE,
             f"waiting for room: {release.max_in_flight} offers of release "
             f"{release.release_id} are in flight (maxInFlight)",
+            delay=_on_mates(run, deps, Stage.AWAIT_RELEASE),
         )
     return Advance(to=Stage.RESOLVE, patch=_left(run, deps))
 
@@ -75,9 +89,16 @@ def await_go_live(run: Run, deps: StageDeps) -> Outcome:
         )
     release = deps.releases.get(run.release_id) if deps.releases and run.release_id else None
     if release is not None and deps.releases is not None and run.depends_on:
-        held = _dependencies_live(run, deps.releases.runs(release, run.depends_on))
-        if held is not None:
-            return held if isinstance(held, Failed) else _wait(run, deps, Stage.AWAIT_GO_LIVE, held)
+        runs = deps.releases.runs(release, run.depends_on)
+        failed = [d for d in run.depends_on if state_of(runs.get(d)) == FAILED]
+        if failed:
+            return blocked(failed, runs, deps.releases, release, "promoted")
+        pending = [d for d in run.depends_on if state_of(runs.get(d)) not in (LIVE, UNCHANGED)]
+        if pending:
+            where = ", ".join(f"{d} ({state_of(runs.get(d))})" for d in pending)
+            why = f"in preview, waiting for {where} to go live first"
+            delay = _on_mates(run, deps, Stage.AWAIT_GO_LIVE)
+            return _wait(run, deps, Stage.AWAIT_GO_LIVE, why, delay=delay)
     return Advance(to=Stage.PROMOTE, patch=_left(run, deps))
 
 
@@ -113,23 +134,43 @@ def _approval(run: Run, deps: StageDeps, now: datetime) -> Outcome | None:
     )
 
 
-def _dependencies_live(run: Run, runs: dict[str, Run | None]) -> str | Failed | None:
-    failed = [d for d in run.depends_on if state_of(runs.get(d)) == FAILED]
-    if failed:
-        return Failed(reason=f"blocked: {_failures(failed, runs)}; not promoted")
-    pending = [d for d in run.depends_on if state_of(runs.get(d)) not in (LIVE, UNCHANGED)]
-    if pending:
-        where = ", ".join(f"{d} ({state_of(runs.get(d))})" for d in pending)
-        return f"in preview, waiting for {where} to go live first"
-    return None
+def blocked(
+    failed: list[str], runs: dict[str, Run | None], releases: Releases, release: Release, not_: str
+) -> Failed:
+    """Offers this run depends on failed: it fails naming them and, once, the offers whose
+    own failure it was (a dependency blocked in turn names its cause in `blocked_by`), so a
+    chain of dependants says what went wrong at its head, not each link around it."""
+    causes = sorted({c for d in failed for c in (_blocked_by(runs.get(d)) or [d])})
+    known = {**runs, **releases.runs(release, [c for c in causes if c not in runs])}
+    direct = [d for d in failed if not _blocked_by(runs.get(d))]
+    links = [d for d in failed if d not in direct]
+    said = [_failure(d, known.get(d)) for d in direct]
+    if links:
+        heads = [c for c in causes if c not in direct]
+        shown = [_failure(c, known.get(c)) for c in heads[:MAX_CAUSES]]
+        more = f"; and {len(heads) - MAX_CAUSES} more" if len(heads) > MAX_CAUSES else ""
+        said.append(f"{', '.join(links)} failed, blocked by " + "; ".join(shown) + more)
+    return Failed(reason=f"blocked: {'; '.join(said)}; not {not_}", patch=Patch(blocked_by=causes))
 
 
-def _failures(names: list[str], runs: dict[str, Run | None]) -> str:
-    return "; ".join(
-        f"{name} {r.status if (r := runs.get(name)) else 'failed'}"
-        + (f" ({(r.reason or '')[:200]})" if r and r.reason else "")
-        for name in names
-    )
+MAX_CAUSES = 3  # the offers at the head of a blocking chain named with their reasons
+
+
+def _blocked_by(run: Run | None) -> list[str]:
+    return list(run.blocked_by) if run is not None and run.status.terminal else []
+
+
+def _failure(name: str, run: Run | None) -> str:
+    if run is None:
+        return f"{name} failed"
+    return f"{name} {run.status}" + (f" ({run.reason[:200]})" if run.reason else "")
+
+
+def _on_mates(run: Run, deps: StageDeps, gate: Stage) -> float:
+    """Waiting on release mates: each of their moves that can let this run on wakes it at
+    once (shared.pipeline.release_moves), so its own checks are only the net under a wake
+    lost with its instance, and thin out as the wait grows (certification takes hours)."""
+    return deps.plain_poll(run, gate)
 
 
 def _named(run: Run, release: Release, deps: StageDeps) -> Outcome | None:

@@ -26,6 +26,7 @@ class Patch:
     planned_modules: list[str] | None = None
     intents: dict[str, dict[str, str]] | None = None
     held_seconds: float | None = None
+    blocked_by: list[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.ledger import Run, RunStatus, StageRecord, stamp
 from shared.messages import EventKind, Stage
-from shared.pipeline.gates import await_go_live, await_release, gated
+from shared.pipeline.gates import await_go_live, await_release, gated, waits_on_mates
 from shared.pipeline.outcomes import Advance, Failed, Wait
 from shared.pipeline.stages import StageDeps
 
@@ -99,3 +99,17 @@ def test_a_check_that_ran_late_keeps_its_interval(deps: StageDeps) -> None:
     assert replace(polls, now=lambda: due).next_poll(waiting)[0] == 60
     assert replace(polls, now=lambda: due + timedelta(seconds=20)).next_poll(waiting)[0] == 40
     assert replace(polls, now=lambda: due + timedelta(minutes=5)).next_poll(waiting)[0] == 30
+
+
+def test_only_gates_that_wait_on_their_mates_are_woken_by_them() -> None:
+    """A mate's move wakes a run at a gate only where it can let the run on: not one still
+    waiting for its approval or its time (a check of those would only remind early)."""
+    now = ARRIVED + timedelta(hours=1)
+    assert waits_on_mates(replace(at_gate(), stage=Stage.AWAIT_RELEASE), now)
+    assert waits_on_mates(at_gate(depends_on=["base"]), now)
+    assert not waits_on_mates(at_gate(go_live="approval"), now)
+    approved = {"state": "approved", "by": "qa", "at": "2026-11-25T09:30:00Z"}
+    assert waits_on_mates(at_gate(go_live="approval", approval=approved), now)
+    assert not waits_on_mates(at_gate(not_before="2026-11-25T12:30Z"), now)
+    assert waits_on_mates(at_gate(not_before="2026-11-25T09:30Z"), now)
+    assert not waits_on_mates(replace(at_gate(), stage=Stage.AWAIT_PREVIEW), now)

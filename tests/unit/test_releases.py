@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -125,6 +126,22 @@ def test_a_failure_names_everything_it_holds_back() -> None:
     )
     assert summary.state == "running"
     assert "a blocks b, c" in summary.describe()
+
+
+def test_a_chain_blocked_by_one_failure_is_named_once_by_its_head() -> None:
+    rel = book(a=[], b=["a"], c=["b"])
+    blocked = replace(run("b", RunStatus.FAILED, Stage.AWAIT_RELEASE), blocked_by=["a"])
+    summary = summarize(
+        rel,
+        {
+            "a": run("a", RunStatus.FAILED, Stage.AWAIT_PREVIEW),
+            "b": blocked,
+            "c": replace(blocked, run_id="r1.c"),
+        },
+    )
+    assert summary.state == "failed"
+    assert summary.blocked == {"a": ["b", "c"]}
+    assert summary.describe().endswith("a blocks b, c")
 
 
 def test_a_release_is_ready_when_every_offer_is_in_preview_or_unchanged() -> None:

@@ -1,0 +1,117 @@
+"""What a move of a release's run means for the rest of the release: its record and events
+(shared.release_events), and the offers waiting at a gate on it, woken at once.
+
+A gate (shared.pipeline.gates) waits for offers of its release: those it depends on reaching
+preview or live, or failing; and room in flight. Found by polling alone, news crossed a level
+of dependencies per poll interval (a minute as deployed), and a release of many offers kept
+one check a base interval per offer waiting. So when a run settles (in preview, live,
+unchanged, failed) the mates it can let on are woken: its direct dependants waiting at a gate,
+and, when it leaves the release's flight, as many offers waiting only for room as it left.
+Waking is the checks' own protocol: the mate's next check is moved to now with a conditional
+write that marks it sent, then sent (shared.pipeline.sends), so a copy is consumed as stale
+and a wake lost with its instance is sent by the poller's tick once its mark's lease is over.
+Best effort: nothing here fails the mover's own write, and a gate still checks now and then.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING
+
+from shared.ledger import LedgerConflict, Run, RunStatus, stamp
+from shared.messages import Stage
+from shared.pipeline.events import publish
+from shared.pipeline.gates import GATES, waits_on_mates
+from shared.pipeline.sends import send_set_check
+from shared.release_events import note
+from shared.releases import FAILED, IN_FLIGHT, LIVE, PREVIEW, UNCHANGED, Release, reached, state_of
+
+if TYPE_CHECKING:
+    from shared.pipeline.effects import Pipeline
+
+log = logging.getLogger(__name__)
+SETTLED = frozenset({PREVIEW, LIVE, UNCHANGED, FAILED})  # what a mate may be waiting for
+
+
+def release_moved(pipeline: Pipeline, run: Run) -> None:
+    """A release's run moved: the release may now be ready, or over (its events, once), and
+    the mates waiting on this run check now."""
+    if not run.release_id or pipeline.releases is None:
+        return
+    note(pipeline.releases, run, partial(publish, pipeline), lambda: stamp(pipeline.clock()))
+    try:
+        wake_mates(pipeline, run)
+    except Exception:
+        log.warning("could not wake a release's waiting offers", exc_info=True)
+
+
+def wake_mates(pipeline: Pipeline, run: Run) -> list[str]:
+    """Wake the mates `run` (just written) can let on; the names of those woken."""
+    releases = pipeline.releases
+    if releases is None or state_of(run) not in SETTLED:
+        return []
+    release = releases.get(run.release_id)
+    member = release.members.get(run.release_name) if release is not None else None
+    if release is None or member is None or str(member.get("run")) != run.run_id:
+        return []
+    states = releases.states(release)
+    chosen = [n for n in dependants_of(release, run.release_name) if _at_gate(states.get(n))]
+    if run.run_id in release.admitted:  # it left the flight: room for another
+        busy = sum(1 for r in states.values() if state_of(r) == IN_FLIGHT)
+        ready = [n for n in waiting_for_room(release, states) if n not in chosen]
+        chosen += ready[: max(0, release.max_in_flight - busy)]
+    now = pipeline.clock()
+    woken = [n for n in chosen if _wake(pipeline, str(release.members[n]["run"]), now)]
+    if woken:
+        log.info(
+            "%s is %s: woke %s",
+            run.release_name,
+            state_of(run),
+            ", ".join(woken),
+            extra={"action": "release_mates_woken", "requestId": run.run_id},
+        )
+    return woken
+
+
+def dependants_of(release: Release, name: str) -> list[str]:
+    """The offers that depend on `name` directly, in the release's order."""
+    return [n for n, m in release.members.items() if name in m.get("dependsOn", [])]
+
+
+def waiting_for_room(release: Release, states: dict[str, Run | None]) -> list[str]:
+    """Offers at the release gate, not admitted, whose dependencies have all reached what
+    they need: only room in flight holds them (in the release's order)."""
+    found = []
+    for name, member in release.members.items():
+        run = states.get(name)
+        if run is None or run.stage != Stage.AWAIT_RELEASE or not _at_gate(run):
+            continue
+        if run.run_id in release.admitted:
+            continue
+        needs = str(member.get("needs") or "preview")
+        if all(reached(states.get(d), needs) for d in member.get("dependsOn", [])):
+            found.append(name)
+    return found
+
+
+def _at_gate(run: Run | None) -> bool:
+    return run is not None and run.status is RunStatus.WAITING and run.stage in GATES
+
+
+def _wake(pipeline: Pipeline, run_id: str, now: datetime) -> bool:
+    """Move a mate's next check to now and send it (a conditional write: a mate that moved
+    meanwhile is left to its own move)."""
+    mate = pipeline.ledger.get(run_id)
+    at = stamp(now)
+    if mate is None or not _at_gate(mate) or not waits_on_mates(mate, now):
+        return False
+    if mate.next_check_at and mate.next_check_at <= at:
+        return False  # due already: its check is on its way or comes with the next tick
+    try:
+        woken = pipeline.ledger.replace(mate.evolve(next_check_at=at, check_sent=at))
+    except LedgerConflict:
+        return False
+    send_set_check(pipeline.queues, woken, now)
+    return True
