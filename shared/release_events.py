@@ -49,7 +49,7 @@ def announce(releases: Releases, run: Run, send: Send) -> None:
         release = releases.get(run.release_id)
         if release is None:
             return
-        summary = summarize(release, releases.runs(release))
+        summary = summarize(release, releases.states(release))
         due: list[EventKind] = []
         if summary.state in ("ready", "succeeded") and "ready" not in release.announced:
             due.append(EventKind.RELEASE_READY)

@@ -25,7 +25,8 @@ from shared.runs import PARTITION as RUNS
 from shared.tables import capped, join_text, split_text
 
 PARTITION = "release"
-STATE_COLUMNS = ["run_id", "status", "stage", "target"]  # what state_of reads
+# What state_of reads, and what tells a failure blocked by another (summarize).
+STATE_COLUMNS = ["run_id", "status", "stage", "target", "blocked_by"]
 FEW = 4  # members read one by one; more, in one query of the release's run ids
 _JSON = ("members", "admitted", "announced", "labels")
 # Where a run stands, as its dependants and the release see it.

@@ -169,8 +169,14 @@ def _failure(name: str, run: Run | None) -> str:
 def _on_mates(run: Run, deps: StageDeps, gate: Stage) -> float:
     """Waiting on release mates: each of their moves that can let this run on wakes it at
     once (shared.pipeline.release_moves), so its own checks are only the net under a wake
-    lost with its instance, and thin out as the wait grows (certification takes hours)."""
-    return deps.plain_poll(run, gate)
+    lost with its instance: a few base intervals apart, and thinning out as the wait grows
+    (certification takes hours). At every base interval, the gates of a release of 250
+    offers kept the check queue so full that a wake waited behind them."""
+    net = max(deps.plain_poll(run, gate), NET * deps.poll_seconds)
+    return min(net, max(deps.max_poll_seconds, deps.poll_seconds))
+
+
+NET = 5  # base intervals between a gate's own checks, at the least
 
 
 def _named(run: Run, release: Release, deps: StageDeps) -> Outcome | None:

@@ -20,6 +20,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
+from shared.fanout import fan_out
 from shared.ledger import LedgerConflict, Run, RunStatus, stamp
 from shared.messages import Stage
 from shared.pipeline.events import publish
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SETTLED = frozenset({PREVIEW, LIVE, UNCHANGED, FAILED})  # what a mate may be waiting for
+WAKING = 8  # mates woken at once (a library's failure wakes every app built on it)
 
 
 def release_moved(pipeline: Pipeline, run: Run) -> None:
@@ -63,7 +65,9 @@ def wake_mates(pipeline: Pipeline, run: Run) -> list[str]:
         ready = [n for n in waiting_for_room(release, states) if n not in chosen]
         chosen += ready[: max(0, release.max_in_flight - busy)]
     now = pipeline.clock()
-    woken = [n for n in chosen if _wake(pipeline, str(release.members[n]["run"]), now)]
+    runs = [str(release.members[n]["run"]) for n in chosen]
+    waking = fan_out(lambda run_id: _wake(pipeline, run_id, now), runs, workers=WAKING)
+    woken = [n for n, done in zip(chosen, waking, strict=True) if done]
     if woken:
         log.info(
             "%s is %s: woke %s",
