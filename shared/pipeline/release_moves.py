@@ -95,7 +95,8 @@ def waiting_for_room(release: Release, states: dict[str, Run | None]) -> list[st
         if run.run_id in release.admitted:
             continue
         needs = str(member.get("needs") or "preview")
-        if all(reached(states.get(d), needs) for d in member.get("dependsOn", [])):
+        depends_on = [] if run.target == "plan" else member.get("dependsOn", [])  # as the gate
+        if all(reached(states.get(d), needs) for d in depends_on):
             found.append(name)
     return found
 
@@ -111,8 +112,9 @@ def _wake(pipeline: Pipeline, run_id: str, now: datetime) -> bool:
     at = stamp(now)
     if mate is None or not _at_gate(mate) or not waits_on_mates(mate, now):
         return False
-    if mate.next_check_at and mate.next_check_at <= at:
-        return False  # due already: its check is on its way or comes with the next tick
+    marked = mate.check_sent if mate.check_sent == mate.next_check_at else None
+    if marked and marked <= at:
+        return False  # woken already (by another mate's move): its check is on its way
     try:
         woken = pipeline.ledger.replace(mate.evolve(next_check_at=at, check_sent=at))
     except LedgerConflict:

@@ -9,6 +9,7 @@ import contextlib
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -135,3 +136,18 @@ def test_an_offer_leaving_the_flight_lets_one_waiting_for_room_on(slow: Pipeline
     assert run_checks(slow) == 1
     assert member(slow, release_id, "r2").stage == Stage.RESOLVE
     assert member(slow, release_id, "r3").stage == Stage.AWAIT_RELEASE
+
+
+def test_two_offers_leaving_the_flight_at_once_let_two_on(slow: Pipeline) -> None:
+    """Whichever of two moves at once reads second sees both settled and wakes both offers
+    waiting for room (a mate the first woke is not woken twice)."""
+    offers = [{"name": f"t{i}", "offer": {"externalId": f"mv-t{i}"}} for i in range(5)]
+    release_id = open_release(slow, offers, maxInFlight=2)
+    flying = [member(slow, release_id, name) for name in ("t0", "t1")]
+    assert all(run.stage == Stage.RESOLVE for run in flying)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = Finished(at=Stage.COMPLETE)
+        list(pool.map(lambda run: apply_outcome(slow, run, Stage.RESOLVE, done, 0), flying))
+    assert run_checks(slow) == 2
+    stages = {name: member(slow, release_id, name).stage for name in ("t2", "t3", "t4")}
+    assert stages == {"t2": Stage.RESOLVE, "t3": Stage.RESOLVE, "t4": Stage.AWAIT_RELEASE}
