@@ -2,7 +2,9 @@
 could give it, and an offer only an offer id or a product GUID, so anything else (an empty
 `--offer "$OFFER"`, a path, a key the table service refuses) is answered as a usage error
 naming the rule, never read or written as if it were one; and a file that should hold a JSON
-object (a request, a config, settings) is one line saying why it does not."""
+object (a request, a config, settings) is one line saying why it does not. Files are read no
+further than a request could reach: `/dev/zero`, or a pipe that never ends, is refused as too
+large rather than read until memory runs out."""
 
 from __future__ import annotations
 
@@ -13,9 +15,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared.request_base import EXTERNAL_ID_PATTERN, GUID_PATTERN, REQUEST_ID_PATTERN
+from shared.request_base import (
+    EXTERNAL_ID_PATTERN,
+    GUID_PATTERN,
+    MAX_REQUEST_BYTES,
+    REQUEST_ID_PATTERN,
+)
 
 SHOWN = 60  # characters of a refused value echoed back
+# A file holding a request, or a release, as people write them (indented): far above what
+# one holds once sent (MAX_REQUEST_BYTES, compact), far below what would strain memory.
+FILE_BYTES = 1 << 20
+
+
+class TooLarge(ValueError):
+    """A file (or standard input) longer than anything it could rightly hold."""
+
+
+def read_bounded(path: str, limit: int = MAX_REQUEST_BYTES) -> bytes:
+    """The bytes of the file `path` (`-`: standard input), when there are at most `limit` of
+    them: no more than one past it is ever read (TooLarge; OSError when unreadable)."""
+    if path == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        with Path(path).open("rb") as source:
+            data = source.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"{path} is over {limit} bytes, more than a request holds")
+    return data
 
 
 def shown(text: str) -> str:
@@ -51,9 +78,11 @@ def json_object(path: str, what: str) -> dict[str, Any]:
     """The JSON object in the file `path` (`-`: standard input), `what` it is named in the
     one line that says why not (SystemExit)."""
     try:
-        data = json.loads(sys.stdin.read() if path == "-" else Path(path).read_text())
+        data = json.loads(read_bounded(path, FILE_BYTES))
     except OSError as exc:
         raise SystemExit(f"pcpub: cannot read {what} {path}: {exc.strerror}") from None
+    except TooLarge as exc:
+        raise SystemExit(f"pcpub: {what} {exc}") from None
     except ValueError as exc:  # not UTF-8, not JSON
         raise SystemExit(f"pcpub: {what} {path} is not JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from pcpub import code_cli, stack_cli
@@ -143,13 +142,17 @@ def storage_failure(exc: Exception) -> str:
 def _enqueue(args: argparse.Namespace) -> int:
     from azure.core.exceptions import AzureError
 
+    from pcpub.argtypes import TooLarge, read_bounded
     from pcpub.ops import enqueue
     from shared.publish_request import RequestRejected
 
     try:
-        body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        body = read_bounded(args.file)
     except OSError as exc:
         print(f"pcpub: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except TooLarge as exc:
+        print(f"pcpub: not sent: {exc}", file=sys.stderr)
         return 2
     try:
         request = enqueue(_storage(args), body)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pcpub.argtypes import offer_ref, run_id
+from pcpub.argtypes import offer_ref, read_bounded, run_id
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -85,7 +85,7 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         try:
             if args.action == "send":
                 source = args.target
-                body = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+                body = read_bounded(source)
                 request = controls.send_release(store, body)
                 print(f"sent release {request.release_id} ({len(request.offers)} offers)")
                 if args.wait:

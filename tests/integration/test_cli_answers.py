@@ -172,3 +172,25 @@ def test_a_settings_file_the_host_cannot_take_is_one_line(tmp_path: Path) -> Non
         with pytest.raises(SystemExit) as refused:
             main(["host", "--settings", str(settings)])
         assert str(refused.value.code).startswith("pcpub: ") and said in str(refused.value.code)
+
+
+def test_a_file_that_never_ends_is_refused_having_read_past_no_request(
+    azurite: AzuritePorts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`/dev/zero` (or a pipe that never ends) given as a request, a release or a config was
+    read until memory ran out; it is refused at once, one line, and nothing is sent."""
+    endless = "/dev/zero"
+    code, said = _cli(azurite, capsys, "enqueue", endless)
+    assert code == 2
+    assert said == f"pcpub: not sent: {endless} is over 49152 bytes, more than a request holds\n"
+    code, said = _cli(azurite, capsys, "release", "send", endless)
+    assert code == 1 and said.startswith("pcpub: not sent: ") and said.count("\n") == 1
+    for argv in (("plan", endless), ("apply", endless, "--target", "preview")):
+        with pytest.raises(SystemExit) as refused:
+            _cli(azurite, capsys, *argv)
+        assert str(refused.value.code) == (
+            f"pcpub: request file {endless} is over 1048576 bytes, more than a request holds"
+        )
+    with pytest.raises(SystemExit) as refused:
+        main(["status", "some-run", "--config", endless])
+    assert "is over 1048576 bytes" in str(refused.value.code)
