@@ -74,14 +74,25 @@ class BlobPackageFiles:
         return size
 
     def read(self, source: PackageSource) -> bytes:
+        """The file, read no further than the limit `check` held it to: a blob replaced by a
+        larger one since (a build that re-staged it, or a host that swaps what it serves)
+        is refused, never read into memory whole."""
+        limit = self._settings.package_max_bytes
         if source.staged:
             with blob_service(self._settings) as service:
                 blob = service.get_blob_client(
                     self._settings.package_staging_container, source.staged
                 )
-                return blob.download_blob().readall()
-        with BlobClient.from_blob_url(self._allowed_url(source), **self._tls()) as client:
-            return client.download_blob().readall()
+                data = blob.download_blob(offset=0, length=limit + 1).readall()
+        else:
+            with BlobClient.from_blob_url(self._allowed_url(source), **self._tls()) as client:
+                data = client.download_blob(offset=0, length=limit + 1).readall()
+        if len(data) > limit:
+            raise PackageSourceRefused(
+                f"{self._where(source)} grew past the limit of {limit} bytes "
+                "(PACKAGE_MAX_BYTES) after it was checked"
+            )
+        return data
 
     def upload(self, sas_uri: str, data: bytes) -> None:
         with BlobClient.from_blob_url(sas_uri, **self._tls()) as blob:
