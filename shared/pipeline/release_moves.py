@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SETTLED = frozenset({PREVIEW, LIVE, UNCHANGED, FAILED})  # what a mate may be waiting for
 WAKING = 8  # mates woken at once (a library's failure wakes every app built on it)
+SHOWN = 10  # mates named in the log line that says who was woken
 
 
 def release_moved(pipeline: Pipeline, run: Run) -> None:
@@ -69,11 +70,13 @@ def wake_mates(pipeline: Pipeline, run: Run) -> list[str]:
     waking = fan_out(lambda run_id: _wake(pipeline, run_id, now), runs, workers=WAKING)
     woken = [n for n, done in zip(chosen, waking, strict=True) if done]
     if woken:
+        more = f" and {len(woken) - SHOWN} more" if len(woken) > SHOWN else ""
         log.info(
-            "%s is %s: woke %s",
+            "%s is %s: woke %s%s",
             run.release_name,
             state_of(run),
-            ", ".join(woken),
+            ", ".join(woken[:SHOWN]),
+            more,
             extra={"action": "release_mates_woken", "requestId": run.run_id},
         )
     return woken
