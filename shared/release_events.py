@@ -16,17 +16,19 @@ from dataclasses import replace
 from shared.ledger import LedgerConflict, Run
 from shared.messages import Event, EventKind
 from shared.publish_request import bounded
-from shared.releases import Releases, summarize
+from shared.releases import STATE_COLUMNS, Release, Releases, summarize
 
 log = logging.getLogger(__name__)
 Send = Callable[[EventKind, str, str], None]  # kind, release id, reason
+Seen = tuple[Release, dict[str, Run | None]]  # a release, and where each of its offers stands
 
 
 def note(
     releases: Releases, run: Run, publish: Callable[[Event], None], now: Callable[[], str]
-) -> None:
-    """After a move of one of its runs: record the release's state and send what is due.
-    Never fails the run's own write (the record catches up at the next move)."""
+) -> Seen | None:
+    """After a move of one of its runs: record the release's state and send what is due;
+    what it read (None: nothing). Never fails the run's own write (the record catches up at
+    the next move)."""
 
     def send(kind: EventKind, release_id: str, reason: str) -> None:
         event = Event(
@@ -39,17 +41,21 @@ def note(
         publish(event)
 
     try:
-        announce(releases, run, send)
+        return announce(releases, run, send)
     except Exception:
         log.exception("could not update release", extra={"releaseId": run.release_id})
+        return None
 
 
-def announce(releases: Releases, run: Run, send: Send) -> None:
+def announce(releases: Releases, run: Run, send: Send) -> Seen | None:
+    """Record and announce what the release's runs add up to; the release and where its
+    offers stand, as last read (None: it is gone)."""
     for _ in range(5):
         release = releases.get(run.release_id)
         if release is None:
-            return
-        summary = summarize(release, releases.states(release))
+            return None
+        states = releases.runs(release, columns=STATE_COLUMNS)
+        summary = summarize(release, states)
         due: list[EventKind] = []
         if summary.state in ("ready", "succeeded") and "ready" not in release.announced:
             due.append(EventKind.RELEASE_READY)
@@ -61,7 +67,7 @@ def announce(releases: Releases, run: Run, send: Send) -> None:
             )
         status = summary.state if release.status != "cancelled" else release.status
         if not due and status == release.status:
-            return
+            return release, states
         marks = [_mark(kind) for kind in due]
         try:
             releases.replace(
@@ -71,8 +77,9 @@ def announce(releases: Releases, run: Run, send: Send) -> None:
             continue  # another run of the release moved at the same time: look again
         for kind in due:
             send(kind, release.release_id, summary.describe())
-        return
+        return release, states
     log.warning("release %s kept changing; its events wait for the next move", run.release_id)
+    return None
 
 
 def _mark(kind: EventKind) -> str:

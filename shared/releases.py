@@ -117,7 +117,7 @@ def summarize(release: Release, runs: dict[str, Run | None]) -> Summary:
     failed = [n for n, s in states.items() if s == FAILED]
     # What each failure holds back, from the offers whose own failure it was (one blocked in
     # turn is in its cause's list: a chain is named once, not once a link).
-    blocked = {n: dependants(release, n) for n in failed if not _blocked(runs.get(n))}
+    blocked = {n: dependants(release, n) for n in failed if not blocked_by(runs.get(n))}
     done = all(r is not None and r.status.terminal for r in runs.values())
     if done:
         state = "failed" if failed else "succeeded"
@@ -128,8 +128,9 @@ def summarize(release: Release, runs: dict[str, Run | None]) -> Summary:
     return Summary(state, states, blocked)
 
 
-def _blocked(run: Run | None) -> bool:
-    return run is not None and bool(run.blocked_by)
+def blocked_by(run: Run | None) -> list[str]:
+    """The offers whose own failure a failed run's was (none: it failed on its own)."""
+    return list(run.blocked_by) if run is not None and run.status.terminal else []
 
 
 def dependants(release: Release, name: str) -> list[str]:
@@ -180,20 +181,19 @@ class Releases:
             raise LedgerConflict(f"release {release.release_id} changed concurrently") from exc
         return replace(release, etag=meta.get("etag"))
 
-    def runs(self, release: Release, names: Iterable[str] | None = None) -> dict[str, Run | None]:
+    def runs(
+        self,
+        release: Release,
+        names: Iterable[str] | None = None,
+        columns: list[str] | None = None,
+    ) -> dict[str, Run | None]:
         """The runs of the release's offers, all or those named: a few by their ids, more by
         one query of the run ids under the release's prefix (a gate that read every member
-        on every check cost a read per offer, quadratic in the release's size)."""
+        on every check cost a read per offer, quadratic in the release's size). With
+        `columns`, only those (STATE_COLUMNS: where each stands, not a run to write back)."""
         wanted = set(release.members) if names is None else set(names) & set(release.members)
         ids = {name: str(release.members[name]["run"]) for name in wanted}
-        found = self._by_id(release.release_id, ids.values())
-        return {name: found.get(run_id) for name, run_id in ids.items()}
-
-    def states(self, release: Release) -> dict[str, Run | None]:
-        """Where each of the release's offers stands (its run's state columns only: a run
-        to tell apart, not one to write back), in one query."""
-        ids = {name: str(member["run"]) for name, member in release.members.items()}
-        found = self._by_id(release.release_id, ids.values(), STATE_COLUMNS)
+        found = self._by_id(release.release_id, ids.values(), columns)
         return {name: found.get(run_id) for name, run_id in ids.items()}
 
     def _by_id(

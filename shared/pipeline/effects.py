@@ -182,7 +182,7 @@ def _apply(
             send_set_check(pipeline.queues, run, now)
         if outcome.check != stage:
             emit(pipeline, EventKind.STAGE_CHANGED, run)
-            _note_release(pipeline, run)
+            release_moved(pipeline, run)
         if outcome.event is not None:
             emit(pipeline, outcome.event, run, outcome.reason)
         return run
@@ -202,7 +202,7 @@ def _apply(
         send_stage(pipeline, run, outcome.to)
         crash_point("after_enqueue")
         emit(pipeline, EventKind.STAGE_CHANGED, run)
-        _note_release(pipeline, run)
+        release_moved(pipeline, run)
         return run
     if isinstance(outcome, Finished):
         done = (
@@ -228,7 +228,7 @@ def _apply(
         _release(pipeline, run)
         kind = EventKind(str(done))  # succeeded, unchanged or planned
         emit(pipeline, kind, run, outcome.reason or None)
-        _note_release(pipeline, run)
+        release_moved(pipeline, run)
         return run
     assert isinstance(outcome, Failed), outcome
     status = (
@@ -258,13 +258,8 @@ def _apply(
         RunStatus.CANCELLED: EventKind.CANCELLED,
     }.get(status, EventKind.FAILED)
     emit(pipeline, kind, run, outcome.reason)
-    _note_release(pipeline, run)
-    return run
-
-
-def _note_release(pipeline: Pipeline, run: Run) -> None:
-    """A release's run moved (shared.pipeline.release_moves)."""
     release_moved(pipeline, run)
+    return run
 
 
 def _remember(write: Callable[..., None], *facts: str) -> None:

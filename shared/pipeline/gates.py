@@ -19,7 +19,16 @@ from shared.messages import EventKind, Stage
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
 from shared.release_request import attempt_of
-from shared.releases import FAILED, LIVE, UNCHANGED, Release, Releases, reached, state_of
+from shared.releases import (
+    FAILED,
+    LIVE,
+    UNCHANGED,
+    Release,
+    Releases,
+    blocked_by,
+    reached,
+    state_of,
+)
 
 GATES = frozenset({Stage.AWAIT_RELEASE, Stage.AWAIT_GO_LIVE})
 
@@ -140,9 +149,9 @@ def blocked(
     """Offers this run depends on failed: it fails naming them and, once, the offers whose
     own failure it was (a dependency blocked in turn names its cause in `blocked_by`), so a
     chain of dependants says what went wrong at its head, not each link around it."""
-    causes = sorted({c for d in failed for c in (_blocked_by(runs.get(d)) or [d])})
+    causes = sorted({c for d in failed for c in (blocked_by(runs.get(d)) or [d])})
     known = {**runs, **releases.runs(release, [c for c in causes if c not in runs])}
-    direct = [d for d in failed if not _blocked_by(runs.get(d))]
+    direct = [d for d in failed if not blocked_by(runs.get(d))]
     links = [d for d in failed if d not in direct]
     said = [_failure(d, known.get(d)) for d in direct]
     if links:
@@ -154,10 +163,6 @@ def blocked(
 
 
 MAX_CAUSES = 3  # the offers at the head of a blocking chain named with their reasons
-
-
-def _blocked_by(run: Run | None) -> list[str]:
-    return list(run.blocked_by) if run is not None and run.status.terminal else []
 
 
 def _failure(name: str, run: Run | None) -> str:

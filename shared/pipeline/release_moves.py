@@ -43,23 +43,23 @@ def release_moved(pipeline: Pipeline, run: Run) -> None:
     the mates waiting on this run check now."""
     if not run.release_id or pipeline.releases is None:
         return
-    note(pipeline.releases, run, partial(publish, pipeline), lambda: stamp(pipeline.clock()))
+    seen = note(pipeline.releases, run, partial(publish, pipeline), lambda: stamp(pipeline.clock()))
+    if seen is None or state_of(run) not in SETTLED:
+        return
     try:
-        wake_mates(pipeline, run)
+        wake_mates(pipeline, run, *seen)
     except Exception:
         log.warning("could not wake a release's waiting offers", exc_info=True)
 
 
-def wake_mates(pipeline: Pipeline, run: Run) -> list[str]:
-    """Wake the mates `run` (just written) can let on; the names of those woken."""
-    releases = pipeline.releases
-    if releases is None or state_of(run) not in SETTLED:
+def wake_mates(
+    pipeline: Pipeline, run: Run, release: Release, states: dict[str, Run | None]
+) -> list[str]:
+    """Wake the mates `run` (just written, settled) can let on, from the release and where
+    its offers stand as read after that write; the names of those woken."""
+    member = release.members.get(run.release_name)
+    if member is None or str(member.get("run")) != run.run_id:
         return []
-    release = releases.get(run.release_id)
-    member = release.members.get(run.release_name) if release is not None else None
-    if release is None or member is None or str(member.get("run")) != run.run_id:
-        return []
-    states = releases.states(release)
     chosen = [n for n in dependants_of(release, run.release_name) if _at_gate(states.get(n))]
     if run.run_id in release.admitted:  # it left the flight: room for another
         busy = sum(1 for r in states.values() if state_of(r) == IN_FLIGHT)
@@ -93,7 +93,7 @@ def waiting_for_room(release: Release, states: dict[str, Run | None]) -> list[st
     found = []
     for name, member in release.members.items():
         run = states.get(name)
-        if run is None or run.stage != Stage.AWAIT_RELEASE or not _at_gate(run):
+        if run is None or run.status is not RunStatus.WAITING or run.stage != Stage.AWAIT_RELEASE:
             continue
         if run.run_id in release.admitted:
             continue
