@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from pcpub.argtypes import offer_ref, read_bounded, run_id
+from shared.wording import listed
 
 Handler = Callable[[argparse.Namespace], int]
+SHOWN = 10  # run ids named in one answer (a release's runs: `pcpub release status` lists all)
 
 
 def actor() -> str:
@@ -132,7 +134,7 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
                 return why
             print(
                 f"{word} the go-live of {len(done)} run(s)"
-                + (f": {', '.join(done)}" if done else "")
+                + (f": {listed(done, SHOWN)}" if done else "")
             )
             return 0
 
@@ -149,7 +151,7 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
             return why
         print(
             f"asked {len(done)} run(s) to stop at their next step"
-            + (f": {', '.join(done)}" if done else "")
+            + (f": {listed(done, SHOWN)}" if done else "")
         )
         return 0
 

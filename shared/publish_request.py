@@ -35,6 +35,7 @@ from shared.request_base import (
 )
 from shared.request_changes import DraftChanges, PackageSource
 from shared.strictjson import JsonRefused, loads_strict
+from shared.wording import listed
 
 __all__ = [
     "MAX_REASON",
@@ -236,7 +237,7 @@ def describe(exc: ValidationError, most: int = 8) -> str:
     """Field paths and kinds of error, never the values (one could be a secret)."""
     errors = exc.errors(include_input=False, include_url=False)
     parts = []
-    for err in errors[:most]:
+    for err in errors:
         where = ".".join(str(p)[:40] for p in err["loc"]) or "request"
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
@@ -245,5 +246,4 @@ def describe(exc: ValidationError, most: int = 8) -> str:
         else:
             msg = str(err["msg"])[:200]
         parts.append(f"{where}: {msg}")
-    more = f"; and {len(errors) - most} more" if len(errors) > most else ""
-    return "invalid request: " + "; ".join(parts) + more
+    return "invalid request: " + listed(parts, most, "; ")

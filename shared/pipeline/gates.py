@@ -29,6 +29,7 @@ from shared.releases import (
     reached,
     state_of,
 )
+from shared.wording import listed
 
 GATES = frozenset({Stage.AWAIT_RELEASE, Stage.AWAIT_GO_LIVE})
 
@@ -156,9 +157,8 @@ def blocked(
     said = [_failure(d, known.get(d)) for d in direct]
     if links:
         heads = [c for c in causes if c not in direct]
-        shown = [_failure(c, known.get(c)) for c in heads[:MAX_CAUSES]]
-        more = f"; and {len(heads) - MAX_CAUSES} more" if len(heads) > MAX_CAUSES else ""
-        said.append(f"{', '.join(links)} failed, blocked by " + "; ".join(shown) + more)
+        shown = [_failure(c, known.get(c)) for c in heads]
+        said.append(f"{', '.join(links)} failed, blocked by " + listed(shown, MAX_CAUSES, "; "))
     return Failed(reason=f"blocked: {'; '.join(said)}; not {not_}", patch=Patch(blocked_by=causes))
 
 

@@ -96,15 +96,18 @@ def upload_package(run: Run, deps: StageDeps) -> Outcome:
     states: dict[str, Package] = {}
     for slot in pending:
         name = names[slot.key]
-        package = existing.get(name) or deps.pc.create_package(pid, name, slot.package_type)
-        if package.state == "PendingUpload":
+        found = existing.get(name)
+        # Read before creating: a file grown past its limit since the check makes no package.
+        content = _content(deps.files, slot) if found is None or _to_upload(found) else b""
+        package = found or deps.pc.create_package(pid, name, slot.package_type)
+        if _to_upload(package):
             assert package.file_sas_uri, "Partner Center gave no upload URI"
-            deps.files.upload(package.file_sas_uri, _content(deps.files, slot))
+            deps.files.upload(package.file_sas_uri, content)
             try:
                 package = deps.pc.mark_uploaded(pid, package)
             except (PreconditionFailed, Conflict):
                 package = deps.pc.get_package(pid, package.id)  # marked meanwhile?
-                if package.state == "PendingUpload":
+                if _to_upload(package):
                     raise
         states[slot.key] = package
         done[slot.key] = package.id
@@ -140,6 +143,10 @@ def _content(files: PackageFiles, slot: Slot) -> bytes:
             seen.add(name)
             archive.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), files.read(source))
     return buffer.getvalue()
+
+
+def _to_upload(package: Package) -> bool:
+    return package.state == "PendingUpload"
 
 
 def _key(slot: str) -> str:

@@ -28,6 +28,7 @@ from shared.pipeline.gates import GATES, waits_on_mates
 from shared.pipeline.sends import send_set_check
 from shared.release_events import note
 from shared.releases import FAILED, IN_FLIGHT, LIVE, PREVIEW, UNCHANGED, Release, reached, state_of
+from shared.wording import listed
 
 if TYPE_CHECKING:
     from shared.pipeline.effects import Pipeline
@@ -70,13 +71,11 @@ def wake_mates(
     waking = fan_out(lambda run_id: _wake(pipeline, run_id, now), runs, workers=WAKING)
     woken = [n for n, done in zip(chosen, waking, strict=True) if done]
     if woken:
-        more = f" and {len(woken) - SHOWN} more" if len(woken) > SHOWN else ""
         log.info(
-            "%s is %s: woke %s%s",
+            "%s is %s: woke %s",
             run.release_name,
             state_of(run),
-            ", ".join(woken[:SHOWN]),
-            more,
+            listed(woken, SHOWN),
             extra={"action": "release_mates_woken", "requestId": run.run_id},
         )
     return woken

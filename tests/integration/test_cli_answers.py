@@ -7,6 +7,7 @@ why, with an exit code a script can act on; never the SDK's traceback, never the
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from pcpub.cli import main
 from pcpub.processes import free_ports
 from shared.ledger import Ledger, Run, RunStatus
 from shared.messages import Stage
+from shared.pipeline.effects import Pipeline
+from shared.pipeline.intake import accept
 from shared.settings import Settings
 from shared.storage import table_service
 
@@ -113,6 +116,19 @@ def test_a_decision_or_cancel_that_cannot_apply_says_why(
     assert code == 0 and f"asked 1 run(s) to stop at their next step: {waiting}" in said
     code, said = _cli(azurite, capsys, "cancel", waiting)
     assert code == 0 and "was already asked to stop" in said
+
+
+def test_a_cancel_of_a_large_release_names_ten_runs_and_counts_the_rest(
+    azurite: AzuritePorts, pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    release_id = f"big-{uuid.uuid4().hex[:8]}"
+    offers = [{"name": f"o{i:02d}", "offer": {"externalId": f"big-{i}"}} for i in range(14)]
+    body = {"schemaVersion": 1, "releaseId": release_id, "target": "preview", "offers": offers}
+    accept(pipeline, json.dumps(body), f"m-{release_id}")
+    code, said = _cli(azurite, capsys, "cancel", release_id)
+    assert code == 0 and said.count("\n") == 1
+    assert said.startswith("asked 14 run(s) to stop at their next step: ")
+    assert said.count(f"{release_id}.o") == 10 and said.endswith(", and 4 more\n")
 
 
 def test_unknown_filters_ids_and_files_are_refused(

@@ -13,11 +13,12 @@ from pcsim.app import Simulator
 from pcsim.faults import FaultRule, Faults
 from shared.ledger import Run
 from shared.messages import Stage
+from shared.packages import PackageSourceRefused
 from shared.pipeline import stages
 from shared.pipeline.drafts import NotApplied, instance_of, pick, write
 from shared.pipeline.outcomes import Advance, Failed, Wait
 from shared.pipeline.stages import StageDeps
-from shared.publish_request import RequestRejected, parse_publish_request
+from shared.publish_request import PackageSource, RequestRejected, parse_publish_request
 from tests.conftest import SimFiles, crashed_after_call
 from tests.unit.stage_runs import (
     await_package,
@@ -130,6 +131,26 @@ def test_a_failed_package_says_why(sim: Simulator, deps: StageDeps) -> None:
     outcome = await_package(run, deps)
     assert isinstance(outcome, Failed)
     assert "mainTemplate.json" in outcome.reason
+
+
+def test_a_package_grown_past_its_limit_after_the_check_makes_no_package(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    class Grown(SimFiles):
+        def check(self, source: PackageSource) -> int:
+            return 10  # as it was when checked
+
+        def read(self, source: PackageSource) -> bytes:
+            raise PackageSourceRefused("grew past the limit of 16 bytes after it was checked")
+
+    files = Grown(sim)
+    deps = replace(deps, files=files)
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    before = set(product.packages)
+    run = patched(run_with_changes(), resolve(run_with_changes(), deps))
+    with pytest.raises(PackageSourceRefused, match="grew past the limit"):
+        upload_package(run, deps)
+    assert set(product.packages) == before and files.uploads == 0
 
 
 def test_a_stale_etag_is_read_again(sim: Simulator, deps: StageDeps) -> None:

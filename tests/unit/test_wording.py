@@ -1,0 +1,16 @@
+"""Lists in messages: at most so many named, the rest counted."""
+
+from __future__ import annotations
+
+from shared.wording import listed
+
+
+def test_a_short_list_is_named_whole() -> None:
+    assert listed(["a", "b"], 3) == "a, b"
+    assert listed(["a", "b", "c"], 3) == "a, b, c"
+    assert listed([], 3) == ""
+
+
+def test_a_long_list_names_the_first_and_counts_the_rest() -> None:
+    assert listed([f"n{i}" for i in range(250)], 3) == "n0, n1, n2, and 247 more"
+    assert listed(["x (why)", "y (why)", "z"], 2, "; ") == "x (why); y (why); and 1 more"
