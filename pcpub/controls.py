@@ -106,6 +106,7 @@ def follow(
     offer failed: 1 (saying what it blocks); 2 on timeout."""
     goal = {PREVIEW, LIVE, UNCHANGED} if until == "preview" else {LIVE, UNCHANGED}
     seen: dict[str, str] = {}
+    view: dict[str, Any] | None = None
     started = time.monotonic()
     while timeout is None or time.monotonic() - started < timeout:
         try:
@@ -120,7 +121,9 @@ def follow(
             now = f"{offer['state']} ({offer['stage']})"
             if seen.get(offer["name"]) != now:
                 seen[offer["name"]] = now
-                out(f"  {time.monotonic() - started:7.1f}s  {offer['name']:<20} {now}")
+                # Held before go-live, it says by what (an approval to give, a time to come).
+                why = f": {offer['reason']}" if offer["stage"] == Stage.AWAIT_GO_LIVE else ""
+                out(f"  {time.monotonic() - started:7.1f}s  {offer['name']:<20} {now}{why}")
         failed = [o for o in view["offers"] if o["state"] == FAILED]
         if failed:
             out(format_release(view))
@@ -129,6 +132,8 @@ def follow(
             out(format_release(view))
             return 0
         time.sleep(every)
+    if view is not None:
+        out(format_release(view))  # where each offer stands, and why
     out(f"release {release_id} did not reach {until} within {timeout:.0f}s")
     return 2
 

@@ -15,6 +15,8 @@ import pytest
 
 from pcpub.azurite import DEV_KEY, AzuritePorts
 from pcpub.cli import main
+from pcpub.controls import follow
+from pcpub.ops import Storage
 from pcpub.processes import free_ports
 from shared.ledger import Ledger, Run, RunStatus
 from shared.messages import Stage
@@ -129,6 +131,36 @@ def test_a_cancel_of_a_large_release_names_ten_runs_and_counts_the_rest(
     assert code == 0 and said.count("\n") == 1
     assert said.startswith("asked 14 run(s) to stop at their next step: ")
     assert said.count(f"{release_id}.o") == 10 and said.endswith(", and 4 more\n")
+
+
+def test_a_release_followed_past_its_time_says_what_holds_it(
+    pipeline: Pipeline, settings: Settings
+) -> None:
+    """`release send --wait live` on a release waiting for its approval: the follow says so
+    as the offers get there, and on timeout shows where each offer stands, and why."""
+    release_id = f"held-{uuid.uuid4().hex[:8]}"
+    offers = [{"name": "a", "offer": {"externalId": "held-a"}}]
+    body = {"schemaVersion": 1, "releaseId": release_id, "target": "live", "offers": offers}
+    accept(pipeline, json.dumps({**body, "goLive": "approval"}), f"m-{release_id}")
+    held = (
+        f"in preview, waiting for approval since 2026-12-07T04:02:06Z (pcpub approve {release_id})"
+    )
+    run = pipeline.ledger.get(f"{release_id}.a")
+    assert run is not None
+    pipeline.ledger.replace(run.evolve(stage=Stage.AWAIT_GO_LIVE, reason=held))
+    said: list[str] = []
+    assert settings.storage_connection is not None
+    code = follow(
+        Storage(settings.storage_connection),
+        release_id,
+        "live",
+        timeout=0.5,
+        every=0.1,
+        out=said.append,
+    )
+    assert code == 2
+    assert f"a                    in preview (await_go_live): {held}" in said[0]
+    assert held in said[-2] and said[-1] == f"release {release_id} did not reach live within 0s"
 
 
 def test_unknown_filters_ids_and_files_are_refused(
