@@ -62,7 +62,7 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
             return _failed(run, request)
         text = storage(args).read_blob(run.export).decode()
         if args.out:
-            Path(args.out).write_text(text)
+            Path(args.out).write_text(text.rstrip("\n") + "\n")  # a text file, kept in git
             print(f"exported {args.offer} to {args.out}", file=sys.stderr)
         else:
             print(text)

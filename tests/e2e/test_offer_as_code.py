@@ -68,6 +68,7 @@ def test_export_edit_plan_apply_plan(
         code, _ = pcpub(stack, capsys, "export", OFFER, "--out", str(file))
         assert code == 0
         exported = json.loads(file.read_text())
+        assert file.read_text().endswith("}\n")  # no "no newline at end of file" in a diff
         assert set(exported["changes"]["listings"]) == {"en-us", "de-de", "fr-fr"}
         code, plan = plan_of(stack, capsys, file)
         assert (code, plan["changes"], plan["drift"]) == (0, [], [])  # the round trip
