@@ -45,6 +45,25 @@ def read_bounded(path: str, limit: int = MAX_REQUEST_BYTES) -> bytes:
     return data
 
 
+def out_file(text: str) -> str:
+    """A file to write: refused before any work when it could not be (a directory, or in a
+    folder that does not exist)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{shown(text)} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"no folder {shown(str(path.parent))} to write into")
+    return text
+
+
+def write_file(path: str, text: str) -> None:
+    """Write `text` to `path`, or one line saying why it could not be (no traceback)."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"pcpub: cannot write {path}: {exc.strerror or exc}") from None
+
+
 def shown(text: str) -> str:
     """A value as echoed back: quoted, and cut short (a sender's mistake can be any size)."""
     return repr(text if len(text) <= SHOWN else text[:SHOWN] + "...")

@@ -18,10 +18,9 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from pcpub.argtypes import json_object
+from pcpub.argtypes import json_object, out_file, write_file
 from shared.ledger import Run, RunStatus, now_utc
 
 Handler = Callable[[argparse.Namespace], int]
@@ -34,7 +33,7 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
     export = sub.add_parser("export", help="write an offer out as a request file")
     export.add_argument("offer", help="the offer id (or, with --product-id, the product GUID)")
     export.add_argument("--product-id", action="store_true", help="OFFER is a product GUID")
-    export.add_argument("--out", help="the file to write (default: standard output)")
+    export.add_argument("--out", type=out_file, help="the file to write (default: standard output)")
     export.add_argument(
         "--state",
         choices=["draft", "preview", "live"],
@@ -62,7 +61,7 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
             return _failed(run, request)
         text = storage(args).read_blob(run.export).decode()
         if args.out:
-            Path(args.out).write_text(text.rstrip("\n") + "\n")  # a text file, kept in git
+            write_file(args.out, text.rstrip("\n") + "\n")  # a text file, kept in git
             print(f"exported {args.offer} to {args.out}", file=sys.stderr)
         else:
             print(text)

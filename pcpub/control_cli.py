@@ -14,10 +14,9 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from pcpub.argtypes import offer_ref, read_bounded, run_id
+from pcpub.argtypes import offer_ref, out_file, read_bounded, run_id, write_file
 from shared.wording import listed
 
 Handler = Callable[[argparse.Namespace], int]
@@ -68,7 +67,7 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
     report = sub.add_parser("report", help="a run, or every run of a release, as a timeline page")
     report.add_argument("target", nargs="?", type=run_id, help="a request id")
     report.add_argument("--release", type=run_id, help="a release id: every run of the release")
-    report.add_argument("--html", required=True, help="the HTML file to write")
+    report.add_argument("--html", required=True, type=out_file, help="the HTML file to write")
     storage_args(report)
 
 
@@ -196,7 +195,7 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         notes = [f"PAUSED: {p.describe()}" for p in controls.pauses(store)]
         if incident := open_incident(store):
             notes.insert(0, incident_line(incident))
-        Path(args.html).write_text(render(title, runs, notes), encoding="utf-8")
+        write_file(args.html, render(title, runs, notes))
         print(f"wrote {args.html} ({len(runs)} run(s))")
         return 0
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from pcpub.argtypes import json_object
 from pcsim import cli as simulator_cli
+from pcsim.cli import file_to_write
 
 
 def register(sub: Any) -> None:
@@ -39,7 +40,11 @@ def register(sub: Any) -> None:
     )
 
     up = sub.add_parser("up", help="run the whole local stack until interrupted")
-    up.add_argument("--write-config", help="write endpoints, credentials and queue names here")
+    up.add_argument(
+        "--write-config",
+        type=file_to_write,
+        help="write endpoints, credentials and queue names here",
+    )
     up.add_argument("--profile", choices=["fast", "realistic"], default="fast")
     up.add_argument(
         "--workdir",

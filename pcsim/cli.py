@@ -7,6 +7,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 
@@ -21,13 +22,23 @@ def whole_number(low: int, high: int) -> Any:
     return check
 
 
+def file_to_write(text: str) -> str:
+    """An argparse type: a file to write (its folder is made if missing), not a directory:
+    refused before anything starts."""
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text[:200]!r} is a directory, not a file")
+    return text
+
+
 def add_arguments(parser: Any) -> None:
     parser.add_argument("--port", type=whole_number(0, 65535), default=0, help="0: any free port")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--seed", help="seed JSON file (default: built-in sample offers)")
     parser.add_argument("--profile", choices=["fast", "realistic"], default="fast")
-    parser.add_argument("--write-config", help="write the JSON that clients drive it with")
+    parser.add_argument(
+        "--write-config", type=file_to_write, help="write the JSON that clients drive it with"
+    )
     parser.add_argument("--state-dir", help="where the generated CA and certificate go")
     parser.add_argument("--token-lifetime", type=whole_number(1, 86400), default=3600)
     parser.add_argument(

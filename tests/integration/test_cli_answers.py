@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pcpub.argtypes import write_file
 from pcpub.azurite import DEV_KEY, AzuritePorts
 from pcpub.cli import main
 from pcpub.controls import follow
@@ -183,6 +184,31 @@ def test_unknown_filters_ids_and_files_are_refused(
         assert "Traceback" not in str(refused.value.code)
     code, said = _cli(azurite, capsys, "release", "send", str(garbage))
     assert code == 1 and said.startswith("pcpub: not sent: ") and said.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["report", "some-run", "--html"], ["export", "some-offer", "--out"]],
+    ids=["report", "export"],
+)
+def test_a_file_that_cannot_be_written_is_refused_before_any_work(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nobody = AzuritePorts(*free_ports(3))  # refused before any storage call, or it would say so
+    for where, said in (
+        (tmp_path, "is a directory, not a file"),
+        (tmp_path / "no-such-folder" / "x.html", "no folder"),
+    ):
+        with pytest.raises(SystemExit) as refused:
+            main([*argv, str(where), "--connection-string", _connection(nobody)])
+        err = capsys.readouterr().err
+        assert refused.value.code == 2 and said in err and "Traceback" not in err
+
+
+def test_a_write_that_fails_is_one_line() -> None:
+    with pytest.raises(SystemExit) as refused:
+        write_file("/dev/full", "<html>")
+    assert str(refused.value.code) == "pcpub: cannot write /dev/full: No space left on device"
 
 
 @pytest.mark.parametrize(

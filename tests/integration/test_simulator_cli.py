@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import trustme
 
+from pcpub.cli import main as pcpub
 from pcpub.processes import Managed, wait_until
 from pcsim.admin import SimulatorClient
 from pcsim.cli import main
+from pcsim.server import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,6 +118,17 @@ def test_what_it_cannot_start_with_is_one_line(
         with pytest.raises(SystemExit) as refused:
             main(argv)
         assert refused.value.code == 2 and "a whole number from" in capsys.readouterr().err
+    for run in (main, lambda argv: pcpub(["up", *argv])):  # a directory, before any start
+        with pytest.raises(SystemExit) as refused:
+            run(["--write-config", str(tmp_path)])
+        assert refused.value.code == 2 and "is a directory, not a file" in capsys.readouterr().err
+
+
+def test_a_config_that_cannot_be_written_leaves_no_copy_of_its_secrets(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_json_atomic(tmp_path / "taken", {"identityClientSecret": "s3cret"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 
 def test_the_certificates_it_made_go_when_it_stops(tmp_path: Path) -> None:
