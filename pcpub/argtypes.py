@@ -45,6 +45,36 @@ def read_bounded(path: str, limit: int = MAX_REQUEST_BYTES) -> bytes:
     return data
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # newlines, terminal escapes, C1 controls
+NOTE_CHARS = 500  # a reason kept on runs, pauses and events
+NAME_CHARS = 100  # who acted
+
+
+def note(text: str) -> str:
+    """A reason an operator gives: one line of at most NOTE_CHARS characters, no control
+    characters (it is shown in terminals, logs and events, on every run it holds)."""
+    return _one_line(text, NOTE_CHARS)
+
+
+def actor_name(text: str) -> str:
+    """Who acted (`--by`): as a reason, shorter."""
+    return _one_line(text, NAME_CHARS)
+
+
+def _one_line(text: str, most: int) -> str:
+    if len(text) > most:
+        raise argparse.ArgumentTypeError(f"at most {most} characters, not {len(text)}")
+    if CONTROL.search(text):
+        raise argparse.ArgumentTypeError("one line, without control characters")
+    return text
+
+
+def plain(text: str, most: int = NAME_CHARS) -> str:
+    """A name taken from the environment, made safe to record: control characters dropped,
+    cut to `most`."""
+    return CONTROL.sub("", text)[:most]
+
+
 def out_file(text: str) -> str:
     """A file to write: refused before any work when it could not be (a directory, or in a
     folder that does not exist)."""

@@ -16,7 +16,16 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from pcpub.argtypes import offer_ref, out_file, read_bounded, run_id, write_file
+from pcpub.argtypes import (
+    actor_name,
+    note,
+    offer_ref,
+    out_file,
+    plain,
+    read_bounded,
+    run_id,
+    write_file,
+)
 from shared.wording import listed
 
 Handler = Callable[[argparse.Namespace], int]
@@ -26,10 +35,13 @@ SHOWN = 10  # run ids named in one answer (a release's runs: `pcpub release stat
 def actor() -> str:
     """Who is acting: as the CI system or the shell names them."""
     return (
-        os.environ.get("PCPUB_ACTOR")
-        or os.environ.get("GITHUB_ACTOR")
-        or os.environ.get("BUILD_REQUESTEDFOR")
-        or os.environ.get("USER")
+        plain(
+            os.environ.get("PCPUB_ACTOR")
+            or os.environ.get("GITHUB_ACTOR")
+            or os.environ.get("BUILD_REQUESTEDFOR")
+            or os.environ.get("USER")
+            or ""
+        )
         or "operator"
     )
 
@@ -41,7 +53,7 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
     release.add_argument("--wait", choices=["preview", "live"], help="send: follow it until then")
     release.add_argument("--timeout", type=float, help="--wait: give up after this many seconds")
     release.add_argument("--json", action="store_true")
-    release.add_argument("--by", default=None)
+    release.add_argument("--by", type=actor_name, default=None)
     storage_args(release)
     for name, text in (
         ("approve", "approve the go-live of a run or a release"),
@@ -50,8 +62,10 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("target", type=run_id, help="a request id or a release id")
-        cmd.add_argument("--by", default=None, help="who (default: $PCPUB_ACTOR, CI user, $USER)")
-        cmd.add_argument("--reason", default="")
+        cmd.add_argument(
+            "--by", type=actor_name, help="who (default: $PCPUB_ACTOR, CI user, $USER)"
+        )
+        cmd.add_argument("--reason", type=note, default="", help="one line, kept with the runs")
         storage_args(cmd)
     for name, text in (
         ("pause", "hold every run (or one offer's) at its next Partner Center call"),
@@ -61,8 +75,8 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
         cmd.add_argument(
             "--offer", type=offer_ref, help="an offer id or product GUID (default: everything)"
         )
-        cmd.add_argument("--reason", default="")
-        cmd.add_argument("--by", default=None)
+        cmd.add_argument("--reason", type=note, default="", help="one line, shown on held runs")
+        cmd.add_argument("--by", type=actor_name)
         storage_args(cmd)
     report = sub.add_parser("report", help="a run, or every run of a release, as a timeline page")
     report.add_argument("target", nargs="?", type=run_id, help="a request id")

@@ -16,6 +16,7 @@ import pytest
 from pcpub.argtypes import write_file
 from pcpub.azurite import DEV_KEY, AzuritePorts
 from pcpub.cli import main
+from pcpub.control_cli import actor
 from pcpub.controls import follow
 from pcpub.ops import Storage
 from pcpub.processes import free_ports
@@ -203,6 +204,42 @@ def test_a_file_that_cannot_be_written_is_refused_before_any_work(
             main([*argv, str(where), "--connection-string", _connection(nobody)])
         err = capsys.readouterr().err
         assert refused.value.code == 2 and said in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--reason", "line one\nline two", "one line, without control characters"),
+        ("--reason", "\x1b[2Jcleared", "one line, without control characters"),
+        ("--reason", "\x9b31mred", "one line, without control characters"),
+        ("--reason", "x" * 501, "at most 500 characters, not 501"),
+        ("--by", "y" * 101, "at most 100 characters, not 101"),
+        ("--by", "ana\r\nforged: line", "one line, without control characters"),
+    ],
+    ids=["newline", "escape", "c1-control", "long-reason", "long-name", "crlf-name"],
+)
+def test_what_an_operator_says_is_one_bounded_line(
+    option: str, value: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reason or a name is kept on every run it touches and shown in terminals, logs and
+    events: refused before anything is written when it could forge lines or grow rows."""
+    nobody = AzuritePorts(*free_ports(3))
+    for command in (["pause"], ["cancel", "some-run"], ["reject", "some-run"]):
+        with pytest.raises(SystemExit) as refused:
+            main([*command, option, value, "--connection-string", _connection(nobody)])
+        err = capsys.readouterr().err
+        assert refused.value.code == 2 and said in err, command
+
+
+def test_who_acted_is_taken_from_the_environment_made_plain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PCPUB_ACTOR", "ci\x1b[31m-bot\n" + "z" * 200)
+    assert actor() == "ci[31m-bot" + "z" * 90
+    monkeypatch.setenv("PCPUB_ACTOR", "\n\t")
+    for name in ("GITHUB_ACTOR", "BUILD_REQUESTEDFOR", "USER"):
+        monkeypatch.delenv(name, raising=False)
+    assert actor() == "operator"
 
 
 def test_a_write_that_fails_is_one_line() -> None:
