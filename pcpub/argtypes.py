@@ -21,6 +21,7 @@ from shared.request_base import (
     MAX_REQUEST_BYTES,
     REQUEST_ID_PATTERN,
 )
+from shared.wording import one_line
 
 SHOWN = 60  # characters of a refused value echoed back
 # A file holding a request, or a release, as people write them (indented): far above what
@@ -45,7 +46,6 @@ def read_bounded(path: str, limit: int = MAX_REQUEST_BYTES) -> bytes:
     return data
 
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # newlines, terminal escapes, C1 controls
 NOTE_CHARS = 500  # a reason kept on runs, pauses and events
 NAME_CHARS = 100  # who acted
 
@@ -64,7 +64,7 @@ def actor_name(text: str) -> str:
 def _one_line(text: str, most: int) -> str:
     if len(text) > most:
         raise argparse.ArgumentTypeError(f"at most {most} characters, not {len(text)}")
-    if CONTROL.search(text):
+    if one_line(text) != text:  # a line break, a terminal escape, a control character
         raise argparse.ArgumentTypeError("one line, without control characters")
     return text
 
@@ -72,7 +72,7 @@ def _one_line(text: str, most: int) -> str:
 def plain(text: str, most: int = NAME_CHARS) -> str:
     """A name taken from the environment, made safe to record: control characters dropped,
     cut to `most`."""
-    return CONTROL.sub("", text)[:most]
+    return one_line(text).strip()[:most]
 
 
 def out_file(text: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from pcpub.argtypes import json_object, out_file, write_file
 from shared.ledger import Run, RunStatus, now_utc
+from shared.wording import one_line
 
 Handler = Callable[[argparse.Namespace], int]
 NO_CHANGE, FAILED, CHANGES = 0, 1, 2  # as `terraform plan -detailed-exitcode`
@@ -135,7 +136,7 @@ def _plan_release(storage: Any, data: dict[str, Any], args: argparse.Namespace) 
 
 
 def _ended(run: Run | None) -> str:
-    return f"  {run.status}: {run.reason or ''}" if run else "  (no run)"
+    return f"  {run.status}: {one_line(run.reason or '')}" if run else "  (no run)"
 
 
 def _fresh_id(target: str, body: dict[str, Any]) -> str:
@@ -180,7 +181,7 @@ def _failed(run: Run | None, request: dict[str, Any]) -> int:
     if run is None:
         print(f"pcpub: {request['requestId']} did not end in time", file=sys.stderr)
     else:
-        print(f"pcpub: {run.run_id} {run.status}: {run.reason or ''}", file=sys.stderr)
+        print(f"pcpub: {run.run_id} {run.status}: {one_line(run.reason or '')}", file=sys.stderr)
     return FAILED
 
 
@@ -221,4 +222,4 @@ def format_plan(run: Run) -> str:
         lines.append(f"submission {flight['submissionId']} is in flight ({flight['status']})")
     if plan.get("truncated"):
         lines.append(f"({plan['truncated']} more not shown; see --json of a smaller file)")
-    return "\n".join(lines)
+    return "\n".join(map(one_line, lines))  # values from the service: one line each

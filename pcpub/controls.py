@@ -20,6 +20,7 @@ from shared.publish_request import bounded
 from shared.queues import EVENTS, PUBLISH_REQUESTS
 from shared.release_request import ReleaseRequest, member_run_id, parse_request
 from shared.releases import FAILED, LIVE, PREVIEW, UNCHANGED, Release, Releases, state_of
+from shared.wording import one_line
 
 
 class NotFound(LookupError):
@@ -90,7 +91,7 @@ def format_release(view: dict[str, Any]) -> str:
             f"  {o['name']:<20} {o['state']:<11} {o['status']:<10} {o['stage']:<14} "
             f"{o['submission'] or '-':<20} {(o['reason'] or '')[:160]}"
         )
-    return "\n".join(lines)
+    return "\n".join(map(one_line, lines))  # reasons from the service: one line each
 
 
 def follow(
@@ -115,14 +116,15 @@ def follow(
             time.sleep(every)  # not taken in yet
             continue
         if view["status"] == "rejected":
-            out(f"release {release_id} was rejected: {view.get('reason')}")
+            out(one_line(f"release {release_id} was rejected: {view.get('reason')}"))
             return 1
         for offer in view["offers"]:
             now = f"{offer['state']} ({offer['stage']})"
             if seen.get(offer["name"]) != now:
                 seen[offer["name"]] = now
                 # Held before go-live, it says by what (an approval to give, a time to come).
-                why = f": {offer['reason']}" if offer["stage"] == Stage.AWAIT_GO_LIVE else ""
+                held = offer["stage"] == Stage.AWAIT_GO_LIVE
+                why = f": {one_line(offer['reason'] or '')}" if held else ""
                 out(f"  {time.monotonic() - started:7.1f}s  {offer['name']:<20} {now}{why}")
         failed = [o for o in view["offers"] if o["state"] == FAILED]
         if failed:

@@ -24,6 +24,7 @@ from shared.queues import (
 from shared.settings import ENV, Settings
 from shared.storage import transport_options
 from shared.wait_history import Span, WaitHistory, kind_of
+from shared.wording import one_line
 
 
 class Storage:
@@ -204,7 +205,7 @@ def format_status(run: Run, now: datetime | None = None, usual: Span | None = No
             f"  {step['stage']:<15} {took:>9}  {step['calls']:>3} calls  {step['result'] or ''}"
         )
     lines.append(f"  Partner Center calls: {data['callsMade']}")
-    return "\n".join(lines)
+    return "\n".join(map(one_line, lines))  # reasons from the service: one line each
 
 
 # The Functions host keeps a message it is processing invisible this long (renewing it while

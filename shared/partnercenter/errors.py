@@ -24,6 +24,8 @@ import json
 import re
 import time
 
+from shared.wording import one_line
+
 
 class PartnerCenterError(Exception):
     """A call to Partner Center failed."""
@@ -162,15 +164,20 @@ def error_class(status: int) -> type[StatusError]:
 
 
 def service_message(body: bytes) -> str:
-    """The service's message from an error body: a JSON string, a JSON object, text or nothing."""
+    """The service's message from an error body (a JSON string, a JSON object, text or
+    nothing), as one line: it becomes a run's reason, shown in tables and terminals."""
+    return one_line(_message(body))[:2000]
+
+
+def _message(body: bytes) -> str:
     if not body:
         return ""
     try:
         data = json.loads(body)
     except ValueError:
-        return body.decode("utf-8", "replace")[:2000]
+        return body[:8000].decode("utf-8", "replace")
     if isinstance(data, str):
-        return data[:2000]
+        return data[:8000]
     if isinstance(data, dict):
         lowered = {str(k).lower(): v for k, v in data.items()}
         for key in ("message", "error_description", "error", "code"):
@@ -178,7 +185,7 @@ def service_message(body: bytes) -> str:
             if isinstance(value, str) and value:
                 code = lowered.get("code")
                 prefix = f"{code}: " if isinstance(code, str) and key == "message" else ""
-                return (prefix + value)[:2000]
+                return (prefix + value)[:8000]
             if isinstance(value, dict):
-                return service_message(json.dumps(value).encode())
-    return json.dumps(data)[:2000]
+                return _message(json.dumps(value).encode())
+    return json.dumps(data)[:8000]

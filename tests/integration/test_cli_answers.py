@@ -165,6 +165,19 @@ def test_a_release_followed_past_its_time_says_what_holds_it(
     assert held in said[-2] and said[-1] == f"release {release_id} did not reach live within 0s"
 
 
+def test_a_reason_that_would_forge_lines_is_shown_as_one(
+    azurite: AzuritePorts, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whatever a reason holds (a service's `\\r\\n`, a terminal escape written by an older
+    version), `pcpub status` shows it on its one line."""
+    forged = "rejected\r\nfake-run: succeeded\x1b[2J\x9b1A"
+    failed = _run(settings, RunStatus.FAILED, reason=forged, last_error="x\ny")
+    code, said = _cli(azurite, capsys, "status", failed)
+    assert code == 0 and "\x1b" not in said and "\x9b" not in said and "\r" not in said
+    assert "  reason: rejected fake-run: succeeded[2J1A\n" in said
+    assert "  last error: x y\n" in said and "\nfake-run" not in said
+
+
 def test_unknown_filters_ids_and_files_are_refused(
     azurite: AzuritePorts, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -235,7 +248,7 @@ def test_who_acted_is_taken_from_the_environment_made_plain(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PCPUB_ACTOR", "ci\x1b[31m-bot\n" + "z" * 200)
-    assert actor() == "ci[31m-bot" + "z" * 90
+    assert actor() == "ci[31m-bot " + "z" * 89
     monkeypatch.setenv("PCPUB_ACTOR", "\n\t")
     for name in ("GITHUB_ACTOR", "BUILD_REQUESTEDFOR", "USER"):
         monkeypatch.delenv(name, raising=False)

@@ -111,7 +111,13 @@ def test_401_for_a_fresh_token_says_the_app_is_not_associated(sim: Simulator) ->
         (b'{"code": "BadRequest", "message": "no"}', "BadRequest: no"),
         (b"", ""),
         (b"<html>gateway</html>", "<html>gateway</html>"),
+        (  # as the live service words a missing If-Match: one line, for tables and terminals
+            b'"Value cannot be null.\\r\\nParameter name: IfMatch"',
+            "Value cannot be null. Parameter name: IfMatch",
+        ),
+        (b'{"message": "\\u001b[2J\\u009b31mgone"}', "[2J31mgone"),
     ],
+    ids=["string", "object", "empty", "text", "crlf", "escapes"],
 )
 def test_error_bodies_of_every_shape(sim: Simulator, body: bytes, message: str) -> None:
     assert service_message(body) == message
