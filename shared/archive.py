@@ -185,5 +185,5 @@ def _decode(token: str | None) -> Any:
         return None
     try:
         return json.loads(base64.urlsafe_b64decode(token.encode()))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested past the parser's depth: not ours
         raise ValueError("not a page token from `pcpub runs`") from exc

@@ -174,7 +174,7 @@ def _message(body: bytes) -> str:
         return ""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return body[:8000].decode("utf-8", "replace")
     if isinstance(data, str):
         return data[:8000]

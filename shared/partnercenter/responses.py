@@ -56,7 +56,7 @@ def answer(response: httpx.Response) -> Any:
     request = response.request
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the parser's depth: not an answer
         raise MalformedAnswer(
             f"{request.method} {request.url.path}: {response.status_code} with "
             f"{'an empty body' if not response.content else 'a body that is not JSON'}",

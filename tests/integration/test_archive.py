@@ -3,6 +3,7 @@ table service (Azurite)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -157,6 +158,23 @@ def test_pcpub_runs_prints_the_next_page_token(
     assert {r["requestId"] for r in second["runs"]}.isdisjoint(
         {r["requestId"] for r in first["runs"]}
     )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-base64!",
+        base64.urlsafe_b64encode(b"{not json").decode(),
+        base64.urlsafe_b64encode(b"[" * 50_000).decode(),  # past the JSON parser's depth
+    ],
+    ids=["not-base64", "not-json", "nested"],
+)
+def test_a_page_token_not_from_pcpub_runs_is_one_line(
+    token: str, azurite: AzuritePorts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["runs", "--page", token, "--connection-string", azurite.connection_string]
+    assert main(args) == 2
+    assert capsys.readouterr().err == "pcpub: not a page token from `pcpub runs`\n"
 
 
 def test_pcpub_runs_says_on_stderr_when_nothing_matches(

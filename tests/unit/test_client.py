@@ -232,6 +232,20 @@ def test_an_answer_too_large_to_hold_is_malformed(
         client.get_product(product_id(sim))
 
 
+def test_an_answer_nested_past_the_parsers_depth_is_malformed(sim: Simulator) -> None:
+    """200 KB of brackets: Python's JSON parser gives up with RecursionError, not ValueError;
+    as an answer it is malformed, as an error body it is text (neither a crash of the stage)."""
+    nested = b"[" * 100_000 + b"]" * 100_000
+    product = product_id(sim)
+    handler, _ = scripted(sim, [httpx.Response(200, content=nested)], only=f"/products/{product}")
+    with pytest.raises(MalformedAnswer, match="a body that is not JSON"):
+        make_client(handler, SimTokens(sim)).get_product(product)
+    handler, _ = scripted(sim, [httpx.Response(400, content=nested)], only=f"/products/{product}")
+    with pytest.raises(BadRequest) as caught:
+        make_client(handler, SimTokens(sim)).get_product(product)
+    assert caught.value.service_message == "[" * 2000
+
+
 def test_a_compressed_answer_is_read_decoded(sim: Simulator) -> None:
     product, body = product_id(sim), product_body(sim)
     packed = httpx.Response(200, content=gzip.compress(body), headers={"Content-Encoding": "gzip"})
