@@ -54,6 +54,7 @@ def app_settings(
         "VAULT_CLIENT_SECRET": sim["identityClientSecret"],
         "VAULT_VERIFY_CHALLENGE_RESOURCE": "false",
         "TLS_CA_BUNDLE": sim["caCertPath"],
+        "PC_UPLOAD_ORIGINS": ",".join(sim["uploadOrigins"]),
         "PC_STATUS_POLL_SECONDS": str(poll_seconds),
         # The waits' history is the stack's (its table), and a test's polls must not depend on
         # the tests run before it: the plain schedule here, unless a caller turns it on (the

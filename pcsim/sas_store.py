@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
@@ -22,6 +23,12 @@ class SasStore:
         credential = self._service.credential
         self._account = str(credential.account_name)
         self._key = str(credential.account_key)
+
+    @property
+    def origin(self) -> str:
+        """scheme://host:port of the blob endpoint the SAS URIs point at."""
+        url = urlsplit(self._service.url)
+        return f"{url.scheme}://{url.netloc}"
 
     def sas_uri(self, product_id: str, item_id: str, file_name: str) -> str:
         """A write-and-read SAS for one blob, valid for a day."""

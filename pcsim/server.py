@@ -179,6 +179,8 @@ def describe(simulator: Simulator, base_url: str, ca_path: Path | None) -> dict[
         "identityClientId": identity.client_id if identity else None,
         "identityClientSecret": identity.secret if identity else None,
         "offers": world.offers_config(),
+        # Where its fileSasUri point: its own blob endpoint, and a blob store beside it.
+        "uploadOrigins": [base_url, *([simulator.sas_store.origin] if simulator.sas_store else [])],
     }
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobClient
 
+from shared.partnercenter.errors import UploadRefused
 from shared.publish_request import PackageSource, host_allowed
 from shared.settings import Settings
 from shared.storage import blob_service
@@ -95,5 +96,51 @@ class BlobPackageFiles:
         return data
 
     def upload(self, sas_uri: str, data: bytes) -> None:
+        """Put the file at Partner Center's upload URI, if it lies on an allowed origin (it
+        carries the publisher's app: never to another host, never in the clear)."""
+        if not origin_allowed(sas_uri, self._settings.upload_origins):
+            raise UploadRefused(
+                f"Partner Center gave an upload URI on {origin_of(sas_uri)!r}, not on an "
+                "allowed origin (PC_UPLOAD_ORIGINS): nothing was uploaded"
+            )
         with BlobClient.from_blob_url(sas_uri, **self._tls()) as blob:
             blob.upload_blob(data, overwrite=True)
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of `url`, nothing after it (a SAS URI's path and signature stay
+    out of reasons and logs)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        port = ":?"
+    return f"{parts.scheme}://{host}{port}"[:200]
+
+
+def origin_allowed(url: str, origins: tuple[str, ...]) -> bool:
+    """`url` is on one of `origins` (`scheme://host[:port]`; a host `*.suffix` matches every
+    host under the suffix; no port means the scheme's own) and carries no user information."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return False
+    if parts.username is not None or not parts.hostname:
+        return False
+    host = parts.hostname.lower()
+    for origin in origins:
+        allowed = urlsplit(origin.strip().lower())
+        want = allowed.hostname or ""
+        if (
+            allowed.scheme != parts.scheme
+            or (allowed.port or _DEFAULT_PORTS.get(allowed.scheme)) != port
+        ):
+            continue
+        if host == want or (want.startswith("*.") and host.endswith(want[1:])):
+            return True
+    return False
+
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from functools import cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -51,6 +52,7 @@ ENV = {
     "deadline_hours": "PC_DEADLINE_HOURS",
     "package_staging_container": "PACKAGE_STAGING_CONTAINER",
     "package_url_hosts": "PACKAGE_URL_HOSTS",
+    "upload_origins": "PC_UPLOAD_ORIGINS",
     "package_max_bytes": "PACKAGE_MAX_BYTES",
     "rate_limit_per_minute": "PC_RATE_LIMIT_PER_MINUTE",
     "claim_seconds": "PC_CLAIM_SECONDS",
@@ -103,6 +105,9 @@ class Settings(BaseModel):
     deadline_hours: float = Field(default=14 * 24.0, gt=0)
     package_staging_container: str = "package-staging"
     package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)
+    # Where Partner Center's upload URIs (fileSasUri) may point: Azure Blob storage over TLS.
+    # A file is never sent elsewhere (scheme://host[:port]; `*.` matches any host under it).
+    upload_origins: tuple[str, ...] = ("https://*.blob.core.windows.net",)
     package_max_bytes: int = Field(default=1024**3, gt=0)  # Partner Center's package limit
     # The ceiling of the tenant's shared, adaptive call budget (shared.partnercenter.budget);
     # on by default, since Partner Center does not publish its limit.
@@ -133,11 +138,24 @@ class Settings(BaseModel):
     # The share of runs whose traces are kept; logs and metrics (failures) are never sampled.
     trace_sampling_ratio: float = Field(default=1.0, ge=0, le=1)
 
-    @field_validator("package_url_hosts", mode="before")
+    @field_validator("package_url_hosts", "upload_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
+
+    @field_validator("upload_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            parts = urlsplit(origin)
+            try:
+                parts.port  # noqa: B018 - a port out of range raises here
+            except ValueError:
+                raise ValueError(f"{origin!r} has no valid port") from None
+            if parts.scheme not in ("https", "http") or not parts.hostname or parts.path:
+                raise ValueError(f"{origin!r} is not scheme://host[:port]")
         return value
 
     @field_validator("notify_sinks", mode="before")

@@ -76,6 +76,11 @@ class MalformedAnswer(PartnerCenterError):
     transient = True
 
 
+class UploadRefused(PartnerCenterError):
+    """An answer asked for a file to be uploaded somewhere it may not go (an upload URI off
+    PC_UPLOAD_ORIGINS): nothing was sent, and asking again would not move it."""
+
+
 class StatusError(PartnerCenterError):
     """Partner Center answered with an error status."""
 
