@@ -50,7 +50,12 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
     release = sub.add_parser("release", help="send, follow, show or re-drive a release")
     release.add_argument("action", choices=["send", "status", "redrive"])
     release.add_argument("target", help="send: the release JSON file (- for stdin); else its id")
-    release.add_argument("--wait", choices=["preview", "live"], help="send: follow it until then")
+    release.add_argument(
+        "--wait",
+        choices=["preview", "live"],
+        help="send, status: follow it until every offer got there (exit 0), one failed (1), "
+        "or --timeout (2)",
+    )
     release.add_argument("--timeout", type=float, help="--wait: give up after this many seconds")
     release.add_argument("--json", action="store_true")
     release.add_argument("--by", type=actor_name, default=None)
@@ -110,9 +115,11 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
                 return 0
             if args.action == "redrive":
                 again = controls.redrive_release(store, args.target, args.by or actor())
-                print(f"re-driving {len(again)} offer(s): {', '.join(again) or 'none failed'}")
+                print(f"re-driving {len(again)} offer(s): {listed(again, SHOWN) or 'none failed'}")
                 return 0
             view = controls.release_view(store, args.target)
+            if args.wait:  # a later job follows what an earlier one sent
+                return controls.follow(store, args.target, args.wait, timeout=args.timeout)
         except controls.NotFound:
             print(f"pcpub: no release {args.target}", file=sys.stderr)
             return 1

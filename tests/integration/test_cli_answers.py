@@ -136,7 +136,10 @@ def test_a_cancel_of_a_large_release_names_ten_runs_and_counts_the_rest(
 
 
 def test_a_release_followed_past_its_time_says_what_holds_it(
-    pipeline: Pipeline, settings: Settings
+    pipeline: Pipeline,
+    settings: Settings,
+    azurite: AzuritePorts,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`release send --wait live` on a release waiting for its approval: the follow says so
     as the offers get there, and on timeout shows where each offer stands, and why."""
@@ -163,6 +166,13 @@ def test_a_release_followed_past_its_time_says_what_holds_it(
     assert code == 2
     assert f"a                    in preview (await_go_live): {held}" in said[0]
     assert held in said[-2] and said[-1] == f"release {release_id} did not reach live within 0s"
+    code, out = _cli(
+        azurite, capsys, "release", "status", release_id, "--wait", "live", "--timeout", "0.5"
+    )
+    assert code == 2 and held in out  # a later job follows it by its id alone
+    assert out.endswith(f"release {release_id} did not reach live within 0s\n")
+    code, out = _cli(azurite, capsys, "release", "status", "no-such-release", "--wait", "live")
+    assert code == 1 and out == "pcpub: no release no-such-release\n"  # at once, not at timeout
 
 
 def test_a_reason_that_would_forge_lines_is_shown_as_one(
