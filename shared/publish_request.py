@@ -28,6 +28,7 @@ from shared.request_base import (
     PRINTABLE,
     REQUEST_ID_PATTERN,
     STAGED_PATTERN,
+    TEXT,
     URL_PATTERN,
     UTC_TIME_PATTERN,
     Strict,
@@ -230,6 +231,7 @@ _FORMS = {
     "or '\\'",
     URL_PATTERN: "must be an https URL with a host name and no user information",
     PRINTABLE: "must not contain control characters",
+    TEXT: "must not contain control characters other than tabs and line breaks",
 }
 
 

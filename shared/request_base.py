@@ -22,6 +22,8 @@ STAGED_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9_-][A-Za-z0-9_.
 # https, a host name (no user:password@), an optional port, no fragment or backslash.
 URL_PATTERN = r"^https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[^\s#\\]*)?$"
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+# Text of several lines (a description, terms): tabs and line breaks, no other control characters.
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 # A UTC time, ISO 8601 with the Z: 2026-12-01T09:00Z, 2026-12-01T09:00:00.5Z.
 UTC_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z$"
 

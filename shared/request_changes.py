@@ -12,14 +12,19 @@ from pydantic import ConfigDict, Field, model_validator
 from shared.request_base import (
     EXTERNAL_ID_PATTERN,
     GUID_PATTERN,
+    PRINTABLE,
     STAGED_PATTERN,
+    TEXT,
     URL_PATTERN,
     Strict,
     exactly_one,
 )
 
-Text = Annotated[str, Field(max_length=5000)]
-Short = Annotated[str, Field(min_length=1, max_length=200)]
+# What goes to Partner Center as written: a one-line value has no control characters (an escape
+# or a NUL in a store listing's title), and text keeps only its tabs and line breaks.
+Text = Annotated[str, Field(max_length=5000, pattern=TEXT)]
+LongText = Annotated[str, Field(max_length=30000, pattern=TEXT)]
+Short = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
 PlanId = Annotated[str, Field(pattern=EXTERNAL_ID_PATTERN)]
 # A listing language as Partner Center spells it: "en-us", "de-de", "zh-hant".
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8}){0,2}$")]
@@ -92,7 +97,7 @@ class ListingChanges(Strict):
     title: Short | None = None
     summary: Text | None = None
     short_description: Text | None = Field(default=None, alias="shortDescription")
-    description: Annotated[str, Field(max_length=30000)] | None = None
+    description: LongText | None = None
     keywords: list[Short] | None = Field(default=None, max_length=10)
     # The listing's whole set of images (or documents), when given: others are removed.
     images: list[MediaChange] | None = Field(default=None, max_length=30)
@@ -110,9 +115,7 @@ class PropertyChanges(Strict):
     app_version: Short | None = Field(default=None, alias="appVersion")
     categories: list[Short] | None = Field(default=None, max_length=50)
     industries: list[Short] | None = Field(default=None, max_length=50)
-    terms_of_use: Annotated[str, Field(max_length=30000)] | None = Field(
-        default=None, alias="termsOfUse"
-    )
+    terms_of_use: LongText | None = Field(default=None, alias="termsOfUse")
     use_enterprise_contract: bool | None = Field(default=None, alias="useEnterpriseContract")
 
     def fields(self) -> dict[str, Any]:

@@ -92,6 +92,16 @@ def good_bodies(prefix: str = "good") -> list[bytes]:
                 "onlyChanged": True,
             }
         ),
+        # A description of several lines, with tabs: text keeps its line breaks.
+        encoded(
+            base(
+                f"{prefix}-15",
+                changes={
+                    "listing": {"description": "<p>One</p>\r\n\t<p>Two</p>\n", "summary": "a\nb"},
+                    "properties": {"termsOfUse": "1.\tTerms\n2.\tMore"},
+                },
+            )
+        ),
         # Non-ASCII text, an emoji (a surrogate pair escaped) and whitespace are fine.
         b'{ "schemaVersion" : 1, "requestId": "' + prefix.encode() + b'-10", "offer": '
         b'{"externalId": "contoso-analytics"}, "target": "preview", "changes": {"listing": '

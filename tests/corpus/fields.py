@@ -65,6 +65,31 @@ def fields(prefix: str) -> list[Case]:
             "version",
         ),
         Case("plans-list", encoded(base(f"{p}-pl", changes={"plans": []})), "model", "plans"),
+        # What Partner Center would show in a store listing: no escapes, no NULs
+        Case(
+            "title-escape",
+            encoded(base(f"{p}-te", changes={"listing": {"title": "\x1b[2JCleared"}})),
+            "model",
+            "listing.title",
+        ),
+        Case(
+            "keyword-newline",
+            encoded(base(f"{p}-kn", changes={"listing": {"keywords": ["a\nb"]}})),
+            "model",
+            "listing.keywords",
+        ),
+        Case(
+            "description-nul",
+            encoded(base(f"{p}-dn", changes={"listing": {"description": "ok\x00then"}})),
+            "model",
+            "listing.description",
+        ),
+        Case(
+            "terms-bell",
+            encoded(base(f"{p}-tb", changes={"properties": {"termsOfUse": "ring\x07"}})),
+            "model",
+            "properties.termsOfUse",
+        ),
         # Go-live control
         Case(
             "approval-on-preview",
