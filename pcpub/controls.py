@@ -254,12 +254,23 @@ def redrive_release(storage: Storage, release_id: str, by: str) -> list[str]:
     for name, old in again.items():
         attempt = int(members[name].get("attempt", 1)) + 1
         fresh = _fresh_attempt(old, member_run_id(release_id, name, attempt), at, by)
-        open_run(storage.ledger, fresh)
+        while not open_run(storage.ledger, fresh) and not _ours(storage, fresh.run_id, old):
+            attempt += 1  # the id names another request's run: the next one
+            fresh = _fresh_attempt(old, member_run_id(release_id, name, attempt), at, by)
         members[name] = {**members[name], "run": fresh.run_id, "attempt": attempt}
     if again:
         kept = [a for a in release.announced if a == "ready"]
         books.replace(replace(release, members=members, status="running", announced=kept))
     return sorted(members[n]["run"] for n in again)
+
+
+def _ours(storage: Storage, run_id: str, old: Run) -> bool:
+    """The run found under a new attempt's id is that offer's (a redrive that stopped before
+    it recorded the attempt), not another request's."""
+    found = storage.ledger.get(run_id)
+    return found is None or (
+        found.release_id == old.release_id and found.release_name == old.release_name
+    )
 
 
 def _fresh_attempt(old: Run, run_id: str, at: str, by: str) -> Run:

@@ -196,6 +196,21 @@ class Releases:
         found = self._by_id(release.release_id, ids.values(), columns)
         return {name: found.get(run_id) for name, run_id in ids.items()}
 
+    def taken(self, release_id: str, run_ids: Iterable[str]) -> list[str]:
+        """Which of a new release's run ids already name a run of another request (a single
+        request sent with such an id): one query of the ids under the release's prefix."""
+        ids = set(run_ids)
+        rows = self._table().query_entities(
+            "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi",
+            parameters={"p": RUNS, "lo": f"{release_id}.", "hi": f"{release_id}/"},
+            select=["RowKey", "release_id"],
+        )
+        return sorted(
+            row["RowKey"]
+            for row in rows
+            if row["RowKey"] in ids and row.get("release_id") != release_id
+        )
+
     def _by_id(
         self, release_id: str, run_ids: Iterable[str], columns: list[str] | None = None
     ) -> dict[str, Run | None]:

@@ -22,6 +22,7 @@ from shared.pipeline.events import publish
 from shared.publish_request import PublishRequest, RequestRejected, bounded, check_policy
 from shared.release_request import ReleaseOffer, ReleaseRequest
 from shared.releases import Release, Releases
+from shared.wording import listed
 
 log = logging.getLogger(__name__)
 OPENING = 8  # a release's runs opened at once
@@ -37,6 +38,13 @@ def accept_release(pipeline: Pipeline, request: ReleaseRequest, at: str) -> Rele
             check_policy(single, url_hosts=pipeline.package_url_hosts)
         except RequestRejected as exc:  # the release is refused as a whole, by its own id
             raise RequestRejected(f"offer {entry.name}: {exc.reason}", request.release_id) from None
+    if taken := releases.taken(request.release_id, [s.request_id for _, s in members]):
+        # Its offers' runs would be another request's: refused whole, as a bad offer is.
+        raise RequestRejected(
+            f"run ids {listed(taken, 3)} are taken by other requests; "
+            "send the release under another releaseId",
+            request.release_id,
+        )
     release = Release(
         release_id=request.release_id,
         target=request.target,
