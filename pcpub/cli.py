@@ -171,6 +171,7 @@ def _status(args: argparse.Namespace) -> int:
         dumps,
         format_status,
         incident_line,
+        no_run,
         open_incident,
         status_dict,
         usual_wait,
@@ -180,7 +181,7 @@ def _status(args: argparse.Namespace) -> int:
     incident = open_incident(storage)
     run = storage.ledger.get(args.request_id)
     if run is None:
-        print(f"pcpub: no run {args.request_id}", file=sys.stderr)
+        print(no_run(storage, args.request_id, "pcpub release status {}"), file=sys.stderr)
         return 1
     from pcpub.controls import pauses
 

@@ -205,10 +205,15 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
             runs = [r for r in members.values() if r is not None]
             title = f"release {args.release}"
         else:
-            one = store.ledger.get(args.target) if args.target else None
+            if not args.target:
+                print("pcpub: give a request id or --release", file=sys.stderr)
+                return 1
+            one = store.ledger.get(args.target)
             if one is None:
+                from pcpub.ops import no_run
+
                 print(
-                    f"pcpub: no run {args.target or '(give a request id or --release)'}",
+                    no_run(store, args.target, "pcpub report --release {} --html ..."),
                     file=sys.stderr,
                 )
                 return 1

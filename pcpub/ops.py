@@ -256,3 +256,12 @@ def incident_line(incident: dict[str, Any]) -> str:
 
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2)
+
+
+def no_run(storage: Storage, run_id: str, instead: str) -> str:
+    """What to say of an id with no run: when it names a release, the command for that."""
+    from shared.releases import Releases
+
+    if Releases(storage.ledger).get(run_id) is not None:
+        return f"pcpub: {run_id} is a release, not a run: {instead.format(run_id)}"
+    return f"pcpub: no run {run_id}"

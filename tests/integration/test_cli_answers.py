@@ -188,6 +188,27 @@ def test_a_reason_that_would_forge_lines_is_shown_as_one(
     assert "  last error: x y\n" in said and "\nfake-run" not in said
 
 
+def test_a_release_id_given_for_a_run_says_which_command_reads_it(
+    azurite: AzuritePorts,
+    pipeline: Pipeline,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    release_id = f"which-{uuid.uuid4().hex[:8]}"
+    body = {"schemaVersion": 1, "releaseId": release_id, "target": "preview"}
+    offers = [{"name": "a", "offer": {"externalId": "which-a"}}]
+    accept(pipeline, json.dumps({**body, "offers": offers}), f"m-{release_id}")
+    code, said = _cli(azurite, capsys, "status", release_id)
+    assert code == 1
+    assert (
+        said == f"pcpub: {release_id} is a release, not a run: pcpub release status {release_id}\n"
+    )
+    code, said = _cli(azurite, capsys, "report", release_id, "--html", str(tmp_path / "r.html"))
+    assert code == 1 and f"pcpub report --release {release_id} --html" in said
+    code, said = _cli(azurite, capsys, "status", "no-such-run-at-all")
+    assert code == 1 and said == "pcpub: no run no-such-run-at-all\n"
+
+
 def test_unknown_filters_ids_and_files_are_refused(
     azurite: AzuritePorts, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
