@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -187,15 +188,20 @@ def validated(model: type[M], data: dict[str, Any]) -> M:
         raise RequestRejected(describe(exc), readable_request_id(data)) from None
 
 
-def check_policy(request: PublishRequest, *, url_hosts: tuple[str, ...]) -> None:
-    """The checks that need this deployment's settings: allowed package hosts, and no live
-    secret (or anything shaped like a credential) in any field."""
+def check_policy(
+    request: PublishRequest, *, url_hosts: tuple[str, ...], now: datetime | None = None
+) -> None:
+    """The checks that need this deployment's settings or the clock: allowed package hosts,
+    no live secret (or anything shaped like a credential) in any field, and a notBefore that
+    is a real time within a year (a run holds its offer until then)."""
     if carries_secret(strings_in(request.model_dump(by_alias=True, exclude_none=True))):
         raise RequestRejected(
             "a field carries a secret or a credential (a client secret, a token); "
             "remove it: pc-publisher reads its credentials from Key Vault",
             request.request_id,
         )
+    if request.not_before:
+        _check_not_before(request.not_before, request.request_id, now or datetime.now(UTC))
     changes = request.changes
     sources = {**changes.package_sources(), **changes.media_sources()} if changes else {}
     for where, source in sorted(sources.items()):
@@ -207,6 +213,22 @@ def check_policy(request: PublishRequest, *, url_hosts: tuple[str, ...]) -> None
                     "host (PACKAGE_URL_HOSTS)",
                     request.request_id,
                 )
+
+
+NOT_BEFORE_AHEAD = timedelta(days=366)
+
+
+def _check_not_before(text: str, request_id: str, now: datetime) -> None:
+    try:  # the pattern holds each field to its range; the calendar, to the month's days
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RequestRejected("notBefore: not a day of the calendar", request_id) from None
+    if when - now > NOT_BEFORE_AHEAD:
+        raise RequestRejected(
+            "notBefore: more than a year ahead (a mistyped year?); the run would hold its "
+            "offer until then",
+            request_id,
+        )
 
 
 def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
@@ -232,6 +254,7 @@ _FORMS = {
     URL_PATTERN: "must be an https URL with a host name and no user information",
     PRINTABLE: "must not contain control characters",
     TEXT: "must not contain control characters other than tabs and line breaks",
+    UTC_TIME_PATTERN: "must be a UTC time, as 2026-12-01T09:00Z",
 }
 
 

@@ -25,7 +25,10 @@ PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 # Text of several lines (a description, terms): tabs and line breaks, no other control characters.
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 # A UTC time, ISO 8601 with the Z: 2026-12-01T09:00Z, 2026-12-01T09:00:00.5Z.
-UTC_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z$"
+UTC_TIME_PATTERN = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d"
+    r"(:[0-5]\d(\.\d{1,6})?)?Z$"
+)
 
 
 class Strict(BaseModel):

@@ -105,6 +105,30 @@ def fields(prefix: str) -> list[Case]:
             "notBefore",
         ),
         Case(
+            "not-before-thirteenth-month",
+            encoded({**base(f"{p}-nbm", notBefore="2026-13-01T09:00Z"), "target": "live"}),
+            "model",
+            "notBefore: must be a UTC time",
+        ),
+        Case(
+            "not-before-hour-25",
+            encoded({**base(f"{p}-nbh", notBefore="2026-12-01T25:00Z"), "target": "live"}),
+            "model",
+            "notBefore: must be a UTC time",
+        ),
+        Case(
+            "not-before-february-30",
+            encoded({**base(f"{p}-nbf", notBefore="2027-02-30T09:00Z"), "target": "live"}),
+            "policy",
+            "notBefore: not a day of the calendar",
+        ),
+        Case(
+            "not-before-decades-ahead",
+            encoded({**base(f"{p}-nbd", notBefore="2062-12-01T09:00Z"), "target": "live"}),
+            "policy",
+            "notBefore: more than a year ahead",
+        ),
+        Case(
             "only-changed-string",
             encoded(base(f"{p}-oc", onlyChanged="yes")),
             "model",

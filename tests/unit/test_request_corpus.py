@@ -17,6 +17,7 @@ from shared.publish_request import (
     RequestRejected,
     check_policy,
     parse_publish_request,
+    readable_request_id,
 )
 from tests.corpus import Case, bad_bodies, good_bodies
 
@@ -63,6 +64,21 @@ def outcome(body: bytes) -> str:
 def test_the_corpus_is_large_and_covers_every_class() -> None:
     assert len(CASES) >= 60
     assert {c.level for c in CASES} == {"decode", "model", "policy", "stage"}
+
+
+def test_every_readable_request_id_is_used_once() -> None:
+    """Through the queues the first body under an id is the one recorded: two cases sharing an
+    id would test one of them only."""
+    ids = [readable_request_id(_json(c.body)) for c in CASES if c.level != "decode"]
+    named = [i for i in ids if i is not None]
+    assert sorted({i for i in named if named.count(i) > 1}) == []
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.level != "stage"], ids=lambda c: c.name)
