@@ -15,12 +15,13 @@ from azure.storage.queue import QueueClient
 from shared.incidents import Incidents
 from shared.ledger import Ledger, Run, RunStatus, now_utc, parse_stamp, stamp
 from shared.pipeline.learned_waits import LEARNED
-from shared.publish_request import PublishRequest, parse_publish_request
+from shared.publish_request import PublishRequest, RequestRejected
 from shared.queues import (
     PUBLISH_REQUESTS,
     QueueSender,
     queue_client_kwargs,
 )
+from shared.release_request import parse_request
 from shared.settings import ENV, Settings
 from shared.storage import transport_options
 from shared.wait_history import Span, WaitHistory, kind_of
@@ -98,7 +99,12 @@ def enqueue(storage: Storage, body: bytes | str) -> PublishRequest:
     """Validate locally (so the sender hears of mistakes at once), then send exactly the bytes
     that were validated (intake sees what was checked here, not a re-serialisation)."""
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-    request = parse_publish_request(raw)
+    request = parse_request(raw)
+    if not isinstance(request, PublishRequest):
+        raise RequestRejected(
+            "this is a release, not a single publish request (pcpub release send)",
+            request.release_id,
+        )
     storage.sender.send(PUBLISH_REQUESTS, raw.decode("utf-8"))
     return request
 

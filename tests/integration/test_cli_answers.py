@@ -209,6 +209,37 @@ def test_a_release_id_given_for_a_run_says_which_command_reads_it(
     assert code == 1 and said == "pcpub: no run no-such-run-at-all\n"
 
 
+def test_a_release_and_a_single_request_sent_the_wrong_way_say_which_command_sends_them(
+    azurite: AzuritePorts, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    release = tmp_path / "release.json"
+    offers = [{"name": "a", "offer": {"externalId": "wrong-a"}}]
+    release.write_text(
+        json.dumps(
+            {"schemaVersion": 1, "releaseId": "wrong-1", "target": "preview", "offers": offers}
+        )
+    )
+    single = tmp_path / "single.json"
+    single.write_text(
+        json.dumps(
+            {
+                "schemaVersion": 1,
+                "requestId": "wrong-2",
+                "offer": offers[0]["offer"],
+                "target": "preview",
+            }
+        )
+    )
+    code, said = _cli(azurite, capsys, "enqueue", str(release))
+    assert code == 2
+    assert (
+        said
+        == "pcpub: not sent: this is a release, not a single publish request (pcpub release send)\n"
+    )
+    code, said = _cli(azurite, capsys, "release", "send", str(single))
+    assert code == 1 and said.endswith("not a release (pcpub enqueue)\n")
+
+
 def test_unknown_filters_ids_and_files_are_refused(
     azurite: AzuritePorts, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
