@@ -83,7 +83,13 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         return CHANGES if run.plan.get("changes") else NO_CHANGE
 
     def _apply(args: argparse.Namespace) -> int:
-        request = _request(json_object(args.file, "request file"), args.target)
+        data = json_object(args.file, "request file")
+        if "releaseId" in data or "offers" in data:  # planned whole, sent whole
+            raise SystemExit(
+                f"pcpub: not sent: {args.file} is a release: pcpub release send {args.file} "
+                f"--wait {args.target}"
+            )
+        request = _request(data, args.target)
         if not args.wait:
             _send(storage(args), request)
             print(f"enqueued {request['requestId']}")

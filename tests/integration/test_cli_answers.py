@@ -238,6 +238,11 @@ def test_a_release_and_a_single_request_sent_the_wrong_way_say_which_command_sen
     )
     code, said = _cli(azurite, capsys, "release", "send", str(single))
     assert code == 1 and said.endswith("not a release (pcpub enqueue)\n")
+    with pytest.raises(SystemExit) as refused:
+        _cli(azurite, capsys, "apply", str(release), "--target", "live")
+    assert str(refused.value.code) == (
+        f"pcpub: not sent: {release} is a release: pcpub release send {release} --wait live"
+    )
 
 
 def test_unknown_filters_ids_and_files_are_refused(
