@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.corpus.case import GUID, Case, auth, base, bc, encoded, tech
+from tests.corpus.case import GUID, Case, Level, auth, base, bc, encoded, tech
 
 # name, request id suffix, a managed application plan's technical configuration, a fragment
 # of the reason the model gives
@@ -20,6 +20,15 @@ TECHNICAL_CONFIGURATIONS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
         {"allowedDataActions": ["Microsoft.X/* ; rm"]},
         "allowedDataActions",
     ),
+)
+
+
+# name, request id suffix, notBefore, what refuses it, a fragment of the reason
+NOT_BEFORE: tuple[tuple[str, str, str, Level, str], ...] = (
+    ("not-before-thirteenth-month", "nbm", "2026-13-01T09:00Z", "model", "must be a UTC time"),
+    ("not-before-hour-25", "nbh", "2026-12-01T25:00Z", "model", "must be a UTC time"),
+    ("not-before-february-30", "nbf", "2027-02-30T09:00Z", "policy", "not a day of the calendar"),
+    ("not-before-decades-ahead", "nbd", "2062-12-01T09:00Z", "policy", "more than a year ahead"),
 )
 
 
@@ -104,29 +113,14 @@ def fields(prefix: str) -> list[Case]:
             "model",
             "notBefore",
         ),
-        Case(
-            "not-before-thirteenth-month",
-            encoded({**base(f"{p}-nbm", notBefore="2026-13-01T09:00Z"), "target": "live"}),
-            "model",
-            "notBefore: must be a UTC time",
-        ),
-        Case(
-            "not-before-hour-25",
-            encoded({**base(f"{p}-nbh", notBefore="2026-12-01T25:00Z"), "target": "live"}),
-            "model",
-            "notBefore: must be a UTC time",
-        ),
-        Case(
-            "not-before-february-30",
-            encoded({**base(f"{p}-nbf", notBefore="2027-02-30T09:00Z"), "target": "live"}),
-            "policy",
-            "notBefore: not a day of the calendar",
-        ),
-        Case(
-            "not-before-decades-ahead",
-            encoded({**base(f"{p}-nbd", notBefore="2062-12-01T09:00Z"), "target": "live"}),
-            "policy",
-            "notBefore: more than a year ahead",
+        *(
+            Case(
+                name,
+                encoded({**base(f"{p}-{suffix}", notBefore=when), "target": "live"}),
+                level,
+                f"notBefore: {why}",
+            )
+            for name, suffix, when, level, why in NOT_BEFORE
         ),
         Case(
             "only-changed-string",

@@ -23,6 +23,7 @@ from shared.pipeline.runner import handle_stage_message
 from shared.publish_request import PackageSource
 from shared.queues import STAGE_QUEUES
 from shared.settings import Settings
+from tests.corpus.case import base, package
 
 
 def stage(settings: Settings, name: str, data: bytes) -> None:
@@ -59,24 +60,9 @@ def test_an_upload_uri_off_the_allowed_origins_gets_nothing(
     pipeline = replace(
         pipeline, stage_deps=replace(pipeline.stage_deps, files=BlobPackageFiles(strict))
     )
-    admin.add_offer("elsewhere", ["basic"])
+    admin.add_offer("elsewhere", ["premium"])
     stage(strict, "elsewhere.zip", b"PK\x03\x04elsewhere")
-    request = {
-        "schemaVersion": 1,
-        "requestId": "elsewhere-1",
-        "offer": {"externalId": "elsewhere"},
-        "target": "preview",
-        "changes": {
-            "plans": {
-                "basic": {
-                    "technicalConfiguration": {
-                        "version": "1.0.1",
-                        "package": {"staged": "elsewhere.zip"},
-                    }
-                }
-            }
-        },
-    }
+    request = base("elsewhere-1", "elsewhere", changes=package({"staged": "elsewhere.zip"}))
     accept_request(pipeline, json.dumps(request), "m-elsewhere")
     deadline = time.monotonic() + 30
     while (run := pipeline.ledger.get("elsewhere-1")) and not run.status.terminal:
