@@ -60,7 +60,7 @@ def test_an_upload_uri_off_the_allowed_origins_gets_nothing(
     pipeline = replace(
         pipeline, stage_deps=replace(pipeline.stage_deps, files=BlobPackageFiles(strict))
     )
-    admin.add_offer("elsewhere", ["premium"])
+    product = admin.add_offer("elsewhere", ["premium"])["id"]
     stage(strict, "elsewhere.zip", b"PK\x03\x04elsewhere")
     request = base("elsewhere-1", "elsewhere", changes=package({"staged": "elsewhere.zip"}))
     accept_request(pipeline, json.dumps(request), "m-elsewhere")
@@ -75,6 +75,6 @@ def test_an_upload_uri_off_the_allowed_origins_gets_nothing(
     assert run is not None and run.status is RunStatus.FAILED
     assert "gave an upload URI on 'https://localhost:" in (run.reason or "")
     assert "PC_UPLOAD_ORIGINS" in (run.reason or "") and "sig=" not in (run.reason or "")
-    assert not [r for r in admin.requests() if "/_blobs/" in r["path"]]
+    assert not [r for r in admin.requests() if f"/_blobs/{product}/" in r["path"]]
     with pytest.raises(UploadRefused):
         BlobPackageFiles(strict).upload("http://127.0.0.1:9/c/b?sig=x", b"data")
