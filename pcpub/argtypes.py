@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pcsim.cli import file_to_write
 from shared.request_base import (
     EXTERNAL_ID_PATTERN,
     GUID_PATTERN,
@@ -78,9 +79,7 @@ def plain(text: str, most: int = NAME_CHARS) -> str:
 def out_file(text: str) -> str:
     """A file to write: refused before any work when it could not be (a directory, or in a
     folder that does not exist)."""
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{shown(text)} is a directory, not a file")
+    path = Path(file_to_write(text))  # not a directory
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"no folder {shown(str(path.parent))} to write into")
     return text

@@ -200,11 +200,7 @@ class Releases:
         """Which of a new release's run ids already name a run of another request (a single
         request sent with such an id): one query of the ids under the release's prefix."""
         ids = set(run_ids)
-        rows = self._table().query_entities(
-            "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi",
-            parameters={"p": RUNS, "lo": f"{release_id}.", "hi": f"{release_id}/"},
-            select=["RowKey", "release_id"],
-        )
+        rows = self._under(release_id, ["RowKey", "release_id"])
         return sorted(
             row["RowKey"]
             for row in rows
@@ -220,17 +216,21 @@ class Releases:
         ids = set(run_ids)
         if len(ids) <= FEW:
             return {run_id: self.ledger.get(run_id) for run_id in ids}
-        rows = self._table().query_entities(
-            "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi",
-            parameters={"p": RUNS, "lo": f"{release_id}.", "hi": f"{release_id}/"},
-            select=columns,
-        )
+        rows = self._under(release_id, columns)
         found: dict[str, Run | None] = {}
         for row in rows:
             if row["run_id"] in ids:
                 run = Run.from_entity(row)
                 found[run.run_id] = run if columns else run.evolve(indexed=indexed_fields(run))
         return {run_id: found.get(run_id) or self.ledger.get(run_id) for run_id in ids}
+
+    def _under(self, release_id: str, columns: list[str] | None) -> Iterable[dict[str, Any]]:
+        """The run rows whose ids start with the release's (`release_id.`): one range query."""
+        return self._table().query_entities(
+            "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi",
+            parameters={"p": RUNS, "lo": f"{release_id}.", "hi": f"{release_id}/"},
+            select=columns,
+        )
 
     def admit(self, release_id: str, run_id: str) -> bool:
         """Let `run_id` past the gate if the release has room in flight; a conditional write,
