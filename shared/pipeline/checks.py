@@ -45,7 +45,7 @@ def dispatch(pipeline: Pipeline, row: IndexRow, now: datetime) -> None:
     the run, and holds the rest."""
     if pipeline.dispatched.take(row.run_id, row.next_check_at, now):
         body = stage_message(row, Stage(row.stage), check_at=row.next_check_at)
-        send_check(pipeline.queues, body, row.next_check_at, now)
+        send_check(pipeline.queues, body, row.next_check_at, pipeline.clock())
 
 
 def due_early(pipeline: Pipeline, schedule_status: Mapping[str, Any] | None = None) -> float:

@@ -179,7 +179,7 @@ def _apply(
             )
         )
         if sent:
-            send_set_check(pipeline.queues, run, now)
+            send_set_check(pipeline.queues, run, pipeline.clock())
         if outcome.check != stage:
             emit(pipeline, EventKind.STAGE_CHANGED, run)
             release_moved(pipeline, run)

@@ -121,5 +121,5 @@ def _wake(pipeline: Pipeline, run_id: str, now: datetime) -> bool:
         woken = pipeline.ledger.replace(mate.evolve(next_check_at=at, check_sent=at))
     except LedgerConflict:
         return False
-    send_set_check(pipeline.queues, woken, now)
+    send_set_check(pipeline.queues, woken, pipeline.clock())
     return True

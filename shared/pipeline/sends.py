@@ -46,7 +46,8 @@ def stage_message(run: Run | IndexRow, stage: Stage, check_at: str | None = None
 def send_check(queues: QueueSender, body: str, check_at: str, now: datetime) -> None:
     """Send a check message, out of sight until the last whole second before it is due (the
     check holds the rest): one due within the second goes through the output binding and
-    wakes its listener."""
+    wakes its listener. `now`: the moment of sending (a delay counted from a tick's or a
+    write's start would hide the check past its due time by however long that took)."""
     ahead = (parse_stamp(check_at) - now).total_seconds()
     queues.send(CHECKS, body, delay_seconds=max(0, math.floor(ahead)))
 

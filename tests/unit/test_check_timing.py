@@ -6,8 +6,11 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
-from shared.pipeline.checks import MAX_AHEAD_SECONDS, due_early, hold_until_due
+from shared.pipeline.checks import MAX_AHEAD_SECONDS, dispatch, due_early, hold_until_due
+from shared.pipeline.dispatched import Dispatched
 from shared.pipeline.effects import Pipeline
+from shared.queues import CHECKS
+from shared.run_index import IndexRow
 from shared.runs import stamp
 
 NOW = datetime(2026, 12, 5, 3, 0, 0, 250000, tzinfo=UTC)
@@ -46,3 +49,21 @@ def test_a_check_holds_for_its_own_time_and_no_longer() -> None:
     hold_until_due(pipeline, stamp(NOW + timedelta(seconds=30)))  # far early: at once
     hold_until_due(pipeline, None)
     assert slept == [0.5]
+
+
+def test_a_checks_delay_counts_from_its_send_not_from_the_ticks_start() -> None:
+    """A tick that took 0.6 s to read what is due sends a check due 1.4 s after its start
+    visible at once: counted from the start (a whole second), it would show 0.2 s late."""
+    sent: list[tuple[str, float | None]] = []
+    fake: Any = SimpleNamespace(
+        clock=lambda: NOW + timedelta(seconds=0.6),
+        dispatched=Dispatched(),
+        queues=SimpleNamespace(
+            send=lambda q, body, delay_seconds=None: sent.append((q, delay_seconds))
+        ),
+    )
+    due = stamp(NOW + timedelta(seconds=1.4))
+    row = IndexRow("r-1", "await_preview", "o", "p", "s", stamp(NOW), next_check_at=due)
+    dispatch(cast(Pipeline, fake), row, NOW)
+    dispatch(cast(Pipeline, fake), row, NOW)  # this tick sent it: once
+    assert sent == [(CHECKS, 0)]
