@@ -86,6 +86,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 # of stages' reads would otherwise close the rest after each call and pay a TLS handshake for
 # every call of the next burst, on the CPU the stages share. An idle one is dropped before the
 # 5-second keep-alive many servers use, so a reused connection is seldom one closed under it.
+# A listing's pages at most: far past any publisher's products or an offer's submissions, and
+# a bound on a service that keeps answering with a next page.
+MAX_PAGES = 500
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=4.0)
 # A 401 for a token Entra has just issued is not about the token (live-service-2026 §4).
 NOT_ASSOCIATED = (
@@ -276,10 +279,19 @@ class IngestionTransport:
     def _paged(
         self, path: str, model: type[M], params: Mapping[str, str] | None = None
     ) -> Iterator[M]:
-        """Items of a collection across pages; a 404 on a later page ends it (a known bug)."""
+        """Items of a collection across pages; a 404 on a later page ends it (a known bug). A
+        next link that is no link, names a page already read or goes past MAX_PAGES is a
+        malformed answer: followed, it would spend the tenant's budget without end."""
         page: str | None = path
         first = True
+        read: set[str] = set()
         while page:
+            if page in read or len(read) >= MAX_PAGES:
+                why = (
+                    "names a page already read" if page in read else f"goes past {MAX_PAGES} pages"
+                )
+                raise MalformedAnswer(f"GET {path}: the listing {why}", method="GET", path=path)
+            read.add(page)
             try:
                 data = answer(self.request("GET", page, params=params if first else None))
             except StatusError as exc:
@@ -294,3 +306,7 @@ class IngestionTransport:
             for item in items:
                 yield parsed(model, item, "GET", page)
             page = data.get("nextLink") or data.get("@odata.nextLink")
+            if page is not None and not isinstance(page, str):
+                raise MalformedAnswer(
+                    f"GET {path}: a next link that is no link", method="GET", path=path
+                )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -15,6 +15,7 @@ from shared.messages import Event, EventKind
 from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.errors import MalformedAnswer
 from shared.partnercenter.paths import UnsafePath, check_within, segment
+from shared.partnercenter.transport import MAX_PAGES
 from shared.pipeline.deadletter import describe_body
 from shared.pipeline.events import fitted
 from shared.strictjson import JsonRefused, Limits, loads_strict
@@ -84,6 +85,40 @@ def test_urls_outside_the_api_are_refused(url: str) -> None:
         check_within(url, BASE)
 
 
+class Tokens:
+    def token(self) -> str:
+        return "t" * 20
+
+    def invalidate(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("next_link", "calls"),
+    [
+        (lambda n: "v1.0/ingestion/products/p1/submissions?$skipToken=a", 2),  # a cycle
+        (lambda n: {"href": "x"}, 1),  # no link
+        (lambda n: 7, 1),
+        (lambda n: f"v1.0/ingestion/products/p1/submissions?$skipToken={n}", MAX_PAGES),
+    ],
+)
+def test_a_listing_that_never_ends_is_a_malformed_answer(
+    next_link: Callable[[int], object], calls: int
+) -> None:
+    """Followed, a next link that names a page already read (or a new page each time) would
+    spend the tenant's budget without end; one that is no link raised a bug's error."""
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        return httpx.Response(200, json={"value": [], "nextLink": next_link(len(sent))})
+
+    client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
+    with pytest.raises(MalformedAnswer, match="GET products/p1/submissions: "):
+        client.submissions("p1")
+    assert len(sent) == calls
+
+
 def test_the_client_sends_nothing_outside_the_api() -> None:
     sent: list[str] = []
 
@@ -91,13 +126,6 @@ def test_the_client_sends_nothing_outside_the_api() -> None:
         sent.append(str(request.url))
         page = {"value": [], "nextLink": "v1.0/ingestion/../../steal?$skipToken=x"}
         return httpx.Response(200, json=page)
-
-    class Tokens:
-        def token(self) -> str:
-            return "t" * 20
-
-        def invalidate(self) -> None:
-            pass
 
     client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
     with pytest.raises(UnsafePath):

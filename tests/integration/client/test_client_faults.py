@@ -4,6 +4,7 @@ test_client_tokens)."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.errors import (
     BadRequest,
     Conflict,
+    MalformedAnswer,
     PreconditionFailed,
     ServerError,
     Throttled,
@@ -184,6 +186,22 @@ def test_error_body_shapes_reach_the_typed_error(
         with pytest.raises(BadRequest) as caught:
             pc.get_product(offer["id"])
         assert caught.value.service_message == expected
+
+
+def test_a_next_link_back_to_a_page_read_ends_the_listing_as_malformed(
+    pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
+) -> None:
+    """A service that answers every page with a link to the same next page: two calls, then
+    a transient malformed answer the stage retries later, not a loop spending the budget."""
+    since = len(admin.requests())
+    again = f"v1.0/ingestion/products/{offer['id']}/submissions?$skipToken=again"
+    rule = {"path": offer["id"] + "/submissions$", "method": "GET", "times": None}
+    page = json.dumps({"value": [], "nextLink": again})
+    admin.set_faults(rules=[{**rule, "after": True, "rawBody": page}])
+    with pytest.raises(MalformedAnswer, match="names a page already read") as caught:
+        pc.submissions(offer["id"])
+    assert caught.value.transient
+    assert calls(admin, "GET", offer["id"] + "/submissions", since) == [200, 200]
 
 
 def test_a_next_link_that_404s_ends_the_listing(
