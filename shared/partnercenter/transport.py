@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import random
 import ssl
 import threading
@@ -65,20 +66,28 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1)))
 
 
+MAX_RETRY_AFTER = 3600.0  # seconds (see parse_retry_after)
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable.
+    At most MAX_RETRY_AFTER: a 429 holds every instance's calls, and a value of years (or
+    `inf`) would hold the tenant for good on one answer; asked again after an hour, a service
+    that still means it says so again."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)

@@ -8,17 +8,21 @@ import contextlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
+from pcsim.admin import SimulatorClient
 from shared.fanout import fan_out
 from shared.partnercenter.budget import TenantBudget
 from shared.partnercenter.budget_row import CONTROL, ROW
 from shared.partnercenter.budget_window import Window
 from shared.partnercenter.call_priority import Priority, priority
-from shared.partnercenter.errors import BudgetExhausted
+from shared.partnercenter.client import PartnerCenterClient
+from shared.partnercenter.errors import BudgetExhausted, Throttled
+from shared.partnercenter.transport import MAX_RETRY_AFTER
 from shared.pipeline.effects import Pipeline
 from tests.integration.conftest import proven
 
@@ -85,6 +89,23 @@ def test_a_429_slows_every_instance_and_the_rate_climbs_back(pipeline: Pipeline)
         time.sleep(0.55)
         other.acquire()
     assert 600 < other.rate() <= 1200
+
+
+@pytest.mark.parametrize("told", ["1e309", "99999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_retry_after_of_years_holds_the_tenant_an_hour_at_most(
+    pipeline: Pipeline, admin: SimulatorClient, told: str
+) -> None:
+    """One 429 naming years (or infinity) held every instance's calls for good: the hold
+    was written to the shared row as it came."""
+    budget, pc = pipeline.budget, pipeline.stage_deps.pc
+    assert budget is not None and isinstance(pc, PartnerCenterClient)  # as deployed
+    offer = admin.add_offer(f"years-{uuid.uuid4().hex[:8]}", ["basic"])
+    admin.set_faults(rules=[{"path": offer["id"] + "$", "status": 429, "retryAfter": told}])
+    with pytest.raises(Throttled) as caught:
+        pc.get_product(offer["id"])
+    assert caught.value.retry_after == MAX_RETRY_AFTER == 3600
+    held = budget.row.read()[0].hold_until - time.time()
+    assert 3500 < held <= 3600
 
 
 def test_a_429_with_a_full_window_teaches_every_instance_the_limit(pipeline: Pipeline) -> None:

@@ -174,6 +174,10 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after("inf") == parse_retry_after("86400") == 3600.0  # an hour at most
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT") == 3600.0
 
 
 def test_errors_record_the_service_ids(sim: Simulator) -> None:
