@@ -70,6 +70,9 @@ ENV = {
 }
 
 
+DAY, YEAR = 86400.0, 366 * 86400.0  # the bounds of durations an operator may set, in seconds
+
+
 class SettingsError(Exception):
     """The app settings are missing or malformed; the message names each setting."""
 
@@ -77,7 +80,9 @@ class SettingsError(Exception):
 class Settings(BaseModel):
     """Everything the function app reads from its environment."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No infinities, and no duration past what a date can hold: a run's times are reckoned
+    # from these, and a value no timedelta holds failed every intake.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     storage_connection: str | None = None
     storage_queue_uri: str | None = None
@@ -90,19 +95,19 @@ class Settings(BaseModel):
     client_id: str = Field(min_length=1)
     key_vault_url: str = Field(min_length=1)
     secret_name: str = "partner-center-client-secret"
-    secret_cache_seconds: float = Field(default=300.0, ge=0)
+    secret_cache_seconds: float = Field(default=300.0, ge=0, le=DAY)
     vault_credential: Literal["managed-identity", "client-secret"] = "managed-identity"
     vault_client_id: str | None = None
     vault_client_secret: str | None = Field(default=None, repr=False)
     vault_verify_challenge_resource: bool = True
     managed_identity_client_id: str | None = None
     ca_bundle: str | None = None
-    status_poll_seconds: float = Field(default=60.0, gt=0)
-    retry_delay_seconds: float = Field(default=30.0, ge=0)
+    status_poll_seconds: float = Field(default=60.0, gt=0, le=DAY)
+    retry_delay_seconds: float = Field(default=30.0, ge=0, le=DAY)
     extra_headers: dict[str, str] = Field(default_factory=dict)
     foreign_submission: Literal["wait", "fail", "delete"] = "wait"
-    stall_seconds: float = Field(default=900.0, gt=0)
-    deadline_hours: float = Field(default=14 * 24.0, gt=0)
+    stall_seconds: float = Field(default=900.0, gt=0, le=DAY)
+    deadline_hours: float = Field(default=14 * 24.0, gt=0, le=YEAR / 3600)
     package_staging_container: str = "package-staging"
     package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)
     # Where Partner Center's upload URIs (fileSasUri) may point: Azure Blob storage over TLS.
@@ -112,22 +117,22 @@ class Settings(BaseModel):
     # The ceiling of the tenant's shared, adaptive call budget (shared.partnercenter.budget);
     # on by default, since Partner Center does not publish its limit.
     rate_limit_per_minute: float | None = Field(default=600.0, gt=0)
-    claim_seconds: float = Field(default=300.0, gt=0)
+    claim_seconds: float = Field(default=300.0, gt=0, le=DAY)
     # While credentials fail, an instance tries again after 5 s, 10 s, ... up to this.
-    credential_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    credential_backoff_max_seconds: float = Field(default=900.0, gt=0, le=DAY)
     # While an incident holds every run, Partner Center is probed after 10 s, 20 s, ... up to this.
-    incident_max_probe_seconds: float = Field(default=600.0, gt=0)
+    incident_max_probe_seconds: float = Field(default=600.0, gt=0, le=DAY)
     # A go-live waiting for approval fails after this long; a reminder event goes out at
     # this interval while it waits.
-    approval_timeout_hours: float = Field(default=7 * 24.0, gt=0)
-    approval_remind_seconds: float = Field(default=24 * 3600.0, gt=0)
+    approval_timeout_hours: float = Field(default=7 * 24.0, gt=0, le=YEAR / 3600)
+    approval_remind_seconds: float = Field(default=24 * 3600.0, gt=0, le=YEAR)
     # The longest interval between status polls of one waiting run (see StageDeps.next_poll).
-    max_poll_seconds: float = Field(default=900.0, gt=0)
+    max_poll_seconds: float = Field(default=900.0, gt=0, le=DAY)
     # Polls skip the part of a wait in which waits of its kind lately never ended
     # (shared.wait_history); off: the plain schedule only.
     learn_waits: bool = True
     # Runs that ended longer ago than this move to the archive table (shared.archive).
-    archive_after_days: float = Field(default=30.0, gt=0)
+    archive_after_days: float = Field(default=30.0, gt=0, le=10 * YEAR / 86400)
     # Where events are forwarded (shared.notifications): a JSON list of sinks.
     notify_sinks: tuple[Sink, ...] = ()
     # Telemetry (shared.observability.setup): Application Insights in Azure, with the app's

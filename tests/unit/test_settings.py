@@ -57,3 +57,25 @@ def test_the_secret_never_shows_in_repr() -> None:
         }
     )
     assert "s3cr3t-value" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PC_STATUS_POLL_SECONDS", "inf"),
+        ("PC_RATE_LIMIT_PER_MINUTE", "Infinity"),
+        ("PC_STALL_SECONDS", "nan"),
+        ("PC_DEADLINE_HOURS", "1e12"),  # no date holds it: every run's deadline overflowed
+        ("PC_RETRY_DELAY_SECONDS", "172800"),  # a retry two days on is a setting gone wrong
+    ],
+)
+def test_a_duration_past_any_date_or_infinite_is_refused_by_name(name: str, value: str) -> None:
+    env = {
+        "AzureWebJobsStorage": "x",
+        "PC_TENANT_ID": "t",
+        "PC_CLIENT_ID": "c",
+        "KEY_VAULT_URL": "https://v.vault.azure.net",
+        name: value,
+    }
+    with pytest.raises(SettingsError, match=f"^invalid app settings: {name}: "):
+        Settings.from_env(env)
