@@ -79,3 +79,11 @@ def parsed(model: type[M], source: httpx.Response | Any, method: str = "", path:
             method=method,
             path=path,
         ) from None
+
+
+def upload_uri(uri: str | None, what: str) -> str:
+    """The upload URI (`fileSasUri`) an answer gave for `what`. One without it is malformed:
+    asked again later, as for any other shape, not a bug that poisons the message."""
+    if not uri:
+        raise MalformedAnswer(f"Partner Center gave no upload URI for {what}")
+    return uri

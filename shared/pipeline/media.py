@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.ledger import Run
 from shared.partnercenter.models import ListingMedia
+from shared.partnercenter.responses import upload_uri
 from shared.pipeline.deps import PackageFiles, StageDeps
 from shared.pipeline.drafts import instance_of, pick
 from shared.publish_request import DraftChanges
@@ -173,9 +174,8 @@ def _upload(
     if w.source is None or deps.files is None:
         raise LookupError(f"{w.file_name} waits for its file, and the request gives none")
     if not item.file_sas_uri:  # as listed: ask for the slot again, with its SAS URI
-        item = next(i for i in current(deps, pid, target) if i.id == item.id)
-    assert item.file_sas_uri, "Partner Center gave no SAS URI for the file"
-    deps.files.upload(item.file_sas_uri, deps.files.read(w.source))
+        item = next((i for i in current(deps, pid, target) if i.id == item.id), item)
+    deps.files.upload(upload_uri(item.file_sas_uri, w.file_name), deps.files.read(w.source))
     body = _body(target.kind, item, state="Uploaded")
     deps.pc.put_media(pid, listing, target.kind.collection, body, item.etag)
 

@@ -18,6 +18,7 @@ from shared.messages import Stage
 from shared.offer_types import OfferType, of_run
 from shared.partnercenter.errors import Conflict, PreconditionFailed
 from shared.partnercenter.models import Package
+from shared.partnercenter.responses import upload_uri
 from shared.pipeline import intents
 from shared.pipeline.deps import PackageFiles, StageDeps
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
@@ -101,8 +102,7 @@ def upload_package(run: Run, deps: StageDeps) -> Outcome:
         content = _content(deps.files, slot) if found is None or _to_upload(found) else b""
         package = found or deps.pc.create_package(pid, name, slot.package_type)
         if _to_upload(package):
-            assert package.file_sas_uri, "Partner Center gave no upload URI"
-            deps.files.upload(package.file_sas_uri, content)
+            deps.files.upload(upload_uri(package.file_sas_uri, slot.describe()), content)
             try:
                 package = deps.pc.mark_uploaded(pid, package)
             except (PreconditionFailed, Conflict):

@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.ledger import Run
 from shared.partnercenter.models import ListingVideo
+from shared.partnercenter.responses import upload_uri
 from shared.pipeline.deps import StageDeps
 from shared.pipeline.media import content_name, listing_of_language, listings_of
 from shared.request_changes import PackageSource, VideoChange
@@ -110,9 +111,9 @@ def _upload(deps: StageDeps, pid: str, listing: str, video: ListingVideo, w: Wan
     if w.source is None or deps.files is None:
         raise LookupError(f"thumbnail {w.thumbnail} waits for its file, and the request gives none")
     if not video.thumbnail.file_sas_uri:  # as listed: ask again, with the SAS URI
-        video = next(v for v in deps.pc.videos(pid, listing) if v.id == video.id)
-    assert video.thumbnail.file_sas_uri, "Partner Center gave no SAS URI for the thumbnail"
-    deps.files.upload(video.thumbnail.file_sas_uri, deps.files.read(w.source))
+        video = next((v for v in deps.pc.videos(pid, listing) if v.id == video.id), video)
+    uri = upload_uri(video.thumbnail.file_sas_uri, f"thumbnail {w.thumbnail}")
+    deps.files.upload(uri, deps.files.read(w.source))
     body: dict[str, Any] = {
         "resourceType": "ListingVideo",
         "id": video.id,

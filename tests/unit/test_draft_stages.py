@@ -14,9 +14,10 @@ from pcsim.faults import FaultRule, Faults
 from shared.ledger import Run
 from shared.messages import Stage
 from shared.packages import PackageSourceRefused
+from shared.partnercenter.errors import MalformedAnswer
 from shared.pipeline import stages
 from shared.pipeline.drafts import NotApplied, instance_of, pick, write
-from shared.pipeline.outcomes import Advance, Failed, Wait
+from shared.pipeline.outcomes import Advance, Checkpoint, Failed, Wait
 from shared.pipeline.stages import StageDeps
 from shared.publish_request import PackageSource, RequestRejected, parse_publish_request
 from tests.conftest import SimFiles, crashed_after_call
@@ -151,6 +152,30 @@ def test_a_package_grown_past_its_limit_after_the_check_makes_no_package(
     with pytest.raises(PackageSourceRefused, match="grew past the limit"):
         upload_package(run, deps)
     assert set(product.packages) == before and files.uploads == 0
+
+
+def test_a_created_package_without_an_upload_uri_is_asked_again(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    """The create answer gives no fileSasUri (an assert raised a bug's error, poisoning the
+    message): a malformed answer, retried; the retry finds the package made and uploads."""
+    files = SimFiles(sim)
+    deps = replace(deps, files=files)
+    run = patched(run_with_changes(), resolve(run_with_changes(), deps))
+    bare = {"resourceType": "AzureApplicationPackage", "id": "p-1", "state": "PendingUpload"}
+    rule = FaultRule(
+        method="POST", path="/packages$", after=True, status=201, raw_body=json.dumps(bare)
+    )
+    sim.faults = Faults(rules=[rule])
+    intent = stages.upload_package(run, deps)  # recorded before the creation
+    assert isinstance(intent, Checkpoint)
+    attempt = replace(patched(run, intent), fresh=intent.fresh, memo=intent.memo)
+    with pytest.raises(MalformedAnswer, match="no upload URI for plan basic") as caught:
+        stages.upload_package(attempt, deps)
+    assert caught.value.transient and files.uploads == 0
+    retry = replace(attempt, fresh=(), memo=None)  # as the ledger holds it
+    assert isinstance(upload_package(retry, deps), Wait | Advance)
+    assert files.uploads == 1 and posts(sim, "/packages") == 1
 
 
 def test_a_stale_etag_is_read_again(sim: Simulator, deps: StageDeps) -> None:
