@@ -118,8 +118,10 @@ def teams(event: Event) -> tuple[bytes, dict[str, str]]:
         },
         {"type": "FactSet", "facts": facts},
     ]
-    if event.reason:
-        body.append({"type": "TextBlock", "text": event.reason, "wrap": True})
+    if event.reason:  # a text run shows no Markdown: a reason's `*`, `_` and links stay text
+        body.append(
+            {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": event.reason}]}
+        )
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",

@@ -45,7 +45,9 @@ def test_the_teams_card_names_offer_stage_reason_and_links_the_offer() -> None:
     assert facts["Offer"] == "offer:contoso" and facts["Stage"] == "await_preview"
     assert facts["Release"] == "rel-1"
     assert card["body"][0]["color"] == "Attention"
-    assert EVENT.reason in card["body"][2]["text"]
+    [reason] = card["body"][2]["inlines"]  # a text run: Markdown in a reason is shown as text
+    assert card["body"][2]["type"] == "RichTextBlock"
+    assert reason == {"type": "TextRun", "text": EVENT.reason}
     [action] = card["actions"]
     assert action["url"].endswith("/offers/prod-1/overview")
 
