@@ -23,7 +23,7 @@ from shared.partnercenter.models import (
 )
 from shared.partnercenter.paths import UnsafePath, segment
 from shared.partnercenter.responses import parsed
-from shared.partnercenter.transport import RetryPolicy
+from shared.partnercenter.retries import RetryPolicy
 
 # Draft collections: (path for getByInstanceID, path for one resource), spelled as documented.
 DRAFT_COLLECTIONS = {

@@ -10,16 +10,12 @@ outages to a delayed redelivery. The resources are in shared.partnercenter.clien
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import math
-import random
 import ssl
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -39,6 +35,7 @@ from shared.partnercenter.errors import (
 from shared.partnercenter.paths import check_within, route_template
 from shared.partnercenter.ratelimit import Pace
 from shared.partnercenter.responses import ANSWER_SECONDS, answer, parsed, read_whole
+from shared.partnercenter.retries import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -52,52 +49,14 @@ class TokenProvider(Protocol):
     def invalidate(self) -> None: ...
 
 
-@dataclass(frozen=True, kw_only=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    initial_backoff: float = 0.5
-    max_backoff: float = 8.0
-    max_retry_after: float = 30.0  # wait at most this long in-process; longer waits re-enqueue
-    max_total_seconds: float = 90.0
-    retry_statuses: frozenset[int] = field(default=frozenset({408, 429, 500, 502, 503, 504}))
-
-    def backoff(self, attempt: int) -> float:
-        """Full-jitter exponential backoff for attempt 1, 2, ..."""
-        return random.uniform(0, min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1)))
-
-
-MAX_RETRY_AFTER = 3600.0  # seconds (see parse_retry_after)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable.
-    At most MAX_RETRY_AFTER: a 429 holds every instance's calls, and a value of years (or
-    `inf`) would hold the tenant for good on one answer; asked again after an hour, a service
-    that still means it says so again."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, OverflowError):
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if math.isnan(seconds):
-        return None
-    return min(max(0.0, seconds), MAX_RETRY_AFTER)
-
-
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# A listing's pages at most: far past any publisher's products or an offer's submissions, and
+# a bound on a service that keeps answering with a next page.
+MAX_PAGES = 500
 # As many idle connections kept as calls an instance makes at once (httpx keeps 20): a burst
 # of stages' reads would otherwise close the rest after each call and pay a TLS handshake for
 # every call of the next burst, on the CPU the stages share. An idle one is dropped before the
 # 5-second keep-alive many servers use, so a reused connection is seldom one closed under it.
-# A listing's pages at most: far past any publisher's products or an offer's submissions, and
-# a bound on a service that keeps answering with a next page.
-MAX_PAGES = 500
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=4.0)
 # A 401 for a token Entra has just issued is not about the token (live-service-2026 §4).
 NOT_ASSOCIATED = (

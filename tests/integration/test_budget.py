@@ -22,7 +22,7 @@ from shared.partnercenter.budget_window import Window
 from shared.partnercenter.call_priority import Priority, priority
 from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.errors import BudgetExhausted, Throttled
-from shared.partnercenter.transport import MAX_RETRY_AFTER
+from shared.partnercenter.retries import MAX_RETRY_AFTER
 from shared.pipeline.effects import Pipeline
 from tests.integration.conftest import proven
 

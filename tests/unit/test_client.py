@@ -23,7 +23,7 @@ from shared.partnercenter.errors import (
     service_message,
 )
 from shared.partnercenter.models import Product
-from shared.partnercenter.transport import parse_retry_after
+from shared.partnercenter.retries import parse_retry_after
 from tests.conftest import SimTokens, make_client
 
 Handler = Callable[[httpx.Request], httpx.Response]
