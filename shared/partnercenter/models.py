@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.partnercenter.errors import MalformedAnswer
+
 
 class Resource(BaseModel):
     """Base: unknown fields ignored, property names matched case-insensitively."""
@@ -159,6 +161,17 @@ class Draft(Resource):
         if isinstance(data, dict):
             object.__setattr__(model, "body", dict(data))
         return model
+
+    def records(self, key: str) -> list[dict[str, Any]]:
+        """The list of objects the body holds under `key` (none when it is absent or null).
+        Any other shape is a malformed answer, retried with a reason naming the field, never
+        a bug's error, nor a list silently trimmed and written back."""
+        value = self.body.get(key)
+        if value is None:
+            return []
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            return value
+        raise MalformedAnswer(f"{self.resource_type} {self.id}: {key} is not a list of objects")
 
 
 class Package(Resource):

@@ -222,7 +222,7 @@ def _listings(by_language: dict[str, ListingChanges], variant: str | None) -> li
 def _with_preview_audience(draft: Draft, subscriptions: list[str]) -> list[Any]:
     audiences = [
         a
-        for a in draft.body.get("audiences") or []
+        for a in draft.records("audiences")
         if str(a.get("type", "")).lower() != "previewmarketplacegroup"
     ]
     return [*audiences, {"type": "PreviewMarketplaceGroup", "values": subscriptions}]
@@ -238,7 +238,9 @@ def _availability(draft: Draft, wanted: Any) -> dict[str, Any]:
         desired["visibility"] = wanted.visibility
     if wanted.markets is not None:
         enabled = set(wanted.markets)
-        known = [m.get("marketCode") for m in draft.body.get("marketStates") or []]
+        known = [
+            c for m in draft.records("marketStates") if isinstance(c := m.get("marketCode"), str)
+        ]
         codes = sorted(set(known) | enabled)
         desired["marketStates"] = [
             {"marketCode": c, "state": "Enabled" if c in enabled else "Disabled"} for c in codes

@@ -125,7 +125,7 @@ class _Reader:
             data["visibility"] = current.body["visibility"]
         markets = [
             str(m.get("marketCode"))
-            for m in current.body.get("marketStates") or []
+            for m in current.records("marketStates")
             if str(m.get("state", "")).lower() == "enabled"
         ]
         if markets:
@@ -146,7 +146,7 @@ class _Reader:
         if "authorizations" in allowed and body.get("publicAzureAuthorizations") is not None:
             data["authorizations"] = [
                 {"principalId": a.get("principalID"), "roleDefinitionId": a.get("roleDefinitionID")}
-                for a in body["publicAzureAuthorizations"]
+                for a in current.records("publicAzureAuthorizations")
             ]
         return self.fitting(TechnicalConfiguration, f"{where}technicalConfiguration", data)
 
@@ -209,7 +209,7 @@ def _offer_level(reader: _Reader, kind: OfferType) -> dict[str, Any]:
     audience = pick(reader.resources("Availability", None, "productavailabilities"))
     groups = [
         a
-        for a in (audience.body.get("audiences") or [] if audience else [])
+        for a in (audience.records("audiences") if audience else [])
         if str(a.get("type", "")).lower() == "previewmarketplacegroup"
     ]
     if groups:

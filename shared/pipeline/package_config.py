@@ -68,11 +68,7 @@ def offer_configuration(
     package, none (an empty list), or the current one (libraries left out)."""
     app_type, library_type = kind.package_types["app"], kind.package_types["library"]
     replaced = {app_type} if package.libraries is None else {app_type, library_type}
-    refs = [
-        r
-        for r in draft.body.get("packageReferences") or []
-        if isinstance(r, dict) and r.get("type") not in replaced
-    ]
+    refs = [r for r in draft.records("packageReferences") if r.get("type") not in replaced]
     refs.append({"type": app_type, "value": app_id})
     if package.libraries and library_id:
         refs.append({"type": library_type, "value": library_id})

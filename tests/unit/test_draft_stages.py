@@ -178,6 +178,43 @@ def test_a_created_package_without_an_upload_uri_is_asked_again(
     assert files.uploads == 1 and posts(sim, "/packages") == 1
 
 
+@pytest.mark.parametrize(
+    ("collection", "key", "value"),
+    [
+        ("featureavailabilities", "marketStates", "US"),  # AttributeError: str has no get
+        ("featureavailabilities", "marketStates", [{"marketCode": None}, 7]),
+        ("productavailabilities", "audiences", 5),  # TypeError: int is not iterable
+    ],
+)
+def test_a_draft_of_another_shape_is_a_malformed_answer_naming_the_field(
+    sim: Simulator, deps: StageDeps, collection: str, key: str, value: Any
+) -> None:
+    """A draft whose list of objects came as something else: retried with a reason that
+    names the field, where a bug's error poisoned the message (or a market without a code
+    broke the sort)."""
+    sim.contract = None  # the service answers off its contract here, on purpose
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    for draft in product.drafts.values():
+        if draft.collection == collection:
+            draft.body[key] = value
+    run = patched(run_with_changes(), resolve(run_with_changes(), deps))
+    with pytest.raises(MalformedAnswer, match=f": {key} is not a list of objects") as caught:
+        update_draft(replace(run, stage=Stage.UPDATE_DRAFT), deps)
+    assert caught.value.transient
+
+
+def test_a_market_without_a_code_is_left_out_of_the_comparison(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    sim.contract = None  # the service answers off its contract here, on purpose
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    for draft in product.drafts.values():
+        if draft.collection == "featureavailabilities":
+            draft.body["marketStates"] = [{"marketCode": None, "state": "Enabled"}]
+    run = patched(run_with_changes(), resolve(run_with_changes(), deps))
+    assert isinstance(update_draft(replace(run, stage=Stage.UPDATE_DRAFT), deps), Advance)
+
+
 def test_a_stale_etag_is_read_again(sim: Simulator, deps: StageDeps) -> None:
     run = patched(
         run_with_changes({"listing": {"title": "Mine"}}),
