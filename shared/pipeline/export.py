@@ -11,6 +11,7 @@ and named in the run's reason. The file's target is `plan`: sending it as it is 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -25,6 +26,7 @@ from shared.pipeline.drift import LIVE_SUBSTATES, PREVIEW_SUBSTATES, live_instan
 from shared.pipeline.media import KINDS
 from shared.pipeline.outcomes import Failed, Finished, Outcome, Patch
 from shared.publish_request import PublishRequest
+from shared.request_base import EXTERNAL_ID_PATTERN
 from shared.request_changes import (
     DraftChanges,
     ListingChanges,
@@ -164,6 +166,11 @@ def export(run: Run, deps: StageDeps) -> Outcome:
         for variant in deps.pc.variants(run.product_id):
             if not variant.external_id or variant.external_id.lower() == "testdrive":
                 continue
+            if not re.fullmatch(EXTERNAL_ID_PATTERN, variant.external_id):
+                reader.left_out.append(
+                    f"plans.{variant.external_id[:60]!r} (no plan id a request can name)"
+                )
+                continue
             where = f"plans.{variant.external_id}."
             plan: dict[str, Any] = {}
             if listings := reader.listings(variant.id, where):
@@ -175,7 +182,8 @@ def export(run: Run, deps: StageDeps) -> Outcome:
             plans[variant.external_id] = plan
         changes["plans"] = plans
     product = deps.pc.get_product(run.product_id)
-    offer = {"externalId": product.offer_id} if product.offer_id else {"productId": product.id}
+    named = product.offer_id and re.fullmatch(EXTERNAL_ID_PATTERN, product.offer_id)
+    offer = {"externalId": product.offer_id} if named else {"productId": product.id}
     request = {
         "schemaVersion": 1,
         "requestId": f"{run.run_id}-file"[:100],

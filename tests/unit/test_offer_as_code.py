@@ -135,6 +135,24 @@ def test_an_export_leaves_out_what_a_request_cannot_carry(deps: StageDeps) -> No
     assert "ja-jp" not in request["changes"]["listings"]
 
 
+def test_a_plan_whose_id_a_request_cannot_name_is_left_out_with_a_note(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    """An older plan id the request's pattern refuses: left out and named, where the export
+    failed its own check with a bug's error (and was poisoned)."""
+    sim.contract = None  # the service answers off its contract here, on purpose
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    legacy = product.variants[0]
+    legacy.plan_id = "Legacy Plan"
+    store = MemoryExports()
+    outcome = export(opened(deps, "contoso-backup", "export"), replace(deps, exports=store))
+    assert isinstance(outcome, Finished), outcome
+    assert "plans.'Legacy Plan' (no plan id a request can name)" in outcome.reason
+    request = json.loads(next(iter(store.written.values())))
+    assert "Legacy Plan" not in request["changes"].get("plans", {})
+    assert parse_publish_request(json.dumps(request)).target == "plan"
+
+
 IMAGES = [
     {"type": "AzureLogoSmall", "file": {"staged": "logo-small.png"}},
     {"type": "Screenshot", "file": {"staged": "shot-1.png"}, "order": 1},
