@@ -153,6 +153,14 @@ def _configuration(product_type: str, sub_type: str | None, plan: bool) -> dict[
     }
 
 
+def _objects(body: dict[str, Any], key: str) -> list[dict[str, Any]] | None:
+    """The objects listed under `key` ([] when absent); None when it holds anything else."""
+    value = body.get(key) or []
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return value
+    return None
+
+
 def configuration_problems(body: dict[str, Any], package_type_of: dict[str, str]) -> list[str]:
     """What the live service refuses in a package configuration PUT: references to packages
     of the wrong type (or more than one of a Business Central kind), and the managed
@@ -162,7 +170,10 @@ def configuration_problems(body: dict[str, Any], package_type_of: dict[str, str]
     allowed = REFERENCES.get(rtype, set())
     problems: list[str] = []
     seen: set[str] = set()
-    for ref in body.get("packageReferences") or []:
+    refs, auths = _objects(body, "packageReferences"), _objects(body, "publicAzureAuthorizations")
+    if refs is None or auths is None:  # as the service's model binding refuses it
+        return ["The request is invalid: a list holds something other than objects"]
+    for ref in refs:
         kind = str(ref.get("type", ""))
         actual = package_type_of.get(str(ref.get("value", "")).lower())
         if kind not in allowed or (actual is not None and actual != kind):
@@ -174,7 +185,7 @@ def configuration_problems(body: dict[str, Any], package_type_of: dict[str, str]
         seen.add(kind)
     if rtype != "AzureManagedApplicationPackageConfiguration":
         return problems
-    for auth in body.get("publicAzureAuthorizations") or []:
+    for auth in auths:
         for key in ("principalID", "roleDefinitionID"):
             value = str(auth.get(key) or "")
             if not value:

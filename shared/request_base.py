@@ -17,6 +17,8 @@ REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
 GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # Partner Center's offer and plan ids: 3-50 lowercase letters, digits, '-' and '_'.
 EXTERNAL_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{2,49}$"
+# A listing language as Partner Center spells it: "en-us", "de-de", "zh-hant".
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[a-z0-9]{2,8}){0,2}$"
 # Path segments that cannot be '.', '..', empty, absolute or use backslashes.
 STAGED_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}){0,9}$"
 # https, a host name (no user:password@), an optional port, no fragment or backslash.

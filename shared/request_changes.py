@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field, model_validator
 from shared.request_base import (
     EXTERNAL_ID_PATTERN,
     GUID_PATTERN,
+    LANGUAGE_PATTERN,
     PRINTABLE,
     STAGED_PATTERN,
     TEXT,
@@ -26,8 +27,7 @@ Text = Annotated[str, Field(max_length=5000, pattern=TEXT)]
 LongText = Annotated[str, Field(max_length=30000, pattern=TEXT)]
 Short = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
 PlanId = Annotated[str, Field(pattern=EXTERNAL_ID_PATTERN)]
-# A listing language as Partner Center spells it: "en-us", "de-de", "zh-hant".
-Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8}){0,2}$")]
+Language = Annotated[str, Field(pattern=LANGUAGE_PATTERN)]
 DEFAULT_LANGUAGE = "en-us"
 
 

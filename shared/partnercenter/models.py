@@ -7,11 +7,14 @@ properties appear, so models match names case-insensitively and ignore what they
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.partnercenter.errors import MalformedAnswer
+
+# An id the pipeline goes on to name in a path or record: an answer without one is malformed.
+Id = Annotated[str, Field(min_length=1)]
 
 
 class Resource(BaseModel):
@@ -38,7 +41,7 @@ class TypeValue(Resource):
 
 
 class Product(Resource):
-    id: str
+    id: Id
     name: str = ""
     resource_type: str = Field(default="", alias="resourceType")
     external_ids: list[TypeValue] = Field(default_factory=list, alias="externalIDs")
@@ -76,7 +79,7 @@ class VariantResources(Resource):
 
 
 class Submission(Resource):
-    id: str
+    id: Id
     state: str
     substate: str
     targets: list[TypeValue] = Field(default_factory=list)
@@ -130,7 +133,7 @@ class CertificationReport(Resource):
 class Variant(Resource):
     """A plan."""
 
-    id: str
+    id: Id
     external_id: str = Field(default="", alias="externalID")
     friendly_name: str = Field(default="", alias="friendlyName")
     state: str = ""
@@ -175,7 +178,7 @@ class Draft(Resource):
 
 
 class Package(Resource):
-    id: str
+    id: Id
     file_name: str = Field(default="", alias="fileName")
     state: str = ""
     file_sas_uri: str | None = Field(default=None, alias="fileSasUri", repr=False)
@@ -188,7 +191,7 @@ class ListingMedia(Resource):
     """A file of a listing: an image (a logo, a screenshot) or an asset (a supporting
     document), uploaded through its SAS URI."""
 
-    id: str
+    id: Id
     type: str = ""
     file_name: str = Field(default="", alias="fileName")
     order: int = 0
@@ -207,7 +210,7 @@ class VideoThumbnail(Resource):
 class ListingVideo(Resource):
     """A listing video: where it streams, and its thumbnail (uploaded like an image)."""
 
-    id: str
+    id: Id
     streaming_uri: str = Field(default="", alias="streamingUri")
     state: str = ""
     thumbnail: VideoThumbnail = Field(default_factory=VideoThumbnail)

@@ -7,7 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from shared.partnercenter.errors import Conflict, PartnerCenterError, PreconditionFailed
+from shared.partnercenter.errors import (
+    Conflict,
+    MalformedAnswer,
+    PartnerCenterError,
+    PreconditionFailed,
+)
 from shared.partnercenter.models import Branch, Draft
 
 STALE_RETRIES = 3
@@ -109,7 +114,8 @@ def write(
     stored: Draft | None = api.put_draft(product_id, collection, current, changes, expand)
     if expand:
         stored = pick(api.drafts(product_id, collection, instance_id, expand))
-    assert stored is not None
+    if stored is None:  # the module read back right after the write lists nothing
+        raise MalformedAnswer(f"GET {collection}: the draft just written is not listed")
     missing = differences(stored.body, changes)
     if missing:
         raise NotApplied(

@@ -26,7 +26,7 @@ from shared.pipeline.drift import LIVE_SUBSTATES, PREVIEW_SUBSTATES, live_instan
 from shared.pipeline.media import KINDS
 from shared.pipeline.outcomes import Failed, Finished, Outcome, Patch
 from shared.publish_request import PublishRequest
-from shared.request_base import EXTERNAL_ID_PATTERN
+from shared.request_base import EXTERNAL_ID_PATTERN, LANGUAGE_PATTERN
 from shared.request_changes import (
     DraftChanges,
     ListingChanges,
@@ -94,6 +94,11 @@ class _Reader:
         found = {}
         for draft in self.resources("Listing", variant, "listings"):
             language = language_of(draft) or "en-us"
+            if not re.fullmatch(LANGUAGE_PATTERN, language):
+                self.left_out.append(
+                    f"{where}listings.{language[:40]!r} (no language a request can name)"
+                )
+                continue
             data = {k: draft.body[k] for k in LISTING if draft.body.get(k) is not None}
             for kind in KINDS:  # by the names Partner Center holds them under (no file to upload)
                 held = self.deps.pc.media(self.pid, draft.id, kind.collection)
@@ -220,7 +225,7 @@ def _offer_level(reader: _Reader, kind: OfferType) -> dict[str, Any]:
         for a in (audience.records("audiences") if audience else [])
         if str(a.get("type", "")).lower() == "previewmarketplacegroup"
     ]
-    if groups:
-        data = {"previewAudience": list(groups[0].get("values") or [])}
+    if groups:  # the subscriptions as listed (a shape a request cannot carry is left out)
+        data = {"previewAudience": groups[0].get("values") or []}
         changes.update(reader.fitting(DraftChanges, "", data))
     return changes

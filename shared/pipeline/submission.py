@@ -77,7 +77,7 @@ def _reconciled(run: Run, deps: StageDeps) -> Submission | None:
     resolve, and submitting exactly the recorded body."""
     assert run.product_id is not None
     sent = json.loads(run.intents[SUBMISSION]["body"])
-    wanted = Submission.model_validate({"id": "", "state": "", "substate": "", **sent}).refs()
+    wanted = Submission.model_validate({"id": "wanted", "state": "", "substate": "", **sent}).refs()
     floor = _number(run.baseline_submission_id or "")
     ours = [
         s
