@@ -1,18 +1,20 @@
 """A stage that met a 429 is tried again when what is left of its Retry-After has passed,
 counted from when the 429 came, not from when the stage ended (its other reads may have held
-it a while after), and never sooner than the pipeline's retry delay."""
+it a while after), and never sooner than the pipeline's retry delay; trouble that lasts is
+tried again less and less often."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
-from shared.ledger import Run, RunStatus
+from shared.ledger import Run, RunStatus, StageRecord, stamp
 from shared.messages import Stage
-from shared.partnercenter.errors import Throttled
+from shared.partnercenter.errors import ServerError, Throttled
 from shared.pipeline import runner, stages
 from shared.pipeline.effects import Pipeline
 from shared.pipeline.outcomes import Retry
@@ -51,3 +53,52 @@ def test_a_retry_after_already_over_leaves_the_pipelines_retry_delay(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert decide(monkeypatch, 40.0, came_ago=60.0).delay_seconds == 2.0
+
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("record", "delay"),
+    [
+        (None, 2.0),  # no record of the stage: the pipeline's retry delay
+        (StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW)), 2.0),
+        (StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW - timedelta(minutes=10))), 60),
+        (StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW - timedelta(days=3))), 900),
+        (StageRecord(stage=Stage.RESOLVE, started=stamp(NOW - timedelta(days=3))), 2.0),
+        (
+            StageRecord(
+                stage=Stage.SUBMIT_PREVIEW,
+                started=stamp(NOW - timedelta(days=3)),
+                ended=stamp(NOW),
+            ),
+            2.0,
+        ),
+    ],
+)
+def test_trouble_that_lasts_is_tried_again_less_often(
+    monkeypatch: pytest.MonkeyPatch, record: StageRecord | None, delay: float
+) -> None:
+    """A tenth of the time the stage has been at it, up to the longest poll interval: a
+    fault of one offer's endpoint that lasts days cost a try every retry delay."""
+
+    def stage(run: Run, deps: Any) -> Any:
+        raise ServerError(503, "", method="GET", path="/p", request_id=None, client_request_id=None)
+
+    monkeypatch.setitem(stages.STAGES, Stage.SUBMIT_PREVIEW, stage)
+    pipeline = cast(
+        Pipeline,
+        SimpleNamespace(
+            stage_deps=SimpleNamespace(max_poll_seconds=900.0),
+            retry_delay_seconds=2.0,
+            clock=lambda: NOW,
+        ),
+    )
+    run = Run(
+        run_id="r",
+        status=RunStatus.RUNNING,
+        stage=Stage.SUBMIT_PREVIEW,
+        timeline=[record] if record else [],
+    )
+    outcome, _ = runner._decide(pipeline, run, Stage.SUBMIT_PREVIEW)
+    assert isinstance(outcome, Retry) and outcome.delay_seconds == delay
