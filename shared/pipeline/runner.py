@@ -133,14 +133,16 @@ def retry_delay(pipeline: Pipeline, run: Run, stage: Stage) -> float:
     """How long before a stage that met transient trouble runs again: the pipeline's retry
     delay at first, then a tenth of the time the stage has been at it, up to the longest
     status poll interval, as polls thin out. Trouble that lasts (an offer's endpoint failing,
-    an answer whose shape will not change) then costs a try every quarter hour, not one
-    every half minute for the two weeks of the run's deadline."""
+    an answer whose shape will not change) then costs a try every 7.5 minutes (defaults), not one
+    every half minute for the two weeks of the run's deadline. Never more than half the
+    stall window: a run whose retry is on its way must not look as if it lost its message."""
     base = pipeline.retry_delay_seconds
     last = run.timeline[-1] if run.timeline else None
     if last is None or last.stage != stage or last.ended is not None:
         return base
     at_it = (pipeline.clock() - parse_stamp(last.started)).total_seconds()
-    return max(base, min(at_it / 10, pipeline.stage_deps.max_poll_seconds))
+    longest = min(pipeline.stage_deps.max_poll_seconds, pipeline.stall_seconds / 2)
+    return max(base, min(at_it / 10, longest))
 
 
 def read_message(body: str | bytes, where: str) -> StageMessage | None:

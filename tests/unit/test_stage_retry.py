@@ -59,13 +59,23 @@ NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
-    ("record", "delay"),
+    ("record", "delay", "stall"),
     [
-        (None, 2.0),  # no record of the stage: the pipeline's retry delay
-        (StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW)), 2.0),
-        (StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW - timedelta(minutes=10))), 60),
-        (StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW - timedelta(days=3))), 900),
-        (StageRecord(stage=Stage.RESOLVE, started=stamp(NOW - timedelta(days=3))), 2.0),
+        (None, 2.0, 3600),  # no record of the stage: the pipeline's retry delay
+        (StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW)), 2.0, 3600),
+        (
+            StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW - timedelta(minutes=10))),
+            60,
+            3600,
+        ),
+        (
+            StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW - timedelta(days=3))),
+            900,
+            3600,
+        ),
+        # within half the stall window (the defaults: a 900 s retry would look stalled)
+        (StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW - timedelta(days=3))), 450, 900),
+        (StageRecord(stage=Stage.RESOLVE, started=stamp(NOW - timedelta(days=3))), 2.0, 3600),
         (
             StageRecord(
                 stage=Stage.SUBMIT_PREVIEW,
@@ -73,11 +83,12 @@ NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
                 ended=stamp(NOW),
             ),
             2.0,
+            3600,
         ),
     ],
 )
 def test_trouble_that_lasts_is_tried_again_less_often(
-    monkeypatch: pytest.MonkeyPatch, record: StageRecord | None, delay: float
+    monkeypatch: pytest.MonkeyPatch, record: StageRecord | None, delay: float, stall: float
 ) -> None:
     """A tenth of the time the stage has been at it, up to the longest poll interval: a
     fault of one offer's endpoint that lasts days cost a try every retry delay."""
@@ -91,6 +102,7 @@ def test_trouble_that_lasts_is_tried_again_less_often(
         SimpleNamespace(
             stage_deps=SimpleNamespace(max_poll_seconds=900.0),
             retry_delay_seconds=2.0,
+            stall_seconds=stall,
             clock=lambda: NOW,
         ),
     )
