@@ -105,7 +105,7 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
 
 def _plan_release(storage: Any, data: dict[str, Any], args: argparse.Namespace) -> int:
     """A release planned as a whole: every offer's plan at once; exit 2 if any would change."""
-    from pcpub.controls import send_release
+    from pcpub.release_follow import send_release
     from shared.publish_request import RequestRejected
     from shared.releases import Releases
 

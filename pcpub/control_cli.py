@@ -5,6 +5,7 @@ pcpub release status ID                         the release as a table of its of
 pcpub release redrive ID                        run its failed (and blocked) offers again
 pcpub approve ID / pcpub reject ID              decide a go-live (a run, or a whole release)
 pcpub cancel ID                                 stop a run or a release at its next step
+  (approve, reject, cancel: --run or --release when the id names both)
 pcpub pause [--offer X] / pcpub resume          hold everything (or one offer) / go on
 """
 
@@ -71,6 +72,15 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
             "--by", type=actor_name, help="who (default: $PCPUB_ACTOR, CI user, $USER)"
         )
         cmd.add_argument("--reason", type=note, default="", help="one line, kept with the runs")
+        which = cmd.add_mutually_exclusive_group()
+        for kind in ("run", "release"):
+            which.add_argument(
+                f"--{kind}",
+                dest="only",
+                action="store_const",
+                const=kind,
+                help=f"the id is a {kind}'s (when it names a release and a run)",
+            )
         storage_args(cmd)
     for name, text in (
         ("pause", "hold every run (or one offer's) at its next Partner Center call"),
@@ -91,7 +101,7 @@ def register(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) 
 
 
 def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]:
-    from pcpub import controls
+    from pcpub import controls, release_follow
     from shared.publish_request import RequestRejected
 
     def release(args: argparse.Namespace) -> int:
@@ -106,10 +116,10 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
             if args.action == "send":
                 source = args.target
                 body = read_bounded(source)
-                request = controls.send_release(store, body)
+                request = release_follow.send_release(store, body)
                 print(f"sent release {request.release_id} ({len(request.offers)} offers)")
                 if args.wait:
-                    return controls.follow(
+                    return release_follow.follow(
                         store, request.release_id, args.wait, timeout=args.timeout
                     )
                 return 0
@@ -117,10 +127,10 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
                 again = controls.redrive_release(store, args.target, args.by or actor())
                 print(f"re-driving {len(again)} offer(s): {listed(again, SHOWN) or 'none failed'}")
                 return 0
-            view = controls.release_view(store, args.target)
+            view = release_follow.release_view(store, args.target)
             if args.wait:  # a later job follows what an earlier one sent
-                return controls.follow(store, args.target, args.wait, timeout=args.timeout)
-        except controls.NotFound:
+                return release_follow.follow(store, args.target, args.wait, timeout=args.timeout)
+        except release_follow.NotFound:
             print(f"pcpub: no release {args.target}", file=sys.stderr)
             return 1
         except (OSError, ValueError, RequestRejected) as exc:
@@ -132,48 +142,41 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
 
             print(dumps(view))
         else:
-            print(controls.format_release(view))
+            print(release_follow.format_release(view))
         return 0
 
     def decision(approve: bool) -> Handler:
         def run(args: argparse.Namespace) -> int:
             store = storage(args)
-            try:
-                done = controls.decide(
+            word = "approved" if approve else "rejected"
+            return acted(
+                args,
+                store,
+                lambda: controls.decide(
                     store,
                     args.target,
                     args.by or actor(),
                     approve=approve,
                     reason=args.reason,
-                )
-            except controls.NotFound:
-                print(f"pcpub: no run or release {args.target}", file=sys.stderr)
-                return 1
-            word = "approved" if approve else "rejected"
-            if not done and (why := untouched(store, args.target, "decide")) is not None:
-                return why
-            print(
-                f"{word} the go-live of {len(done)} run(s)"
-                + (f": {listed(done, SHOWN)}" if done else "")
+                    only=args.only,
+                ),
+                "decide",
+                lambda n: f"{word} the go-live of {n} run(s)",
             )
-            return 0
 
         return run
 
     def cancel(args: argparse.Namespace) -> int:
         store = storage(args)
-        try:
-            done = controls.cancel(store, args.target, args.by or actor(), args.reason)
-        except controls.NotFound:
-            print(f"pcpub: no run or release {args.target}", file=sys.stderr)
-            return 1
-        if not done and (why := untouched(store, args.target, "cancel")) is not None:
-            return why
-        print(
-            f"asked {len(done)} run(s) to stop at their next step"
-            + (f": {listed(done, SHOWN)}" if done else "")
+        return acted(
+            args,
+            store,
+            lambda: controls.cancel(
+                store, args.target, args.by or actor(), args.reason, only=args.only
+            ),
+            "cancel",
+            lambda n: f"asked {n} run(s) to stop at their next step",
         )
-        return 0
 
     def pause(args: argparse.Namespace) -> int:
         store = storage(args)
@@ -236,13 +239,45 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
     }
 
 
-def untouched(storage: Any, target: str, action: str) -> int | None:
+def acted(
+    args: argparse.Namespace,
+    store: Any,
+    act: Callable[[], list[str]],
+    action: str,
+    said: Callable[[int], str],
+) -> int:
+    """Run a decision or a cancel on a run or a release and say what it did, or why it did
+    nothing: exit 1 for no such id, 2 for an id that names both a release and a run."""
+    from pcpub import controls, release_follow
+
+    try:
+        done = act()
+    except release_follow.NotFound:
+        print(f"pcpub: no {args.only or 'run or release'} {args.target}", file=sys.stderr)
+        return 1
+    except controls.Ambiguous as exc:
+        print(
+            f"pcpub: {args.target} names a release of {exc.offers} offer(s) and a single "
+            f"request's run; nothing was changed: say which, pcpub {args.command} "
+            f"{args.target} --release (or --run)",
+            file=sys.stderr,
+        )
+        return 2
+    if not done and (why := untouched(store, args.target, action, args.only)) is not None:
+        return why
+    print(said(len(done)) + (f": {listed(done, SHOWN)}" if done else ""))
+    return 0
+
+
+def untouched(storage: Any, target: str, action: str, only: str | None) -> int | None:
     """Why a decision or a cancel changed nothing on the run `target`, and the exit code: 1
     when it cannot apply (the run ended, or does not wait for an approval), 0 when it was
     already made (sending it again is fine); None for a release (its count says it)."""
-    run = storage.ledger.get(target)
-    if run is None:
-        return None
+    from shared.releases import Releases
+
+    run = None if only == "release" else storage.ledger.get(target)
+    if run is None or (only is None and Releases(storage.ledger).get(target) is not None):
+        return None  # a release was acted on (beside the record of an earlier refusal)
     if run.status.terminal:
         print(f"pcpub: {target} already ended ({run.status}): nothing to change", file=sys.stderr)
         return 1

@@ -1,151 +1,50 @@
-"""What operators and CI jobs do with releases and go-lives: send a release and follow it,
-read it as a table, approve or reject a go-live, cancel, pause and resume, re-drive a
-release's failed offers. Every change is a conditional write of the ledger rows the pipeline
+"""What operators and CI jobs do with runs and releases: approve or reject a go-live,
+cancel, pause and resume, re-drive a release's failed offers (sending and following a
+release: pcpub.release_follow). Every change is a conditional write of the ledger rows the pipeline
 reads (retried when a stage wrote first), then a nudge so waiting runs act on it at once.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Literal
 
 from pcpub.ops import Storage
+from pcpub.release_follow import NotFound
 from shared.ledger import LedgerConflict, Run, RunStatus, now_utc, stamp
 from shared.messages import Event, EventKind, Stage
 from shared.pauses import Pause, Pauses
 from shared.pipeline.release_intake import CARRIED, open_run, parked
 from shared.publish_request import bounded
-from shared.queues import EVENTS, PUBLISH_REQUESTS
-from shared.release_request import ReleaseRequest, member_run_id, parse_request
-from shared.releases import FAILED, LIVE, PREVIEW, UNCHANGED, Release, Releases, state_of
-from shared.wording import one_line
+from shared.queues import EVENTS
+from shared.release_request import member_run_id
+from shared.releases import FAILED, Release, Releases, state_of
+
+Kind = Literal["run", "release"] | None  # which an id names, when said
 
 
-class NotFound(LookupError):
-    """No run or release by that id."""
+class Ambiguous(Exception):
+    """The id names a release and, too, a single request's run still going: which one a
+    command acts on must be said (a cancel meant for one run must not stop a release)."""
+
+    def __init__(self, target_id: str, offers: int) -> None:
+        super().__init__(target_id)
+        self.target_id, self.offers = target_id, offers
 
 
-def send_release(storage: Storage, body: bytes) -> ReleaseRequest:
-    """Validate locally (the sender hears of mistakes at once), then send the bytes."""
-    request = parse_request(body)
-    if not isinstance(request, ReleaseRequest):
-        raise ValueError("this is a single publish request, not a release (pcpub enqueue)")
-    storage.sender.send(PUBLISH_REQUESTS, body.decode("utf-8"))
-    return request
-
-
-def release_view(storage: Storage, release_id: str) -> dict[str, Any]:
-    release = Releases(storage.ledger).get(release_id)
-    if release is None:
-        rejected = storage.ledger.get(release_id)  # a refused release is recorded as a run
-        if rejected is not None:
-            return {
-                "releaseId": release_id,
-                "status": str(rejected.status),
-                "offers": [],
-                "reason": rejected.reason,
-            }
-        raise NotFound(release_id)
-    runs = Releases(storage.ledger).runs(release)
-    offers = []
-    for name, info in release.members.items():
-        run = runs.get(name)
-        offers.append(
-            {
-                "name": name,
-                "run": info["run"],
-                "dependsOn": info.get("dependsOn", []),
-                "state": state_of(run),
-                "status": str(run.status) if run else "missing",
-                "stage": run.stage if run else "",
-                "submission": run.submission_id if run else None,
-                "reason": run.reason if run else None,
-                "approval": run.approval if run else {},
-            }
-        )
-    return {
-        "releaseId": release.release_id,
-        "status": release.status,
-        "target": release.target,
-        "goLive": release.go_live,
-        "maxInFlight": release.max_in_flight,
-        "offers": offers,
-    }
-
-
-def format_release(view: dict[str, Any]) -> str:
-    lines = [
-        f"release {view['releaseId']}: {view['status']}"
-        + (f" (target {view['target']}, goLive {view['goLive']})" if "target" in view else "")
-    ]
-    if view.get("reason"):
-        lines.append(f"  reason: {view['reason']}")
-    if view["offers"]:
-        lines.append(
-            f"  {'offer':<20} {'state':<11} {'status':<10} {'stage':<14} {'submission':<20} reason"
-        )
-    for o in view["offers"]:
-        lines.append(
-            f"  {o['name']:<20} {o['state']:<11} {o['status']:<10} {o['stage']:<14} "
-            f"{o['submission'] or '-':<20} {(o['reason'] or '')[:160]}"
-        )
-    return "\n".join(map(one_line, lines))  # reasons from the service: one line each
-
-
-def follow(
-    storage: Storage,
-    release_id: str,
-    until: str,
-    *,
-    timeout: float | None = None,
-    every: float = 2.0,
-    out: Callable[[str], None] = print,
-) -> int:
-    """Follow a release until every offer reached `until` (preview or live): 0; as soon as an
-    offer failed: 1 (saying what it blocks); 2 on timeout."""
-    goal = {PREVIEW, LIVE, UNCHANGED} if until == "preview" else {LIVE, UNCHANGED}
-    seen: dict[str, str] = {}
-    view: dict[str, Any] | None = None
-    started = time.monotonic()
-    while timeout is None or time.monotonic() - started < timeout:
-        try:
-            view = release_view(storage, release_id)
-        except NotFound:
-            time.sleep(every)  # not taken in yet
-            continue
-        if view["status"] == "rejected":
-            out(one_line(f"release {release_id} was rejected: {view.get('reason')}"))
-            return 1
-        for offer in view["offers"]:
-            now = f"{offer['state']} ({offer['stage']})"
-            if seen.get(offer["name"]) != now:
-                seen[offer["name"]] = now
-                # Held before go-live, it says by what (an approval to give, a time to come).
-                held = offer["stage"] == Stage.AWAIT_GO_LIVE
-                why = f": {one_line(offer['reason'] or '')}" if held else ""
-                out(f"  {time.monotonic() - started:7.1f}s  {offer['name']:<20} {now}{why}")
-        failed = [o for o in view["offers"] if o["state"] == FAILED]
-        if failed:
-            out(format_release(view))
-            return 1
-        if view["offers"] and all(o["state"] in goal for o in view["offers"]):
-            out(format_release(view))
-            return 0
-        time.sleep(every)
-    if view is not None:
-        out(format_release(view))  # where each offer stands, and why
-    out(f"release {release_id} did not reach {until} within {timeout:.0f}s")
-    return 2
-
-
-def _members(storage: Storage, target_id: str) -> tuple[Release | None, list[str]]:
-    """The run ids a command on `target_id` (a release or a run) acts on."""
-    release = Releases(storage.ledger).get(target_id)
+def _members(
+    storage: Storage, target_id: str, only: Kind = None
+) -> tuple[Release | None, list[str]]:
+    """The run ids a command on `target_id` acts on: a release's, or the run's by that id
+    (`only` says which, when the id names both)."""
+    release = None if only == "run" else Releases(storage.ledger).get(target_id)
+    run = None if only == "release" else storage.ledger.get(target_id)
+    if release is not None and run is not None and not run.status.terminal:
+        raise Ambiguous(target_id, len(release.members))  # a refused release's record ended
     if release is not None:
         return release, [info["run"] for info in release.members.values()]
-    if storage.ledger.get(target_id) is None:
+    if run is None:
         raise NotFound(target_id)
     return None, [target_id]
 
@@ -174,11 +73,17 @@ def _nudged(run: Run) -> Run:
 
 
 def decide(
-    storage: Storage, target_id: str, by: str, *, approve: bool, reason: str = ""
+    storage: Storage,
+    target_id: str,
+    by: str,
+    *,
+    approve: bool,
+    reason: str = "",
+    only: Kind = None,
 ) -> list[str]:
     """Approve (or reject) the go-live of a run, or of every run of a release; who and when
     are recorded on each run. Returns the runs it recorded the decision on."""
-    _, run_ids = _members(storage, target_id)
+    _, run_ids = _members(storage, target_id, only)
     decision = {"state": "approved" if approve else "rejected", "by": by, "at": stamp(now_utc())}
     if reason:
         decision["reason"] = reason
@@ -195,9 +100,11 @@ def decide(
     return [r.run_id for rid in run_ids if (r := _update(storage, rid, change)) is not None]
 
 
-def cancel(storage: Storage, target_id: str, by: str, reason: str = "") -> list[str]:
+def cancel(
+    storage: Storage, target_id: str, by: str, reason: str = "", only: Kind = None
+) -> list[str]:
     """Ask a run (or every run of a release) to stop at its next step."""
-    release, run_ids = _members(storage, target_id)
+    release, run_ids = _members(storage, target_id, only)
     asked = {"by": by, "at": stamp(now_utc()), "reason": reason}
 
     def change(run: Run) -> Run | None:

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from pcpub import controls
+from pcpub import controls, release_follow
 from pcpub.ops import Storage
 from pcpub.stack import LocalStack
 
@@ -66,11 +66,11 @@ def release_body(release_id: str) -> dict[str, Any]:
 def run_release(stack: LocalStack, storage: Storage, timeout: float) -> bool:
     release_id = f"demo-release-{time.strftime('%Y%m%d-%H%M%S')}"
     body = json.dumps(release_body(release_id)).encode()
-    controls.send_release(storage, body)
+    release_follow.send_release(storage, body)
     print(f"sent release {release_id}: 4 offers, goLive approval, onlyChanged", flush=True)
-    if controls.follow(storage, release_id, "preview", timeout=timeout) != 0:
+    if release_follow.follow(storage, release_id, "preview", timeout=timeout) != 0:
         return False
     print(f"\nevery offer is in preview or unchanged; approving: pcpub approve {release_id}")
     approved = controls.decide(storage, release_id, "pcpub demo", approve=True)
     print(f"approved the go-live of {len(approved)} run(s); they go live in dependency order")
-    return controls.follow(storage, release_id, "live", timeout=timeout) == 0
+    return release_follow.follow(storage, release_id, "live", timeout=timeout) == 0

@@ -17,9 +17,9 @@ from pcpub.argtypes import write_file
 from pcpub.azurite import DEV_KEY, AzuritePorts
 from pcpub.cli import main
 from pcpub.control_cli import actor
-from pcpub.controls import follow
 from pcpub.ops import Storage
 from pcpub.processes import free_ports
+from pcpub.release_follow import follow
 from shared.ledger import Ledger, Run, RunStatus
 from shared.messages import Stage
 from shared.pipeline.effects import Pipeline
@@ -133,6 +133,52 @@ def test_a_cancel_of_a_large_release_names_ten_runs_and_counts_the_rest(
     assert code == 0 and said.count("\n") == 1
     assert said.startswith("asked 14 run(s) to stop at their next step: ")
     assert said.count(f"{release_id}.o") == 10 and said.endswith(", and 4 more\n")
+
+
+def test_an_id_naming_a_release_and_a_run_changes_nothing_until_told_which(
+    azurite: AzuritePorts,
+    pipeline: Pipeline,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same id sent as a release and as a single request: a cancel meant for the one run
+    must not stop the whole release, nor the other way round."""
+    both = f"both-{uuid.uuid4().hex[:8]}"
+    offers = [{"name": n, "offer": {"externalId": f"both-{n}"}} for n in ("a", "b")]
+    body = {"schemaVersion": 1, "releaseId": both, "target": "preview", "offers": offers}
+    accept(pipeline, json.dumps(body), f"m-{both}")
+    single = Run(
+        run_id=both, status=RunStatus.WAITING, stage=Stage.AWAIT_GO_LIVE, go_live="approval"
+    )
+    pipeline.ledger.table().upsert_entity(single.to_entity())
+    members = [f"{both}.a", f"{both}.b"]
+
+    def asked() -> list[str]:
+        return [r for r in [both, *members] if (run := pipeline.ledger.get(r)) and run.cancel]
+
+    for command in ("approve", "reject", "cancel"):
+        code, said = _cli(azurite, capsys, command, both)
+        assert code == 2 and said == (
+            f"pcpub: {both} names a release of 2 offer(s) and a single request's run; nothing "
+            f"was changed: say which, pcpub {command} {both} --release (or --run)\n"
+        )
+    assert asked() == [] and (run := pipeline.ledger.get(both)) and not run.approval
+    code, said = _cli(azurite, capsys, "approve", both, "--run")
+    assert (code, said) == (0, f"approved the go-live of 1 run(s): {both}\n")
+    code, said = _cli(azurite, capsys, "cancel", both, "--run")
+    assert (code, said) == (0, f"asked 1 run(s) to stop at their next step: {both}\n")
+    assert asked() == [both]
+    code, said = _cli(azurite, capsys, "cancel", both, "--release")
+    assert code == 0 and said.startswith("asked 2 run(s) to stop at their next step: ")
+    assert asked() == [both, *members]
+    with pytest.raises(SystemExit) as refused:
+        _cli(azurite, capsys, "cancel", both, "--run", "--release")
+    assert refused.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    alone = _run(settings, RunStatus.WAITING)  # a run with no release by its id
+    code, said = _cli(azurite, capsys, "cancel", alone, "--release")
+    assert (code, said) == (1, f"pcpub: no release {alone}\n")
+    code, said = _cli(azurite, capsys, "release", "status", alone)  # was shown as the release
+    assert (code, said) == (1, f"pcpub: no release {alone}\n")
 
 
 def test_a_release_followed_past_its_time_says_what_holds_it(
