@@ -53,6 +53,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 # A listing's pages at most: far past any publisher's products or an offer's submissions, and
 # a bound on a service that keeps answering with a next page.
 MAX_PAGES = 500
+# Where a page names the next: the live service's `nextLink`, the document's `@odata.nextLink`,
+# and `@nextLink`, which clients of the API accept too.
+NEXT_LINKS = ("nextLink", "@odata.nextLink", "@nextLink")
 # As many idle connections kept as calls an instance makes at once (httpx keeps 20): a burst
 # of stages' reads would otherwise close the rest after each call and pay a TLS handshake for
 # every call of the next burst, on the CPU the stages share. An idle one is dropped before the
@@ -139,8 +142,8 @@ class IngestionTransport:
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
             return path
-        if path.lower().startswith("v1.0/"):  # the live service's relative nextLink
-            return f"{self._origin}/{path}"
+        if path.lstrip("/").lower().startswith("v1.0/"):  # the live service's relative nextLink
+            return f"{self._origin}/{path.lstrip('/')}"
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def request(
@@ -273,7 +276,7 @@ class IngestionTransport:
                 raise MalformedAnswer(f"GET {page}: not a collection page", method="GET", path=page)
             for item in items:
                 yield parsed(model, item, "GET", page)
-            page = data.get("nextLink") or data.get("@odata.nextLink")
+            page = next((data[k] for k in NEXT_LINKS if data.get(k)), None)
             if page is not None and not isinstance(page, str):
                 raise MalformedAnswer(
                     f"GET {path}: a next link that is no link", method="GET", path=path

@@ -119,6 +119,32 @@ def test_a_listing_that_never_ends_is_a_malformed_answer(
     assert len(sent) == calls
 
 
+@pytest.mark.parametrize("key", ["nextLink", "@odata.nextLink", "@nextLink"])
+@pytest.mark.parametrize(
+    "link",
+    [
+        "v1.0/ingestion/products/p1/submissions?$skipToken=b",  # as the live service writes it
+        "/v1.0/ingestion/products/p1/submissions?$skipToken=b",
+        "https://pc.test/v1.0/ingestion/products/p1/submissions?$skipToken=b",
+    ],
+)
+def test_every_form_of_a_next_link_reaches_the_next_page(key: str, link: str) -> None:
+    """A next link the client reads wrong ends a listing early without a word (a later page's
+    404 is taken as the end): an offer on page two would be unknown."""
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        first = len(sent) == 1
+        item = {"state": "Published", "substate": "InStore"}
+        page = {"value": [{**item, "id": "s1" if first else "s2"}]}
+        return httpx.Response(200, json={**page, key: link} if first else page)
+
+    client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
+    assert [s.id for s in client.submissions("p1")] == ["s1", "s2"]
+    assert sent[1] == "https://pc.test/v1.0/ingestion/products/p1/submissions?$skipToken=b"
+
+
 def test_the_client_sends_nothing_outside_the_api() -> None:
     sent: list[str] = []
 
