@@ -55,7 +55,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 MAX_PAGES = 500
 # Where a page names the next: the live service's `nextLink`, the document's `@odata.nextLink`,
 # and `@nextLink`, which clients of the API accept too.
-NEXT_LINKS = ("nextLink", "@odata.nextLink", "@nextLink")
+NEXT_LINKS = ("nextlink", "@odata.nextlink", "@nextlink")  # as read: in lower case
 # As many idle connections kept as calls an instance makes at once (httpx keeps 20): a burst
 # of stages' reads would otherwise close the rest after each call and pay a TLS handshake for
 # every call of the next burst, on the CPU the stages share. An idle one is dropped before the
@@ -271,12 +271,14 @@ class IngestionTransport:
                     return
                 raise
             first = False
-            items = data.get("value", []) if isinstance(data, dict) else None
+            # Names in any case, as the models read them: `Value`, `NextLink`.
+            folded = {str(k).lower(): v for k, v in data.items()} if isinstance(data, dict) else {}
+            items = folded.get("value", []) if isinstance(data, dict) else None
             if not isinstance(items, list):
                 raise MalformedAnswer(f"GET {page}: not a collection page", method="GET", path=page)
             for item in items:
                 yield parsed(model, item, "GET", page)
-            page = next((data[k] for k in NEXT_LINKS if data.get(k)), None)
+            page = next((folded[k] for k in NEXT_LINKS if folded.get(k)), None)
             if page is not None and not isinstance(page, str):
                 raise MalformedAnswer(
                     f"GET {path}: a next link that is no link", method="GET", path=path

@@ -119,7 +119,7 @@ def test_a_listing_that_never_ends_is_a_malformed_answer(
     assert len(sent) == calls
 
 
-@pytest.mark.parametrize("key", ["nextLink", "@odata.nextLink", "@nextLink"])
+@pytest.mark.parametrize("key", ["nextLink", "@odata.nextLink", "@nextLink", "NextLink"])
 @pytest.mark.parametrize(
     "link",
     [
@@ -137,7 +137,7 @@ def test_every_form_of_a_next_link_reaches_the_next_page(key: str, link: str) ->
         sent.append(str(request.url))
         first = len(sent) == 1
         item = {"state": "Published", "substate": "InStore"}
-        page = {"value": [{**item, "id": "s1" if first else "s2"}]}
+        page = {"value" if first else "Value": [{**item, "id": "s1" if first else "s2"}]}
         return httpx.Response(200, json={**page, key: link} if first else page)
 
     client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
