@@ -252,6 +252,8 @@ class Simulator:
             time.sleep(decision.delay_before)
         if decision.reset:
             raise ConnectionReset(done=False)
+        if decision.not_ready:
+            return httpx.Response(202, headers={**decision.headers, "Location": str(request.url)})
         if decision.status is not None:
             message = decision.body or httpx.codes.get_reason_phrase(decision.status)
             return self.error(decision.status, str(message), decision.headers)

@@ -37,6 +37,9 @@ class FaultRule:
     # The answer's body sent a few bytes at a time, spread over this many seconds: every read
     # gets something, so only a bound on the whole answer ends it.
     trickle: float = 0.0
+    # Answer 202 with a Location naming the same URL (and `retryAfter`, if given): the result
+    # is not ready yet, ask there again (the Store flavour of this API does it).
+    not_ready: bool = False
     used: int = 0
 
     @classmethod
@@ -54,6 +57,7 @@ class FaultRule:
             after=bool(data.get("after", False)),
             raw_body=data.get("rawBody"),
             trickle=float(data.get("trickle", 0.0)),
+            not_ready=bool(data.get("notReady", False)),
         )
 
     def matches(self, method: str, path: str, query: str) -> bool:
@@ -79,6 +83,7 @@ class Decision:
     reset_after: bool = False
     raw_after: tuple[int, str] | None = None  # (status, body) replacing the real answer
     trickle: float = 0.0  # seconds the answer's body is spread over
+    not_ready: bool = False  # 202 with a Location naming the call's own URL
 
 
 @dataclass
@@ -147,6 +152,7 @@ class Faults:
                     "after": r.after,
                     "rawBody": r.raw_body,
                     "trickle": r.trickle,
+                    "notReady": r.not_ready,
                 }
                 for r in self.rules
             ],
@@ -174,6 +180,7 @@ class Faults:
                     decision.reset = rule.reset
                     decision.status = rule.status
                     decision.body = rule.body
+                    decision.not_ready = rule.not_ready
                     if rule.retry_after:
                         decision.headers["Retry-After"] = rule.retry_after
                 return True

@@ -7,6 +7,7 @@ import email.utils
 import math
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -46,3 +47,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if math.isnan(seconds):
         return None
     return min(max(0.0, seconds), MAX_RETRY_AFTER)
+
+
+def not_ready(method: str, status: int, headers: Mapping[str, str]) -> str | None:
+    """Where to ask again when a GET is answered 202 with a Location: its result is not ready
+    yet. The Store flavour of this API answers so; whether the ingestion API does is not
+    known, so the answer is followed, not read as an empty (malformed) result."""
+    location = headers.get("Location")
+    return location if method == "GET" and status == 202 and location else None

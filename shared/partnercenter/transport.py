@@ -35,7 +35,7 @@ from shared.partnercenter.errors import (
 from shared.partnercenter.paths import check_within, route_template
 from shared.partnercenter.ratelimit import Pace
 from shared.partnercenter.responses import ANSWER_SECONDS, answer, parsed, read_whole
-from shared.partnercenter.retries import RetryPolicy, parse_retry_after
+from shared.partnercenter.retries import RetryPolicy, not_ready, parse_retry_after
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -202,7 +202,17 @@ class IngestionTransport:
                 continue
             metrics.pc_call(method, route, response.status_code)
             if response.status_code < 400:
-                return response
+                if (later := not_ready(method, response.status_code, response.headers)) is None:
+                    return response
+                wait = parse_retry_after(response.headers.get("Retry-After"))
+                wait = self._retry.backoff(attempt) if wait is None else wait
+                if not self._may_retry(attempt, started, wait):
+                    return response  # past the call's budget, no result is a malformed one
+                url, params = self._url(later), None
+                check_within(url, self.base_url)
+                log.info("not ready; asking again", extra={"action": "pc_not_ready", "path": path})
+                self._sleep(wait)
+                continue
             body = response.read()
             status = response.status_code
             retry_after = parse_retry_after(response.headers.get("Retry-After"))

@@ -145,6 +145,23 @@ def test_every_form_of_a_next_link_reaches_the_next_page(key: str, link: str) ->
     assert sent[1] == "https://pc.test/v1.0/ingestion/products/p1/submissions?$skipToken=b"
 
 
+@pytest.mark.parametrize(
+    "location", ["https://evil.test/v1.0/ingestion/products/p1", "v1.0/ingestion/../../admin"]
+)
+def test_a_not_ready_answer_is_followed_only_within_the_api(location: str) -> None:
+    """A 202's Location is asked with the bearer token: outside the API it is refused."""
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        return httpx.Response(202, headers={"Location": location, "Retry-After": "0"})
+
+    client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
+    with pytest.raises(UnsafePath):
+        client.get_product("p1")
+    assert sent == ["https://pc.test/v1.0/ingestion/products/p1"]
+
+
 def test_the_client_sends_nothing_outside_the_api() -> None:
     sent: list[str] = []
 

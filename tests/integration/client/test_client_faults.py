@@ -62,6 +62,26 @@ def test_a_retry_after_longer_than_the_budget_is_handed_back(
     assert caught.value.retry_after == 120  # the stage re-enqueues itself this much later
 
 
+def test_a_get_answered_not_ready_is_asked_again_where_it_says(
+    pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
+) -> None:
+    """202 with a Location: the result is not ready, so the call asks there again after the
+    Retry-After (read as it came, the empty answer was a malformed one, and the whole stage
+    ran again a retry delay later). Past the call's budget it is that malformed answer."""
+    since = len(admin.requests())
+    not_ready = {"path": offer["id"] + "$", "notReady": True, "retryAfter": "1"}
+    admin.set_faults(rules=[{**not_ready, "times": 2}])
+    started = time.monotonic()
+    assert pc.get_product(offer["id"]).id == offer["id"]
+    assert time.monotonic() - started >= 2.0
+    assert calls(admin, "GET", offer["id"], since) == [202, 202, 200]
+    since = len(admin.requests())
+    admin.set_faults(rules=[{**not_ready, "retryAfter": "120", "times": None}])
+    with pytest.raises(MalformedAnswer):
+        pc.get_product(offer["id"])
+    assert calls(admin, "GET", offer["id"], since) == [202]
+
+
 def test_503_burst_and_resets_are_retried_for_gets(
     pc: PartnerCenterClient, admin: SimulatorClient, offer: dict[str, Any]
 ) -> None:
