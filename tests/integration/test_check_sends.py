@@ -20,6 +20,7 @@ from shared.pipeline.poller import poll_due
 from shared.queues import CHECKS
 from tests.integration.test_poller import a_run
 
+pytestmark = pytest.mark.usefixtures("quiet_index")
 LATENCY_SECONDS = 1.0  # the most a loaded queue takes to take a send in
 
 
@@ -39,12 +40,14 @@ def gated(prefix: str) -> Run:
 
 
 def checks_of(pipeline: Pipeline, run_id: str) -> list[StageMessage]:
-    """The visible check messages of `run_id` (taken off the queue)."""
+    """The visible check messages of `run_id`; every visible message is taken off the queue
+    (the fixture emptied it: anything else is this test's tick's, for runs not its own)."""
     queue = pipeline.queues.client(CHECKS)
     found = []
-    for message in queue.receive_messages(max_messages=32, visibility_timeout=1):
-        if run_id.encode() in message.content:
-            found.append(StageMessage.model_validate_json(message.content))
+    while batch := list(queue.receive_messages(max_messages=32, visibility_timeout=30)):
+        for message in batch:
+            if run_id.encode() in message.content:
+                found.append(StageMessage.model_validate_json(message.content))
             queue.delete_message(message)
     return found
 

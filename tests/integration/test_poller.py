@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.ledger import Run, RunStatus, StageRecord, now_utc, stamp
@@ -21,6 +22,8 @@ from shared.pipeline.effects import Pipeline
 from shared.pipeline.poller import poll_due
 from shared.queues import CHECKS, STAGE_QUEUES
 from tests.integration.conftest import proven
+
+pytestmark = pytest.mark.usefixtures("quiet_index")  # the ticks here read this test's runs
 
 
 def put_run(pipeline: Pipeline, run: Run, updated_ago: timedelta) -> None:
