@@ -198,5 +198,5 @@ def counted_timeline(run: Run, stage: str, calls: int) -> list[StageRecord]:
     timeline = list(run.timeline)
     if timeline and timeline[-1].stage == stage and timeline[-1].ended is None:
         last = timeline[-1]
-        timeline[-1] = StageRecord(stage=last.stage, started=last.started, calls=last.calls + calls)
+        timeline[-1] = replace(last, calls=last.calls + calls)  # its mark (a result) kept
     return timeline

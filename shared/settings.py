@@ -48,6 +48,7 @@ ENV = {
     "extra_headers": "PC_EXTRA_HEADERS",
     "foreign_submission": "PC_FOREIGN_SUBMISSION",
     "stall_seconds": "PC_STALL_SECONDS",
+    "trouble_seconds": "PC_TROUBLE_SECONDS",
     "archive_after_days": "PC_ARCHIVE_AFTER_DAYS",
     "deadline_hours": "PC_DEADLINE_HOURS",
     "package_staging_container": "PACKAGE_STAGING_CONTAINER",
@@ -107,6 +108,7 @@ class Settings(BaseModel):
     extra_headers: dict[str, str] = Field(default_factory=dict)
     foreign_submission: Literal["wait", "fail", "delete"] = "wait"
     stall_seconds: float = Field(default=900.0, gt=0, le=DAY)
+    trouble_seconds: float = Field(default=3600.0, gt=0, le=DAY)
     deadline_hours: float = Field(default=14 * 24.0, gt=0, le=YEAR / 3600)
     package_staging_container: str = "package-staging"
     package_url_hosts: tuple[str, ...] = ("blob.core.windows.net",)

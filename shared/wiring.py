@@ -102,6 +102,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         ),
         retry_delay_seconds=settings.retry_delay_seconds,
         stall_seconds=settings.stall_seconds,
+        trouble_seconds=settings.trouble_seconds,
         claim_seconds=settings.claim_seconds,
         deadline_seconds=settings.deadline_hours * 3600,
         package_url_hosts=settings.package_url_hosts,

@@ -81,6 +81,13 @@ var alerts = [
     window: 'PT5M'
   }
   {
+    name: 'run-troubled'
+    description: 'A stage has been retried past PC_TROUBLE_SECONDS (an endpoint failing, an answer of another shape); the event names why (pcpub status).'
+    severity: 2
+    query: 'traces | where tostring(customDimensions.action) == "event" and tostring(customDimensions.kind) == "troubled"'
+    window: 'PT1H'
+  }
+  {
     name: 'credentials-failing'
     description: 'The app cannot get its Partner Center credentials (the record names the cause); runs wait.'
     severity: 1

@@ -208,6 +208,7 @@ def test_alerts_read_metrics_and_dimensions_the_app_emits() -> None:
         "credentials-failing",
         "run-lost",
         "approval-waiting",
+        "run-troubled",
     }
 
 
