@@ -1,7 +1,8 @@
 """What operators and CI jobs do with runs and releases: approve or reject a go-live,
 cancel, pause and resume, re-drive a release's failed offers (sending and following a
-release: pcpub.release_follow). Every change is a conditional write of the ledger rows the pipeline
-reads (retried when a stage wrote first), then a nudge so waiting runs act on it at once.
+release: pcpub.release_follow). Every change is a conditional write of the ledger rows the
+pipeline reads (retried when a stage wrote first), then a nudge so waiting runs act on it at
+once.
 """
 
 from __future__ import annotations
