@@ -8,28 +8,21 @@ import dataclasses
 import uuid
 from datetime import timedelta
 
-from shared.ledger import Run, RunStatus, StageRecord, now_utc, stamp
+from shared.ledger import Run, RunStatus
 from shared.messages import Stage
 from shared.pipeline.effects import Pipeline, apply_outcome
 from shared.pipeline.outcomes import Retry
 from shared.pipeline.trouble import TROUBLED
 from tests.integration.test_pipeline_storage import events
+from tests.integration.test_poller import a_run
 
 AGAIN = "; tried again less and less often"
 TROUBLE = Retry(delay_seconds=30, reason="submit_preview: ServerError: 503 Service Unavailable")
 
 
 def at_stage_since(pipeline: Pipeline, ago: timedelta) -> Run:
-    at = stamp(now_utc() - ago)
-    run = Run(
-        run_id=f"trouble-{uuid.uuid4().hex[:8]}",
-        status=RunStatus.RUNNING,
-        stage=Stage.SUBMIT_PREVIEW,
-        offer="contoso-backup",
-        created_at=at,
-        updated_at=at,
-        timeline=[StageRecord(stage=Stage.SUBMIT_PREVIEW, started=at)],
-    )
+    name = f"trouble-{uuid.uuid4().hex[:8]}"
+    run = a_run(name, RunStatus.RUNNING, Stage.SUBMIT_PREVIEW, ago)
     assert pipeline.ledger.create(run)
     return run
 
