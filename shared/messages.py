@@ -69,7 +69,7 @@ class EventKind(StrEnum):
     UNCHANGED = "unchanged"  # onlyChanged and nothing to change: no submission
     PLANNED = "planned"  # target plan: the plan is on the run record (pcpub plan prints it)
     APPROVAL_WAITING = "approval-waiting"  # in preview, waiting for go-live approval (repeats)
-    TROUBLED = "troubled"  # a stage retried past PC_TROUBLE_SECONDS (once per visit)
+    TROUBLED = "troubled"  # trouble retried past PC_TROUBLE_SECONDS (once a stretch)
     RELEASE_ACCEPTED = "release-accepted"  # requestId is the release's id (so for all release-*)
     RELEASE_READY = "release-ready"
     RELEASE_SUCCEEDED = "release-succeeded"

@@ -96,6 +96,10 @@ class Run:
     # Non-idempotent calls this run made or is making: key -> {"state": sent|done|refused, ...}
     intents: dict[str, dict[str, str]] = field(default_factory=dict)
     last_error: str | None = None
+    # A stretch of transient trouble: when its first retry was, and when it was announced
+    # (shared.pipeline.trouble); any outcome but a retry clears both.
+    troubled_since: str | None = None
+    trouble_said: str | None = None
     dead_letter: str | None = None
     claimed_at: str | None = None  # when a delivery last claimed the current stage
     claimed_stage: str | None = None
@@ -198,5 +202,5 @@ def counted_timeline(run: Run, stage: str, calls: int) -> list[StageRecord]:
     timeline = list(run.timeline)
     if timeline and timeline[-1].stage == stage and timeline[-1].ended is None:
         last = timeline[-1]
-        timeline[-1] = replace(last, calls=last.calls + calls)  # its mark (a result) kept
+        timeline[-1] = StageRecord(stage=last.stage, started=last.started, calls=last.calls + calls)
     return timeline

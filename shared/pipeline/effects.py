@@ -61,7 +61,7 @@ class Pipeline:
     stage_deps: StageDeps
     retry_delay_seconds: float = 30.0
     stall_seconds: float = 900.0  # a running run unchanged this long has lost its message
-    trouble_seconds: float = 3600.0  # a stage retried this long is announced (pipeline.trouble)
+    trouble_seconds: float = 3600.0  # trouble retried this long is announced (pipeline.trouble)
     deadline_seconds: float = 14 * 24 * 3600.0  # certification can take days, not weeks
     # How long a delivery's claim on a stage holds off other deliveries: longer than any
     # stage takes, shorter than the host's 10-minute message lease.
@@ -134,23 +134,24 @@ def _apply(
             outcome.reason,
             extra={"action": "stage_retry", "requestId": run.run_id, "stage": stage},
         )
-        timeline = counted_timeline(run, stage, calls)
-        troubled = trouble.marked(timeline, stage, now, pipeline.trouble_seconds)
+        marks, said = trouble.noted(run, now, pipeline.trouble_seconds)
         # This delivery is done with the stage: release its claim for the retry.
         updated = run.evolve(
-            timeline=troubled or timeline, reason=outcome.reason, claimed_stage=None
+            timeline=counted_timeline(run, stage, calls),
+            reason=outcome.reason,
+            claimed_stage=None,
+            **marks,
         )
-        if stage in POLLED_STAGES:
-            updated = updated.evolve(
-                next_check_at=stamp(now + timedelta(seconds=outcome.delay_seconds))
-            )
-            updated = ledger.replace(updated)
-        else:
-            updated = ledger.replace(updated)
+        if stage in POLLED_STAGES:  # its check comes then; any other stage's message
+            later = timedelta(seconds=outcome.delay_seconds)
+            updated = updated.evolve(next_check_at=stamp(now + later))
+        updated = ledger.replace(updated)
+        if stage not in POLLED_STAGES:
             send_stage(pipeline, run, stage, outcome.delay_seconds)
-        if troubled:
+        if said:
             trouble.announce(pipeline, updated, stage, outcome.reason)
         return updated
+    run = trouble.over(run)  # any other outcome ends a stretch of trouble
     if outcome.patch.product_id and run.offer_external_id and not run.product_id:
         _remember(pipeline.ledger.remember_product, run.offer_external_id, outcome.patch.product_id)
     if outcome.patch.submission_id and run.product_id:

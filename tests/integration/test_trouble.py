@@ -1,6 +1,7 @@
-"""A stage in transient trouble past the threshold is announced on the real events queue,
-once per visit: since when and why; later retries of that visit stay quiet, and trouble
-younger than the threshold says nothing."""
+"""A stretch of transient trouble past the threshold is announced on the real events queue,
+once: since when and why. Counted from the stretch's first retry, not from the stage's start
+(a stage held for hours, then meeting a 503, is not in trouble for hours); the stage getting
+on ends the stretch."""
 
 from __future__ import annotations
 
@@ -8,21 +9,21 @@ import dataclasses
 import uuid
 from datetime import timedelta
 
-from shared.ledger import Run, RunStatus
+from shared.ledger import Run, RunStatus, now_utc, stamp
 from shared.messages import Stage
 from shared.pipeline.effects import Pipeline, apply_outcome
-from shared.pipeline.outcomes import Retry
-from shared.pipeline.trouble import TROUBLED
+from shared.pipeline.outcomes import Retry, Wait
+from shared.pipeline.trouble import AGAIN
 from tests.integration.test_pipeline_storage import events
 from tests.integration.test_poller import a_run
 
-AGAIN = "; tried again less and less often"
 TROUBLE = Retry(delay_seconds=30, reason="submit_preview: ServerError: 503 Service Unavailable")
 
 
-def at_stage_since(pipeline: Pipeline, ago: timedelta) -> Run:
+def at_stage(pipeline: Pipeline, **fields: str) -> Run:
+    """At submit_preview for three hours (held, say), its trouble as `fields` say."""
     name = f"trouble-{uuid.uuid4().hex[:8]}"
-    run = a_run(name, RunStatus.RUNNING, Stage.SUBMIT_PREVIEW, ago)
+    run = a_run(name, RunStatus.RUNNING, Stage.SUBMIT_PREVIEW, timedelta(hours=3), **fields)
     assert pipeline.ledger.create(run)
     return run
 
@@ -31,23 +32,25 @@ def troubled(pipeline: Pipeline, run_id: str) -> list[str]:
     return [e["reason"] for e in events(pipeline, run_id) if e["kind"] == "troubled"]
 
 
-def test_trouble_that_lasts_is_announced_once_per_visit(pipeline: Pipeline) -> None:
+def apply(pipeline: Pipeline, run_id: str, outcome: Retry | Wait) -> Run:
+    run = pipeline.ledger.get(run_id)
+    assert run is not None
+    return apply_outcome(pipeline, run, Stage.SUBMIT_PREVIEW, outcome, 2)
+
+
+def test_trouble_that_lasts_is_announced_once_for_its_stretch(pipeline: Pipeline) -> None:
     pipeline = dataclasses.replace(pipeline, trouble_seconds=3600.0)
-    young = at_stage_since(pipeline, timedelta(minutes=50))
-    old = at_stage_since(pipeline, timedelta(hours=3))
+    began = stamp(now_utc() - timedelta(hours=2))
+    fresh = at_stage(pipeline)
+    lasting = at_stage(pipeline, troubled_since=began)
     for _ in range(3):  # three deliveries of each, every one a retry
-        for made in (young, old):
-            run = pipeline.ledger.get(made.run_id)
-            assert run is not None
-            apply_outcome(pipeline, run, Stage.SUBMIT_PREVIEW, TROUBLE, 2)
-    assert troubled(pipeline, young.run_id) == []
-    (said,) = troubled(pipeline, old.run_id)
-    started = old.timeline[0].started
-    assert said == f"submit_preview in trouble since {started}: {TROUBLE.reason}" + AGAIN
-    run = pipeline.ledger.get(old.run_id)
-    assert run is not None and run.status is RunStatus.RUNNING  # it goes on being retried
-    assert (run.timeline[-1].result, run.timeline[-1].calls, run.timeline[-1].ended) == (
-        TROUBLED,
-        6,
-        None,
-    )
+        first = apply(pipeline, fresh.run_id, TROUBLE)
+        last = apply(pipeline, lasting.run_id, TROUBLE)
+    assert troubled(pipeline, fresh.run_id) == []
+    assert first.troubled_since and first.troubled_since > began and not first.trouble_said
+    assert troubled(pipeline, lasting.run_id) == [
+        f"submit_preview in trouble since {began}: {TROUBLE.reason}; {AGAIN}"
+    ]
+    assert last.status is RunStatus.RUNNING and last.trouble_said  # it goes on being retried
+    moved = apply(pipeline, lasting.run_id, Wait(check=Stage.AWAIT_PREVIEW, delay_seconds=60))
+    assert (moved.troubled_since, moved.trouble_said) == (None, None)

@@ -1,5 +1,6 @@
-"""When a stage's transient trouble is announced: once it has lasted the threshold, once per
-visit to the stage."""
+"""When a stretch of transient trouble is announced: once it has lasted the threshold, counted
+from its first retry (not from when the stage began: a stage held for hours by a foreign
+submission or a pause is not in trouble for those hours), and once."""
 
 from __future__ import annotations
 
@@ -7,54 +8,42 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.ledger import StageRecord, stamp
+from shared.ledger import Run, RunStatus, stamp
 from shared.messages import Stage
-from shared.pipeline.trouble import TROUBLED, marked
-from shared.runs import Run, RunStatus, counted_timeline
+from shared.pipeline.trouble import noted, over
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 HOUR = 3600.0
 
 
-def record(
-    ago: timedelta,
-    stage: Stage = Stage.SUBMIT_PREVIEW,
-    ended: str | None = None,
-    calls: int = 0,
-    result: str | None = None,
-) -> StageRecord:
-    return StageRecord(
-        stage=stage, started=stamp(NOW - ago), ended=ended, calls=calls, result=result
-    )
+def a_run(**fields: str | None) -> Run:
+    return Run(run_id="r", status=RunStatus.RUNNING, stage=Stage.SUBMIT_PREVIEW, **fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
-    ("timeline", "announced"),
+    ("began", "said", "due"),
     [
-        ([], False),
-        ([record(timedelta(minutes=59))], False),  # not yet
-        ([record(timedelta(hours=1))], True),
-        ([record(timedelta(days=3))], True),
-        ([record(timedelta(days=3), result=TROUBLED)], False),  # said already
-        ([record(timedelta(days=3), ended=stamp(NOW))], False),  # the stage is over
-        ([record(timedelta(days=3), stage=Stage.RESOLVE)], False),  # another stage's
+        (None, None, False),  # its first retry: the stretch begins now
+        (timedelta(minutes=59), None, False),
+        (timedelta(hours=1), None, True),
+        (timedelta(days=3), None, True),
+        (timedelta(days=3), stamp(NOW - timedelta(days=2)), False),  # said already
     ],
 )
 def test_trouble_is_announced_once_it_has_lasted(
-    timeline: list[StageRecord], announced: bool
+    began: timedelta | None, said: str | None, due: bool
 ) -> None:
-    after = marked(timeline, Stage.SUBMIT_PREVIEW, NOW, HOUR)
-    assert (after is not None) is announced
-    if after is not None:
-        assert after[-1].result == TROUBLED and after[:-1] == timeline[:-1]
-        assert (after[-1].started, after[-1].calls) == (timeline[-1].started, timeline[-1].calls)
+    since = stamp(NOW - began) if began is not None else None
+    fields, announce = noted(a_run(troubled_since=since, trouble_said=said), NOW, HOUR)
+    assert announce is due
+    assert fields == {
+        "troubled_since": since or stamp(NOW),
+        "trouble_said": stamp(NOW) if due else said,
+    }
 
 
-def test_the_mark_stays_with_the_open_record_as_calls_are_counted() -> None:
-    """A later retry adds its calls to the record and keeps the mark: it is not said again."""
-    timeline = marked([record(timedelta(days=1), calls=4)], Stage.SUBMIT_PREVIEW, NOW, HOUR)
-    assert timeline is not None
-    run = Run(run_id="r", status=RunStatus.RUNNING, stage=Stage.SUBMIT_PREVIEW, timeline=timeline)
-    counted = counted_timeline(run, Stage.SUBMIT_PREVIEW, 3)
-    assert (counted[-1].calls, counted[-1].result) == (7, TROUBLED)
-    assert marked(counted, Stage.SUBMIT_PREVIEW, NOW, HOUR) is None
+def test_any_other_outcome_ends_the_stretch() -> None:
+    troubled = a_run(troubled_since=stamp(NOW), trouble_said=stamp(NOW))
+    assert (over(troubled).troubled_since, over(troubled).trouble_said) == (None, None)
+    calm = a_run()
+    assert over(calm) is calm
