@@ -149,6 +149,7 @@ def status_dict(run: Run, usual: Span | None = None) -> dict[str, Any]:
         "partnerCenterState": run.pc_status,
         "reason": run.reason,
         "lastError": run.last_error,
+        "troubledSince": run.troubled_since,
         "deadLetter": run.dead_letter,
         "changedModules": run.changed_modules,
         "packages": run.packages,
@@ -191,6 +192,8 @@ def format_status(run: Run, now: datetime | None = None, usual: Span | None = No
         lines.append(f"  submission {data['submissionId']}: {data['partnerCenterState']}")
     if data["reason"]:
         lines.append(f"  reason: {data['reason']}")
+    if data["troubledSince"]:  # retried since then, less and less often
+        lines.append(f"  in trouble since {data['troubledSince']}: retried, less and less often")
     if data["deadLetter"]:
         lines.append(f"  dead-lettered: {data['deadLetter']} (pcpub poison redrive)")
     elif data["lastError"]:

@@ -64,6 +64,12 @@ def test_status_shows_a_dead_letter_over_the_last_error() -> None:
     assert "last error: boom" in format_status(a_run(last_error="boom"))
 
 
+def test_status_says_since_when_a_run_is_in_trouble() -> None:
+    text = format_status(a_run(troubled_since="2026-12-07T09:00:00Z", reason="503"))
+    assert "in trouble since 2026-12-07T09:00:00Z: retried, less and less often" in text
+    assert "in trouble" not in format_status(a_run())
+
+
 def test_status_json_round_trips() -> None:
     data = json.loads(json.dumps(status_dict(a_run())))
     assert data["callsMade"] == 5
