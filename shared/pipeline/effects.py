@@ -142,7 +142,7 @@ def _apply(
             claimed_stage=None,
             **marks,
         )
-        if stage in POLLED_STAGES:  # its check comes then; any other stage's message
+        if stage in POLLED_STAGES:  # its check comes then; another stage gets its message
             later = timedelta(seconds=outcome.delay_seconds)
             updated = updated.evolve(next_check_at=stamp(now + later))
         updated = ledger.replace(updated)

@@ -113,7 +113,7 @@ def _decide(
             return Failed(reason=f"{stage}: {exc}"), exc
         # What is left of a Retry-After: the stage may have gone on a while after it came.
         left = (exc.retry_after or 0) - (time.monotonic() - exc.at)
-        delay = max(left, retry_delay(pipeline, run, stage))
+        delay = max(left, retry_delay(pipeline, run))
         return Retry(delay_seconds=delay, reason=f"{stage}: {exc}"), exc
     except CredentialError as exc:  # held off for the instance's shared backoff
         delay = max(exc.retry_after or 0, pipeline.retry_delay_seconds)
@@ -122,25 +122,25 @@ def _decide(
         return Failed(reason=str(exc), rejected=True), None
     except AzureError as exc:  # package storage unreachable: not the request's fault
         reason = f"{stage}: storage: {type(exc).__name__}"
-        return Retry(delay_seconds=retry_delay(pipeline, run, stage), reason=reason), None
+        return Retry(delay_seconds=retry_delay(pipeline, run), reason=reason), None
     except SubmissionCancelled as exc:
         return Failed(reason=str(exc), cancelled=True), None
     except LookupError as exc:  # a module or draft the offer does not have
         return Failed(reason=f"{stage}: {exc}"), None
 
 
-def retry_delay(pipeline: Pipeline, run: Run, stage: Stage) -> float:
+def retry_delay(pipeline: Pipeline, run: Run) -> float:
     """How long before a stage that met transient trouble runs again: the pipeline's retry
-    delay at first, then a tenth of the time the stage has been at it, up to the longest
+    delay at first, then a tenth of the time the trouble has lasted (since its first retry:
+    a stage held for hours before is not in trouble for those hours), up to the longest
     status poll interval, as polls thin out. Trouble that lasts (an offer's endpoint failing,
-    an answer whose shape will not change) then costs a try every 7.5 minutes (defaults), not one
-    every half minute for the two weeks of the run's deadline. Never more than half the
+    an answer whose shape will not change) then costs a try every 7.5 minutes (defaults), not
+    one every half minute for the two weeks of the run's deadline. Never more than half the
     stall window: a run whose retry is on its way must not look as if it lost its message."""
     base = pipeline.retry_delay_seconds
-    last = run.timeline[-1] if run.timeline else None
-    if last is None or last.stage != stage or last.ended is not None:
+    if not run.troubled_since:
         return base
-    at_it = (pipeline.clock() - parse_stamp(last.started)).total_seconds()
+    at_it = (pipeline.clock() - parse_stamp(run.troubled_since)).total_seconds()
     longest = min(pipeline.stage_deps.max_poll_seconds, pipeline.stall_seconds / 2)
     return max(base, min(at_it / 10, longest))
 

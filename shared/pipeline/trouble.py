@@ -43,8 +43,6 @@ def over(run: Run) -> Run:
 def announce(pipeline: Pipeline, run: Run, stage: Stage, reason: str) -> None:
     """Say that `run` has been in trouble at `stage` since its first retry (an event, for the
     requesting system and the sinks; a warning, for the operators' alert)."""
-    said = (
-        f"{stage} in trouble since {run.troubled_since}: {reason}; tried again less and less often"
-    )
+    said = f"{stage} in trouble since {run.troubled_since}: {reason}; {AGAIN}"
     log.warning(said, extra={"action": "run_troubled", "requestId": run.run_id, "stage": stage})
     emit(pipeline, EventKind.TROUBLED, run, said)

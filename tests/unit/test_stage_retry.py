@@ -59,39 +59,23 @@ NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
-    ("record", "delay", "stall"),
+    ("began", "delay", "stall"),
     [
-        (None, 2.0, 3600),  # no record of the stage: the pipeline's retry delay
-        (StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW)), 2.0, 3600),
-        (
-            StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW - timedelta(minutes=10))),
-            60,
-            3600,
-        ),
-        (
-            StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW - timedelta(days=3))),
-            900,
-            3600,
-        ),
+        (None, 2.0, 3600),  # its first retry: the pipeline's retry delay
+        (timedelta(0), 2.0, 3600),
+        (timedelta(minutes=10), 60, 3600),
+        (timedelta(days=3), 900, 3600),
         # within half the stall window (the defaults: a 900 s retry would look stalled)
-        (StageRecord(stage=Stage.SUBMIT_PREVIEW, started=stamp(NOW - timedelta(days=3))), 450, 900),
-        (StageRecord(stage=Stage.RESOLVE, started=stamp(NOW - timedelta(days=3))), 2.0, 3600),
-        (
-            StageRecord(
-                stage=Stage.SUBMIT_PREVIEW,
-                started=stamp(NOW - timedelta(days=3)),
-                ended=stamp(NOW),
-            ),
-            2.0,
-            3600,
-        ),
+        (timedelta(days=3), 450, 900),
     ],
 )
 def test_trouble_that_lasts_is_tried_again_less_often(
-    monkeypatch: pytest.MonkeyPatch, record: StageRecord | None, delay: float, stall: float
+    monkeypatch: pytest.MonkeyPatch, began: timedelta | None, delay: float, stall: float
 ) -> None:
-    """A tenth of the time the stage has been at it, up to the longest poll interval: a
-    fault of one offer's endpoint that lasts days cost a try every retry delay."""
+    """A tenth of the time the trouble has lasted, up to the longest poll interval: a fault
+    of one offer's endpoint that lasts days cost a try every retry delay. Counted from the
+    trouble's first retry: the stage here began three days ago (held), which counts for
+    nothing."""
 
     def stage(run: Run, deps: Any) -> Any:
         raise ServerError(503, "", method="GET", path="/p", request_id=None, client_request_id=None)
@@ -106,11 +90,13 @@ def test_trouble_that_lasts_is_tried_again_less_often(
             clock=lambda: NOW,
         ),
     )
+    held = stamp(NOW - timedelta(days=3))
     run = Run(
         run_id="r",
         status=RunStatus.RUNNING,
         stage=Stage.SUBMIT_PREVIEW,
-        timeline=[record] if record else [],
+        timeline=[StageRecord(stage=Stage.SUBMIT_PREVIEW, started=held)],
+        troubled_since=stamp(NOW - began) if began is not None else None,
     )
     outcome, _ = runner._decide(pipeline, run, Stage.SUBMIT_PREVIEW)
     assert isinstance(outcome, Retry) and outcome.delay_seconds == delay
