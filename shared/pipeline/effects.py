@@ -134,7 +134,7 @@ def _apply(
             outcome.reason,
             extra={"action": "stage_retry", "requestId": run.run_id, "stage": stage},
         )
-        marks, said = trouble.noted(run, now, pipeline.trouble_seconds)
+        marks, said = trouble.noted(run, now, pipeline.trouble_seconds, outcome.trouble)
         # This delivery is done with the stage: release its claim for the retry.
         updated = run.evolve(
             timeline=counted_timeline(run, stage, calls),

@@ -40,5 +40,5 @@ def bring_files(deps: StageDeps, pid: str, run: Run) -> tuple[set[str], Failed |
         return changed, Failed(reason=f"listing files failed processing: {', '.join(failed)}")
     if busy:
         why = f"listing files still processing: {', '.join(busy[:5])}"
-        return changed, Retry(delay_seconds=deps.poll_seconds, reason=why)
+        return changed, Retry(delay_seconds=deps.poll_seconds, reason=why, trouble=False)
     return changed, None

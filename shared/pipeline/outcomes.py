@@ -74,10 +74,13 @@ class Failed:
 
 @dataclass(frozen=True, kw_only=True)
 class Retry:
-    """A transient failure that outlasted the client's retries: run this stage again later."""
+    """A transient failure that outlasted the client's retries: run this stage again later.
+    `trouble` False: no failure, the stage's work waits on Partner Center (files still
+    processing), which is not announced however long it takes (shared.pipeline.trouble)."""
 
     delay_seconds: float
     reason: str
+    trouble: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

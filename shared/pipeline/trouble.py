@@ -25,9 +25,14 @@ log = logging.getLogger(__name__)
 AGAIN = "tried again less and less often"
 
 
-def noted(run: Run, now: datetime, after: float) -> tuple[dict[str, Any], bool]:
+def noted(
+    run: Run, now: datetime, after: float, troubled: bool = True
+) -> tuple[dict[str, Any], bool]:
     """The run's trouble fields after one more retry at `now`, and whether the trouble is to
-    be announced now: it has lasted `after` seconds, and was not announced yet."""
+    be announced now: it has lasted `after` seconds, and was not announced yet. A retry that
+    is no trouble (files still processing) ends a stretch, as any other outcome does."""
+    if not troubled:
+        return {"troubled_since": None, "trouble_said": None}, False
     since = run.troubled_since or stamp(now)
     due = not run.trouble_said and (now - parse_stamp(since)).total_seconds() >= after
     return {"troubled_since": since, "trouble_said": stamp(now) if due else run.trouble_said}, due

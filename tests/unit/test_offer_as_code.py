@@ -167,7 +167,7 @@ def drafted(deps: StageDeps, sim: Simulator, changes: dict[str, Any]) -> Outcome
         outcome: Outcome = settled(update_draft)(run, deps)
         if not isinstance(outcome, Retry):
             return outcome
-        assert "still processing" in outcome.reason
+        assert "still processing" in outcome.reason and not outcome.trouble  # not announced
         run = replace(run, planned_modules=["Listing"])
         sim.world.clock.offset += 60
     raise AssertionError("the images never settled")

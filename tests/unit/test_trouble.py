@@ -42,6 +42,16 @@ def test_trouble_is_announced_once_it_has_lasted(
     }
 
 
+def test_a_retry_that_is_no_trouble_ends_the_stretch_and_says_nothing() -> None:
+    """Listing files still processing after hours are Partner Center's work, not trouble."""
+    long_ago = stamp(NOW - timedelta(days=1))
+    run = a_run(troubled_since=long_ago)
+    assert noted(run, NOW, HOUR, troubled=False) == (
+        {"troubled_since": None, "trouble_said": None},
+        False,
+    )
+
+
 def test_any_other_outcome_ends_the_stretch() -> None:
     troubled = a_run(troubled_since=stamp(NOW), trouble_said=stamp(NOW))
     assert (over(troubled).troubled_since, over(troubled).trouble_said) == (None, None)
