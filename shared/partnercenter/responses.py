@@ -81,6 +81,19 @@ def parsed(model: type[M], source: httpx.Response | Any, method: str = "", path:
         ) from None
 
 
+def link_in(value: object, method: str, path: str, what: str = "link") -> str:
+    """A URL an answer names (a next page, a 202's Location) that can be sent: one that is no
+    string, or that httpx cannot send (a control character, past its length), is a malformed
+    answer, not httpx's InvalidURL, a bug's error that would poison the message."""
+    if isinstance(value, str):
+        try:
+            httpx.URL(value)
+            return value
+        except httpx.InvalidURL:
+            pass
+    raise MalformedAnswer(f"{method} {path}: a {what} that is no link", method=method, path=path)
+
+
 def upload_uri(uri: str | None, what: str) -> str:
     """The upload URI (`fileSasUri`) an answer gave for `what`. One without it is malformed:
     asked again later, as for any other shape, not a bug that poisons the message."""

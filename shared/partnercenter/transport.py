@@ -34,7 +34,7 @@ from shared.partnercenter.errors import (
 )
 from shared.partnercenter.paths import check_within, route_template
 from shared.partnercenter.ratelimit import Pace
-from shared.partnercenter.responses import ANSWER_SECONDS, answer, parsed, read_whole
+from shared.partnercenter.responses import ANSWER_SECONDS, answer, link_in, parsed, read_whole
 from shared.partnercenter.retries import RetryPolicy, not_ready, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class IngestionTransport:
                 wait = self._retry.backoff(attempt) if wait is None else wait
                 if not self._may_retry(attempt, started, wait):
                     return response  # past the call's budget, no result is a malformed one
-                url, params = self._url(later), None
+                url, params = self._url(link_in(later, method, path, "Location")), None
                 check_within(url, self.base_url)
                 log.info("not ready; asking again", extra={"action": "pc_not_ready", "path": path})
                 self._sleep(wait)
@@ -288,8 +288,5 @@ class IngestionTransport:
                 raise MalformedAnswer(f"GET {page}: not a collection page", method="GET", path=page)
             for item in items:
                 yield parsed(model, item, "GET", page)
-            page = next((folded[k] for k in NEXT_LINKS if folded.get(k)), None)
-            if page is not None and not isinstance(page, str):
-                raise MalformedAnswer(
-                    f"GET {path}: a next link that is no link", method="GET", path=path
-                )
+            link = next((folded[k] for k in NEXT_LINKS if folded.get(k)), None)
+            page = None if link is None else link_in(link, "GET", path, "next link")

@@ -145,6 +145,39 @@ def test_every_form_of_a_next_link_reaches_the_next_page(key: str, link: str) ->
     assert sent[1] == "https://pc.test/v1.0/ingestion/products/p1/submissions?$skipToken=b"
 
 
+UNSENDABLE = [
+    "v1.0/ingestion/products/p1/submissions?$skipToken=a\nb",
+    "v1.0/ingestion/products/p1/sub\x00missions",
+    "v1.0/ingestion/products/p1/submissions?$skipToken=\t",
+    "v1.0/ingestion/products/p1/submissions?$skipToken=\x7f",
+    "v1.0/ingestion/products/p1/submissions?$skipToken=" + "a" * 70_000,
+]
+
+
+@pytest.mark.parametrize("link", UNSENDABLE)
+def test_a_link_that_cannot_be_sent_is_a_malformed_answer(link: str) -> None:
+    """A next page or a 202's Location with a control character in it (or past httpx's
+    length) raised httpx's InvalidURL, a bug's error that poisoned the message five times."""
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        if request.url.path.endswith("/submissions"):
+            return httpx.Response(200, json={"value": [], "nextLink": link})
+        return httpx.Response(
+            202, headers={"Location": link.replace("\n", "\t").replace("\x00", "\t")}
+        )
+
+    client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
+    with pytest.raises(MalformedAnswer, match="GET products/p1/submissions: a next link that is"):
+        client.submissions("p1")
+    assert sent == ["/v1.0/ingestion/products/p1/submissions"]  # the next page: not asked
+    if "\x7f" not in link and len(link) < 1000:  # what a header can carry
+        with pytest.raises(MalformedAnswer, match="GET products/p1: a Location that is no link"):
+            client.get_product("p1")
+        assert sent[1:] == ["/v1.0/ingestion/products/p1"]  # the Location: not asked
+
+
 @pytest.mark.parametrize(
     "location", ["https://evil.test/v1.0/ingestion/products/p1", "v1.0/ingestion/../../admin"]
 )
