@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobClient
 
-from shared.partnercenter.errors import UploadRefused
+from shared.partnercenter.errors import MalformedAnswer, UploadRefused
 from shared.publish_request import PackageSource, host_allowed
 from shared.settings import Settings
 from shared.storage import blob_service
@@ -103,7 +103,14 @@ class BlobPackageFiles:
                 f"Partner Center gave an upload URI on {origin_of(sas_uri)!r}, not on an "
                 "allowed origin (PC_UPLOAD_ORIGINS): nothing was uploaded"
             )
-        with BlobClient.from_blob_url(sas_uri, **self._tls()) as blob:
+        try:
+            blob = BlobClient.from_blob_url(sas_uri, **self._tls())
+        except ValueError:  # no container or no blob in its path: the SDK's ValueError
+            raise MalformedAnswer(
+                f"Partner Center gave an upload URI on {origin_of(sas_uri)!r} that names no "
+                "blob: nothing was uploaded"
+            ) from None
+        with blob:
             blob.upload_blob(data, overwrite=True)
 
 

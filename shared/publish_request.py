@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from shared.redaction import carries_secret, scrub, strings_in
 from shared.request_base import (
+    BLOB_URL_PATTERN,
     EXTERNAL_ID_PATTERN,
     GUID_PATTERN,
     LIMITS,
@@ -252,6 +253,8 @@ _FORMS = {
     STAGED_PATTERN: "must be a blob name in the staging container, without '..', a leading '/' "
     "or '\\'",
     URL_PATTERN: "must be an https URL with a host name and no user information",
+    BLOB_URL_PATTERN: "must be the https URL of a blob: a host name, a container and a blob "
+    "name, no user information",
     PRINTABLE: "must not contain control characters",
     TEXT: "must not contain control characters other than tabs and line breaks",
     UTC_TIME_PATTERN: "must be a UTC time, as 2026-12-01T09:00Z",

@@ -23,6 +23,10 @@ LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[a-z0-9]{2,8}){0,2}$"
 STAGED_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}){0,9}$"
 # https, a host name (no user:password@), an optional port, no fragment or backslash.
 URL_PATTERN = r"^https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[^\s#\\]*)?$"
+# A blob's URL, as above with a container and a blob name in its path (and a SAS after '?').
+BLOB_URL_PATTERN = (
+    r"^https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/[^/?\s#\\]+/+[^/?\s#\\][^?\s#\\]*(\?[^\s#\\]*)?$"
+)
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 # Text of several lines (a description, terms): tabs and line breaks, no other control characters.
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"

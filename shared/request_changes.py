@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import ConfigDict, Field, model_validator
 
 from shared.request_base import (
+    BLOB_URL_PATTERN,
     EXTERNAL_ID_PATTERN,
     GUID_PATTERN,
     LANGUAGE_PATTERN,
@@ -36,7 +37,7 @@ class PackageSource(Strict):
     staged in the app's own `package-staging` container."""
 
     model_config = ConfigDict(json_schema_extra=exactly_one("url", "staged"))
-    url: Annotated[str, Field(pattern=URL_PATTERN, max_length=2000)] | None = None
+    url: Annotated[str, Field(pattern=BLOB_URL_PATTERN, max_length=2000)] | None = None
     staged: Annotated[str, Field(pattern=STAGED_PATTERN, max_length=200)] | None = None
 
     @model_validator(mode="after")

@@ -150,7 +150,7 @@ def fields(prefix: str) -> list[Case]:
             encoded(
                 base(
                     f"{p}-be",
-                    changes=bc({"staged": "a.app"}, [{"url": "https://evil.example/l.app"}]),
+                    changes=bc({"staged": "a.app"}, [{"url": "https://evil.example/c/l.app"}]),
                 )
             ),
             "policy",

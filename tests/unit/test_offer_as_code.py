@@ -269,7 +269,7 @@ def test_a_plan_record_stays_bounded_whatever_the_request(
 
 
 def test_an_image_from_a_host_not_allowed_is_refused_at_intake() -> None:
-    image: dict[str, Any] = {"type": "Screenshot", "file": {"url": "https://evil.example/a.png"}}
+    image: dict[str, Any] = {"type": "Screenshot", "file": {"url": "https://evil.example/c/a.png"}}
     body: dict[str, Any] = {
         "schemaVersion": 1,
         "requestId": "r-img",

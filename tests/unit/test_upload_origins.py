@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.packages import origin_allowed, origin_of
+from shared.packages import BlobPackageFiles, origin_allowed, origin_of
+from shared.partnercenter.errors import MalformedAnswer
 from shared.settings import Settings, SettingsError
 from tests.unit.test_settings import BASE
 
@@ -49,3 +50,15 @@ def test_the_origins_are_production_by_default_and_checked_when_set() -> None:
     for bad in ("ftp://host", "https://", "https://host/path", "http://host:99999"):
         with pytest.raises(SettingsError, match="PC_UPLOAD_ORIGINS"):
             Settings.from_env({**BASE, "PC_UPLOAD_ORIGINS": bad})
+
+
+@pytest.mark.parametrize("path", ["", "/", "/container", "/container/", "//blob"])
+def test_an_upload_uri_that_names_no_blob_is_a_malformed_answer(path: str) -> None:
+    """An upload URI on an allowed origin with no container and blob in its path raised the
+    storage SDK's ValueError, a bug's error that poisoned the message: now it is an answer to
+    ask for again (transient), naming the origin only, and nothing is sent."""
+    files = BlobPackageFiles(Settings.from_env(BASE))
+    with pytest.raises(MalformedAnswer, match="that names no blob") as raised:
+        files.upload(f"https://acct.blob.core.windows.net{path}?sv=1&sig=SECRET", b"data")
+    assert raised.value.transient and "SECRET" not in str(raised.value)
+    assert "'https://acct.blob.core.windows.net'" in str(raised.value)
