@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +121,15 @@ def _no_constant(name: str) -> Any:
     raise JsonRefused(f"{name} is not a JSON number")
 
 
+def _finite(text: str) -> float:
+    """A JSON number as a float, refused when no float holds it (1e400): written again, it
+    could only be `Infinity`, which no JSON encoder that keeps to the standard will write."""
+    value = float(text)
+    if math.isinf(value):
+        raise JsonRefused("a number is out of range")
+    return value
+
+
 def _short(key: str) -> str:
     return key if len(key) <= 40 else key[:40] + "..."
 
@@ -128,7 +139,12 @@ def loads_strict(body: str | bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     text = decode_text(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
     scan(text, limits)
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        data = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+        )
     except JsonRefused:
         raise
     except json.JSONDecodeError as exc:
@@ -137,6 +153,21 @@ def loads_strict(body: str | bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     except (ValueError, RecursionError) as exc:  # e.g. a huge integer literal
         raise JsonRefused(f"not valid JSON: {type(exc).__name__}") from None
     _no_lone_surrogates(data)
+    return data
+
+
+# A lone surrogate can only come from a `\\u` escape: bodies without one need no walk.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def loads_answer(raw: bytes) -> Any:
+    """Another service's JSON answer, of any size, or JsonRefused (a ValueError) when it
+    holds what could not be written back or stored: `NaN`, an infinity (`1e400`), a lone
+    surrogate. Python's `json` reads them all, and the write that carried them failed with a
+    bug's error (httpx refuses non-finite numbers; UTF-8 has no lone surrogates)."""
+    data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    if _SURROGATE_ESCAPE.search(raw):
+        _no_lone_surrogates(data)
     return data
 
 

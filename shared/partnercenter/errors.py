@@ -171,7 +171,8 @@ def error_class(status: int) -> type[StatusError]:
 def service_message(body: bytes) -> str:
     """The service's message from an error body (a JSON string, a JSON object, text or
     nothing), as one line: it becomes a run's reason, shown in tables and terminals."""
-    return one_line(_message(body))[:2000]
+    text = one_line(_message(body))[:2000]
+    return text.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate: UTF-8 has none
 
 
 def _message(body: bytes) -> str:

@@ -15,6 +15,9 @@ from shared.partnercenter.errors import MalformedAnswer
 
 # An id the pipeline goes on to name in a path or record: an answer without one is malformed.
 Id = Annotated[str, Field(min_length=1)]
+# An ETag goes back in an If-Match header: printable ASCII, as httpx can send it (a character
+# past ASCII raised a UnicodeEncodeError, a bug's error, on the write that carried it).
+ETag = Annotated[str, Field(pattern=r"^[\x20-\x7e]*$")]
 
 
 class Resource(BaseModel):
@@ -154,7 +157,7 @@ class Draft(Resource):
 
     id: str
     resource_type: str = Field(alias="resourceType")
-    etag: str = Field(alias="@odata.etag")
+    etag: ETag = Field(alias="@odata.etag")
     body: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
 
     @model_validator(mode="wrap")
@@ -182,7 +185,7 @@ class Package(Resource):
     file_name: str = Field(default="", alias="fileName")
     state: str = ""
     file_sas_uri: str | None = Field(default=None, alias="fileSasUri", repr=False)
-    etag: str | None = Field(default=None, alias="@odata.etag")
+    etag: ETag | None = Field(default=None, alias="@odata.etag")
     resource_type: str = Field(default="AzureApplicationPackage", alias="resourceType")
     validation_items: list[ValidationItem] = Field(default_factory=list, alias="validationItems")
 
@@ -197,7 +200,7 @@ class ListingMedia(Resource):
     order: int = 0
     state: str = ""
     file_sas_uri: str | None = Field(default=None, alias="fileSasUri", repr=False)
-    etag: str | None = Field(default=None, alias="@odata.etag")
+    etag: ETag | None = Field(default=None, alias="@odata.etag")
 
 
 class VideoThumbnail(Resource):
@@ -214,4 +217,4 @@ class ListingVideo(Resource):
     streaming_uri: str = Field(default="", alias="streamingUri")
     state: str = ""
     thumbnail: VideoThumbnail = Field(default_factory=VideoThumbnail)
-    etag: str | None = Field(default=None, alias="@odata.etag")
+    etag: ETag | None = Field(default=None, alias="@odata.etag")

@@ -10,6 +10,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from shared.partnercenter.errors import MalformedAnswer
+from shared.strictjson import JsonRefused, loads_answer
 
 M = TypeVar("M", bound=BaseModel)
 # An answer is read whole within these: far above any page the service answers, and above
@@ -55,11 +56,12 @@ def answer(response: httpx.Response) -> Any:
     """The JSON of a 2xx answer, or MalformedAnswer (transient: the work may be done)."""
     request = response.request
     try:
-        return response.json()
-    except (ValueError, RecursionError):  # nested past the parser's depth: not an answer
+        return loads_answer(response.content)
+    except (ValueError, RecursionError) as exc:  # or nested past the parser's depth
+        why = f"a body that is not JSON{': ' + str(exc) if isinstance(exc, JsonRefused) else ''}"
         raise MalformedAnswer(
             f"{request.method} {request.url.path}: {response.status_code} with "
-            f"{'an empty body' if not response.content else 'a body that is not JSON'}",
+            f"{'an empty body' if not response.content else why}",
             method=request.method,
             path=request.url.path,
         ) from None

@@ -116,11 +116,14 @@ def test_401_for_a_fresh_token_says_the_app_is_not_associated(sim: Simulator) ->
             "Value cannot be null. Parameter name: IfMatch",
         ),
         (b'{"message": "\\u001b[2J\\u009b31mgone"}', "[2J31mgone"),
+        # a lone surrogate: no UTF-8 holds it, and the reason is stored and sent in events
+        (b'"bad \\ud800 thing \\ud83d\\ude00"', "bad ? thing \U0001f600"),
     ],
-    ids=["string", "object", "empty", "text", "crlf", "escapes"],
+    ids=["string", "object", "empty", "text", "crlf", "escapes", "surrogate"],
 )
 def test_error_bodies_of_every_shape(sim: Simulator, body: bytes, message: str) -> None:
     assert service_message(body) == message
+    message.encode("utf-8")
     handler, _ = scripted(sim, [httpx.Response(400, content=body, headers={"Request-ID": "req-1"})])
     client = make_client(handler, SimTokens(sim))
     with pytest.raises(BadRequest) as caught:

@@ -40,6 +40,7 @@ def clean_registry() -> Iterator[None]:
         ("{}".encode("utf-32-le"), "UTF-32LE"),
         (b"\x00{}", "UTF-16BE"),
         (b'{"a": "\\udc00"}', "surrogate"),
+        (b'{"a": -1e400}', "out of range"),  # read as -inf: no JSON writes it again
     ],
 )
 def test_strict_json_refuses_with_a_reason(body: bytes, reason: str) -> None:
@@ -285,3 +286,53 @@ def test_a_dead_letter_describes_any_body(content: str, error: str) -> None:
     assert (facts["decode_error"] or "").startswith(error)
     assert len(facts["sha256"]) == 64
     assert len(facts["preview"]) <= 500
+
+
+@pytest.mark.parametrize("etag", ['"caf\u00e9"', '"a\nb"', '"\x00"'])
+def test_an_etag_that_cannot_go_back_in_a_header_is_a_malformed_answer(etag: str) -> None:
+    """A draft's ETag is sent back as If-Match on its write: one past ASCII raised httpx's
+    UnicodeEncodeError there, a bug's error that poisoned the message."""
+    listing = {"id": "l1", "resourceType": "AzureListing", "@odata.etag": etag, "title": "T"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"value": [listing]})
+
+    client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
+    with pytest.raises(MalformedAnswer, match="the answer is not a Draft"):
+        client.drafts("p1", "listings", "i1")
+    listing["@odata.etag"] = '"ok-1"'
+    assert [d.etag for d in client.drafts("p1", "listings", "i1")] == ['"ok-1"']
+
+
+@pytest.mark.parametrize(
+    ("literal", "reason"),
+    [
+        (b"1e400", "a number is out of range"),
+        (b"NaN", "NaN is not a JSON number"),
+        (b"-Infinity", "-Infinity is not a JSON number"),
+        (b'"\\ud800"', "a string holds a lone UTF-16 surrogate"),
+        (b'"x \\udfff"', "a string holds a lone UTF-16 surrogate"),
+    ],
+)
+def test_an_answer_that_could_not_be_written_back_is_a_malformed_answer(
+    literal: bytes, reason: str
+) -> None:
+    """Python's json reads NaN, 1e400 (as inf) and lone surrogates; a draft holding one was
+    read and then failed its write back with a bug's error (httpx's ValueError for a
+    non-finite number, UnicodeEncodeError for a surrogate), poisoning the message."""
+    body = b'{"value": [{"id": "l1", "resourceType": "AzureListing", "@odata.etag": "e", '
+    body += b'"extra": ' + literal + b"}]}"
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+
+    client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
+    with pytest.raises(MalformedAnswer, match=f"a body that is not JSON: {reason}"):
+        client.drafts("p1", "listings", "i1")
+    assert sent == ["GET"]
+    fine = b'{"value": [{"id": "l1", "resourceType": "AzureListing", "@odata.etag": "e", '
+    body = fine + b'"extra": "\\ud83d\\ude00", "n": 1e308}]}'  # a pair, and a big number
+    [draft] = client.drafts("p1", "listings", "i1")
+    assert draft.body["extra"] == "\U0001f600" and draft.body["n"] == 1e308
