@@ -12,9 +12,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.partnercenter.errors import MalformedAnswer
+from shared.partnercenter.paths import MAX_SEGMENT
 
-# An id the pipeline goes on to name in a path or record: an answer without one is malformed.
-Id = Annotated[str, Field(min_length=1)]
+# An id the pipeline goes on to name in a path or record: an answer without one, or with one
+# longer than a path segment may be (paths.MAX_SEGMENT), is malformed.
+Ref = Annotated[str, Field(max_length=MAX_SEGMENT)]
+Id = Annotated[Ref, Field(min_length=1)]
 # An ETag goes back in an If-Match header: printable ASCII, as httpx can send it (a character
 # past ASCII raised a UnicodeEncodeError, a bug's error, on the write that carried it).
 ETag = Annotated[str, Field(pattern=r"^[\x20-\x7e]*$")]
@@ -58,10 +61,10 @@ class Product(Resource):
 
 
 class Branch(Resource):
-    id: str = ""
+    id: Ref = ""
     module: str
-    current_draft_instance_id: str = Field(alias="currentDraftInstanceID")
-    variant_id: str | None = Field(default=None, alias="variantID")
+    current_draft_instance_id: Ref = Field(alias="currentDraftInstanceID")
+    variant_id: Ref | None = Field(default=None, alias="variantID")
 
 
 class PendingUpdateInfo(Resource):
@@ -77,7 +80,7 @@ class SubmissionState(StrEnum):
 
 
 class VariantResources(Resource):
-    variant_id: str = Field(default="", alias="variantID")
+    variant_id: Ref = Field(default="", alias="variantID")
     resources: list[TypeValue] = Field(default_factory=list)
 
 
@@ -155,7 +158,7 @@ class Draft(Resource):
     availability, a package configuration. The pipeline reads and writes them whole, so
     everything the service sent is kept (`body`) and sent back on update."""
 
-    id: str
+    id: Ref
     resource_type: str = Field(alias="resourceType")
     etag: ETag = Field(alias="@odata.etag")
     body: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)

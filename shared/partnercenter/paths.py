@@ -20,10 +20,15 @@ class UnsafePath(PartnerCenterError):
     """A path built from data would leave the API; nothing was sent (never transient)."""
 
 
+# Far above any id Partner Center gives (GUIDs, numbers), far below what a URL may hold:
+# a longer value made httpx refuse the URL (InvalidURL, a bug's error).
+MAX_SEGMENT = 1000
+
+
 def segment(value: object) -> str:
     """One path segment (or a value inside `name(...)`) from data, percent-encoded."""
     text = str(value)
-    if text in ("", ".", "..") or "\x00" in text:
+    if text in ("", ".", "..") or "\x00" in text or len(text) > MAX_SEGMENT:
         raise UnsafePath(f"refused to put {text[:40]!r} into a request path")
     return quote(text, safe="-_~")
 

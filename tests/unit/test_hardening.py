@@ -60,10 +60,13 @@ def test_strict_json_reads_what_json_reads() -> None:
     }
 
 
-@pytest.mark.parametrize("value", ["", ".", "..", "a\x00b"])
+@pytest.mark.parametrize("value", ["", ".", "..", "a\x00b", "i" * 1001])
 def test_a_dot_or_empty_segment_is_refused(value: str) -> None:
+    """An id far longer than any Partner Center gives (an answer's draft instance id of
+    100,000 characters) made a URL httpx refused: InvalidURL, a bug's error."""
     with pytest.raises(UnsafePath):
         segment(value)
+    assert segment("i" * 1000) == "i" * 1000
 
 
 def test_segments_are_percent_encoded() -> None:
@@ -336,3 +339,16 @@ def test_an_answer_that_could_not_be_written_back_is_a_malformed_answer(
     body = fine + b'"extra": "\\ud83d\\ude00", "n": 1e308}]}'  # a pair, and a big number
     [draft] = client.drafts("p1", "listings", "i1")
     assert draft.body["extra"] == "\U0001f600" and draft.body["n"] == 1e308
+
+
+def test_an_id_longer_than_a_path_may_hold_is_a_malformed_answer() -> None:
+    """A submission id of 100,000 characters would be recorded on the run and then refused
+    in every path it went into: the answer that gives it is malformed instead."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sub = {"id": "9" * 100_000, "state": "Published", "substate": "InStore"}
+        return httpx.Response(200, json={"value": [sub]})
+
+    client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
+    with pytest.raises(MalformedAnswer, match="the answer is not a Submission"):
+        client.submissions("p1")
