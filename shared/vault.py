@@ -143,6 +143,9 @@ class KeyVaultSecret:
             raise CredentialError(
                 f"cannot reach {vault} for secret {name!r}: {type(exc).__name__}"
             ) from None
-        if not secret.value:
+        # Entra's client secrets hold no whitespace; one set from a file or pasted often ends
+        # with a line break, which Entra refuses as "Invalid client secret" (AADSTS7000215).
+        value = str(secret.value or "").strip()
+        if not value:
             raise CredentialError(f"secret {name!r} in {vault} is empty")
-        return str(secret.value)
+        return value

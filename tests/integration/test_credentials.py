@@ -68,6 +68,28 @@ def test_rotated_secret_is_read_again(
         admin.put_secret(name, old_value)
 
 
+@pytest.mark.parametrize("around", [("", "\n"), ("", "\r\n"), (" ", " \t")])
+def test_a_secret_set_with_a_line_break_is_read_without_it(
+    settings: Settings,
+    sim_config: dict[str, Any],
+    admin: SimulatorClient,
+    closing: list[Any],
+    around: tuple[str, str],
+) -> None:
+    """`az keyvault secret set --file` or a paste often keeps a trailing line break; Entra
+    refused the secret so read (AADSTS7000215), and the run could not say why."""
+    name, value = sim_config["secretName"], sim_config["clientSecret"]
+    try:
+        admin.put_secret(name, around[0] + value + around[1], rotate_app=False)
+        secret = KeyVaultSecret(settings)
+        tokens = PartnerCenterTokens(settings, secret)
+        closing += [tokens, secret]
+        assert secret.get() == value
+        assert tokens.token()
+    finally:
+        admin.put_secret(name, value, rotate_app=False)
+
+
 def test_wrong_secret_is_a_clear_error_without_the_secret(
     settings: Settings, closing: list[Any]
 ) -> None:
