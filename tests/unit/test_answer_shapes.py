@@ -47,6 +47,11 @@ ODD: list[Any] = [
     [{}],
     "Published",
     [[]],
+    # text no id or header can hold as it is: a line break, past ASCII, a climb, too long
+    "a\nb",
+    "caf\u00e9",
+    "../x?y#z",
+    "i" * 100_000,
 ]
 OFFERS = ["contoso-backup", "contoso-timesheets", "contoso-analytics", "contoso-landing-zone"]
 DEEPER = 0.9  # a bend goes down into what it meets this often: fields, not pages, get bent
