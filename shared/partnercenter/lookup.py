@@ -8,8 +8,12 @@ still works; Microsoft's own clients look the product up here and use its GUID w
 
 from __future__ import annotations
 
+import re
+
 from shared.partnercenter.client import PartnerCenterClient
+from shared.partnercenter.errors import MalformedAnswer
 from shared.partnercenter.responses import answer
+from shared.request_base import GUID_PATTERN
 
 
 class ProductIngestionLookup:
@@ -28,6 +32,8 @@ class ProductIngestionLookup:
             raw = str(item.get("id", "")) if isinstance(item, dict) else ""
             if external == offer_id and raw:  # checked here too, whatever the filter did
                 ids.append(raw.removeprefix("product/"))
+        if any(not re.fullmatch(GUID_PATTERN, i) for i in ids):  # v1 names products by GUID
+            raise MalformedAnswer("the Product Ingestion API gave a product id that is no GUID")
         return ids
 
     def warm(self) -> None:

@@ -14,9 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shared.partnercenter.errors import MalformedAnswer
 from shared.partnercenter.paths import MAX_SEGMENT
 
-# An id the pipeline goes on to name in a path or record: an answer without one, or with one
-# longer than a path segment may be (paths.MAX_SEGMENT), is malformed.
-Ref = Annotated[str, Field(max_length=MAX_SEGMENT)]
+# An id the pipeline goes on to name in a path or record: an answer without one, with one
+# longer than a path segment may be (paths.MAX_SEGMENT), or with a character no Table storage
+# key may hold (/ \ # ? and control characters; the ledger keys rows by product and
+# submission), is malformed. Partner Center's ids are GUIDs, numbers and plan ids.
+Ref = Annotated[str, Field(max_length=MAX_SEGMENT, pattern=r"^[^/\\#?\x00-\x1f\x7f-\x9f]*$")]
 Id = Annotated[Ref, Field(min_length=1)]
 # An ETag goes back in an If-Match header: printable ASCII, as httpx can send it (a character
 # past ASCII raised a UnicodeEncodeError, a bug's error, on the write that carried it).

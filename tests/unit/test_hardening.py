@@ -14,6 +14,7 @@ from shared import redaction
 from shared.messages import Event, EventKind
 from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.errors import MalformedAnswer
+from shared.partnercenter.lookup import ProductIngestionLookup
 from shared.partnercenter.paths import UnsafePath, check_within, segment
 from shared.partnercenter.transport import MAX_PAGES
 from shared.pipeline.deadletter import describe_body
@@ -352,3 +353,32 @@ def test_an_id_longer_than_a_path_may_hold_is_a_malformed_answer() -> None:
     client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
     with pytest.raises(MalformedAnswer, match="the answer is not a Submission"):
         client.submissions("p1")
+
+
+@pytest.mark.parametrize("sid", ["12/34", "12#3", "1?2", "1\\2", "1\x852"])
+def test_an_id_no_ledger_key_can_hold_is_a_malformed_answer(sid: str) -> None:
+    """The ledger keys a submission's row by product and submission id; Table storage refuses
+    / \\ # ? and control characters in a key (Azurite answers 400 or 500), so such an id from
+    an answer failed the row's write after the submission was made, with a storage error."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, json={"id": sid, "state": "Published", "substate": "x"})
+
+    client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
+    with pytest.raises(MalformedAnswer, match="the answer is not a Submission"):
+        client.create_submission("p1", {})
+
+
+def test_a_product_ingestion_id_that_is_no_guid_is_a_malformed_answer() -> None:
+    guid = "6ffc1c93-9211-5da4-bb58-8f1c2aa9b4d7"
+    found = {"id": f"product/{guid}", "identity": {"externalId": "contoso-app"}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"value": [found]})
+
+    client = PartnerCenterClient(BASE, Tokens(), transport=httpx.MockTransport(handler))
+    lookup = ProductIngestionLookup(client)
+    assert lookup.product_ids("contoso-app") == [guid]
+    found["id"] = "product/abc/../def"
+    with pytest.raises(MalformedAnswer, match="a product id that is no GUID"):
+        lookup.product_ids("contoso-app")
