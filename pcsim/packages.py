@@ -106,6 +106,8 @@ class Packages:
 
     def check_configuration(self, product: Product, body: dict[str, Any]) -> None:
         """Refuse (400) a package configuration the live service refuses."""
+        if shapes.objects(body, "packageReferences") is None:
+            self.api.refuse(400, shapes.NOT_OBJECTS)
         for ref in body.get("packageReferences") or []:
             package = product.packages.get(str(ref.get("value", "")))
             if package is None:

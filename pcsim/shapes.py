@@ -153,7 +153,11 @@ def _configuration(product_type: str, sub_type: str | None, plan: bool) -> dict[
     }
 
 
-def _objects(body: dict[str, Any], key: str) -> list[dict[str, Any]] | None:
+# What the service's model binding answers (400) for a list of something other than objects.
+NOT_OBJECTS = "The request is invalid: a list holds something other than objects"
+
+
+def objects(body: dict[str, Any], key: str) -> list[dict[str, Any]] | None:
     """The objects listed under `key` ([] when absent); None when it holds anything else."""
     value = body.get(key) or []
     if isinstance(value, list) and all(isinstance(v, dict) for v in value):
@@ -170,9 +174,9 @@ def configuration_problems(body: dict[str, Any], package_type_of: dict[str, str]
     allowed = REFERENCES.get(rtype, set())
     problems: list[str] = []
     seen: set[str] = set()
-    refs, auths = _objects(body, "packageReferences"), _objects(body, "publicAzureAuthorizations")
+    refs, auths = objects(body, "packageReferences"), objects(body, "publicAzureAuthorizations")
     if refs is None or auths is None:  # as the service's model binding refuses it
-        return ["The request is invalid: a list holds something other than objects"]
+        return [NOT_OBJECTS]
     for ref in refs:
         kind = str(ref.get("type", ""))
         actual = package_type_of.get(str(ref.get("value", "")).lower())

@@ -106,10 +106,17 @@ class Submissions:
     def _check_resources(self, product: Product, body: dict[str, Any]) -> httpx.Response | None:
         known = self.api.world.instance_modules(product)
         lowered = {k.lower(): v for k, v in body.items()}
-        refs: list[tuple[dict[str, Any], Any]] = [(r, None) for r in lowered.get("resources") or []]
-        for group in lowered.get("variantresources") or []:
+        resources, groups = (
+            shapes.objects(lowered, "resources"),
+            shapes.objects(lowered, "variantresources"),
+        )
+        inner = [shapes.objects(g, "resources") for g in groups or []]
+        if resources is None or groups is None or None in inner:  # as model binding refuses it
+            return self.api.error(400, shapes.NOT_OBJECTS)
+        refs: list[tuple[dict[str, Any], Any]] = [(r, None) for r in resources]
+        for group, listed in zip(groups or [], inner, strict=True):
             vid = next((v for k, v in group.items() if k.lower() == "variantid"), None)
-            refs += [(r, vid) for r in group.get("resources") or []]
+            refs += [(r, vid) for r in listed or []]
         for ref, vid in refs:
             value = str(next((v for k, v in ref.items() if k.lower() == "value"), ""))
             kind = str(next((v for k, v in ref.items() if k.lower() == "type"), ""))

@@ -4,7 +4,10 @@ times a test can script or end."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import pytest
 
 from pcsim.app import Simulator
 from pcsim.world import Product
@@ -61,6 +64,41 @@ def test_submission_refuses_instances_of_another_product(
         json={"resources": [{"type": "Listing", "value": "not-an-instance"}]},
     )
     assert bad.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"resources": 7},
+        {"resources": [None]},
+        {"resources": "Listing"},
+        {"variantResources": [3]},
+        {"variantResources": [{"variantID": "p", "resources": {"a": 1}}]},
+        {"variantResources": None, "resources": [[]]},
+    ],
+)
+def test_a_submission_body_of_another_shape_is_a_400(
+    http: httpx.Client, product: Product, body: dict[str, Any]
+) -> None:
+    """As the service's model binding answers (and a package configuration's references
+    likewise): the simulator raised a TypeError or an AttributeError, a 500 a client takes for
+    a transient fault and retries."""
+    bad = http.post(f"products/{product.id}/submissions", json=body)
+    assert bad.status_code == 400
+    assert "something other than objects" in bad.text
+    pid = product.id
+    branch = http.get(f"products/{pid}/branches/getByModule(module=Package)").json()["value"][0]
+    inst = branch["currentDraftInstanceID"]
+    [config] = http.get(
+        f"products/{pid}/packageConfigurations/getByInstanceID(instanceID={inst})"
+    ).json()["value"]
+    for refs in (5, [1], ["x"], [[]]):
+        put = http.put(
+            f"products/{pid}/packageConfigurations/{config['id']}",
+            json={**config, "packageReferences": refs},
+            headers={"If-Match": config["@odata.etag"]},
+        )
+        assert put.status_code == 400, refs
 
 
 def test_validation_and_certification_failures(
