@@ -180,23 +180,25 @@ class Ingestion:
     def create_product(self, request: httpx.Request) -> httpx.Response:
         body = self.body(request)
         lowered = {k.lower(): v for k, v in body.items()}
+        external = shapes.objects(lowered, "externalids")
+        if external is None:  # as the service's model binding refuses it
+            return self.error(400, shapes.NOT_OBJECTS)
         offer_id = next(
-            (
-                e.get("value")
-                for e in lowered.get("externalids") or []
-                if str(e.get("type", "")).lower() == "azureofferid"
-            ),
+            (e.get("value") for e in external if str(e.get("type", "")).lower() == "azureofferid"),
             None,
         )
-        if not offer_id or not lowered.get("name"):
+        name, kind = lowered.get("name"), lowered.get("resourcetype", "AzureApplication")
+        if not (isinstance(offer_id, str) and offer_id and isinstance(name, str) and name):
             return self.error(400, "name and an AzureOfferId external id are required.")
+        if not isinstance(kind, str):
+            return self.error(400, "resourceType: a string is required.")
         if any(p.offer_id == offer_id for p in self.world.products.values()):
             return self.error(409, f"An offer with id {offer_id} already exists.")
         product = self.world.add_offer(
             {
                 "offerId": offer_id,
-                "name": lowered["name"],
-                "resourceType": lowered.get("resourcetype", "AzureApplication"),
+                "name": name,
+                "resourceType": kind,
             }
         )
         return json_response(201, product.body())

@@ -209,3 +209,25 @@ def test_every_operation_of_the_document_is_served(sim: Simulator) -> None:
     }
     assert documented - call.served == set()
     assert len(documented) == 78
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "Ops", "externalIDs": "ops-offer"},
+        {"name": "Ops", "externalIDs": [7]},
+        {"name": ["Ops"], "externalIDs": [{"type": "AzureOfferId", "value": "ops-offer"}]},
+        {"name": "Ops", "externalIDs": [{"type": "AzureOfferId", "value": {"a": 1}}]},
+        {
+            "name": "Ops",
+            "resourceType": 5,
+            "externalIDs": [{"type": "AzureOfferId", "value": "ops-offer"}],
+        },
+    ],
+)
+def test_a_product_body_of_another_shape_is_a_400(sim: Simulator, body: dict[str, Any]) -> None:
+    """The simulator raised on these (a 500, which a client retries as transient) or made an
+    offer whose name or id was no string."""
+    answer = Caller(sim)("POST", "products", json=body)
+    assert answer.status_code == 400, answer.text
+    assert not any(p.offer_id == "ops-offer" for p in sim.world.products.values())

@@ -92,7 +92,8 @@ def test_a_submission_body_of_another_shape_is_a_400(
     [config] = http.get(
         f"products/{pid}/packageConfigurations/getByInstanceID(instanceID={inst})"
     ).json()["value"]
-    for refs in (5, [1], ["x"], [[]]):
+    odd: list[Any] = [5, [1], ["x"], [[]]]
+    for refs in odd:
         put = http.put(
             f"products/{pid}/packageConfigurations/{config['id']}",
             json={**config, "packageReferences": refs},
