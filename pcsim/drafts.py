@@ -86,6 +86,8 @@ class Drafts:
         if draft.collection == "packageconfigurations":
             self.sim.packages.check_configuration(product, incoming)
         merged = {k: v for k, v in incoming.items() if k not in ("id", "@odata.etag")}
+        merged["resourceType"] = rtype  # a resource keeps its type, sent or not (a later
+        # PUT's check raised a KeyError, a 500, once a PUT without it had replaced the body)
         if self.sim.contract is not None:
             merged = self.sim.contract.coerced(merged)
         self.api.check_written({**merged, "id": draft.id})

@@ -50,6 +50,20 @@ def test_draft_put_needs_the_current_etag(
     assert http.put(url, json=changed, headers={"If-Match": etag}).status_code == 409
 
 
+def test_a_draft_keeps_its_type_when_a_put_leaves_it_out(
+    http: httpx.Client, product: Product
+) -> None:
+    """A PUT without resourceType replaced the stored body whole; the next PUT's type check
+    then raised a KeyError (a 500, which a client retries as transient)."""
+    listing = draft_of(http, product, "Listing", "listings")
+    url = f"products/{product.id}/listings/{listing['id']}"
+    untyped = {k: v for k, v in listing.items() if k != "resourceType"}
+    first = http.put(url, json=untyped, headers={"If-Match": "*"})
+    assert first.status_code == 200 and first.json()["resourceType"] == "AzureListing"
+    second = http.put(url, json={**untyped, "title": "T2"}, headers={"If-Match": "*"})
+    assert second.status_code == 200 and second.json()["resourceType"] == "AzureListing"
+
+
 def test_paths_and_property_names_are_case_insensitive(
     http: httpx.Client, product: Product
 ) -> None:
