@@ -74,7 +74,11 @@ class Delivery(BaseModel):
 
 
 def parse_sinks(text: str) -> list[Sink]:
-    sinks = [Sink.model_validate(s) for s in json.loads(text or "[]")]
+    listed = json.loads(text or "[]")
+    if not isinstance(listed, list):  # `5` raised a TypeError; `{}` was read as no sinks
+        kind = {dict: "an object", str: "a string", bool: "a boolean"}.get(type(listed))
+        raise ValueError(f"{kind or ('null' if listed is None else 'a number')}, not a list")
+    sinks = [Sink.model_validate(s) for s in listed]
     names = [s.name for s in sinks]
     if len(set(names)) != len(names):
         raise ValueError("sink names must be unique")

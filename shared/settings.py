@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Literal
@@ -22,6 +23,10 @@ from shared.notifications import Sink, parse_sinks
 PARTNER_CENTER_RESOURCE = "https://api.partner.microsoft.com"
 PARTNER_CENTER_SCOPE = f"{PARTNER_CENTER_RESOURCE}/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"  # the Product Ingestion API's audience
+# Headers the Partner Center client sets on every call: PC_EXTRA_HEADERS may not replace them.
+_OWN_HEADERS = frozenset(
+    {"authorization", "client-request-id", "if-match", "content-type", "content-length", "host"}
+)
 
 # Environment variable names, defined once (infra declares the same names).
 ENV = {
@@ -185,6 +190,20 @@ class Settings(BaseModel):
             except ValueError:
                 example = '{"x-ms-publisherId": "123"}'
                 raise ValueError(f"must be a JSON object, e.g. {example}") from None
+        return value
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _sendable(cls, value: dict[str, str]) -> dict[str, str]:
+        """Headers httpx can send and the client does not set itself: a value with a line
+        break or past ASCII failed every call (a transport error, or UnicodeEncodeError)."""
+        for name, text in value.items():
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise ValueError(f"{name[:40]!r} is not a header name")
+            if name.lower() in _OWN_HEADERS:
+                raise ValueError(f"{name} is set by the client itself")
+            if not re.fullmatch(r"[\x20-\x7e]*", text):
+                raise ValueError(f"the value of {name} must be printable ASCII")
         return value
 
     @field_validator("otlp_endpoint")

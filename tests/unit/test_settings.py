@@ -79,3 +79,26 @@ def test_a_duration_past_any_date_or_infinite_is_refused_by_name(name: str, valu
     }
     with pytest.raises(SettingsError, match=f"^invalid app settings: {name}: "):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("PC_NOTIFY_SINKS", "5", "a number, not a list"),  # raised a TypeError, no setting named
+        ("PC_NOTIFY_SINKS", "null", "null, not a list"),
+        ("PC_NOTIFY_SINKS", "{}", "an object, not a list"),  # was read as no sinks at all
+        ("PC_EXTRA_HEADERS", '{"x-ms-publisherId": "12\\n3"}', "must be printable ASCII"),
+        ("PC_EXTRA_HEADERS", '{"x-ms-publisherId": "caf\\u00e9"}', "must be printable ASCII"),
+        ("PC_EXTRA_HEADERS", '{"bad header": "1"}', "is not a header name"),
+        ("PC_EXTRA_HEADERS", '{"Authorization": "Bearer x"}', "is set by the client itself"),
+    ],
+)
+def test_a_json_setting_no_call_could_use_is_refused_by_name(
+    name: str, value: str, reason: str
+) -> None:
+    """Each was taken, and then failed every call it went into (a line break or a character
+    past ASCII in a header: a transport error or httpx's UnicodeEncodeError), or failed the
+    host's start with a TypeError that named no setting."""
+    with pytest.raises(SettingsError, match=f"^invalid app settings: {name}: .*{reason}"):
+        Settings.from_env({**BASE, name: value})
+    assert Settings.from_env({**BASE, "PC_EXTRA_HEADERS": '{"x-ms-publisherId": "123"}'})
