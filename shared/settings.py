@@ -192,6 +192,15 @@ class Settings(BaseModel):
                 raise ValueError(f"must be a JSON object, e.g. {example}") from None
         return value
 
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        """As azure-identity takes it: another failed every token request with a ValueError,
+        a bug's error in every stage, where the setting should be named at start."""
+        if not re.fullmatch(r"[0-9A-Za-z.-]+", value):
+            raise ValueError("must be the Entra tenant's id (a GUID) or its domain")
+        return value
+
     @field_validator("extra_headers")
     @classmethod
     def _sendable(cls, value: dict[str, str]) -> dict[str, str]:

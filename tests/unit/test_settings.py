@@ -91,11 +91,10 @@ def test_a_duration_past_any_date_or_infinite_is_refused_by_name(name: str, valu
         ("PC_EXTRA_HEADERS", '{"x-ms-publisherId": "caf\\u00e9"}', "must be printable ASCII"),
         ("PC_EXTRA_HEADERS", '{"bad header": "1"}', "is not a header name"),
         ("PC_EXTRA_HEADERS", '{"Authorization": "Bearer x"}', "is set by the client itself"),
+        ("PC_TENANT_ID", "contoso tenant", "the Entra tenant's id"),  # a ValueError per token
     ],
 )
-def test_a_json_setting_no_call_could_use_is_refused_by_name(
-    name: str, value: str, reason: str
-) -> None:
+def test_a_setting_no_call_could_use_is_refused_by_name(name: str, value: str, reason: str) -> None:
     """Each was taken, and then failed every call it went into (a line break or a character
     past ASCII in a header: a transport error or httpx's UnicodeEncodeError), or failed the
     host's start with a TypeError that named no setting."""
