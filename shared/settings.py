@@ -201,6 +201,14 @@ class Settings(BaseModel):
             raise ValueError("must be the Entra tenant's id (a GUID) or its domain")
         return value
 
+    @field_validator("secret_name")
+    @classmethod
+    def _secret_name(cls, value: str) -> str:
+        """Key Vault's rule for names: another is refused by the vault at every read."""
+        if not re.fullmatch(r"[0-9A-Za-z-]{1,127}", value):
+            raise ValueError("must be a Key Vault secret name: 1-127 letters, digits and '-'")
+        return value
+
     @field_validator("extra_headers")
     @classmethod
     def _sendable(cls, value: dict[str, str]) -> dict[str, str]:

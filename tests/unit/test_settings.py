@@ -92,6 +92,7 @@ def test_a_duration_past_any_date_or_infinite_is_refused_by_name(name: str, valu
         ("PC_EXTRA_HEADERS", '{"bad header": "1"}', "is not a header name"),
         ("PC_EXTRA_HEADERS", '{"Authorization": "Bearer x"}', "is set by the client itself"),
         ("PC_TENANT_ID", "contoso tenant", "the Entra tenant's id"),  # a ValueError per token
+        ("PC_SECRET_NAME", "partner center/secret", "a Key Vault secret name"),
     ],
 )
 def test_a_setting_no_call_could_use_is_refused_by_name(name: str, value: str, reason: str) -> None:
