@@ -15,7 +15,7 @@ def whole_number(low: int, high: int) -> Any:
     """An argparse type: a whole number within bounds (a port, a lifetime, a count)."""
 
     def check(text: str) -> int:
-        if not text.isdigit() or not low <= int(text) <= high:
+        if not text.isdecimal() or not low <= int(text) <= high:
             raise argparse.ArgumentTypeError(f"a whole number from {low} to {high}, not {text!r}")
         return int(text)
 

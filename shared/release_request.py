@@ -39,7 +39,7 @@ def member_run_id(release_id: str, name: str, attempt: int = 1) -> str:
 def attempt_of(run_id: str, release_id: str, name: str) -> int:
     """The attempt `member_run_id` made `run_id` for (1 when it names none)."""
     again = run_id.removeprefix(f"{release_id}.{name}.r")
-    return int(again) if again != run_id and again.isdigit() else 1
+    return int(again) if again != run_id and again.isdecimal() else 1
 
 
 class ReleaseOffer(Strict):

@@ -78,7 +78,7 @@ def offer_configuration(
 def version_key(text: str) -> tuple[int, ...] | None:
     """A dotted numeric version as a comparable tuple, or None when it is not one."""
     parts = text.split(".")
-    if not 2 <= len(parts) <= 4 or not all(p.isdigit() and len(p) <= 9 for p in parts):
+    if not 2 <= len(parts) <= 4 or not all(p.isdecimal() and len(p) <= 9 for p in parts):
         return None
     return tuple(int(p) for p in parts) + (0,) * (4 - len(parts))
 

@@ -127,7 +127,7 @@ def holding(holder: Submission) -> str:
 
 
 def _number(submission_id: str) -> int:
-    return int(submission_id) if submission_id.isdigit() else -1
+    return int(submission_id) if submission_id.isdecimal() else -1
 
 
 def await_preview(run: Run, deps: StageDeps) -> Outcome:

@@ -36,7 +36,7 @@ def newest_submission(subs: list[Submission]) -> Submission | None:
     """The most recent of `subs` (ids are numbers that grow; any other id sorts first)."""
 
     def order(s: Submission) -> tuple[int, str]:
-        return (int(s.id) if s.id.isdigit() else -1, s.id)
+        return (int(s.id) if s.id.isdecimal() else -1, s.id)
 
     return max(subs, key=order) if subs else None
 

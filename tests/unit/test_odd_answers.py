@@ -13,8 +13,11 @@ import pytest
 from shared.partnercenter.client import PartnerCenterClient
 from shared.partnercenter.errors import MalformedAnswer
 from shared.partnercenter.lookup import ProductIngestionLookup
+from shared.partnercenter.models import Submission
 from shared.partnercenter.paths import UnsafePath
 from shared.partnercenter.transport import MAX_PAGES
+from shared.pipeline.package_config import version_key
+from shared.pipeline.submission_state import newest_submission
 
 BASE = "https://pc.test/v1.0/ingestion"
 
@@ -238,3 +241,16 @@ def test_a_product_ingestion_id_that_is_no_guid_is_a_malformed_answer() -> None:
     found["id"] = "product/abc/../def"
     with pytest.raises(MalformedAnswer, match="a product id that is no GUID"):
         lookup.product_ids("contoso-app")
+
+
+def test_numbers_written_in_other_scripts_neither_raise_nor_sort_as_numbers() -> None:
+    """`str.isdigit()` holds for '²', which `int()` refuses: an app version or a submission id
+    holding one raised a ValueError (a bug's error) where an odd value was meant to be passed
+    over."""
+    assert version_key("1.\u00b2") is None and version_key("1.2") == (1, 2, 0, 0)
+    subs = [
+        Submission.model_validate({"id": i, "state": "Published", "substate": "InStore"})
+        for i in ("\u00b2", "7", "12")
+    ]
+    newest = newest_submission(subs)
+    assert newest is not None and newest.id == "12"
