@@ -106,17 +106,17 @@ class Submissions:
     def _check_resources(self, product: Product, body: dict[str, Any]) -> httpx.Response | None:
         known = self.api.world.instance_modules(product)
         lowered = {k.lower(): v for k, v in body.items()}
-        resources, groups = (
-            shapes.objects(lowered, "resources"),
-            shapes.objects(lowered, "variantresources"),
-        )
-        inner = [shapes.objects(g, "resources") for g in groups or []]
-        if resources is None or groups is None or None in inner:  # as model binding refuses it
+        resources = shapes.objects(lowered, "resources")
+        groups = shapes.objects(lowered, "variantresources")
+        if resources is None or groups is None:  # as the service's model binding refuses it
             return self.api.error(400, shapes.NOT_OBJECTS)
         refs: list[tuple[dict[str, Any], Any]] = [(r, None) for r in resources]
-        for group, listed in zip(groups or [], inner, strict=True):
+        for group in groups:
+            listed = shapes.objects(group, "resources")
+            if listed is None:
+                return self.api.error(400, shapes.NOT_OBJECTS)
             vid = next((v for k, v in group.items() if k.lower() == "variantid"), None)
-            refs += [(r, vid) for r in listed or []]
+            refs += [(r, vid) for r in listed]
         for ref, vid in refs:
             value = str(next((v for k, v in ref.items() if k.lower() == "value"), ""))
             kind = str(next((v for k, v in ref.items() if k.lower() == "type"), ""))

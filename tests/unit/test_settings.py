@@ -84,9 +84,9 @@ def test_a_duration_past_any_date_or_infinite_is_refused_by_name(name: str, valu
 @pytest.mark.parametrize(
     ("name", "value", "reason"),
     [
-        ("PC_NOTIFY_SINKS", "5", "a number, not a list"),  # raised a TypeError, no setting named
-        ("PC_NOTIFY_SINKS", "null", "null, not a list"),
-        ("PC_NOTIFY_SINKS", "{}", "an object, not a list"),  # was read as no sinks at all
+        ("PC_NOTIFY_SINKS", "5", "of sinks: not a list"),  # raised a TypeError, no setting named
+        ("PC_NOTIFY_SINKS", "null", "of sinks: not a list"),
+        ("PC_NOTIFY_SINKS", "{}", "of sinks: not a list"),  # was read as no sinks at all
         ("PC_EXTRA_HEADERS", '{"x-ms-publisherId": "12\\n3"}', "must be printable ASCII"),
         ("PC_EXTRA_HEADERS", '{"x-ms-publisherId": "caf\\u00e9"}', "must be printable ASCII"),
         ("PC_EXTRA_HEADERS", '{"bad header": "1"}', "is not a header name"),
