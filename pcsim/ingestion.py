@@ -5,7 +5,6 @@ paths and property names, quoted `@odata.etag` values, If-Match on draft PUTs.""
 from __future__ import annotations
 
 import base64
-import json
 import re
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
@@ -13,6 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from pcsim import shapes
+from pcsim.bodies import BodyRefused, read_object
 from pcsim.live import ICH50400, reseller_branch
 from pcsim.seed import derived_id
 from pcsim.uploads import ListingImage, Package
@@ -96,12 +96,9 @@ class Ingestion:
 
     def body(self, request: httpx.Request) -> dict[str, Any]:
         try:
-            data = json.loads(request.content or b"null")
-        except ValueError:
-            self.refuse(400, "The request body is not valid JSON.")
-        if not isinstance(data, dict):
-            self.refuse(400, "A JSON object is required.")
-        return data
+            return read_object(request.content)
+        except BodyRefused as exc:
+            self.refuse(400, str(exc))
 
     def check_if_match(
         self, request: httpx.Request, etag: str, what: str, required: bool = True

@@ -119,13 +119,7 @@ class Offer:
 def test_odd_bodies_are_answered_never_with_a_500(first: int) -> None:
     for seed in range(first, first + 40):
         rng = random.Random(seed)
-        world = World(json.loads(json.dumps(DEFAULT_SEED)), Profile(accept=0, certify=0, publish=0))
-        sim = Simulator(world, BASE)
-        http = httpx.Client(
-            transport=httpx.MockTransport(sim.transport),
-            base_url=f"{BASE}/v1.0/ingestion",
-            headers={"Authorization": f"Bearer {SimTokens(sim).token()}", "If-Match": "*"},
-        )
+        http = _client()
         offer = Offer(http, rng)
         for _ in range(6):
             method, path = rng.choice(offer.routes())
@@ -133,3 +127,37 @@ def test_odd_bodies_are_answered_never_with_a_500(first: int) -> None:
             answer = http.request(method, path, json=body)
             assert answer.status_code < 500, (seed, method, path, answer.text[:200])
         assert http.get(f"products/{offer.pid}").status_code == 200
+
+
+@pytest.mark.parametrize("levels", [64, 65, 5000])
+def test_a_body_nested_past_the_services_depth_is_a_400(levels: int) -> None:
+    """The service's serializer reads 64 levels (System.Text.Json's default MaxDepth); Python's
+    json recursed once a level, and 5,000 raised a RecursionError inside the simulator. (A
+    route whose resource is not there may answer its 404 first.)"""
+    http = _client()
+    offer = Offer(http, random.Random(0))
+    nested = b"[" * (levels - 1) + b"]" * (levels - 1)  # inside the body's own object
+    content = b'{"resourceType": "AzureListing", "x": ' + nested + b"}"
+    answers = [http.request(method, path, content=content) for method, path in offer.routes()]
+    assert all(a.status_code < 500 for a in answers), [a.text[:200] for a in answers]
+    read = [a for a in answers if a.status_code != 404]
+    assert len(read) > len(answers) / 2
+    too_deep = ["maximum configured depth of 64" in a.text for a in read]
+    assert too_deep == [levels == 65] * len(read)
+    if levels > 64:
+        assert {a.status_code for a in read} == {400}
+
+
+def _client() -> httpx.Client:
+    """A fresh simulator of the default seed, called as a client calls it."""
+    world = World(json.loads(json.dumps(DEFAULT_SEED)), Profile(accept=0, certify=0, publish=0))
+    sim = Simulator(world, BASE)
+    return httpx.Client(
+        transport=httpx.MockTransport(sim.transport),
+        base_url=f"{BASE}/v1.0/ingestion",
+        headers={
+            "Authorization": f"Bearer {SimTokens(sim).token()}",
+            "If-Match": "*",
+            "Content-Type": "application/json",
+        },
+    )

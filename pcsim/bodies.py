@@ -1,0 +1,39 @@
+"""How the service's model binding reads a request body, before any route looks at it: JSON,
+one object, nested no deeper than its serializer's default depth (System.Text.Json's and
+Json.NET's MaxDepth, 64). Anything else is a 400, never an error inside the simulator: a 500
+is what a client retries as a passing fault."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_DEPTH = 64
+
+
+class BodyRefused(ValueError):
+    """The body is not one the service would bind; the message is the service's reason."""
+
+
+def read_object(content: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(content or b"null")
+    except (ValueError, RecursionError):  # Python recurses per level; the service does not
+        raise BodyRefused("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BodyRefused("A JSON object is required.")
+    if _levels(data) > MAX_DEPTH:
+        raise BodyRefused(
+            f"The maximum configured depth of {MAX_DEPTH} has been exceeded. "
+            "Cannot read next JSON object."
+        )
+    return data
+
+
+def _levels(value: Any) -> int:
+    """How many levels of containers nest in `value`, counted a level at a time."""
+    levels, level = 0, [value]
+    while level := [v for v in level if isinstance(v, dict | list)]:
+        levels += 1
+        level = [c for v in level for c in (v.values() if isinstance(v, dict) else v)]
+    return levels
