@@ -160,15 +160,35 @@ def loads_strict(body: str | bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+# Partner Center's own serializers (System.Text.Json, Json.NET) nest no deeper by default,
+# on reading or on writing: an answer deeper than this is no answer of the service.
+ANSWER_DEPTH = 64
+
+
 def loads_answer(raw: bytes) -> Any:
     """Another service's JSON answer, of any size, or JsonRefused (a ValueError) when it
     holds what could not be written back or stored: `NaN`, an infinity (`1e400`), a lone
-    surrogate. Python's `json` reads them all, and the write that carried them failed with a
-    bug's error (httpx refuses non-finite numbers; UTF-8 has no lone surrogates)."""
+    surrogate, nesting past ANSWER_DEPTH. Python's `json` reads them all, and the write that
+    carried them failed with a bug's error (httpx refuses non-finite numbers; UTF-8 has no
+    lone surrogates; an answer 900 levels deep is read near the top of the stack, and its
+    write back from a stage ran past the interpreter's recursion limit)."""
     data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    if raw.count(b"[") + raw.count(b"{") > ANSWER_DEPTH:  # else it cannot nest that deep
+        _within_depth(data, ANSWER_DEPTH)
     if _SURROGATE_ESCAPE.search(raw):
         _no_lone_surrogates(data)
     return data
+
+
+def _within_depth(data: Any, most: int) -> None:
+    """JsonRefused when containers nest more than `most` levels (a walk, not a recursion)."""
+    stack = [(data, 1)] if isinstance(data, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > most:
+            raise JsonRefused(f"an answer nests deeper than {most} levels")
+        inner = item.values() if isinstance(item, dict) else item
+        stack.extend((value, depth + 1) for value in inner if isinstance(value, dict | list))
 
 
 def _no_lone_surrogates(data: Any) -> None:

@@ -175,6 +175,8 @@ def test_an_etag_that_cannot_go_back_in_a_header_is_a_malformed_answer(etag: str
         (b"-Infinity", "-Infinity is not a JSON number"),
         (b'"\\ud800"', "a string holds a lone UTF-16 surrogate"),
         (b'"x \\udfff"', "a string holds a lone UTF-16 surrogate"),
+        # 3 levels around it: 65 in all, one past what the service's serializer writes
+        (b"[" * 62 + b"]" * 62, "an answer nests deeper than 64 levels"),
     ],
 )
 def test_an_answer_that_could_not_be_written_back_is_a_malformed_answer(
@@ -196,8 +198,9 @@ def test_an_answer_that_could_not_be_written_back_is_a_malformed_answer(
         client.drafts("p1", "listings", "i1")
     assert sent == ["GET"]
     fine = b'{"value": [{"id": "l1", "resourceType": "AzureListing", "@odata.etag": "e", '
-    body = fine + b'"extra": "\\ud83d\\ude00", "n": 1e308}]}'  # a pair, and a big number
-    [draft] = client.drafts("p1", "listings", "i1")
+    deep = b"[" * 61 + b"]" * 61  # 64 levels in all
+    body = fine + b'"extra": "\\ud83d\\ude00", "n": 1e308, "deep": ' + deep + b"}]}"
+    [draft] = client.drafts("p1", "listings", "i1")  # a pair, a big number, 64 levels
     assert draft.body["extra"] == "\U0001f600" and draft.body["n"] == 1e308
 
 
