@@ -57,7 +57,8 @@ class Identity:
         )
 
     def token(self, request: httpx.Request, tenant: str, v2: str | None) -> httpx.Response:
-        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        # A form that is no UTF-8 names no grant type: a 400, as any form without one.
+        form = {k: v[0] for k, v in parse_qs(request.content.decode("utf-8", "replace")).items()}
         if form.get("grant_type") != "client_credentials":
             return self._error(400, "unsupported_grant_type", "AADSTS70003: grant type")
         app = self.sim.world.apps.get(form.get("client_id", ""))

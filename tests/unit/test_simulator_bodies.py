@@ -161,3 +161,13 @@ def _client() -> httpx.Client:
             "Content-Type": "application/json",
         },
     )
+
+
+def test_a_token_request_whose_form_is_no_utf8_is_a_400() -> None:
+    """Entra's stand-in read the form as UTF-8 and raised on anything else (a 500)."""
+    world = World(json.loads(json.dumps(DEFAULT_SEED)), Profile(accept=0, certify=0, publish=0))
+    sim = Simulator(world, BASE)
+    url = f"{BASE}/{world.tenant_id}/oauth2/v2.0/token"
+    for form in (b"grant_type=client_credentials&client_secret=\xff\xfe", b"\x80\x81"):
+        answer = sim.transport(httpx.Request("POST", url, content=form))
+        assert answer.status_code == 400 and "error" in answer.json(), form
