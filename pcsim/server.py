@@ -64,13 +64,20 @@ class AsgiAdapter:
             body += event.get("body", b"")
             if not event.get("more_body"):
                 break
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        query = scope.get("query_string", b"")
-        host = dict(scope["headers"]).get(b"host", b"localhost").decode()
-        url = f"{scope['scheme']}://{host}{raw_path.decode()}"
-        if query:
-            url += "?" + query.decode()
-        request = httpx.Request(scope["method"], url, headers=scope["headers"], content=body)
+        request = _request(scope, body)
+        if request is None:  # as the service's front end refuses a host no URL can hold
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [
+                        (b"content-type", b"text/html"),
+                        (b"content-length", b"%d" % len(BAD_HOST)),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": BAD_HOST})
+            return
         try:
             if self._limiter is None:  # made in the event loop, on its first request
                 self._limiter = anyio.CapacityLimiter(HANDLER_THREADS)
@@ -98,6 +105,27 @@ class AsgiAdapter:
             {"type": "http.response.start", "status": response.status_code, "headers": headers}
         )
         await _body(send, response.content, float(response.extensions.get("trickle", 0.0)))
+
+
+BAD_HOST = (
+    b"<h2>Bad Request - Invalid Hostname</h2><hr>"
+    b"<p>HTTP Error 400. The request hostname is invalid.</p>"
+)
+
+
+def _request(scope: dict[str, Any], body: bytes) -> httpx.Request | None:
+    """The request as the handler reads it; None when its Host header (or what uvicorn let
+    through of its target) makes no URL: a byte past ASCII in the host raised decoding it."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string", b"")
+    try:
+        host = dict(scope["headers"]).get(b"host", b"localhost").decode("ascii")
+        url = f"{scope['scheme']}://{host}{raw_path.decode('ascii')}"
+        if query:
+            url += "?" + query.decode("ascii")
+        return httpx.Request(scope["method"], url, headers=scope["headers"], content=body)
+    except (UnicodeDecodeError, httpx.InvalidURL):
+        return None
 
 
 async def _body(send: Any, content: bytes, over: float) -> None:

@@ -3,8 +3,11 @@ fileSasUri it hands out, and injected resets and delays reach the client as a ne
 
 from __future__ import annotations
 
+import socket
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -84,3 +87,19 @@ def test_a_burst_of_calls_is_answered_at_once_not_queued_behind_a_thread_pool(
     assert [a.status_code for a in answers] == [200] * 60
     stats = admin.http.get(f"{sim_config['adminUrl']}/stats").json()
     assert stats["peakConcurrency"] >= 55
+
+
+@pytest.mark.parametrize("host", [b"l\xffocalhost", b"localhost:notaport", b"exa\x7fmple"])
+def test_a_host_header_no_url_can_hold_is_a_400(sim_config: dict[str, Any], host: bytes) -> None:
+    """As the service's front end answers: a byte past ASCII in the Host header raised
+    decoding it, and a port that is no number raised building the request (500s)."""
+    where = urlsplit(sim_config["ingestionBaseUrl"])
+    assert where.hostname and where.port
+    tls = ssl.create_default_context(cafile=sim_config["caCertPath"])
+    with tls.wrap_socket(
+        socket.create_connection((where.hostname, where.port), timeout=10),
+        server_hostname=where.hostname,
+    ) as conn:
+        conn.sendall(b"GET /v1.0/ingestion/products HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        status = conn.recv(4096).split(b"\r\n")[0]
+    assert status == b"HTTP/1.1 400 Bad Request"
