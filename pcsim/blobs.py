@@ -55,8 +55,17 @@ class Blobs:
         if comp == "block":
             package.blocks[request.url.params.get("blockid", "")] = request.content
         elif comp == "blocklist":
-            ids = re.findall(rb"<(?:Latest|Uncommitted|Committed)>([^<]+)</", request.content)
-            data = b"".join(package.blocks.get(i.decode(), b"") for i in ids)
+            ids = [
+                i.decode("utf-8", "replace")
+                for i in re.findall(
+                    rb"<(?:Latest|Uncommitted|Committed)>([^<]+)</", request.content
+                )
+            ]
+            if any(i not in package.blocks for i in ids):  # as Azure: no block, no blob
+                return _storage_error(
+                    400, "InvalidBlockList", "The specified block list is invalid."
+                )
+            data = b"".join(package.blocks[i] for i in ids)
             package.blocks.clear()
             package.uploaded = len(data)
         elif request.headers.get("x-ms-blob-type", "").lower() == "blockblob":

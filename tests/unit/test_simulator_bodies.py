@@ -148,10 +148,9 @@ def test_a_body_nested_past_the_services_depth_is_a_400(levels: int) -> None:
         assert {a.status_code for a in read} == {400}
 
 
-def _client() -> httpx.Client:
-    """A fresh simulator of the default seed, called as a client calls it."""
-    world = World(json.loads(json.dumps(DEFAULT_SEED)), Profile(accept=0, certify=0, publish=0))
-    sim = Simulator(world, BASE)
+def _client(world: World | None = None) -> httpx.Client:
+    """A simulator of `world` (a fresh one of the default seed), called as a client calls it."""
+    sim = Simulator(world or _world(), BASE)
     return httpx.Client(
         transport=httpx.MockTransport(sim.transport),
         base_url=f"{BASE}/v1.0/ingestion",
@@ -165,9 +164,38 @@ def _client() -> httpx.Client:
 
 def test_a_token_request_whose_form_is_no_utf8_is_a_400() -> None:
     """Entra's stand-in read the form as UTF-8 and raised on anything else (a 500)."""
-    world = World(json.loads(json.dumps(DEFAULT_SEED)), Profile(accept=0, certify=0, publish=0))
+    world = _world()
     sim = Simulator(world, BASE)
     url = f"{BASE}/{world.tenant_id}/oauth2/v2.0/token"
     for form in (b"grant_type=client_credentials&client_secret=\xff\xfe", b"\x80\x81"):
         answer = sim.transport(httpx.Request("POST", url, content=form))
         assert answer.status_code == 400 and "error" in answer.json(), form
+
+
+def test_a_block_list_naming_a_block_never_put_is_refused_as_azure_refuses_it() -> None:
+    """The blob stand-in took a missing block (or an id that is no UTF-8, which raised) for
+    an empty one and stored a shorter file; Azure refuses the list."""
+    world = _world()
+    http = _client(world)
+    pid = next(p.id for p in world.products.values() if p.resource_type == "AzureApplication")
+    made = http.post(
+        f"products/{pid}/packages",
+        json={"resourceType": "AzureApplicationPackage", "fileName": "app.zip"},
+    )
+    sas = httpx.URL(made.json()["fileSasUri"])
+    block = sas.copy_merge_params({"comp": "block", "blockid": "YQ=="})
+    assert http.put(block, content=b"a" * 10).status_code == 201
+    listing = sas.copy_merge_params({"comp": "blocklist"})
+    for named in (b"Yg==", b"\xff\xfe"):
+        xml = b"<BlockList><Latest>YQ==</Latest><Latest>" + named + b"</Latest></BlockList>"
+        refused = http.put(listing, content=xml)
+        assert refused.status_code == 400 and "InvalidBlockList" in refused.text, named
+    xml = b"<BlockList><Latest>YQ==</Latest></BlockList>"
+    assert http.put(listing, content=xml).status_code == 201
+    package = http.get(f"products/{pid}/packages/{made.json()['id']}").json()
+    assert package["fileSize"] == 10
+
+
+def _world() -> World:
+    """A fresh world of the default seed, its waits instant."""
+    return World(json.loads(json.dumps(DEFAULT_SEED)), Profile(accept=0, certify=0, publish=0))
