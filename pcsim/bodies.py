@@ -1,7 +1,8 @@
-"""How the service's model binding reads a request body, before any route looks at it: JSON,
-one object, nested no deeper than its serializer's default depth (System.Text.Json's and
-Json.NET's MaxDepth, 64). Anything else is a 400, never an error inside the simulator: a 500
-is what a client retries as a passing fault."""
+"""How the service's model binding reads a request body: JSON, one object, nested no deeper
+than its serializer's default depth (System.Text.Json's and Json.NET's MaxDepth, 64).
+Anything else is a 400, never an error inside the simulator: a 500 is what a client retries
+as a passing fault. (The service binds the body before its action looks a resource up; here
+a route may answer its 404 first.)"""
 
 from __future__ import annotations
 
