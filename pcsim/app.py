@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from pcsim.blobs import Blobs
+from pcsim.bodies import BodyRefused, read_object
 from pcsim.contract import Contract
 from pcsim.control import Control
 from pcsim.drafts import Drafts
@@ -257,6 +258,11 @@ class Simulator:
         if decision.status is not None:
             message = decision.body or httpx.codes.get_reason_phrase(decision.status)
             return self.error(decision.status, str(message), decision.headers)
+        if request.method in ("POST", "PUT") and request.content:
+            try:  # bound before the action runs: a bad body is a 400 even for a missing id
+                read_object(request.content)
+            except BodyRefused as exc:
+                return self.error(400, str(exc))
         with self.world.lock:
             response = handler(request, **params)
         if decision.delay_after:
