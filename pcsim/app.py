@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from pcsim.blobs import Blobs
-from pcsim.bodies import BodyRefused, read_object
+from pcsim.bodies import BodyRefused, bound
 from pcsim.contract import Contract
 from pcsim.control import Control
 from pcsim.drafts import Drafts
@@ -260,7 +260,7 @@ class Simulator:
             return self.error(decision.status, str(message), decision.headers)
         if request.method in ("POST", "PUT") and request.content:
             try:  # bound before the action runs: a bad body is a 400 even for a missing id
-                read_object(request.content)
+                bound(request)
             except BodyRefused as exc:
                 return self.error(400, str(exc))
         with self.world.lock:

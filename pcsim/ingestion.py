@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from pcsim import shapes
-from pcsim.bodies import BodyRefused, read_object
+from pcsim.bodies import BodyRefused, bound
 from pcsim.live import ICH50400, reseller_branch
 from pcsim.seed import derived_id
 from pcsim.uploads import ListingImage, Package
@@ -96,7 +96,7 @@ class Ingestion:
 
     def body(self, request: httpx.Request) -> dict[str, Any]:
         try:
-            return read_object(request.content)
+            return bound(request)
         except BodyRefused as exc:
             self.refuse(400, str(exc))
 
