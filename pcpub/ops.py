@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient
 
@@ -22,6 +24,7 @@ from shared.queues import (
     queue_client_kwargs,
 )
 from shared.release_request import parse_request
+from shared.request_ids import id_taken, refused_at_intake
 from shared.settings import ENV, Settings
 from shared.storage import transport_options
 from shared.wait_history import Span, WaitHistory, kind_of
@@ -105,8 +108,29 @@ def enqueue(storage: Storage, body: bytes | str) -> PublishRequest:
             "this is a release, not a single publish request (pcpub release send)",
             request.release_id,
         )
+    taken = readable(lambda: storage.ledger.get(request.request_id))
+    if taken is not None and not refused_at_intake(taken):
+        reason = id_taken(taken, request.fingerprint())
+        if reason is not None:
+            raise RequestRejected(f"{reason} (its run is {taken.status})", request.request_id)
     storage.sender.send(PUBLISH_REQUESTS, raw.decode("utf-8"))
     return request
+
+
+T = TypeVar("T")
+
+
+def readable(read: Callable[[], T]) -> T | None:
+    """What `read` reads from the ledger before a send, or None when this identity may only
+    send (a producer given the queue sender's role and no table's): the service would refuse
+    a request whose id another request holds only after the send, in an event, and a sender
+    following that id would read the other request's run as its own."""
+    try:
+        return read()
+    except HttpResponseError as exc:
+        if exc.status_code == 403:
+            return None
+        raise
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:

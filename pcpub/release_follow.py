@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pcpub.ops import Storage
+from pcpub.ops import Storage, readable
 from shared.ledger import RunStatus
 from shared.messages import Stage
+from shared.publish_request import RequestRejected
 from shared.queues import PUBLISH_REQUESTS
 from shared.release_request import ReleaseRequest, parse_request
 from shared.releases import FAILED, LIVE, PREVIEW, UNCHANGED, Releases, state_of
+from shared.request_ids import release_id_taken
 from shared.wording import one_line
 
 
@@ -25,6 +27,10 @@ def send_release(storage: Storage, body: bytes) -> ReleaseRequest:
     request = parse_request(body)
     if not isinstance(request, ReleaseRequest):
         raise ValueError("this is a single publish request, not a release (pcpub enqueue)")
+    taken = readable(lambda: Releases(storage.ledger).get(request.release_id))
+    if taken is not None and (reason := release_id_taken(taken, request.fingerprint())):
+        # Sent, it would be refused in an event, and `--wait` would follow the other release.
+        raise RequestRejected(f"{reason} (it is {taken.status})", request.release_id)
     storage.sender.send(PUBLISH_REQUESTS, body.decode("utf-8"))
     return request
 

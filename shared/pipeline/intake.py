@@ -4,7 +4,10 @@ A bad request is recorded as rejected (readable by its requestId, or by the queu
 when it has none) with a bounded reason that echoes no value, announced on the events queue,
 and consumed. The same requestId twice with the same payload is one run (a redelivery after a
 crash re-sends the hand-off the first delivery may not have made); with another payload it is
-a conflict the sender hears of, and the first run is untouched.
+a conflict the sender hears of, and the first run is untouched. A request refused here never
+started, so it spends no id: a corrected request with the same requestId takes the refused
+record over (as a payment API's idempotency key is not spent by a request that failed
+validation).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from shared.publish_request import (
 )
 from shared.release_request import ReleaseRequest, parse_request
 from shared.releases import Release
+from shared.request_ids import id_taken, refused_at_intake
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Ru
 
 def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
     run = _new_run(request, at)
-    if open_run(pipeline.ledger, run):
+    if open_run(pipeline.ledger, run) or _over_refused(pipeline, run):
         log.info(
             "request accepted",
             extra={"action": "request_accepted", "requestId": run.run_id, "offer": run.offer},
@@ -71,12 +75,9 @@ def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
         return run
     existing = pipeline.ledger.get(run.run_id)
     assert existing is not None
-    if existing.fingerprint and existing.fingerprint != run.fingerprint:
+    reason = id_taken(existing, run.fingerprint)
+    if reason is not None:
         # Same id, another payload: the sender reused an id. The first run stands untouched.
-        reason = (
-            f"requestId {run.run_id} was already accepted with a different payload; "
-            "send a new requestId for a new request"
-        )
         log.warning(reason, extra={"action": "request_conflict", "requestId": run.run_id})
         emit(pipeline, EventKind.REJECTED, existing, reason)
         return existing
@@ -85,6 +86,20 @@ def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
         send_stage(pipeline, run, Stage.RESOLVE)
     emit(pipeline, EventKind.DUPLICATE, existing)
     return existing
+
+
+def _over_refused(pipeline: Pipeline, run: Run) -> bool:
+    """The request takes over the record of a request refused at intake under its id (the
+    sender corrected it). Conditional on that record's ETag: of two deliveries, one does; an
+    archived record is not in the hot table, so it is not taken over."""
+    refused = pipeline.ledger.get(run.run_id)
+    if refused is None or not refused_at_intake(refused):
+        return False
+    log.info(
+        "request takes over a refused request's id",
+        extra={"action": "request_corrected", "requestId": run.run_id},
+    )
+    return open_run(pipeline.ledger, run, over=refused)
 
 
 def _new_run(request: PublishRequest, at: str) -> Run:

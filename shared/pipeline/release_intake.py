@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from shared.fanout import fan_out
-from shared.ledger import Ledger, Run, RunStatus, StageRecord
+from shared.ledger import Ledger, LedgerConflict, Run, RunStatus, StageRecord
 from shared.messages import Event, EventKind, Stage
 from shared.observability.tracing import new_run_trace
 from shared.pipeline.effects import Pipeline
@@ -22,6 +22,7 @@ from shared.pipeline.events import publish
 from shared.publish_request import PublishRequest, RequestRejected, bounded, check_policy
 from shared.release_request import ReleaseOffer, ReleaseRequest
 from shared.releases import Release, Releases
+from shared.request_ids import release_id_taken
 from shared.wording import listed
 
 log = logging.getLogger(__name__)
@@ -68,15 +69,9 @@ def accept_release(pipeline: Pipeline, request: ReleaseRequest, at: str) -> Rele
     if not releases.create(release):
         existing = releases.get(release.release_id)
         assert existing is not None
-        if existing.fingerprint != release.fingerprint:
-            _announce(
-                pipeline,
-                EventKind.REJECTED,
-                release.release_id,
-                f"releaseId {release.release_id} was already accepted with a different "
-                "payload; send a new releaseId for a new release",
-                at,
-            )
+        reason = release_id_taken(existing, release.fingerprint)
+        if reason is not None:
+            _announce(pipeline, EventKind.REJECTED, release.release_id, reason, at)
             return None
         release = existing
         kind = EventKind.DUPLICATE
@@ -99,15 +94,24 @@ def accept_release(pipeline: Pipeline, request: ReleaseRequest, at: str) -> Rele
     return release
 
 
-def open_run(ledger: Ledger, run: Run) -> bool:
+def open_run(ledger: Ledger, run: Run, over: Run | None = None) -> bool:
     """Create the run's record with a trace of its own; False when it exists already (the
-    trace started for it is then dropped unseen)."""
+    trace started for it is then dropped unseen). With `over`, the record read under the
+    run's id is replaced instead, on that read's ETag: False when it changed since."""
     attributes = {"offer": run.offer or None, "releaseId": run.release_id or None}
     with new_run_trace(run.run_id, **attributes) as started:
-        if not ledger.create(run.evolve(trace=started.traceparent)):
-            return False
-        started.keep()
-        return True
+        traced = run.evolve(trace=started.traceparent)
+        if over is None:
+            opened = ledger.create(traced)
+        else:
+            try:
+                ledger.replace(traced.evolve(etag=over.etag, indexed=over.indexed))
+                opened = True
+            except LedgerConflict:
+                opened = False
+        if opened:
+            started.keep()
+        return opened
 
 
 def member_run(
