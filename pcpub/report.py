@@ -13,7 +13,7 @@ from html import escape
 from shared.ledger import Run, RunStatus, now_utc, parse_stamp
 
 WAITS = {"await_package", "await_preview", "await_live"}  # Partner Center works
-GATES = {"await_release", "await_go_live"}  # the publisher holds
+GATES = {"await_release", "await_go_live", "await_turn"}  # held: by the publisher, or another run
 COLORS = {"work": "#2f6fde", "certification": "#e0a526", "gate": "#8c8c8c"}
 OUTCOME = {
     RunStatus.SUCCEEDED: "#1e8e3e",

@@ -21,6 +21,7 @@ class Stage(StrEnum):
     INTAKE = "intake"
     AWAIT_RELEASE = "await_release"  # a release's offer waits for what it depends on
     RESOLVE = "resolve"
+    AWAIT_TURN = "await_turn"  # another run of the offer holds its turn
     PLAN = "plan"  # target plan: what the request would change, and drift; no write
     EXPORT = "export"  # target export: the offer as a request that would reproduce it
     UPLOAD_PACKAGE = "upload_package"

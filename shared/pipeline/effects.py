@@ -42,6 +42,7 @@ from shared.pipeline.outcomes import (
 from shared.pipeline.release_moves import release_moved
 from shared.pipeline.sends import send_set_check, sends_itself, stage_message
 from shared.pipeline.stages import POLLED_STAGES, StageDeps
+from shared.pipeline.turns import turn_given_back
 from shared.queues import STAGE_QUEUES, QueueSender
 from shared.releases import Releases
 from shared.runs import closed_timeline, counted_timeline
@@ -287,8 +288,7 @@ def _remember(write: Callable[..., None], *facts: str) -> None:
 
 
 def _release(pipeline: Pipeline, run: Run) -> None:
-    """Give the offer's turn back; a failure here only delays the next run (it takes over a
-    lock whose run has finished)."""
+    """Give the offer's turn back and wake who waits for it (a failure only delays them)."""
     if run.product_id:
         try:
             pipeline.ledger.locks.release(run.product_id, run.run_id)
@@ -297,3 +297,4 @@ def _release(pipeline: Pipeline, run: Run) -> None:
                 "could not release the offer lock",
                 extra={"action": "lock_release_failed", "requestId": run.run_id},
             )
+        turn_given_back(pipeline, run.product_id)

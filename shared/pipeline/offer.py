@@ -20,6 +20,7 @@ from shared.pipeline.offer_fit import misfit
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
 from shared.pipeline.submission import holding, wait_or_fail
 from shared.pipeline.submission_state import newest_submission
+from shared.pipeline.turns import held_by
 from shared.publish_request import DraftChanges
 
 # Targets that only read: after resolve each goes to its own stage and ends there, taking no
@@ -65,11 +66,11 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
     if run.target in READ_ONLY_TARGETS:
         return Advance(to=READ_ONLY_TARGETS[run.target], patch=patch)
     turn = turns.taken.get(product.id) or turns.take(product.id)
-    if turn.holder is not None:
+    if turn.holder is not None:  # wait for it asking the ledger alone (shared.pipeline.turns)
         return Wait(
-            check=Stage.RESOLVE,
+            check=Stage.AWAIT_TURN,
             delay_seconds=deps.poll_seconds,
-            reason=f"waiting for run {turn.holder}, which is publishing this offer",
+            reason=held_by(turn.holder),
             patch=patch,
         )
     subs = turn.submissions if turn.submissions is not None else deps.pc.submissions(product.id)

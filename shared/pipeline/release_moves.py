@@ -21,11 +21,11 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from shared.fanout import fan_out
-from shared.ledger import LedgerConflict, Run, RunStatus, stamp
+from shared.ledger import Run, RunStatus, stamp
 from shared.messages import Stage
 from shared.pipeline.events import publish
 from shared.pipeline.gates import GATES, waits_on_mates
-from shared.pipeline.sends import send_set_check
+from shared.pipeline.sends import wake
 from shared.release_events import note
 from shared.releases import FAILED, IN_FLIGHT, LIVE, PREVIEW, UNCHANGED, Release, reached, state_of
 from shared.wording import listed
@@ -108,18 +108,11 @@ def _at_gate(run: Run | None) -> bool:
 
 
 def _wake(pipeline: Pipeline, run_id: str, now: datetime) -> bool:
-    """Move a mate's next check to now and send it (a conditional write: a mate that moved
-    meanwhile is left to its own move)."""
-    mate = pipeline.ledger.get(run_id)
-    at = stamp(now)
-    if mate is None or not _at_gate(mate) or not waits_on_mates(mate, now):
-        return False
-    marked = mate.check_sent if mate.check_sent == mate.next_check_at else None
-    if marked and marked <= at:
-        return False  # woken already (by another mate's move): its check is on its way
-    try:
-        woken = pipeline.ledger.replace(mate.evolve(next_check_at=at, check_sent=at))
-    except LedgerConflict:
-        return False
-    send_set_check(pipeline.queues, woken, pipeline.clock())
-    return True
+    """Move a mate's next check to now and send it (shared.pipeline.sends.wake)."""
+    return wake(
+        pipeline.ledger,
+        pipeline.queues,
+        run_id,
+        pipeline.clock,
+        lambda mate: _at_gate(mate) and waits_on_mates(mate, now),
+    )

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from shared.ledger import Ledger, LedgerConflict
 from shared.messages import Stage, StageMessage
 from shared.partnercenter.budget import TenantBudget
 from shared.queues import CHECKS, QueueSender
 from shared.run_index import IndexRow
-from shared.runs import Run, parse_stamp
+from shared.runs import Run, parse_stamp, stamp
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +76,29 @@ def send_set_check(queues: QueueSender, run: Run, now: datetime) -> None:
         send_check(queues, body, run.next_check_at or "", now)
     except Exception:
         log.warning("could not send a check; the poller will", extra={"requestId": run.run_id})
+
+
+def wake(
+    ledger: Ledger,
+    queues: QueueSender,
+    run_id: str,
+    clock: Callable[[], datetime],
+    waiting: Callable[[Run], bool],
+) -> bool:
+    """Move the next check of a run that is `waiting` to now, with a conditional write that
+    marks it sent, then send it: a copy is consumed as stale, and a wake lost with its
+    instance is sent by the tick once the mark's lease is over. False when the run waits no
+    more, is woken already (its check is on its way), or moved meanwhile (left to its move)."""
+    mate = ledger.get(run_id)
+    at = stamp(clock())
+    if mate is None or not waiting(mate):
+        return False
+    marked = mate.check_sent if mate.check_sent == mate.next_check_at else None
+    if marked and marked <= at:
+        return False
+    try:
+        woken = ledger.replace(mate.evolve(next_check_at=at, check_sent=at))
+    except LedgerConflict:
+        return False
+    send_set_check(queues, woken, clock())
+    return True

@@ -1,11 +1,12 @@
 """The stages of a publish run, each `(run, deps) -> Outcome`, and their order in one table.
 
-    intake -> [await_release] -> resolve -> upload_package -> [await_package] -> update_draft
-           -> submit_preview -> [await_preview] -> [await_go_live] -> promote -> [await_live]
-           -> complete
+    intake -> [await_release] -> resolve [-> [await_turn] -> resolve] -> upload_package
+           -> [await_package] -> update_draft -> submit_preview -> [await_preview]
+           -> [await_go_live] -> promote -> [await_live] -> complete
     (no package: resolve -> update_draft; no change to the draft at all: resolve ->
      submit_preview; target preview: [await_preview] -> complete;
      target plan: resolve -> plan; target export: resolve -> export;
+     await_turn while another run of the offer holds its turn;
      await_release only for a release's offers; await_go_live only with approval, notBefore
      or dependencies; onlyChanged with nothing to change: update_draft ends `unchanged`)
 
@@ -31,6 +32,7 @@ from shared.pipeline.submission import (
     submit_preview,
 )
 from shared.pipeline.submission_state import failure_reason
+from shared.pipeline.turns import await_turn
 
 __all__ = [
     "LEADING_STAGES",
@@ -57,6 +59,7 @@ __all__ = [
 STAGES: dict[Stage, StageFn] = {
     Stage.AWAIT_RELEASE: await_release,
     Stage.RESOLVE: resolve,
+    Stage.AWAIT_TURN: await_turn,
     Stage.PLAN: plan,
     Stage.EXPORT: export,
     Stage.UPLOAD_PACKAGE: upload_package,
@@ -69,7 +72,9 @@ STAGES: dict[Stage, StageFn] = {
     Stage.AWAIT_LIVE: await_live,
     Stage.COMPLETE: complete,
 }
-POLLED_STAGES = frozenset({Stage.AWAIT_PACKAGE, Stage.AWAIT_PREVIEW, Stage.AWAIT_LIVE, *GATES})
+POLLED_STAGES = frozenset(
+    {Stage.AWAIT_TURN, Stage.AWAIT_PACKAGE, Stage.AWAIT_PREVIEW, Stage.AWAIT_LIVE, *GATES}
+)
 # Stages whose calls lead up to a submission: they draw on the tenant's budget first, so every
 # certification (the long wait) starts as early as the budget allows (shared.partnercenter.budget).
 LEADING_STAGES = frozenset(
@@ -82,6 +87,7 @@ ORDER = (
     Stage.INTAKE,
     Stage.AWAIT_RELEASE,
     Stage.RESOLVE,
+    Stage.AWAIT_TURN,
     Stage.PLAN,
     Stage.EXPORT,
     Stage.UPLOAD_PACKAGE,

@@ -118,8 +118,9 @@ def test_a_run_waits_for_the_offers_turn(deps: StageDeps) -> None:
     held = replace(deps, offer_lock=lambda product, run: "other-run")
     outcome = resolve(new_run(), held)
     assert isinstance(outcome, Wait)
-    assert outcome.check is Stage.RESOLVE
+    assert outcome.check is Stage.AWAIT_TURN  # asking the ledger alone (pipeline.turns)
     assert "other-run" in outcome.reason
+    assert outcome.patch.product_id
 
 
 def test_a_failed_package_says_why(sim: Simulator, deps: StageDeps) -> None:
