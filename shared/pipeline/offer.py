@@ -75,7 +75,7 @@ def resolve(run: Run, deps: StageDeps) -> Outcome:
         )
     subs = turn.submissions if turn.submissions is not None else deps.pc.submissions(product.id)
     latest = newest_submission(subs)
-    held = _blocked(deps, product.id, subs, patch)
+    held = _blocked(run, deps, product.id, subs, patch)
     if held is not None:
         return held
     patch = replace(patch, baseline_submission_id=latest.id if latest else "")
@@ -103,12 +103,14 @@ def _connect_app(
 
 
 def _blocked(
-    deps: StageDeps, product_id: str, subs: list[Submission], patch: Patch
+    run: Run, deps: StageDeps, product_id: str, subs: list[Submission], patch: Patch
 ) -> Wait | Failed | None:
     """A submission Partner Center would refuse ours beside. One an earlier pc-publisher run
     made and left behind (its run is over) is deleted: it is ours. One started elsewhere and in
     flight is waited for (or failed on); one stuck after failed validation never clears by
-    itself, so PC_FOREIGN_SUBMISSION=delete deletes it, and otherwise the reason says how."""
+    itself, so PC_FOREIGN_SUBMISSION=delete deletes it, and otherwise the reason says how.
+    Its checks read Partner Center, and thin out as the wait grows (StageDeps.plain_poll):
+    a submission in flight may be certifying for days."""
     blockers = sorted((s for s in subs if blocking(s)), key=lambda s: s.id)
     left: list[Submission] = []
     for sub in blockers:
@@ -120,7 +122,7 @@ def _blocked(
         elif owner is not None:  # ours: its run still going, or it is already publishing
             return Wait(
                 check=Stage.RESOLVE,
-                delay_seconds=deps.poll_seconds,
+                delay_seconds=deps.plain_poll(run, Stage.RESOLVE),
                 reason=f"submission {sub.id} of pc-publisher run {owner[0]} is in flight "
                 f"({sub.status}); waiting for it",
                 patch=patch,
@@ -130,7 +132,7 @@ def _blocked(
     holder = newest_submission(left)
     if holder is None:
         return None
-    return wait_or_fail(deps, Stage.RESOLVE, holding(holder), patch)
+    return wait_or_fail(run, deps, Stage.RESOLVE, holding(holder), patch)
 
 
 class Turn(NamedTuple):

@@ -99,17 +99,19 @@ def _foreign(run: Run, deps: StageDeps, exc: Conflict) -> Outcome:
     named = holding(holder) if holder else "another submission started elsewhere blocks it"
     reason = f"{named}; Partner Center refused ours: {exc}"
     patch = Patch(intents=intents.record(run, SUBMISSION, intents.REFUSED))
-    return wait_or_fail(deps, Stage.SUBMIT_PREVIEW, reason, patch)
+    return wait_or_fail(run, deps, Stage.SUBMIT_PREVIEW, reason, patch)
 
 
-def wait_or_fail(deps: StageDeps, stage: Stage, reason: str, patch: Patch) -> Wait | Failed:
+def wait_or_fail(
+    run: Run, deps: StageDeps, stage: Stage, reason: str, patch: Patch
+) -> Wait | Failed:
     """What PC_FOREIGN_SUBMISSION says to do about a submission started elsewhere: wait for
     it (the poller brings the run back to `stage`), or fail saying so."""
     if deps.foreign_submission == "fail":
         return Failed(reason=reason + "; not waiting (PC_FOREIGN_SUBMISSION=fail)", patch=patch)
     return Wait(
         check=stage,
-        delay_seconds=deps.poll_seconds,
+        delay_seconds=deps.plain_poll(run, stage),
         reason=reason + "; waiting for it",
         patch=patch,
     )

@@ -5,11 +5,13 @@ test_submission_stages)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from pcsim.app import Simulator
+from shared.ledger import StageRecord, now_utc, stamp
 from shared.messages import Stage
 from shared.partnercenter.errors import Throttled, TransportError
 from shared.pipeline import stages
@@ -69,6 +71,9 @@ def test_submit_twice_creates_one_submission(sim: Simulator, deps: StageDeps) ->
     assert len(request["variantResources"]) == 1
 
 
+HOUR = timedelta(hours=1)
+
+
 def test_a_submission_in_flight_elsewhere_is_waited_for(sim: Simulator, deps: StageDeps) -> None:
     run = patched(new_run(), resolve(new_run(), deps))
     submit_preview(run, deps)
@@ -76,9 +81,17 @@ def test_a_submission_in_flight_elsewhere_is_waited_for(sim: Simulator, deps: St
     assert isinstance(outcome, Wait)
     assert outcome.check is Stage.RESOLVE
     assert "in flight" in outcome.reason
+    assert outcome.delay_seconds == deps.poll_seconds
     failing = resolve(new_run(), replace(deps, foreign_submission="fail"))
     assert isinstance(failing, Failed)
     assert "in flight" in failing.reason
+    # Waited a thousand seconds already: the checks (each a read at Partner Center) thin out
+    # to a tenth of the time waited, as status polls do, for a submission may certify for days.
+    now = now_utc()
+    waited = new_run().evolve(timeline=[StageRecord(stage="resolve", started=stamp(now - HOUR))])
+    later = resolve(waited, replace(deps, now=lambda: now))
+    assert isinstance(later, Wait) and later.check is Stage.RESOLVE
+    assert later.delay_seconds == pytest.approx(HOUR.total_seconds() / 10)
 
 
 def test_full_sequence_to_live(sim: Simulator, deps: StageDeps) -> None:
