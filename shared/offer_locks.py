@@ -4,7 +4,6 @@ allows one submission in flight. A row per product in the ledger table (partitio
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 from azure.core import MatchConditions
@@ -58,19 +57,22 @@ class OfferLocks:
                 continue
         return "another run"
 
-    def release(self, product_id: str, run_id: str) -> None:
+    def release(self, product_id: str, run_id: str) -> bool:
+        """Give the turn back if `run_id` holds it; whether it did."""
         table = self.table()
         try:
             lock = table.get_entity(LOCKS, product_id)
         except ResourceNotFoundError:
-            return
+            return False
         if lock["run_id"] != run_id:
-            return
-        # Taken over meanwhile: then it is not ours to release.
-        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError, HttpResponseError):
+            return False
+        try:
             table.delete_entity(
                 LOCKS,
                 product_id,
                 etag=lock.metadata["etag"],
                 match_condition=MatchConditions.IfNotModified,
             )
+        except (ResourceModifiedError, ResourceNotFoundError, HttpResponseError):
+            return False  # taken over meanwhile: then it was not ours to release
+        return True

@@ -102,7 +102,7 @@ class StageDeps:
     poll_seconds: float = 60.0
     offer_lock: OfferLock | None = None
     # (product id, run id): give back a turn the run took (on a product that was not its own)
-    offer_unlock: Callable[[str, str], None] | None = None
+    offer_unlock: Callable[[str, str], object] | None = None
     files: PackageFiles | None = None
     exports: ExportStore | None = None
     foreign_submission: Literal["wait", "fail", "delete"] = "wait"

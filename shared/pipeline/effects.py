@@ -291,10 +291,10 @@ def _release(pipeline: Pipeline, run: Run) -> None:
     """Give the offer's turn back and wake who waits for it (a failure only delays them)."""
     if run.product_id:
         try:
-            pipeline.ledger.locks.release(run.product_id, run.run_id)
+            if pipeline.ledger.locks.release(run.product_id, run.run_id):
+                turn_given_back(pipeline, run.product_id)
         except Exception:
             log.exception(
                 "could not release the offer lock",
                 extra={"action": "lock_release_failed", "requestId": run.run_id},
             )
-        turn_given_back(pipeline, run.product_id)
