@@ -6,7 +6,7 @@ base interval apart, for as long as the holder held the turn: days of certificat
 call a minute per run queued behind it from the tenant's budget (a sender that queued a
 hundred requests for one offer spent a hundred calls a minute on nothing). Here the checks
 thin out as the wait grows (a tenth of the time waited, up to the longest interval) and read
-no Partner Center; a run that gives the turn back wakes those waiting for it at once.
+no Partner Center; a run that gives the turn back wakes the one that has waited longest.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from shared.pipeline.effects import Pipeline
 
 log = logging.getLogger(__name__)
-WAKING = 8  # runs woken when a turn is given back (they race for it; the rest wait again)
+LINE = 32  # runs read to find the one that has waited longest for a turn given back
 
 
 def held_by(holder: str) -> str:
@@ -42,28 +42,31 @@ def await_turn(run: Run, deps: StageDeps) -> Outcome:
     return Wait(check=Stage.AWAIT_TURN, delay_seconds=deps.plain_poll(run), reason=held_by(holder))
 
 
-def turn_given_back(pipeline: Pipeline, product_id: str) -> int:
-    """Wake the runs waiting for the turn `product_id`'s run gave back; how many were woken.
-    Best effort: a run not woken takes the turn at its own next check."""
+def turn_given_back(pipeline: Pipeline, product_id: str) -> str | None:
+    """Wake the run that has waited longest for the turn `product_id`'s run gave back: runs
+    of one offer go in the order they came (a later request's changes land last), as far as
+    the order of their wakes decides it; the others' own checks come minutes apart. The run
+    woken, if any. Best effort: a run not woken takes the turn at its own next check."""
     try:
         rows = pipeline.ledger.index.query(
             "status eq @s and stage eq @st and product_id eq @p",
             {"s": str(RunStatus.WAITING), "st": str(Stage.AWAIT_TURN), "p": product_id},
         )
-        woken = sum(
-            wake(pipeline.ledger, pipeline.queues, row.run_id, pipeline.clock, _waits_for_turn)
-            for row in rows[:WAKING]
+        line = [pipeline.ledger.get(row.run_id) for row in rows[:LINE]]
+        waiting = sorted(
+            (r for r in line if r is not None and _waits_for_turn(r)),
+            key=lambda r: (r.created_at, r.run_id),
         )
+        for run in waiting:
+            if wake(pipeline.ledger, pipeline.queues, run.run_id, pipeline.clock, _waits_for_turn):
+                log.info(
+                    "an offer's turn was given back: the run that waited longest takes it",
+                    extra={"action": "turn_waiter_woken", "requestId": run.run_id},
+                )
+                return run.run_id
     except Exception:
         log.warning("could not wake the runs waiting for an offer's turn", exc_info=True)
-        return 0
-    if woken:
-        log.info(
-            "an offer's turn was given back: %d waiting runs check now",
-            woken,
-            extra={"action": "turn_waiters_woken", "productId": product_id},
-        )
-    return woken
+    return None
 
 
 def _waits_for_turn(run: Run) -> bool:

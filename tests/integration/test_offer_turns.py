@@ -42,6 +42,7 @@ def test_a_run_waits_for_its_offers_turn_without_asking_partner_center(
     product = admin.add_offer(offer, ["basic"])["id"]
     first = resolved(pipeline, offer)
     second = resolved(pipeline, offer)
+    third = resolved(pipeline, offer)  # came last: goes last
     waiting = stored(pipeline, second)
     assert (waiting.status, waiting.stage) == (RunStatus.WAITING, Stage.AWAIT_TURN)
     assert waiting.reason == f"waiting for run {first}, which is publishing this offer"
@@ -72,6 +73,8 @@ def test_a_run_waits_for_its_offers_turn_without_asking_partner_center(
     woken = stored(pipeline, second)
     assert woken.check_sent == woken.next_check_at
     assert parse_stamp(woken.next_check_at or "") == at[0]
+    last = stored(pipeline, third)
+    assert (last.stage, last.check_sent) == (Stage.AWAIT_TURN, None)  # it waits on
     [sent] = [StageMessage.model_validate_json(m) for m in messages(pipeline, CHECKS)]
     assert (sent.run_id, sent.check_at) == (second, woken.next_check_at)
     after = check(driven, woken)
