@@ -143,7 +143,7 @@ def _enqueue(args: argparse.Namespace) -> int:
     from azure.core.exceptions import AzureError
 
     from pcpub.argtypes import TooLarge, read_bounded
-    from pcpub.ops import enqueue
+    from pcpub.ops import send_request
     from shared.publish_request import RequestRejected
 
     try:
@@ -155,7 +155,7 @@ def _enqueue(args: argparse.Namespace) -> int:
         print(f"pcpub: not sent: {exc}", file=sys.stderr)
         return 2
     try:
-        request = enqueue(_storage(args), body)
+        request, before = send_request(_storage(args), body)
     except RequestRejected as exc:
         print(f"pcpub: not sent: {exc.reason}", file=sys.stderr)
         return 2
@@ -163,6 +163,12 @@ def _enqueue(args: argparse.Namespace) -> int:
         print(f"pcpub: not sent: {storage_failure(exc)}", file=sys.stderr)
         return 1
     print(f"enqueued {request.request_id}")
+    if before is not None:  # a retried job: say that nothing new runs
+        print(
+            f"pcpub: {request.request_id} was sent before (its run is {before.status} at "
+            f"{before.stage}): this copy is a duplicate; a new requestId publishes again",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -101,6 +101,12 @@ def operator_credential() -> Any:
 def enqueue(storage: Storage, body: bytes | str) -> PublishRequest:
     """Validate locally (so the sender hears of mistakes at once), then send exactly the bytes
     that were validated (intake sees what was checked here, not a re-serialisation)."""
+    return send_request(storage, body)[0]
+
+
+def send_request(storage: Storage, body: bytes | str) -> tuple[PublishRequest, Run | None]:
+    """`enqueue`, and the run this very request opened before, if it was sent before (the
+    service counts this copy a duplicate: nothing new runs)."""
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     request = parse_request(raw)
     if not isinstance(request, PublishRequest):
@@ -109,12 +115,12 @@ def enqueue(storage: Storage, body: bytes | str) -> PublishRequest:
             request.release_id,
         )
     taken = readable(lambda: storage.ledger.get(request.request_id))
-    if taken is not None and not refused_at_intake(taken):
-        reason = id_taken(taken, request.fingerprint())
-        if reason is not None:
-            raise RequestRejected(f"{reason} (its run is {taken.status})", request.request_id)
+    if taken is not None and refused_at_intake(taken):
+        taken = None  # a refused request spends no id: this one takes its place
+    if taken is not None and (reason := id_taken(taken, request.fingerprint())):
+        raise RequestRejected(f"{reason} (its run is {taken.status})", request.request_id)
     storage.sender.send(PUBLISH_REQUESTS, raw.decode("utf-8"))
-    return request
+    return request, taken
 
 
 T = TypeVar("T")

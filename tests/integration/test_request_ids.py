@@ -92,7 +92,9 @@ def test_pcpub_sends_no_request_whose_id_another_payload_holds(
     assert messages(pipeline, PUBLISH_REQUESTS) == []
     same = tmp_path / "same.json"
     same.write_text(json.dumps(json.loads(body), indent=2))  # the same request, spelt again
-    assert cli(azurite, capsys, "enqueue", str(same)) == (0, f"enqueued {request_id}\n")
+    code, said = cli(azurite, capsys, "enqueue", str(same))
+    assert code == 0 and said.startswith(f"enqueued {request_id}\n")
+    assert f"{request_id} was sent before (its run is running at resolve)" in said
     refused_id, bad = request("contoso-backup", "cli-ids", **TOO_LONG)
     accept_request(pipeline, bad, "m2")
     fixed = tmp_path / "fixed.json"
