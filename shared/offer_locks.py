@@ -16,8 +16,10 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, UpdateMode
 
 from shared.runs import Run
+from shared.wording import one_line
 
 LOCKS = "offer-lock"
+REASON = 200  # of the holder's reason, in the reason of a run waiting for its turn
 
 
 class OfferLocks:
@@ -26,8 +28,9 @@ class OfferLocks:
         self._get = get
 
     def acquire(self, product_id: str, run_id: str) -> str | None:
-        """Take the offer's turn for `run_id`; return the run holding it when that is another
-        live run. A lock left by a finished run is taken over."""
+        """Take the offer's turn for `run_id`; when another live run holds it, return that run
+        and what it is doing (for the reason of the run that waits). A lock left by a finished
+        run is taken over."""
         table = self.table()
         for _ in range(3):
             try:
@@ -44,7 +47,7 @@ class OfferLocks:
                 return None
             held = self._get(holder)
             if held is not None and not held.status.terminal:
-                return holder
+                return holding(held)
             try:
                 table.update_entity(
                     {"PartitionKey": LOCKS, "RowKey": product_id, "run_id": run_id},
@@ -76,3 +79,12 @@ class OfferLocks:
         except (ResourceModifiedError, ResourceNotFoundError, HttpResponseError):
             return False  # taken over meanwhile: then it was not ours to release
         return True
+
+
+def holding(run: Run) -> str:
+    """The run that holds a turn and what it is doing (its own reason, bounded): a run kept
+    waiting says by what, an approval not given, say, or a submission certifying."""
+    doing = f"{run.status} at {run.stage}"
+    if run.reason:
+        doing += f": {one_line(run.reason)[:REASON]}"
+    return f"{run.run_id} ({doing})"

@@ -45,7 +45,10 @@ def test_a_run_waits_for_its_offers_turn_without_asking_partner_center(
     third = resolved(pipeline, offer)  # came last: goes last
     waiting = stored(pipeline, second)
     assert (waiting.status, waiting.stage) == (RunStatus.WAITING, Stage.AWAIT_TURN)
-    assert waiting.reason == f"waiting for run {first}, which is publishing this offer"
+    # It says what the holder is doing (here: running, its submission next).
+    assert waiting.reason == (
+        f"waiting for run {first} (running at submit_preview), which is publishing this offer"
+    )
     assert waiting.product_id == product and holder(pipeline, product) == first
     began = parse_stamp(waiting.timeline[-1].started)
     at = [began]
