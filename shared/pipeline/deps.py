@@ -92,7 +92,7 @@ class OfferLookup(Protocol):
     def product_ids(self, offer_id: str) -> list[str]: ...
 
 
-# (product id, run id) -> the other run holding the offer's turn, if any
+# (product id, run id) -> the other run holding the offer's turn and what it is doing, if any
 OfferLock = Callable[[str, str], "str | None"]
 
 

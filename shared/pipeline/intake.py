@@ -65,7 +65,8 @@ def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Ru
 
 def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
     run = _new_run(request, at)
-    if open_run(pipeline.ledger, run) or _over_refused(pipeline, run):
+    existing = None if open_run(pipeline.ledger, run) else _held(pipeline, run)
+    if existing is None:
         log.info(
             "request accepted",
             extra={"action": "request_accepted", "requestId": run.run_id, "offer": run.offer},
@@ -73,8 +74,6 @@ def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
         send_stage(pipeline, run, Stage.RESOLVE)
         emit(pipeline, EventKind.ACCEPTED, run)
         return run
-    existing = pipeline.ledger.get(run.run_id)
-    assert existing is not None
     reason = id_taken(existing, run.fingerprint)
     if reason is not None:
         # Same id, another payload: the sender reused an id. The first run stands untouched.
@@ -88,18 +87,24 @@ def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
     return existing
 
 
-def _over_refused(pipeline: Pipeline, run: Run) -> bool:
-    """The request takes over the record of a request refused at intake under its id (the
-    sender corrected it). Conditional on that record's ETag: of two deliveries, one does; an
+def _held(pipeline: Pipeline, run: Run) -> Run | None:
+    """The run that holds the request's id, or None when the request took over the record of
+    one refused at intake under it (the sender corrected it). The takeover is conditional on
+    that record's ETag: of two deliveries, one does, and the other reads what it wrote; an
     archived record is not in the hot table, so it is not taken over."""
-    refused = pipeline.ledger.get(run.run_id)
-    if refused is None or not refused_at_intake(refused):
-        return False
-    log.info(
-        "request takes over a refused request's id",
-        extra={"action": "request_corrected", "requestId": run.run_id},
-    )
-    return open_run(pipeline.ledger, run, over=refused)
+    existing = pipeline.ledger.get(run.run_id)
+    assert existing is not None
+    if not refused_at_intake(existing):
+        return existing
+    if open_run(pipeline.ledger, run, over=existing):
+        log.info(
+            "request took over a refused request's id",
+            extra={"action": "request_corrected", "requestId": run.run_id},
+        )
+        return None
+    held = pipeline.ledger.get(run.run_id)
+    assert held is not None
+    return held
 
 
 def _new_run(request: PublishRequest, at: str) -> Run:

@@ -136,8 +136,8 @@ def _blocked(
 
 
 class Turn(NamedTuple):
-    """The offer's turn: the live run holding it (None: ours now), and the product's
-    submissions as read once it was ours."""
+    """The offer's turn: the live run holding it and what that run is doing (None: ours now),
+    and the product's submissions as read once it was ours."""
 
     holder: str | None
     submissions: list[Submission] | None
