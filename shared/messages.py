@@ -63,6 +63,10 @@ class EventKind(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
+    # A message under an id whose run (or release) it did not change: another payload holds
+    # the id, or the copy was invalid. Not `rejected`, which a sender following the id would
+    # read as the end of the run the id names, while that run goes on as it was.
+    REFUSED = "refused"
     STAGE_CHANGED = "stage-changed"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

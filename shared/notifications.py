@@ -29,6 +29,7 @@ TIMESTAMP = "X-PcPublisher-Timestamp"
 BAD_NEWS = {
     EventKind.FAILED,
     EventKind.REJECTED,
+    EventKind.REFUSED,
     EventKind.CANCELLED,
     EventKind.RELEASE_FAILED,
 }

@@ -42,8 +42,7 @@ _ENDINGS = {
 
 
 def run_event(kind: EventKind, run: Run) -> None:
-    """A run's event: counted as the run's end when it announces the status the run has (a
-    rejected duplicate of a running request announces `rejected` about a run that goes on)."""
+    """A run's event: counted as the run's end when it announces the status the run has."""
     if kind in _ENDINGS and run.status == kind.value:
         RUNS_ENDED.add(1, {"outcome": kind.value, "offer": run.offer})
 

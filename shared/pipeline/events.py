@@ -36,6 +36,31 @@ def emit(pipeline: Pipeline, kind: EventKind, run: Run, reason: str | None = Non
     publish(pipeline, event)
 
 
+def refused(
+    pipeline: Pipeline,
+    request_id: str,
+    reason: str,
+    *,
+    offer: str | None = None,
+    labels: dict[str, str] | None = None,
+    release_id: str | None = None,
+) -> None:
+    """A message under `request_id` that changed nothing: the run or release holding the id
+    goes on as it was. The event says where the message was stopped and why, with the refused
+    request's own offer and labels (the sender's, to tell it from the run under the id)."""
+    event = Event(
+        kind=EventKind.REFUSED,
+        request_id=request_id,
+        offer=offer or None,
+        stage=Stage.INTAKE,
+        release_id=release_id,
+        reason=bounded(reason),
+        labels=labels or {},
+        at=stamp(pipeline.clock()),
+    )
+    publish(pipeline, event)
+
+
 def publish(pipeline: Pipeline, event: Event) -> None:
     """Every event the app sends goes out here: to the events queue the requesting systems
     read, and to the notification sinks whose filters want it. Never fails the caller (an

@@ -4,10 +4,10 @@ A bad request is recorded as rejected (readable by its requestId, or by the queu
 when it has none) with a bounded reason that echoes no value, announced on the events queue,
 and consumed. The same requestId twice with the same payload is one run (a redelivery after a
 crash re-sends the hand-off the first delivery may not have made); with another payload it is
-a conflict the sender hears of, and the first run is untouched. A request refused here never
-started, so it spends no id: a corrected request with the same requestId takes the refused
-record over (as a payment API's idempotency key is not spent by a request that failed
-validation).
+a conflict the sender hears of in a `refused` event, and the first run is untouched. A request
+refused here never started, so it spends no id: a corrected request with the same requestId
+takes the refused record over (as a payment API's idempotency key is not spent by a request
+that failed validation), and so does a request refused again (the record says the latest).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import logging
 from shared.ledger import Run, RunStatus, StageRecord, stamp
 from shared.messages import EventKind, Stage
 from shared.pipeline.effects import Pipeline, send_stage
-from shared.pipeline.events import emit
+from shared.pipeline.events import emit, refused
 from shared.pipeline.release_intake import accept_release, open_run, requested
 from shared.publish_request import (
     PublishRequest,
@@ -78,7 +78,7 @@ def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
     if reason is not None:
         # Same id, another payload: the sender reused an id. The first run stands untouched.
         log.warning(reason, extra={"action": "request_conflict", "requestId": run.run_id})
-        emit(pipeline, EventKind.REJECTED, existing, reason)
+        refused(pipeline, run.run_id, reason, offer=run.offer, labels=run.labels)
         return existing
     log.info("duplicate request", extra={"action": "request_duplicate", "requestId": run.run_id})
     if existing.status is RunStatus.RUNNING and existing.stage == Stage.RESOLVE:
@@ -136,11 +136,17 @@ def _reject(pipeline: Pipeline, exc: RequestRejected, message_id: str, at: str) 
         exc.reason,
         extra={"action": "request_rejected", "requestId": run_id},
     )
-    if not pipeline.ledger.create(run):
-        existing = pipeline.ledger.get(run_id)
-        assert existing is not None
-        # An invalid copy of an accepted request must not overwrite it; say so in the event.
-        emit(pipeline, EventKind.REJECTED, existing, exc.reason)
-        return existing
-    emit(pipeline, EventKind.REJECTED, run, exc.reason)
-    return run
+    if pipeline.ledger.create(run):
+        emit(pipeline, EventKind.REJECTED, run, exc.reason)
+        return run
+    existing = pipeline.ledger.get(run_id)
+    assert existing is not None
+    if refused_at_intake(existing) and open_run(pipeline.ledger, run, over=existing):
+        # Refused again (the sender fixing one error at a time): the record says the latest.
+        emit(pipeline, EventKind.REJECTED, run, exc.reason)
+        return run
+    # An invalid copy of an accepted request (or one under an archived refusal's id) must not
+    # overwrite what the id names: the message is refused, the run goes on as it was.
+    held = id_taken(existing, None) or f"requestId {run_id} names a run already {existing.status}"
+    refused(pipeline, run_id, f"{exc.reason}; {held}")
+    return existing

@@ -71,7 +71,7 @@ def accept_release(pipeline: Pipeline, request: ReleaseRequest, at: str) -> Rele
         assert existing is not None
         reason = release_id_taken(existing, release.fingerprint)
         if reason is not None:
-            _announce(pipeline, EventKind.REJECTED, release.release_id, reason, at)
+            _announce(pipeline, EventKind.REFUSED, release.release_id, reason, at)
             return None
         release = existing
         kind = EventKind.DUPLICATE

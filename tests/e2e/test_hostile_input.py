@@ -130,11 +130,11 @@ def test_same_id_with_another_payload_is_a_conflict(storage: Storage) -> None:
     send_raw(storage, base64.b64encode(same.encode()).decode())
     deadline = time.monotonic() + 30
     kinds: list[str] = []
-    while time.monotonic() < deadline and not {"rejected", "duplicate"} <= set(kinds):
+    while time.monotonic() < deadline and not {"refused", "duplicate"} <= set(kinds):
         events = events_for(storage, "hostile-conflict")
         kinds = [e["kind"] for e in events]
         time.sleep(0.2)
-    [conflict] = [e for e in events if e["kind"] == "rejected"]
+    [conflict] = [e for e in events if e["kind"] == "refused"]
     assert "different payload" in conflict["reason"]
     assert "duplicate" in kinds
     after = storage.ledger.get("hostile-conflict")

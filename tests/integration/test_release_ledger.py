@@ -22,6 +22,7 @@ from shared.pipeline.gates import await_release
 from shared.pipeline.intake import accept
 from shared.pipeline.outcomes import Failed, Wait
 from shared.releases import Release, Releases
+from tests.integration.test_pipeline_storage import events
 
 
 def body(release_id: str, count: int, **extra: Any) -> str:
@@ -55,6 +56,9 @@ def test_a_release_id_reused_with_another_payload_is_refused(pipeline: Pipeline)
     refused = accept(pipeline, body(release_id, 3), "m2")
     assert refused is None
     assert pipeline.ledger.get(f"{release_id}.o2") is None  # the first release stands
+    said = events(pipeline, release_id)
+    assert [e["kind"] for e in said] == ["release-accepted", "refused"]
+    assert "different payload" in said[-1]["reason"]
 
 
 def test_admission_never_exceeds_max_in_flight(pipeline: Pipeline) -> None:

@@ -52,17 +52,30 @@ def test_a_request_refused_at_intake_spends_no_id(pipeline: Pipeline) -> None:
         stored.fingerprint,
         {},
     )
-    said = [(e["kind"], e.get("reason") or "") for e in events(pipeline, request_id)]
-    assert [kind for kind, _ in said] == [
-        "rejected",
-        "accepted",
-        "rejected",
-        "duplicate",
-        "rejected",
-    ]
-    assert "different payload" in said[-1][1]
+    said = events(pipeline, request_id)
+    assert [e["kind"] for e in said] == ["rejected", "accepted", "refused", "duplicate", "refused"]
+    # What the id names goes on: the two refused messages say so in a kind of their own, and
+    # carry their own request's labels, not the running run's stage or submission.
+    assert "title" in said[2]["reason"] and "different payload" in said[2]["reason"]
+    assert "different payload" in said[-1]["reason"]
+    assert said[-1]["labels"] == {"try": "3"} and said[-1]["stage"] == "intake"
+    assert all("submissionId" not in e for e in said)
     # the duplicate sends the hand-off again (the first may have been lost); the rest none
     assert len(messages(pipeline, STAGE_QUEUES[Stage.RESOLVE])) == 2
+
+
+def test_a_request_refused_again_is_recorded_as_the_latest_refusal(pipeline: Pipeline) -> None:
+    """A sender fixing one error at a time reads, by the id, why the last copy was refused
+    (the record used to keep the first reason while the event gave the new one)."""
+    request_id, first = request("contoso-backup", "again", **TOO_LONG)
+    accept_request(pipeline, first, "m1")
+    second = json.dumps({**json.loads(first), "changes": {"listing": {"summary": "\x00"}}})
+    accept_request(pipeline, second, "m2")
+    stored = pipeline.ledger.get(request_id)
+    assert stored is not None and (stored.status, stored.stage) == (RunStatus.REJECTED, "intake")
+    assert "summary" in (stored.reason or "") and "title" not in (stored.reason or "")
+    assert [e["kind"] for e in events(pipeline, request_id)] == ["rejected", "rejected"]
+    assert messages(pipeline, STAGE_QUEUES[Stage.RESOLVE]) == []
 
 
 def test_a_refusal_archived_keeps_its_id(pipeline: Pipeline) -> None:
@@ -74,7 +87,7 @@ def test_a_refusal_archived_keeps_its_id(pipeline: Pipeline) -> None:
     assert (kept.status, kept.stage) == (RunStatus.REJECTED, Stage.INTAKE)
     assert pipeline.ledger.index.query("RowKey eq @r", {"r": request_id}) == []
     [*_, last] = events(pipeline, request_id)
-    assert last["kind"] == "rejected" and "since archived" in last["reason"]
+    assert last["kind"] == "refused" and "since archived" in last["reason"]
     assert messages(pipeline, STAGE_QUEUES[Stage.RESOLVE]) == []
 
 
