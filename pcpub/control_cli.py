@@ -149,7 +149,8 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
         def run(args: argparse.Namespace) -> int:
             store = storage(args)
             word = "approved" if approve else "rejected"
-            return acted(
+            ahead: list[str] = []
+            code = acted(
                 args,
                 store,
                 lambda: controls.decide(
@@ -159,10 +160,15 @@ def handlers(storage: Callable[[argparse.Namespace], Any]) -> dict[str, Handler]
                     approve=approve,
                     reason=args.reason,
                     only=args.only,
+                    ahead=ahead,
                 ),
                 "decide",
                 lambda n: f"{word} the go-live of {n} run(s)",
             )
+            if ahead:  # a release's later offers: decided before anyone saw their preview
+                then = "go live once in preview" if approve else "fail once in preview"
+                print(f"not in preview yet, so they {then}: {listed(ahead, SHOWN)}")
+            return code
 
         return run
 

@@ -81,9 +81,12 @@ def decide(
     approve: bool,
     reason: str = "",
     only: Kind = None,
+    ahead: list[str] | None = None,
 ) -> list[str]:
     """Approve (or reject) the go-live of a run, or of every run of a release; who and when
-    are recorded on each run. Returns the runs it recorded the decision on."""
+    are recorded on each run. Returns the runs it recorded the decision on; `ahead` gets
+    those not yet in preview (a release's later offers): the decision stands when they get
+    there, so an approved one goes live without anyone having seen its preview."""
     _, run_ids = _members(storage, target_id, only)
     decision = {"state": "approved" if approve else "rejected", "by": by, "at": stamp(now_utc())}
     if reason:
@@ -98,7 +101,10 @@ def decide(
             else run.evolve(approval=decision)
         )
 
-    return [r.run_id for rid in run_ids if (r := _update(storage, rid, change)) is not None]
+    done = [r for rid in run_ids if (r := _update(storage, rid, change)) is not None]
+    if ahead is not None:
+        ahead.extend(r.run_id for r in done if r.stage != Stage.AWAIT_GO_LIVE)
+    return [r.run_id for r in done]
 
 
 def cancel(

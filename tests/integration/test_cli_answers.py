@@ -110,6 +110,30 @@ def test_an_id_naming_a_release_and_a_run_changes_nothing_until_told_which(
     assert (code, said) == (1, f"pcpub: no release {alone}\n")
 
 
+def test_approving_a_release_names_the_offers_not_yet_in_preview(
+    azurite: AzuritePorts, pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A release's later offer (one that needs another live first) is approved with the
+    release, before anyone could see its preview: the answer says which go live unseen."""
+    release_id = f"ahead-{uuid.uuid4().hex[:8]}"
+    offers = [
+        {"name": "base", "offer": {"externalId": "ahead-base"}},
+        {"name": "app", "offer": {"externalId": "ahead-app"}, "dependsOn": ["base"]},
+    ]
+    body = {"schemaVersion": 1, "releaseId": release_id, "target": "live", "offers": offers}
+    accept(pipeline, json.dumps({**body, "goLive": "approval"}), f"m-{release_id}")
+    base = pipeline.ledger.get(f"{release_id}.base")
+    assert base is not None
+    pipeline.ledger.replace(base.evolve(stage=Stage.AWAIT_GO_LIVE))
+    code, said = cli(azurite, capsys, "approve", release_id)
+    assert code == 0 and said.splitlines() == [
+        f"approved the go-live of 2 run(s): {release_id}.base, {release_id}.app",
+        f"not in preview yet, so they go live once in preview: {release_id}.app",
+    ]
+    app = pipeline.ledger.get(f"{release_id}.app")
+    assert app is not None and app.approval and app.approval["state"] == "approved"
+
+
 def test_a_release_followed_past_its_time_says_what_holds_it(
     pipeline: Pipeline,
     settings: Settings,
