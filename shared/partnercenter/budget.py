@@ -165,17 +165,19 @@ class TenantBudget:
         return self._tokens[level] > 0 and self._tokens_slot[level] == self.pace.slot(now)
 
     def _spend(self, level: Priority) -> bool:
-        """Spend a token of `level` in hand, if one is valid now (tokens of a slot gone by
-        are kept to be given back)."""
+        """Spend a token in hand valid now: of `level`, or one a lower priority left (a caller
+        may go before those; the row counts calls, not whose), so a burst's submissions need
+        no talk of their own. Tokens of a slot gone by are kept to be given back."""
         with self._lock:
-            if self._tokens[level] <= 0:
-                return False
             now = self._clock()
-            if self._holds(level, now):
-                self._tokens[level] -= 1
-                self._count(level, now)
-                return True
-            self._expire(level)
+            for held in (level, *(p for p in Priority if p > level)):
+                if self._tokens[held] <= 0:
+                    continue
+                if self._holds(held, now):
+                    self._tokens[held] -= 1
+                    self._count(level, now)
+                    return True
+                self._expire(held)
             return False
 
     def _expire(self, level: Priority) -> None:

@@ -246,7 +246,12 @@ def test_one_talk_to_the_row_serves_the_callers_of_every_priority_waiting(
     )
     for _ in range(3):
         assert budget._spend(Priority.START)  # the waiting callers spend without a talk
-    assert not budget._spend(Priority.START)
+    # A caller may go before a lower priority: START spends what LAST had left...
+    assert budget._spend(Priority.START) and budget._spend(Priority.START)
+    # ...but never what a higher one holds: SUBMIT's call stays for SUBMIT's callers.
+    assert not budget._spend(Priority.START) and not budget._spend(Priority.LAST)
+    assert budget._tokens == {**dict.fromkeys(Priority, 0), Priority.SUBMIT: 1}
+    assert budget._spend(Priority.SUBMIT)
 
 
 def test_a_burst_is_served_in_talks_that_double_and_what_it_left_is_given_back(
