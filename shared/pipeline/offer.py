@@ -19,7 +19,7 @@ from shared.pipeline.deps import StageDeps
 from shared.pipeline.offer_fit import misfit
 from shared.pipeline.outcomes import Advance, Failed, Outcome, Patch, Wait
 from shared.pipeline.submission import holding, wait_or_fail
-from shared.pipeline.submission_state import newest_submission
+from shared.pipeline.submission_state import cleared, newest_submission
 from shared.pipeline.turns import held_by
 from shared.publish_request import DraftChanges
 
@@ -118,7 +118,14 @@ def _blocked(
         deletable = sub.state.lower() == "inprogress"  # Partner Center deletes no other
         left_behind = owner is not None and owner[1] and deletable
         if left_behind or (stuck(sub) and deps.foreign_submission == "delete"):
-            deps.pc.delete_submission(product_id, sub.id)
+            if not cleared(deps, product_id, sub):  # it moved on meanwhile: look again
+                return Wait(
+                    check=Stage.RESOLVE,
+                    delay_seconds=deps.plain_poll(run, Stage.RESOLVE),
+                    reason=f"submission {sub.id} ({sub.status}) moved on as it was being "
+                    "deleted; looking at it again",
+                    patch=patch,
+                )
         elif owner is not None:  # ours: its run still going, or it is already publishing
             return Wait(
                 check=Stage.RESOLVE,

@@ -19,6 +19,7 @@ from shared.pipeline.gates import gated
 from shared.pipeline.outcomes import Advance, Failed, Finished, Outcome, Patch, Wait
 from shared.pipeline.submission_state import (
     SUBMISSION,
+    cleared,
     created_by_run,
     current_submission,
     failed_submission,
@@ -93,9 +94,10 @@ def _foreign(run: Run, deps: StageDeps, exc: Conflict) -> Outcome:
     assert run.product_id is not None
     busy = [s for s in deps.pc.submissions(run.product_id) if blocking(s)]
     holder = newest_submission(busy)
-    if holder is not None and stuck(holder) and deps.foreign_submission == "delete":
-        deps.pc.delete_submission(run.product_id, holder.id)
+    deletable = holder is not None and stuck(holder) and deps.foreign_submission == "delete"
+    if deletable and holder is not None and cleared(deps, run.product_id, holder):
         return intents.intend(run, SUBMISSION, body=run.intents[SUBMISSION]["body"])
+    # (a holder that moved on as it was being deleted is waited for, as any in flight)
     named = holding(holder) if holder else "another submission started elsewhere blocks it"
     reason = f"{named}; Partner Center refused ours: {exc}"
     patch = Patch(intents=intents.record(run, SUBMISSION, intents.REFUSED))

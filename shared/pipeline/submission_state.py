@@ -5,7 +5,7 @@ block the offer, or left there, said so)."""
 from __future__ import annotations
 
 from shared.ledger import Run
-from shared.partnercenter.errors import NotFound, PartnerCenterError
+from shared.partnercenter.errors import BadRequest, Conflict, NotFound, PartnerCenterError
 from shared.partnercenter.models import Submission
 from shared.partnercenter.status import Phase, phase_of, stuck
 from shared.pipeline import intents
@@ -109,3 +109,18 @@ def _delete(run: Run, deps: StageDeps, sub: Submission) -> str:
     except PartnerCenterError as exc:
         return f"; submission {sub.id} is left in Partner Center and blocks it ({exc})"
     return f"; submission {sub.id} ({sub.status}) was deleted so it does not block the offer"
+
+
+def cleared(deps: StageDeps, product_id: str, sub: Submission) -> bool:
+    """Delete a submission in the way: True when it is gone (deleted now, or already, by
+    someone else), False when Partner Center refused because it is no longer in progress.
+    It may have moved on between the read that found it and the delete (its certification
+    began, or it was published): the caller looks again, rather than fail its run on a race
+    (live-service-2026 §5: re-read on a 4xx before failing). Any other error is raised."""
+    try:
+        deps.pc.delete_submission(product_id, sub.id)
+    except NotFound:
+        return True
+    except (Conflict, BadRequest):
+        return False
+    return True

@@ -146,3 +146,53 @@ def test_a_submission_an_earlier_run_left_behind_is_known_as_ours(
     over = replace(deps, submission_owner=lambda pid, sid: ("r-1", True))
     assert isinstance(resolve(replace(new_run(), run_id="r-2"), over), Advance)
     assert [s.id for s in product.submissions] == []  # ours, abandoned: deleted
+
+
+def test_a_submission_that_moves_on_as_it_is_deleted_is_looked_at_again(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    """A submission in the way (an earlier run's, left behind) can start certifying between
+    the read that found it and the DELETE, which Partner Center then refuses (409): the run
+    looks again at its next check instead of failing on the race."""
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    first = patched(new_run(), resolve(new_run(), deps))
+    first = patched(first, submit_preview(first, deps))
+    left = first.submission_id or ""
+    sim.faults = Faults(
+        rules=[
+            FaultRule(
+                method="DELETE",
+                path="/submissions/",
+                status=409,
+                body=f"Submission {left} is not in progress and cannot be cancelled.",
+            )
+        ]
+    )
+    over = replace(deps, submission_owner=lambda pid, sid: ("r-1", True))
+    again = resolve(replace(new_run(), run_id="r-2"), over)
+    assert isinstance(again, Wait) and again.check == Stage.RESOLVE
+    assert f"submission {left}" in again.reason and "moved on" in again.reason
+    assert [s.id for s in product.submissions] == [left]
+    # Its next check finds it still in progress, and the delete goes through.
+    assert isinstance(resolve(replace(new_run(), run_id="r-2"), over), Advance)
+    assert product.submissions == []
+
+
+def test_a_stuck_draft_that_moves_on_as_our_create_deletes_it_is_waited_for(
+    sim: Simulator, deps: StageDeps
+) -> None:
+    """PC_FOREIGN_SUBMISSION=delete and a person's stuck draft refusing ours: when Partner
+    Center refuses the delete too (the draft moved on), the run waits for it, naming it."""
+    product = next(p for p in sim.world.products.values() if p.offer_id == "contoso-backup")
+    run = patched(new_run(), resolve(new_run(), deps))
+    product.script.validation_failure = True  # a person's draft, after resolve: it sticks
+    person = settled(stages.submit_preview)(replace(run, run_id="person"), deps)
+    assert isinstance(person, Wait)
+    product.script.validation_failure = False
+    sim.faults = Faults(rules=[FaultRule(method="DELETE", path="/submissions/", status=409)])
+    deleting = replace(deps, foreign_submission="delete")
+    outcome = submit_preview(run, deleting)
+    assert isinstance(outcome, Wait) and outcome.check is Stage.SUBMIT_PREVIEW
+    assert f"submission {person.patch.submission_id}" in outcome.reason
+    assert [s.id for s in product.submissions] == [person.patch.submission_id]
+    assert posts(sim, "/submissions") == 2  # the person's, and ours refused beside it
