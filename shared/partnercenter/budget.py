@@ -194,10 +194,14 @@ class TenantBudget:
     def _take_all(self, now: float, wanted: dict[Priority, int]) -> dict[Priority, float]:
         """Take batches for several priorities in one read and write of the shared window,
         highest first; per priority, 0 (taken) or the seconds to wait."""
+        own = True  # start from this instance's own last write, while it is alone on the row
         for _ in range(8):
-            stored, etag, unused, _ = self._read_giving_back()
+            stored, etag, unused, _, mine = self._read_giving_back(own)
+            own = False  # any look again reads the row
             window = self.pace.rolled(stored, now)
             if window.hold_until > now:
+                if mine:
+                    continue
                 return dict.fromkeys(wanted, window.hold_until - now)
             waits, grants, changed = {}, {}, False
             slot = self.pace.slot(now)
@@ -222,8 +226,8 @@ class TenantBudget:
                 if grant < free:  # served with room to spare: this level no longer presses
                     window.pressed.pop(str(int(level)), None)
                 changed = True
-            if changed and not self.row.write(window, etag):
-                continue
+            if (changed and not self.row.write(window, etag)) or (mine and not changed):
+                continue  # another wrote first; or a wait decided on a copy: read the row
             with self._lock:
                 for level, grant in grants.items():
                     if self._tokens_slot[level] != slot:
@@ -235,10 +239,15 @@ class TenantBudget:
             return {**waits, **dict.fromkeys(grants, 0.0)}
         return dict.fromkeys(wanted, 0.05)  # many instances racing: try again in a moment
 
-    def _read_giving_back(self) -> tuple[Window, str | None, dict[str, int], int]:
-        """The row, less the calls this instance took and did not send (so far as their slots
-        are still counted); what was given back, to clear once the row is written."""
-        stored, etag = self.row.read()
+    def _read_giving_back(
+        self, own: bool = False
+    ) -> tuple[Window, str | None, dict[str, int], int, bool]:
+        """The row (with `own`, this instance's own last write when it is alone on the row:
+        budget_row), less the calls this instance took and did not send (so far as their
+        slots are still counted); what was given back, to clear once the row is written;
+        whether it was the instance's own copy."""
+        written = self.row.written() if own else None
+        stored, etag = written if written is not None else self.row.read()
         with self._lock:
             unused = dict(self._unused)
         given = 0
@@ -246,7 +255,7 @@ class TenantBudget:
             if k in stored.slots:
                 given += min(n, stored.slots[k])
                 stored.slots[k] = max(0, stored.slots[k] - n)
-        return stored, etag, unused, given
+        return stored, etag, unused, given, written is not None
 
     def _given_back(self, unused: dict[str, int]) -> None:
         """The unused calls a write just gave back (under the lock)."""
@@ -267,7 +276,7 @@ class TenantBudget:
             self._tokens = dict.fromkeys(Priority, 0)
         for _ in range(8):
             now = self._clock()
-            stored, etag, unused, unsent = self._read_giving_back()
+            stored, etag, unused, unsent, _ = self._read_giving_back()
             window = self.pace.lowered(self.pace.rolled(stored, now), now, retry_after, unsent)
             if self.row.write(window, etag):
                 with self._lock:

@@ -1,10 +1,17 @@
 """The tenant budget's one shared row (partition `control`, row `budget` of the ledger table):
 read with its ETag, written only if unchanged since, so instances that race on it never lose
-each other's calls (shared.partnercenter.budget)."""
+each other's calls (shared.partnercenter.budget).
+
+An instance that is alone on the row (its last read found the row as it had written it) starts
+its next talk from its own last write rather than a read: one request a talk instead of two,
+and every caller waiting for that talk waits half as long. The write is still conditional on
+the ETag of that write, so when another instance wrote meanwhile it fails, and the talk reads
+the row after all (and the instance is no longer taken to be alone)."""
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict
 
 from azure.core import MatchConditions
@@ -26,36 +33,65 @@ class BudgetRow:
     def __init__(self, ledger: Ledger, ceiling: float) -> None:
         self._ledger = ledger
         self._ceiling = ceiling
+        self._lock = threading.Lock()
+        self._written: tuple[str, str] | None = None  # this instance's last write: ETag, data
+        self._alone = False  # the last read found the row as this instance had written it
 
     def read(self) -> tuple[Window, str | None]:
         """The window as stored (a fresh one at the ceiling when there is none), and its ETag."""
         try:
             row = self._ledger.table().get_entity(CONTROL, ROW)
         except ResourceNotFoundError:
+            self._seen(None)
             return Window(rate=self._ceiling), None
+        etag = row.metadata.get("etag")
+        self._seen(etag)
         try:
-            return Window(**json.loads(row["data"])), row.metadata.get("etag")
+            return Window(**json.loads(row["data"])), etag
         except (TypeError, ValueError):  # a row of another shape: start afresh over it
-            return Window(rate=self._ceiling), row.metadata.get("etag")
+            return Window(rate=self._ceiling), etag
+
+    def _seen(self, etag: str | None) -> None:
+        with self._lock:
+            self._alone = self._written is not None and etag == self._written[0]
+
+    def written(self) -> tuple[Window, str] | None:
+        """The row as this instance last wrote it, while it is alone on the row (a copy)."""
+        with self._lock:
+            if not self._alone or self._written is None:
+                return None
+            etag, data = self._written
+        return Window(**json.loads(data)), etag
 
     def write(self, window: Window, etag: str | None) -> bool:
         """Store `window` if the row is as read (`etag`; None: there was none); False when
         another instance wrote first."""
-        entity = {"PartitionKey": CONTROL, "RowKey": ROW, "data": json.dumps(asdict(window))}
+        data = json.dumps(asdict(window))
+        entity = {"PartitionKey": CONTROL, "RowKey": ROW, "data": data}
         try:
             if etag is None:
-                self._ledger.table().create_entity(entity)
+                meta = self._ledger.table().create_entity(entity)
             else:
-                self._ledger.table().update_entity(
+                meta = self._ledger.table().update_entity(
                     entity,
                     mode=UpdateMode.REPLACE,
                     etag=etag,
                     match_condition=MatchConditions.IfNotModified,
                 )
         except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-            return False
+            return self._lost()
         except HttpResponseError as exc:
             if exc.status_code == 412:
-                return False
+                return self._lost()
             raise
+        new = meta.get("etag") if isinstance(meta, dict) else None
+        with self._lock:
+            self._written = (str(new), data) if new else None
+            self._alone = self._alone and new is not None
         return True
+
+    def _lost(self) -> bool:
+        """Another instance wrote first: this one is not alone on the row."""
+        with self._lock:
+            self._alone = False
+        return False

@@ -51,6 +51,35 @@ def counting_writes(budget: TenantBudget) -> list[Window]:
     return writes
 
 
+def test_an_instance_alone_on_the_row_talks_in_one_request(pipeline: Pipeline) -> None:
+    """Once an instance's read finds the row as it wrote it, its talks start from its own last
+    write: a write and no read, so the callers waiting on a talk wait half as long. When
+    another instance writes meanwhile, the write fails on its ETag and the talk reads the row:
+    the calls both took are in it."""
+    now = time.time()
+    one = TenantBudget(pipeline.ledger, 6000, batch=4, roomy_batch=4, clock=lambda: now)
+    reads: list[int] = []
+    read = one.row.read
+
+    def counted() -> tuple[Window, str | None]:
+        reads.append(1)
+        return read()
+
+    one.row.read = counted  # type: ignore[method-assign]
+    writes = counting_writes(one)
+    for _ in range(3):
+        assert one._take(now, 4) == 0
+    assert (len(reads), len(writes)) == (2, 3)  # the second read found its own write
+    other = TenantBudget(pipeline.ledger, 6000, batch=4, roomy_batch=4, clock=lambda: now)
+    assert other._take(now, 5) == 0
+    assert one._take(now, 4) == 0
+    assert (len(reads), len(writes)) == (3, 5)  # its copy was stale: written, refused, read
+    stored = Window(**json.loads(pipeline.ledger.table().get_entity(CONTROL, ROW)["data"]))
+    assert stored.used() == 4 + 4 + 4 + 5 + 4
+    assert one._take(now, 4) == 0  # not alone any more: it reads before it writes
+    assert (len(reads), len(writes)) == (4, 6)
+
+
 def test_instances_share_one_allowance(pipeline: Pipeline) -> None:
     # 600 a minute in 1-second windows: 10 calls a window for the whole tenant.
     instances = [
