@@ -65,8 +65,14 @@ def accept_request(pipeline: Pipeline, body: str | bytes, message_id: str) -> Ru
 
 def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
     run = _new_run(request, at)
-    existing = None if open_run(pipeline.ledger, run) else _held(pipeline, run)
+    opened = open_run(pipeline.ledger, run)
+    existing = None if opened else _held(pipeline, run)
     if existing is None:
+        if not opened:
+            log.info(
+                "request took over a refused request's id",
+                extra={"action": "request_corrected", "requestId": run.run_id},
+            )
         log.info(
             "request accepted",
             extra={"action": "request_accepted", "requestId": run.run_id, "offer": run.offer},
@@ -88,19 +94,15 @@ def _open(pipeline: Pipeline, request: PublishRequest, at: str) -> Run:
 
 
 def _held(pipeline: Pipeline, run: Run) -> Run | None:
-    """The run that holds the request's id, or None when the request took over the record of
-    one refused at intake under it (the sender corrected it). The takeover is conditional on
-    that record's ETag: of two deliveries, one does, and the other reads what it wrote; an
-    archived record is not in the hot table, so it is not taken over."""
+    """The run that holds the request's id, or None when `run` took over the record of one
+    refused at intake under it (the sender corrected it, or it was refused again). The
+    takeover is conditional on that record's ETag: of two deliveries, one does, and the other
+    reads what it wrote; an archived record is not in the hot table, so it is not taken over."""
     existing = pipeline.ledger.get(run.run_id)
     assert existing is not None
     if not refused_at_intake(existing):
         return existing
     if open_run(pipeline.ledger, run, over=existing):
-        log.info(
-            "request took over a refused request's id",
-            extra={"action": "request_corrected", "requestId": run.run_id},
-        )
         return None
     held = pipeline.ledger.get(run.run_id)
     assert held is not None
@@ -139,9 +141,8 @@ def _reject(pipeline: Pipeline, exc: RequestRejected, message_id: str, at: str) 
     if pipeline.ledger.create(run):
         emit(pipeline, EventKind.REJECTED, run, exc.reason)
         return run
-    existing = pipeline.ledger.get(run_id)
-    assert existing is not None
-    if refused_at_intake(existing) and open_run(pipeline.ledger, run, over=existing):
+    existing = _held(pipeline, run)
+    if existing is None:
         # Refused again (the sender fixing one error at a time): the record says the latest.
         emit(pipeline, EventKind.REJECTED, run, exc.reason)
         return run

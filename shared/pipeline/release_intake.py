@@ -18,7 +18,7 @@ from shared.ledger import Ledger, LedgerConflict, Run, RunStatus, StageRecord
 from shared.messages import Event, EventKind, Stage
 from shared.observability.tracing import new_run_trace
 from shared.pipeline.effects import Pipeline
-from shared.pipeline.events import publish
+from shared.pipeline.events import publish, refused
 from shared.publish_request import PublishRequest, RequestRejected, bounded, check_policy
 from shared.release_request import ReleaseOffer, ReleaseRequest
 from shared.releases import Release, Releases
@@ -71,7 +71,7 @@ def accept_release(pipeline: Pipeline, request: ReleaseRequest, at: str) -> Rele
         assert existing is not None
         reason = release_id_taken(existing, release.fingerprint)
         if reason is not None:
-            _announce(pipeline, EventKind.REFUSED, release.release_id, reason, at)
+            refused(pipeline, release.release_id, reason, release_id=release.release_id)
             return None
         release = existing
         kind = EventKind.DUPLICATE
