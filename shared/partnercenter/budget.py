@@ -222,7 +222,7 @@ class TenantBudget:
                 grants[level] = grant = self.pace.taken(
                     window, free, wanted[level], self.roomy_batch
                 )
-                window.slots[str(slot)] = window.slots.get(str(slot), 0) + grant
+                self.pace.count(window, now, grant)
                 if grant < free:  # served with room to spare: this level no longer presses
                     window.pressed.pop(str(int(level)), None)
                 changed = True
@@ -307,4 +307,4 @@ class TenantBudget:
         window = self.pace.rolled(self.row.read()[0], now)
         if window.hold_until > now or pressing(window, level):
             return 0
-        return max(0, self.pace.free(window, now))
+        return max(0, self.pace.free(window, now, whole_slot=True))  # checks go in its waves

@@ -19,8 +19,10 @@ windows of full load, not one every climb.
 An episode costs the calls in flight when the limit is crossed, so the window is filled fast
 only up to what the service has let through (`proven`: the most calls a window held with no
 429), or half the window while nothing is proven; beyond that it fills at the rate's average
-pace, a slot's share a slot. A small batch goes at once; a large one meets an unknown limit
-with a slot's share of calls in flight, not every instance's burst.
+pace, a slot's share a slot, let out in `WAVES` waves across the slot, no wave larger than its
+fifth (calls taken together are sent together: a slot's share at once met the limit with 25
+calls in flight). A small batch goes at once; a large one meets an unknown limit with a wave's
+calls in flight, not a slot's, nor every instance's burst.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ BACK_OFF = 0.9  # a 429 lowers the rate to this share of what was seen (at most 
 FAST_SHARE = 0.5  # of the window's calls taken at once while the service has proven fewer
 ROOMY_SHARE = 0.25  # of the window's calls free: a talk may take more than its callers want
 SETTLED_SLOTS = 2  # calls granted this many slots ago have had their answer
+WAVES = 5  # a paced slot's share is let out in this many waves, one at each fifth of the slot
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Window:
     pressed: dict[str, float] = field(default_factory=dict)
     knee: float = 0.0  # calls per minute in the window when the service last said 429
     proven: float = 0.0  # the most calls per minute a window held with no 429
+    wave: int = -1  # the paced wave calls were last granted in (slot * WAVES + its index)
+    wave_granted: int = 0  # the calls granted in it
 
     def used(self) -> int:
         return sum(self.slots.values())
@@ -130,10 +135,17 @@ class Pace:
         return window
 
     def frees_at(self, window: Window, now: float) -> float:
-        """When there is room again: the next slot while the window fills at the average
-        pace, else when the oldest counted slot leaves the window, giving its calls back."""
+        """When there is room again: the next wave that lets out more than the slot granted
+        (or the next slot) while the window fills at the average pace, else when the oldest
+        counted slot leaves the window, giving its calls back."""
         if window.used() < self.cap(window):
-            return (self.slot(now) + 1) * self.slot_seconds
+            slot = self.slot(now)
+            granted = window.slots.get(str(slot), 0)
+            share = math.ceil(self.cap(window) / SLOTS)
+            for wave in range(self.waves_out(now), WAVES):  # the waves still to come
+                if math.ceil(share * (wave + 1) / WAVES) > granted:
+                    return (slot + wave / WAVES) * self.slot_seconds
+            return (slot + 1) * self.slot_seconds
         oldest = min((int(k) for k in window.slots), default=self.slot(now))
         return (oldest + SLOTS + 1) * self.slot_seconds
 
@@ -141,16 +153,39 @@ class Pace:
         """The calls the window may hold at its rate."""
         return int(window.rate * self.window_seconds / 60) or 1
 
-    def free(self, window: Window, now: float) -> int:
+    def free(self, window: Window, now: float, *, whole_slot: bool = False) -> int:
         """Calls the rolled window has room for now: at once up to what the service has
-        proven (or half the window), then a slot's share a slot."""
+        proven (or half the window), then a slot's share a slot, a wave at a time (with
+        `whole_slot`, what the slot still lets out in all its waves)."""
         cap = self.cap(window)
         used = window.used()
         fast = int(max(window.proven * self.window_seconds / 60, FAST_SHARE * cap))
         if used < fast:
             return min(cap, fast) - used
-        paced = math.ceil(cap / SLOTS) - window.slots.get(str(self.slot(now)), 0)
-        return min(cap - used, max(0, paced))
+        share = math.ceil(cap / SLOTS)
+        slot_granted = window.slots.get(str(self.slot(now)), 0)
+        if whole_slot:
+            return min(cap - used, max(0, share - slot_granted))
+        out = math.ceil(share * self.waves_out(now) / WAVES) - slot_granted
+        # A wave's calls at most, whatever earlier waves left: they would go out together.
+        granted = window.wave_granted if window.wave == self.wave(now) else 0
+        return min(cap - used, max(0, min(out, math.ceil(share / WAVES) - granted)))
+
+    def count(self, window: Window, now: float, calls: int) -> None:
+        """`calls` granted at `now`: counted in their slot, and in their wave."""
+        slot, wave = str(self.slot(now)), self.wave(now)
+        window.slots[slot] = window.slots.get(slot, 0) + calls
+        window.wave_granted = calls + (window.wave_granted if window.wave == wave else 0)
+        window.wave = wave
+
+    def wave(self, now: float) -> int:
+        return self.slot(now) * WAVES + self.waves_out(now) - 1
+
+    def waves_out(self, now: float) -> int:
+        """The waves of the current slot let out by `now` (a hair early, so a caller woken at
+        a wave's start finds it out whatever the float arithmetic)."""
+        into = now / self.slot_seconds - self.slot(now)
+        return min(WAVES, math.floor(into * WAVES + 1e-6) + 1)
 
     def taken(self, window: Window, free: int, wanted: int, roomy: int) -> int:
         """The calls one talk to the row takes for callers wanting `wanted` (`free` being the

@@ -56,8 +56,7 @@ def test_no_stretch_of_a_window_is_granted_more_than_the_rate_allows(
             continue
         grant = pace.taken(window, free, wanted, ROOMY)
         assert 0 < grant <= free
-        slot = str(pace.slot(now))
-        window.slots[slot] = window.slots.get(slot, 0) + grant
+        pace.count(window, now, grant)
         granted.append((now, grant))
         while granted[0][0] <= now - pace.window_seconds:
             granted.popleft()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
+
 from shared.partnercenter.budget_window import KNEE_SHARE, KNEE_WINDOWS, Pace, Window
 
 
@@ -92,8 +94,7 @@ def drive(
         if window.hold_until > now:
             continue
         grant = min(demand, max(0, pace.free(window, now)))
-        slot = str(pace.slot(now))
-        window.slots[slot] = window.slots.get(slot, 0) + grant
+        pace.count(window, now, grant)
         for _ in range(grant):  # granted calls are all sent: those in flight see 429s too
             retry_after = service.call(now)
             if retry_after is None:
@@ -117,13 +118,15 @@ def test_a_ceiling_above_the_limit_costs_one_episode_of_429s_then_none_while_the
     assert served >= 0.9 * 1200 * minutes, served  # and the limit is used, not halved
 
 
-def test_a_burst_meets_an_unknown_limit_with_few_calls_in_flight() -> None:
-    """Three instances' first burst (400 calls a second wanted), 429s heard half a second
-    late: the window fills at once only to half, then at the average pace, so the limit is
-    crossed with a slot's share of calls in flight, not the whole burst's."""
+@pytest.mark.parametrize(("lag", "most"), [(2, 6), (5, 16)])
+def test_a_burst_meets_an_unknown_limit_with_few_calls_in_flight(lag: int, most: int) -> None:
+    """Three instances' first burst (400 calls a second wanted), 429s heard `lag` tenths of a
+    second late: the window fills at once only to half, then at the average pace, a slot's
+    share let out in waves, so the limit is crossed with the calls of the waves let out before
+    the 429 is heard in flight (a fifth of a slot each), not the slot's share nor the burst."""
     service = FixedWindowService(limit=1200)
-    served = drive(Pace(1500), service, seconds=180, demand=40, lag=5)
-    assert 0 < len(service.throttled) <= 30, len(service.throttled)  # 200 filling at once
+    served = drive(Pace(1500), service, seconds=180, demand=40, lag=lag)
+    assert 0 < len(service.throttled) <= most, len(service.throttled)  # 25 a slot at once
     assert served >= 0.85 * 1200 * 3, served
 
 
@@ -136,7 +139,7 @@ def test_what_got_through_is_then_taken_at_once() -> None:
     window.slots = {str(pace.slot(100.0)): 600}
     assert pace.free(window, 100.0) == 0  # then a slot's share a slot (this one's is taken)
     assert pace.frees_at(window, 100.5) == 101.0  # so room comes with the next slot
-    assert pace.free(window, 101.0) == 20
+    assert pace.free(window, 101.0) == 4  # a fifth of it: test_a_paced_slot_goes_out_in_waves
     window = pace.rolled(window, 103.0)  # the 600 settled, and no 429 came
     assert window.proven == 600
     window.slots = {str(pace.slot(110.0)): 1000}
@@ -146,6 +149,26 @@ def test_what_got_through_is_then_taken_at_once() -> None:
     assert pace.free(window, 175.0) == 1000
     lowered = pace.lowered(Window(rate=1200, slots={"180": 1100}, proven=1200), 180.0, 30.0)
     assert lowered.proven == lowered.rate == 0.9 * 1100  # the limit fell: proven no longer
+
+
+def test_a_paced_slot_goes_out_in_waves() -> None:
+    """Beyond the calls taken at once, a slot's share (20 at 1,200 a minute) goes out a fifth
+    at each fifth of the slot; a wave left unused is not added to a later one (the calls of
+    a talk go out together: that would be the slot's share in flight again)."""
+    pace = Pace(1200)
+    window = Window(rate=1200, slots={"100": 600})
+    assert [pace.free(window, 101.0 + t) for t in (0.0, 0.19, 0.2, 0.4, 0.6, 0.8)] == [4] * 6
+    pace.count(window, 101.0, 3)
+    assert pace.free(window, 101.1) == 1
+    pace.count(window, 101.1, 1)
+    assert pace.free(window, 101.1) == 0
+    assert pace.frees_at(window, 101.1) == 101.2  # the next wave
+    assert pace.free(window, 101.1, whole_slot=True) == 16  # the poller's count: all waves'
+    assert pace.free(window, 101.2) == 4
+    pace.count(window, 101.8, 4)
+    assert pace.free(window, 101.9) == 0
+    assert pace.frees_at(window, 101.9) == 102.0  # the next slot
+    assert window.slots["101"] == 8
 
 
 def test_a_ceiling_far_above_the_limit_is_brought_down_in_a_few_windows() -> None:
