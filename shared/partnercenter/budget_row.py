@@ -6,10 +6,15 @@ An instance that is alone on the row (its last read found the row as it had writ
 its next talk from its own last write rather than a read: one request a talk instead of two,
 and every caller waiting for that talk waits half as long. The write is still conditional on
 the ETag of that write, so when another instance wrote meanwhile it fails, and the talk reads
-the row after all (and the instance is no longer taken to be alone)."""
+the row after all (and the instance is no longer taken to be alone).
+
+The paced wave (`Window.wave`, `wave_granted`) is kept in a column of its own beside `data`:
+an instance of an older version reads `data` as before (a field it does not know would make it
+start the window afresh), and its write drops the column, which only lets one wave more out."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import asdict
@@ -47,7 +52,7 @@ class BudgetRow:
         etag = row.metadata.get("etag")
         self._seen(etag)
         try:
-            return Window(**json.loads(row["data"])), etag
+            return _with_wave(Window(**json.loads(row["data"])), row.get("wave")), etag
         except (TypeError, ValueError):  # a row of another shape: start afresh over it
             return Window(rate=self._ceiling), etag
 
@@ -66,8 +71,10 @@ class BudgetRow:
     def write(self, window: Window, etag: str | None) -> bool:
         """Store `window` if the row is as read (`etag`; None: there was none); False when
         another instance wrote first."""
-        data = json.dumps(asdict(window))
-        entity = {"PartitionKey": CONTROL, "RowKey": ROW, "data": data}
+        data = json.dumps(asdict(window))  # this instance's copy: all of it
+        stored = asdict(window)
+        wave = f"{stored.pop('wave')}:{stored.pop('wave_granted')}"
+        entity = {"PartitionKey": CONTROL, "RowKey": ROW, "data": json.dumps(stored), "wave": wave}
         try:
             if etag is None:
                 meta = self._ledger.table().create_entity(entity)
@@ -95,3 +102,13 @@ class BudgetRow:
         with self._lock:
             self._alone = False
         return False
+
+
+def _with_wave(window: Window, wave: object) -> Window:
+    """The window with its paced wave from the row's `wave` column ("wave:granted"), when the
+    row has a well-formed one."""
+    if isinstance(wave, str):
+        at, _, granted = wave.partition(":")
+        with contextlib.suppress(ValueError):
+            window.wave, window.wave_granted = int(at), int(granted)
+    return window

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
 
 from pcsim.admin import SimulatorClient
 from shared.fanout import fan_out
@@ -326,3 +327,30 @@ def test_a_read_waiting_for_room_gives_up_once_a_read_beside_it_failed(
         fan_out(read, [0, 1])
     assert time.monotonic() - started < 3.0
     assert budget.waited < 3.0
+
+
+def test_the_paced_wave_is_kept_where_an_older_instance_can_read_the_row(
+    pipeline: Pipeline,
+) -> None:
+    """The row's `data` keeps the fields every version knows (an older instance that met a
+    field it does not know would start the window afresh, forgetting the calls counted); the
+    paced wave is a column beside it, read back by this version, and a row without it (an
+    older instance's write) counts no wave."""
+    budget = TenantBudget(pipeline.ledger, 1200)
+    window = Window(rate=1100, slots={"100": 7}, knee=1150.0, wave=503, wave_granted=3)
+    assert budget.row.write(window, None)
+    row = pipeline.ledger.table().get_entity(CONTROL, ROW)
+    older = json.loads(row["data"])
+    assert "wave" not in older and "wave_granted" not in older
+    assert Window(**older).slots == {"100": 7}  # as an older version reads it
+    read, etag = budget.row.read()
+    assert (read.wave, read.wave_granted, read.knee) == (503, 3, 1150.0)
+    assert etag
+    row["wave"] = "not:a-wave"
+    pipeline.ledger.table().upsert_entity(row)
+    assert budget.row.read()[0].wave == -1
+    older_write = {"PartitionKey": CONTROL, "RowKey": ROW, "data": row["data"]}
+    pipeline.ledger.table().upsert_entity(older_write, mode=UpdateMode.REPLACE)
+    assert "wave" not in pipeline.ledger.table().get_entity(CONTROL, ROW)
+    stored = budget.row.read()[0]
+    assert (stored.wave, stored.wave_granted, stored.slots) == (-1, 0, {"100": 7})
