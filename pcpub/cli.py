@@ -16,6 +16,7 @@ pcpub report      a run, or every run of a release, as a timeline page
 pcpub export      write an offer out as a request file (offer as code)
 pcpub plan        what a request file would change, before it is made (exit 2: changes)
 pcpub apply       send a request file as a publish to preview or live
+pcpub budget      the tenant's Partner Center call budget: its rate, the last 429, calls held
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import os
 import sys
 from typing import Any
 
-from pcpub import code_cli, stack_cli
+from pcpub import budget_cli, code_cli, stack_cli
 from pcpub.argtypes import json_object, offer_ref, run_id
 from pcpub.control_cli import handlers, register
 from pcsim.cli import whole_number
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     _storage_args(poison)
     register(sub, _storage_args)
     code_cli.register(sub, _storage_args)
+    budget_cli.register(sub, _storage_args)
     return parser
 
 
@@ -118,7 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     from azure.core.exceptions import AzureError
 
     args = build_parser().parse_args(argv)
-    handler = {**COMMANDS, **handlers(_storage), **code_cli.handlers(_storage)}[args.command]
+    handler = {
+        **COMMANDS,
+        **handlers(_storage),
+        **code_cli.handlers(_storage),
+        **budget_cli.handlers(_storage),
+    }[args.command]
     try:
         return handler(args)
     except AzureError as exc:  # a stale --config, a stopped stack, no sign-in: one line
@@ -193,15 +200,22 @@ def _status(args: argparse.Namespace) -> int:
 
     held = [p.describe() for p in pauses(storage)]
     usual = usual_wait(storage, run)
+    throttled = budget_cli.held_line(storage) if run.status in LIVE else None
     if args.json:
-        print(dumps({**status_dict(run, usual), "incident": incident, "pauses": held}))
+        extra = {"incident": incident, "pauses": held, "throttled": throttled}
+        print(dumps({**status_dict(run, usual), **extra}))
     else:
         if incident:
             print(incident_line(incident))
         for line in held:
             print(f"PAUSED: {line} (pcpub resume)")
+        if throttled:
+            print(throttled)
         print(format_status(run, usual=usual))
     return 0
+
+
+LIVE = (RunStatus.RUNNING, RunStatus.WAITING)  # runs a throttled tenant holds
 
 
 def _runs(args: argparse.Namespace) -> int:
