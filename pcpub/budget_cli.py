@@ -67,7 +67,7 @@ def describe(window: Window, stored: bool, now: float) -> dict[str, Any]:
         "kneeUntil": _at(window.last_429 + KNEE_WINDOWS * 60) if fresh else None,
         "provenPerMinute": round(window.proven) if window.proven else None,
         "heldUntil": _at(window.hold_until) if window.hold_until > now else None,
-        "pressing": [WHO[Priority(int(p))] for p, t in sorted(window.pressed.items()) if t > now],
+        "pressing": [_who(p) for p, t in sorted(window.pressed.items()) if t > now],
     }
 
 
@@ -110,6 +110,12 @@ def held_line(storage: Any, now: float | None = None) -> str | None:
         f"Partner Center throttled the tenant: every call is held until "
         f"{_at(window.hold_until)} (pcpub budget)"
     )
+
+
+def _who(level: str) -> str:
+    """A pressing mark's priority in words (one this version does not know, by its number)."""
+    known = {str(int(p)): who for p, who in WHO.items()}
+    return known.get(level, f"priority {level[:8]}")
 
 
 def _at(epoch: float) -> str | None:
