@@ -71,8 +71,8 @@ class BudgetRow:
     def write(self, window: Window, etag: str | None) -> bool:
         """Store `window` if the row is as read (`etag`; None: there was none); False when
         another instance wrote first."""
-        data = json.dumps(asdict(window))  # this instance's copy: all of it
         stored = asdict(window)
+        data = json.dumps(stored)  # this instance's copy: all of it
         wave = f"{stored.pop('wave')}:{stored.pop('wave_granted')}"
         entity = {"PartitionKey": CONTROL, "RowKey": ROW, "data": json.dumps(stored), "wave": wave}
         try:

@@ -94,8 +94,8 @@ def _foreign(run: Run, deps: StageDeps, exc: Conflict) -> Outcome:
     assert run.product_id is not None
     busy = [s for s in deps.pc.submissions(run.product_id) if blocking(s)]
     holder = newest_submission(busy)
-    deletable = holder is not None and stuck(holder) and deps.foreign_submission == "delete"
-    if deletable and holder is not None and cleared(deps, run.product_id, holder):
+    deleting = deps.foreign_submission == "delete"
+    if holder is not None and deleting and stuck(holder) and cleared(deps, run.product_id, holder):
         return intents.intend(run, SUBMISSION, body=run.intents[SUBMISSION]["body"])
     # (a holder that moved on as it was being deleted is waited for, as any in flight)
     named = holding(holder) if holder else "another submission started elsewhere blocks it"
